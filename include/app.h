@@ -1,0 +1,61 @@
+/* app.h -- the one struct main owns and passes by pointer: configuration,
+ * routes, recorder, listeners, upstream pool and the event base. Tests build
+ * their own. Fields are read by several modules; each module's comments say
+ * which fields it owns. */
+#ifndef LEAKPROXY_APP_H
+#define LEAKPROXY_APP_H
+#include <stdint.h>
+#include <sys/time.h>
+
+#include "http1.h"
+#include "stats.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct evhttp;
+struct config;
+struct client;
+struct upconn;
+
+struct app {
+    struct event_base *base;
+    struct config *cfg;              /* current; replaced whole on reload */
+    const char *config_file;
+
+    /* recorder: route id (of cfg->routes) -> slot in stats */
+    struct stats stats;
+    unsigned *route_slot;
+
+    /* limits and common timeouts derived from cfg (see app_apply) */
+    struct http1_limits lim;
+    struct timeval tv_connect, tv_response, tv_idle, tv_header, tv_upidle;
+
+    /* proxy (proxy.c) */
+    struct evconnlistener *listener;
+    struct client *clients;          /* all open client connections */
+    unsigned nclients;
+    int listener_paused;             /* at max_connections */
+    int draining;                    /* SIGTERM: finish and exit */
+    uint64_t connections_total, connections_rejected;
+    char listen_addr[64];
+
+    /* upstream pool (upstream.c) */
+    struct upconn *idle;             /* idle keep-alive connections */
+    unsigned nidle, nupconns;
+    uint64_t upstream_connects, upstream_reuses;
+
+    /* admin (admin.c) */
+    struct evhttp *admin;
+    char admin_addr[64];
+
+    struct event *ev_flush;          /* access log flush timer */
+    uint64_t start_us;               /* monotonic, at start-up */
+    uint64_t reloads, reload_failures;
+};
+
+/* Microseconds from a monotonic clock. */
+uint64_t app_now_us(void);
+/* (Re)derives limits and timeouts from app->cfg. */
+void app_apply_limits(struct app *app);
+#endif

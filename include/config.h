@@ -1,0 +1,69 @@
+/* config.h -- load and validate leakproxy's JSON configuration.
+ *
+ * One file, parsed with jansson, then checked key by key: unknown keys are
+ * errors (with a "did you mean"), every value is type- and range-checked, and
+ * every error names the file, the line of the offending key and its path:
+ *   conf/x.json:3: routes[1].match: expected a string
+ * jansson knows positions only for syntax errors, so config.c scans the raw
+ * text once to map key paths to lines. A struct config is immutable once
+ * loaded: a reload builds a new one and swaps it in. */
+#ifndef LEAKPROXY_CONFIG_H
+#define LEAKPROXY_CONFIG_H
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config_err.h"
+
+struct route_table;
+
+struct config_addr {
+    char text[300];                  /* as written, for messages */
+    struct sockaddr_storage sa;
+    socklen_t salen;
+};
+
+struct config {
+    char *file;
+
+    struct config_addr listen;
+    struct config_addr upstream;     /* "http://host:port" resolved at load */
+    char upstream_host[300];         /* "host:port", Host header for HTTP/1.0 clients */
+    struct config_addr admin;
+    char *admin_token;               /* NULL when not set */
+
+    struct route_table *routes;
+
+    struct {
+        int connect_ms, response_ms, client_idle_ms, header_ms;
+        int upstream_idle_ms, drain_ms;
+    } timeouts;
+    struct {
+        int max_header_bytes, max_headers, max_request_line;
+        int64_t max_body_bytes;
+        int max_connections, upstream_idle;
+    } limits;
+
+    char *access_log;                /* NULL = off, "-" = stdout */
+    char *log_file;                  /* NULL or "-" = stderr */
+    int log_level;                   /* enum log_level */
+};
+
+/* Loads <file>. Returns a config to free with config_free(), or NULL with
+ * <err> filled (line, path, text). */
+struct config *config_load(const char *file, struct config_err *err);
+/* The same from a string (tests, fuzzing); <name> is used in messages. */
+struct config *config_parse(const char *text, size_t len, const char *name,
+                            struct config_err *err);
+void config_free(struct config *c);   /* NULL is fine */
+
+/* Formats "<file>:<line>: <path>: <text>" into <buf>. */
+void config_err_format(const char *file, const struct config_err *err,
+                       char *buf, size_t len);
+
+/* Parses "host:port" / "[v6]:port" into <a>; 0, or -1 with a reason. */
+int config_parse_addr(const char *s, struct config_addr *a, const char **why);
+/* 1 if <a> is a loopback address. */
+int config_addr_is_loopback(const struct config_addr *a);
+/* Prints <sa> as "host:port" / "[v6]:port". */
+void config_addr_str(const struct sockaddr *sa, char *buf, size_t len);
+#endif

@@ -1,0 +1,345 @@
+/* admin.c -- JSON API, /metrics and /healthz on the admin listener.
+ * See admin.h. Everything here runs on demand, off the hot path: quantiles
+ * are computed from the histograms when asked. */
+#include "admin.h"
+#include "app.h"
+#include "config.h"
+#include "log.h"
+#include "route.h"
+#include "version.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define ADMIN_MAX_BODY 65536
+
+int admin_token_ok(const char *token, const char *given, size_t glen)
+{
+    size_t tlen = strlen(token);
+    unsigned char diff = (unsigned char)(tlen != glen);
+    for (size_t i = 0; i < tlen; i++)
+        diff |= (unsigned char)(token[i] ^ (i < glen ? given[i] : 0));
+    return diff == 0;
+}
+
+static void reply_json(struct evhttp_request *req, int code, json_t *j)
+{
+    struct evbuffer *b = evbuffer_new();
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    if (b && s) {
+        evbuffer_add(b, s, strlen(s));
+        evbuffer_add(b, "\n", 1);
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "application/json");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+    evhttp_send_reply(req, code, code == 200 ? "OK" : code == 404 ? "Not Found" :
+                      code == 401 ? "Unauthorized" : code == 405 ? "Method Not Allowed" : "Error", b);
+    free(s);
+    json_decref(j);
+    if (b)
+        evbuffer_free(b);
+}
+
+static void reply_error(struct evhttp_request *req, int code, const char *msg)
+{
+    reply_json(req, code, json_pack("{s:s}", "error", msg));
+}
+
+static json_t *quantiles_ms(const struct hist *h)
+{
+    return json_pack("{s:f,s:f,s:f,s:f}",
+                     "p50", hist_quantile(h, 0.50) / 1000.0,
+                     "p90", hist_quantile(h, 0.90) / 1000.0,
+                     "p99", hist_quantile(h, 0.99) / 1000.0,
+                     "max", (double)h->max_us / 1000.0);
+}
+
+static json_t *route_json(const struct stats_route *r)
+{
+    json_t *errs = json_object();
+    for (int k = 0; k < STATS_ERR_N; k++)
+        json_object_set_new(errs, stats_err_names[k], json_integer((json_int_t)r->errors[k]));
+    return json_pack("{s:s,s:s,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:o,s:o,s:o,s:s}",
+                     "name", r->name,
+                     "match", r->pattern ? r->pattern : "",
+                     "requests", (json_int_t)r->requests,
+                     "inflight", (json_int_t)r->inflight,
+                     "status",
+                     "1xx", (json_int_t)r->status[1], "2xx", (json_int_t)r->status[2],
+                     "3xx", (json_int_t)r->status[3], "4xx", (json_int_t)r->status[4],
+                     "5xx", (json_int_t)r->status[5],
+                     "bytes_in", (json_int_t)r->bytes_in,
+                     "bytes_out", (json_int_t)r->bytes_out,
+                     "upstream_errors", (json_int_t)stats_upstream_errors(r),
+                     "errors", errs,
+                     "latency_ms", quantiles_ms(&r->latency),
+                     "ttfb_ms", quantiles_ms(&r->ttfb),
+                     "mode", "ssr");
+}
+
+static void api_routes(struct app *app, struct evhttp_request *req, const char *name)
+{
+    const struct route_table *t = app->cfg->routes;
+    unsigned n = route_count(t);
+
+    if (name) {
+        int id = route_find(t, name);
+        if (id < 0) {
+            reply_error(req, 404, "no such route");
+            return;
+        }
+        reply_json(req, 200, route_json(stats_at(&app->stats, app->route_slot[id])));
+        return;
+    }
+    json_t *arr = json_array();
+    for (unsigned id = 1; id <= n; id++) {
+        unsigned rid = id == n ? ROUTE_OTHER : id;     /* _other last */
+        json_array_append_new(arr, route_json(stats_at(&app->stats, app->route_slot[rid])));
+    }
+    reply_json(req, 200, json_pack("{s:o}", "routes", arr));
+}
+
+static void api_status(struct app *app, struct evhttp_request *req)
+{
+    uint64_t now = app_now_us();
+    reply_json(req, 200, json_pack("{s:s,s:f,s:s,s:s,s:{s:I,s:I},s:{s:I,s:I,s:I,s:I},s:{s:I,s:I}}",
+        "version", LEAKPROXY_VERSION,
+        "uptime_s", (double)(now - app->start_us) / 1e6,
+        "listen", app->listen_addr,
+        "upstream", app->cfg->upstream.text,
+        "connections", "current", (json_int_t)app->nclients,
+                       "total", (json_int_t)app->connections_total,
+        "upstream_pool", "idle", (json_int_t)app->nidle,
+                         "open", (json_int_t)app->nupconns,
+                         "connects", (json_int_t)app->upstream_connects,
+                         "reuses", (json_int_t)app->upstream_reuses,
+        "reloads", "ok", (json_int_t)app->reloads,
+                   "failed", (json_int_t)app->reload_failures));
+}
+
+/* ---- Prometheus -------------------------------------------------------- */
+
+static const double le_seconds[] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
+};
+
+static void metric_head(struct evbuffer *o, const char *name, const char *type, const char *help)
+{
+    evbuffer_add_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void metric_hist(struct evbuffer *o, const char *name, const char *route,
+                        const struct hist *h)
+{
+    for (size_t i = 0; i < sizeof le_seconds / sizeof le_seconds[0]; i++)
+        evbuffer_add_printf(o, "%s_bucket{route=\"%s\",le=\"%g\"} %llu\n", name, route,
+                            le_seconds[i],
+                            (unsigned long long)hist_count_le(h, (uint64_t)(le_seconds[i] * 1e6)));
+    evbuffer_add_printf(o, "%s_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", name, route,
+                        (unsigned long long)h->count);
+    evbuffer_add_printf(o, "%s_sum{route=\"%s\"} %.6f\n", name, route, (double)h->sum_us / 1e6);
+    evbuffer_add_printf(o, "%s_count{route=\"%s\"} %llu\n", name, route,
+                        (unsigned long long)h->count);
+}
+
+void admin_metrics(struct app *app, struct evbuffer *o)
+{
+    struct stats *s = &app->stats;
+    static const char *const cls[] = { "", "1xx", "2xx", "3xx", "4xx", "5xx" };
+
+    /* route names are restricted to [A-Za-z0-9_.-] (route.c), so they need
+     * no escaping as label values */
+    metric_head(o, "leakproxy_requests_total", "counter", "Requests received, by route.");
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->slot[i]->active)
+            evbuffer_add_printf(o, "leakproxy_requests_total{route=\"%s\"} %llu\n", s->slot[i]->name,
+                                (unsigned long long)s->slot[i]->requests);
+    metric_head(o, "leakproxy_responses_total", "counter", "Responses sent, by route and status class.");
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->slot[i]->active)
+            for (int k = 1; k <= 5; k++)
+                evbuffer_add_printf(o, "leakproxy_responses_total{route=\"%s\",class=\"%s\"} %llu\n",
+                                    s->slot[i]->name, cls[k],
+                                    (unsigned long long)s->slot[i]->status[k]);
+    metric_head(o, "leakproxy_inflight_requests", "gauge", "Requests in progress, by route.");
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->slot[i]->active)
+            evbuffer_add_printf(o, "leakproxy_inflight_requests{route=\"%s\"} %lld\n",
+                                s->slot[i]->name, (long long)s->slot[i]->inflight);
+    metric_head(o, "leakproxy_request_bytes_total", "counter", "Bytes received from clients, by route.");
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->slot[i]->active)
+            evbuffer_add_printf(o, "leakproxy_request_bytes_total{route=\"%s\"} %llu\n",
+                                s->slot[i]->name, (unsigned long long)s->slot[i]->bytes_in);
+    metric_head(o, "leakproxy_response_bytes_total", "counter", "Bytes sent to clients, by route.");
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->slot[i]->active)
+            evbuffer_add_printf(o, "leakproxy_response_bytes_total{route=\"%s\"} %llu\n",
+                                s->slot[i]->name, (unsigned long long)s->slot[i]->bytes_out);
+    metric_head(o, "leakproxy_upstream_errors_total", "counter",
+                "Failed exchanges, by route and kind (connect, timeout, bad_response, reset, client_abort).");
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->slot[i]->active)
+            for (int k = 0; k < STATS_ERR_N; k++)
+                evbuffer_add_printf(o, "leakproxy_upstream_errors_total{route=\"%s\",kind=\"%s\"} %llu\n",
+                                    s->slot[i]->name, stats_err_names[k],
+                                    (unsigned long long)s->slot[i]->errors[k]);
+    metric_head(o, "leakproxy_request_duration_seconds", "histogram",
+                "Time from the request head to the end of the response, by route.");
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->slot[i]->active)
+            metric_hist(o, "leakproxy_request_duration_seconds", s->slot[i]->name, &s->slot[i]->latency);
+    metric_head(o, "leakproxy_ttfb_seconds", "histogram",
+                "Time from the request head to the first response byte from the upstream, by route.");
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->slot[i]->active)
+            metric_hist(o, "leakproxy_ttfb_seconds", s->slot[i]->name, &s->slot[i]->ttfb);
+    metric_head(o, "leakproxy_connections", "gauge", "Open client connections.");
+    evbuffer_add_printf(o, "leakproxy_connections %u\n", app->nclients);
+    metric_head(o, "leakproxy_connections_accepted_total", "counter", "Client connections accepted.");
+    evbuffer_add_printf(o, "leakproxy_connections_accepted_total %llu\n",
+                        (unsigned long long)app->connections_total);
+    metric_head(o, "leakproxy_upstream_connections", "gauge", "Open upstream connections, by state.");
+    evbuffer_add_printf(o, "leakproxy_upstream_connections{state=\"idle\"} %u\n", app->nidle);
+    evbuffer_add_printf(o, "leakproxy_upstream_connections{state=\"active\"} %u\n",
+                        app->nupconns - app->nidle);
+    metric_head(o, "leakproxy_upstream_connects_total", "counter", "New upstream connections opened.");
+    evbuffer_add_printf(o, "leakproxy_upstream_connects_total %llu\n",
+                        (unsigned long long)app->upstream_connects);
+    metric_head(o, "leakproxy_upstream_reuses_total", "counter", "Requests sent on a pooled keep-alive connection.");
+    evbuffer_add_printf(o, "leakproxy_upstream_reuses_total %llu\n",
+                        (unsigned long long)app->upstream_reuses);
+    metric_head(o, "leakproxy_config_reloads_total", "counter", "Configuration reloads, by result.");
+    evbuffer_add_printf(o, "leakproxy_config_reloads_total{result=\"ok\"} %llu\n",
+                        (unsigned long long)app->reloads);
+    evbuffer_add_printf(o, "leakproxy_config_reloads_total{result=\"error\"} %llu\n",
+                        (unsigned long long)app->reload_failures);
+    metric_head(o, "leakproxy_uptime_seconds", "gauge", "Seconds since leakproxy started.");
+    evbuffer_add_printf(o, "leakproxy_uptime_seconds %.3f\n",
+                        (double)(app_now_us() - app->start_us) / 1e6);
+    metric_head(o, "leakproxy_build_info", "gauge", "Always 1; the version is a label.");
+    evbuffer_add_printf(o, "leakproxy_build_info{version=\"%s\"} 1\n", LEAKPROXY_VERSION);
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+static int admin_auth(struct app *app, struct evhttp_request *req)
+{
+    const char *tok = app->cfg->admin_token;
+    if (tok == NULL)
+        return 1;
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (h && strncmp(h, "Bearer ", 7) == 0 && admin_token_ok(tok, h + 7, strlen(h + 7)))
+        return 1;
+    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                      "Bearer realm=\"leakproxy\"");
+    reply_error(req, 401, "missing or wrong bearer token");
+    return 0;
+}
+
+static void admin_cb(struct evhttp_request *req, void *arg)
+{
+    struct app *app = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    char path[512];
+
+    if (!admin_auth(app, req))
+        return;
+    size_t plen = strcspn(uri, "?");
+    if (plen >= sizeof path) {
+        reply_error(req, 414, "path too long");
+        return;
+    }
+    memcpy(path, uri, plen);
+    path[plen] = '\0';
+    int get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
+
+    if (strcmp(path, "/healthz") == 0) {
+        if (!get) {
+            reply_error(req, 405, "use GET");
+            return;
+        }
+        reply_json(req, 200, json_pack("{s:s}", "status", app->draining ? "draining" : "ok"));
+    } else if (strcmp(path, "/metrics") == 0) {
+        if (!get) {
+            reply_error(req, 405, "use GET");
+            return;
+        }
+        struct evbuffer *b = evbuffer_new();
+        admin_metrics(app, b);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "text/plain; version=0.0.4; charset=utf-8");
+        evhttp_send_reply(req, 200, "OK", b);
+        evbuffer_free(b);
+    } else if (strcmp(path, "/api/routes") == 0 || strcmp(path, "/api/routes/") == 0) {
+        if (!get) {
+            reply_error(req, 405, "use GET");
+            return;
+        }
+        api_routes(app, req, NULL);
+    } else if (strncmp(path, "/api/routes/", 12) == 0 && !strchr(path + 12, '/')) {
+        if (!get) {
+            reply_error(req, 405, "use GET");
+            return;
+        }
+        char *name = evhttp_uridecode(path + 12, 0, NULL);
+        api_routes(app, req, name ? name : path + 12);
+        free(name);
+    } else if (strcmp(path, "/api/status") == 0) {
+        if (!get) {
+            reply_error(req, 405, "use GET");
+            return;
+        }
+        api_status(app, req);
+    } else {
+        reply_error(req, 404, "not found");
+    }
+}
+
+int admin_start(struct app *app)
+{
+    const struct config_addr *a = &app->cfg->admin;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+
+    app->admin = evhttp_new(app->base);
+    if (app->admin == NULL)
+        return -1;
+    struct evconnlistener *l = evconnlistener_new_bind(app->base, NULL, NULL,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
+        (const struct sockaddr *)&a->sa, (int)a->salen);
+    if (l == NULL) {
+        log_at(LOG_ERROR, "admin listen %s: %s", a->text, strerror(errno));
+        evhttp_free(app->admin);
+        app->admin = NULL;
+        return -1;
+    }
+    evhttp_bind_listener(app->admin, l);
+    evhttp_set_max_body_size(app->admin, ADMIN_MAX_BODY);
+    evhttp_set_max_headers_size(app->admin, 65536);
+    evhttp_set_timeout(app->admin, 30);
+    evhttp_set_allowed_methods(app->admin, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+    evhttp_set_gencb(app->admin, admin_cb, app);
+    if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &sl) == 0)
+        config_addr_str((struct sockaddr *)&ss, app->admin_addr, sizeof app->admin_addr);
+    log_at(LOG_INFO, "admin listening on %s%s", app->admin_addr,
+           app->cfg->admin_token ? " (bearer token required)" : "");
+    return 0;
+}
+
+void admin_stop(struct app *app)
+{
+    if (app->admin)
+        evhttp_free(app->admin);
+    app->admin = NULL;
+}

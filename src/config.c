@@ -1,0 +1,700 @@
+/* config.c -- load and validate the JSON config. See config.h.
+ *
+ * Three steps: jansson parses (syntax errors come with line and column);
+ * keyline_scan() walks the raw text once and records the line of every key
+ * path; config_build() checks the tree against the schema below. Scalar keys
+ * of the "timeouts" and "limits" sections are rows of one table (name,
+ * bounds, default, target field), as Redis does with its config. */
+#include "config.h"
+#include "log.h"
+#include "route.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void config_err_set(struct config_err *err, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+
+    snprintf(err->path, sizeof err->path, "%s", path);
+    va_start(ap, fmt);
+    vsnprintf(err->text, sizeof err->text, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- key path -> line ------------------------------------------------- */
+
+struct keyline {
+    char path[CONFIG_PATH_MAX];
+    int line;
+};
+
+struct keylines {
+    struct keyline *v;
+    size_t n, cap;
+};
+
+static void keyline_add(struct keylines *kl, const char *path, size_t plen, int line)
+{
+    if (kl->n == kl->cap) {
+        size_t cap = kl->cap ? kl->cap * 2 : 64;
+        struct keyline *v = realloc(kl->v, cap * sizeof *v);
+        if (v == NULL)
+            return;                   /* lines are a courtesy: degrade */
+        kl->v = v;
+        kl->cap = cap;
+    }
+    if (plen >= CONFIG_PATH_MAX)
+        plen = CONFIG_PATH_MAX - 1;
+    memcpy(kl->v[kl->n].path, path, plen);
+    kl->v[kl->n].path[plen] = '\0';
+    kl->v[kl->n].line = line;
+    kl->n++;
+}
+
+/* Walks valid JSON text and records "a.b[2].c" -> line for every key and
+ * array element. Assumes jansson accepted the text already. */
+static void keyline_scan(const char *s, size_t n, struct keylines *kl)
+{
+    struct { char type; int index; size_t base; int expect_key; } st[64];
+    int top = -1;
+    char path[CONFIG_PATH_MAX];
+    size_t plen = 0;
+    int line = 1;
+
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\n') {
+            line++;
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\r' || c == ':')
+            continue;
+        if (c == ',') {
+            if (top >= 0 && st[top].type == '{')
+                st[top].expect_key = 1;
+            else if (top >= 0)
+                st[top].index++;
+            continue;
+        }
+        if (c == '}' || c == ']') {
+            if (top >= 0)
+                plen = st[top--].base;
+            /* back to the parent's base: the next key or element sets it */
+            if (top >= 0)
+                plen = st[top].base;
+            continue;
+        }
+        /* the start of a key or a value */
+        if (top >= 0 && st[top].type == '{' && st[top].expect_key && c == '"') {
+            size_t j = i + 1;
+            while (j < n && s[j] != '"')
+                j += s[j] == '\\' ? 2 : 1;
+            plen = st[top].base;
+            int w = snprintf(path + plen, sizeof path - plen, "%s%.*s",
+                             plen ? "." : "", (int)(j - i - 1), s + i + 1);
+            if (w > 0)
+                plen = plen + (size_t)w < sizeof path ? plen + (size_t)w : sizeof path - 1;
+            keyline_add(kl, path, plen, line);
+            st[top].expect_key = 0;
+            i = j;
+            continue;
+        }
+        if (top >= 0 && st[top].type == '[') {
+            plen = st[top].base;
+            int w = snprintf(path + plen, sizeof path - plen, "[%d]", st[top].index);
+            if (w > 0)
+                plen = plen + (size_t)w < sizeof path ? plen + (size_t)w : sizeof path - 1;
+            keyline_add(kl, path, plen, line);
+        }
+        if (c == '{' || c == '[') {
+            if (top + 1 < (int)(sizeof st / sizeof st[0])) {
+                top++;
+                st[top].type = c;
+                st[top].index = 0;
+                st[top].base = plen;
+                st[top].expect_key = 1;
+            }
+            continue;
+        }
+        if (c == '"') {
+            i++;
+            while (i < n && s[i] != '"')
+                i += s[i] == '\\' ? 2 : 1;
+            continue;
+        }
+        while (i + 1 < n && !strchr(",]} \t\r\n", s[i + 1]))
+            i++;                      /* a number or a literal */
+    }
+}
+
+/* Line of <path>, or of its closest recorded ancestor; 0 if none. */
+static int keyline_find(const struct keylines *kl, const char *path)
+{
+    char p[CONFIG_PATH_MAX];
+
+    snprintf(p, sizeof p, "%s", path);
+    for (;;) {
+        for (size_t i = 0; i < kl->n; i++)
+            if (strcmp(kl->v[i].path, p) == 0)
+                return kl->v[i].line;
+        char *dot = strrchr(p, '.'), *br = strrchr(p, '[');
+        char *cut = dot > br ? dot : br;
+        if (cut == NULL || cut == p)
+            return p[0] ? 1 : 0;
+        *cut = '\0';
+    }
+}
+
+/* ---- addresses --------------------------------------------------------- */
+
+int config_parse_addr(const char *s, struct config_addr *a, const char **why)
+{
+    char host[256];
+    const char *port;
+    struct addrinfo hints, *res = NULL;
+
+    memset(a, 0, sizeof *a);
+    snprintf(a->text, sizeof a->text, "%s", s);
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+        if (rb == NULL || rb[1] != ':') {
+            *why = "expected \"[ipv6]:port\"";
+            return -1;
+        }
+        if ((size_t)(rb - s - 1) >= sizeof host) {
+            *why = "host too long";
+            return -1;
+        }
+        memcpy(host, s + 1, (size_t)(rb - s - 1));
+        host[rb - s - 1] = '\0';
+        port = rb + 2;
+    } else {
+        const char *colon = strrchr(s, ':');
+        if (colon == NULL || colon == s) {
+            *why = "expected \"host:port\" (IPv6 as \"[::1]:port\")";
+            return -1;
+        }
+        if (strchr(s, ':') != colon) {
+            *why = "IPv6 addresses need brackets: \"[::1]:port\"";
+            return -1;
+        }
+        if ((size_t)(colon - s) >= sizeof host) {
+            *why = "host too long";
+            return -1;
+        }
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = '\0';
+        port = colon + 1;
+    }
+    char *end;
+    errno = 0;
+    long pn = strtol(port, &end, 10);
+    if (*port == '\0' || *end != '\0' || errno || pn < 0 || pn > 65535 ||
+        !isdigit((unsigned char)*port)) {
+        *why = "port must be a number from 0 to 65535";
+        return -1;
+    }
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+    if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL) {
+        hints.ai_flags = AI_NUMERICSERV;       /* loopback-only machines */
+        if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL) {
+            *why = "cannot resolve the host";
+            return -1;
+        }
+    }
+    memcpy(&a->sa, res->ai_addr, res->ai_addrlen);
+    a->salen = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+int config_addr_is_loopback(const struct config_addr *a)
+{
+    if (a->sa.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&a->sa;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (a->sa.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->sa;
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    return 0;
+}
+
+void config_addr_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        snprintf(buf, len, "%s:%u", host, ntohs(in->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
+    } else {
+        snprintf(buf, len, "?");
+    }
+}
+
+/* ---- schema ------------------------------------------------------------ */
+
+struct config_int {
+    const char *section, *name;
+    int64_t min, max, def;
+    size_t off;
+    int is64;
+};
+
+#define CI(sec, name, min, max, def, field) \
+    { sec, #name, min, max, def, offsetof(struct config, field), 0 }
+static const struct config_int config_ints[] = {
+    CI("timeouts", connect_ms, 1, 3600000, 2000, timeouts.connect_ms),
+    CI("timeouts", response_ms, 1, 86400000, 30000, timeouts.response_ms),
+    CI("timeouts", client_idle_ms, 1, 86400000, 60000, timeouts.client_idle_ms),
+    CI("timeouts", header_ms, 1, 3600000, 10000, timeouts.header_ms),
+    CI("timeouts", upstream_idle_ms, 1, 86400000, 4000, timeouts.upstream_idle_ms),
+    CI("timeouts", drain_ms, 0, 3600000, 10000, timeouts.drain_ms),
+    CI("limits", max_header_bytes, 1024, 16777216, 65536, limits.max_header_bytes),
+    CI("limits", max_headers, 1, 10000, 100, limits.max_headers),
+    CI("limits", max_request_line, 64, 16777216, 8192, limits.max_request_line),
+    { "limits", "max_body_bytes", 0, INT64_C(1) << 50, 10485760,
+      offsetof(struct config, limits.max_body_bytes), 1 },
+    CI("limits", max_connections, 1, 1000000, 10000, limits.max_connections),
+    CI("limits", upstream_idle, 0, 1000000, 512, limits.upstream_idle),
+};
+#define NINTS (sizeof config_ints / sizeof config_ints[0])
+
+static const char *const top_keys[] = {
+    "listen", "upstream", "admin", "admin_token", "routes", "timeouts",
+    "limits", "access_log", "log_file", "log_level", NULL
+};
+static const char *const route_keys[] = { "name", "match", NULL };
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), d[64];
+    if (la >= 63 || lb >= 63)
+        return 99;
+    for (size_t j = 0; j <= lb; j++)
+        d[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t prev = d[0];
+        d[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cur = d[j];
+            size_t sub = prev + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            size_t best = d[j] + 1 < d[j - 1] + 1 ? d[j] + 1 : d[j - 1] + 1;
+            d[j] = sub < best ? sub : best;
+            prev = cur;
+        }
+    }
+    return d[lb];
+}
+
+/* Fails on the first key of <obj> not in <allowed>, suggesting the nearest. */
+static int check_keys(json_t *obj, const char *const *allowed, const char *base,
+                      struct config_err *err)
+{
+    const char *key;
+    json_t *v;
+    char path[CONFIG_PATH_MAX];
+
+    json_object_foreach(obj, key, v) {
+        const char *best = NULL;
+        size_t bestd = 3;
+        int ok = 0;
+        for (const char *const *k = allowed; *k; k++) {
+            if (strcmp(*k, key) == 0) {
+                ok = 1;
+                break;
+            }
+            size_t d = edit_distance(key, *k);
+            if (d < bestd) {
+                bestd = d;
+                best = *k;
+            }
+        }
+        if (ok)
+            continue;
+        snprintf(path, sizeof path, "%s%s%s", base, *base ? "." : "", key);
+        if (best)
+            config_err_set(err, path, "unknown key (did you mean \"%s\"?)", best);
+        else
+            config_err_set(err, path, "unknown key");
+        return -1;
+    }
+    return 0;
+}
+
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE: case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+/* Optional string; <out> is strdup'ed (NULL if absent or null and allowed). */
+static int get_string(json_t *obj, const char *key, const char *path, int allow_null,
+                      char **out, struct config_err *err)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (v == NULL || (allow_null && json_is_null(v)))
+        return 0;
+    if (!json_is_string(v)) {
+        config_err_set(err, path, "expected a string%s, got %s",
+                       allow_null ? " or null" : "", json_type_name(v));
+        return -1;
+    }
+    if (json_string_length(v) != strlen(json_string_value(v))) {
+        config_err_set(err, path, "must not contain NUL characters");
+        return -1;
+    }
+    if ((*out = strdup(json_string_value(v))) == NULL) {
+        config_err_set(err, path, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_upstream(const char *url, struct config *c, struct config_err *err)
+{
+    const char *why;
+
+    if (strncmp(url, "http://", 7) != 0) {
+        config_err_set(err, "upstream", "'%s': expected \"http://host:port\"%s", url,
+                       strncmp(url, "https://", 8) == 0 ? " (https upstreams are not supported)" : "");
+        return -1;
+    }
+    const char *hp = url + 7;
+    size_t len = strcspn(hp, "/");
+    if (hp[len] == '/' && hp[len + 1] != '\0') {
+        config_err_set(err, "upstream", "'%s': a path prefix is not supported, give only \"http://host:port\"", url);
+        return -1;
+    }
+    if (len >= sizeof c->upstream_host) {
+        config_err_set(err, "upstream", "host too long");
+        return -1;
+    }
+    memcpy(c->upstream_host, hp, len);
+    c->upstream_host[len] = '\0';
+    char tmp[sizeof c->upstream_host + 4];
+    /* a missing port means 80; a ':' inside "[v6]" is not a port */
+    const char *rb = strchr(c->upstream_host, ']');
+    if (strchr(rb ? rb : c->upstream_host, ':') == NULL)
+        snprintf(tmp, sizeof tmp, "%s:80", c->upstream_host);
+    else
+        snprintf(tmp, sizeof tmp, "%s", c->upstream_host);
+    if (config_parse_addr(tmp, &c->upstream, &why) < 0) {
+        config_err_set(err, "upstream", "'%s': %s", url, why);
+        return -1;
+    }
+    if (((struct sockaddr_in *)&c->upstream.sa)->sin_port == 0) {
+        config_err_set(err, "upstream", "'%s': port 0 is not a server", url);
+        return -1;
+    }
+    snprintf(c->upstream.text, sizeof c->upstream.text, "%s", url);
+    return 0;
+}
+
+static int config_build(json_t *root, struct config *c, struct config_err *err)
+{
+    char *s = NULL;
+    const char *why;
+    int rc = -1;
+
+    if (!json_is_object(root)) {
+        config_err_set(err, "", "expected a JSON object at the top");
+        return -1;
+    }
+    if (check_keys(root, top_keys, "", err) < 0)
+        return -1;
+
+    /* listen, upstream: required */
+    if (json_object_get(root, "listen") == NULL) {
+        config_err_set(err, "listen", "missing (e.g. \"127.0.0.1:8080\")");
+        return -1;
+    }
+    if (get_string(root, "listen", "listen", 0, &s, err) < 0)
+        return -1;
+    if (config_parse_addr(s, &c->listen, &why) < 0) {
+        config_err_set(err, "listen", "'%s': %s", s, why);
+        goto out;
+    }
+    free(s);
+    s = NULL;
+    if (json_object_get(root, "upstream") == NULL) {
+        config_err_set(err, "upstream", "missing (e.g. \"http://127.0.0.1:3000\")");
+        return -1;
+    }
+    if (get_string(root, "upstream", "upstream", 0, &s, err) < 0 || parse_upstream(s, c, err) < 0)
+        goto out;
+    free(s);
+    s = NULL;
+
+    if (get_string(root, "admin", "admin", 0, &s, err) < 0)
+        goto out;
+    if (config_parse_addr(s ? s : "127.0.0.1:9091", &c->admin, &why) < 0) {
+        config_err_set(err, "admin", "'%s': %s", s, why);
+        goto out;
+    }
+    free(s);
+    s = NULL;
+    if (get_string(root, "admin_token", "admin_token", 1, &c->admin_token, err) < 0)
+        goto out;
+    if (c->admin_token && strlen(c->admin_token) < 16) {
+        config_err_set(err, "admin_token", "too short: use at least 16 characters");
+        goto out;
+    }
+    if (!config_addr_is_loopback(&c->admin) && c->admin_token == NULL) {
+        config_err_set(err, "admin", "'%s' is not a loopback address: set \"admin_token\" "
+                       "(admin requests then need \"Authorization: Bearer <token>\")", c->admin.text);
+        goto out;
+    }
+
+    /* timeouts, limits */
+    for (size_t i = 0; i < NINTS; i++) {
+        const struct config_int *ci = &config_ints[i];
+        char *field = (char *)c + ci->off;
+        if (ci->is64)
+            *(int64_t *)field = ci->def;
+        else
+            *(int *)field = (int)ci->def;
+    }
+    static const char *const sections[] = { "timeouts", "limits" };
+    for (int sec = 0; sec < 2; sec++) {
+        json_t *obj = json_object_get(root, sections[sec]);
+        const char *allowed[32];
+        size_t na = 0;
+        if (obj == NULL)
+            continue;
+        if (!json_is_object(obj)) {
+            config_err_set(err, sections[sec], "expected an object, got %s", json_type_name(obj));
+            goto out;
+        }
+        for (size_t i = 0; i < NINTS; i++)
+            if (strcmp(config_ints[i].section, sections[sec]) == 0)
+                allowed[na++] = config_ints[i].name;
+        allowed[na] = NULL;
+        if (check_keys(obj, allowed, sections[sec], err) < 0)
+            goto out;
+        for (size_t i = 0; i < NINTS; i++) {
+            const struct config_int *ci = &config_ints[i];
+            char path[CONFIG_PATH_MAX];
+            json_t *v;
+            if (strcmp(ci->section, sections[sec]) != 0 ||
+                (v = json_object_get(obj, ci->name)) == NULL)
+                continue;
+            snprintf(path, sizeof path, "%s.%s", ci->section, ci->name);
+            if (!json_is_integer(v)) {
+                config_err_set(err, path, "expected an integer, got %s", json_type_name(v));
+                goto out;
+            }
+            json_int_t n = json_integer_value(v);
+            if (n < ci->min || n > ci->max) {
+                config_err_set(err, path, "%lld is out of range [%lld, %lld]", (long long)n,
+                               (long long)ci->min, (long long)ci->max);
+                goto out;
+            }
+            char *field = (char *)c + ci->off;
+            if (ci->is64)
+                *(int64_t *)field = n;
+            else
+                *(int *)field = (int)n;
+        }
+    }
+    if (c->limits.max_request_line > c->limits.max_header_bytes) {
+        config_err_set(err, "limits.max_request_line", "must not exceed limits.max_header_bytes (%d)",
+                       c->limits.max_header_bytes);
+        goto out;
+    }
+
+    /* routes */
+    json_t *routes = json_object_get(root, "routes");
+    const char **names = NULL, **pats = NULL;
+    size_t nr = 0;
+    if (routes && !json_is_array(routes)) {
+        config_err_set(err, "routes", "expected an array, got %s", json_type_name(routes));
+        goto out;
+    }
+    nr = routes ? json_array_size(routes) : 0;
+    names = calloc(nr + 1, sizeof *names);
+    pats = calloc(nr + 1, sizeof *pats);
+    if (!names || !pats) {
+        config_err_set(err, "routes", "out of memory");
+        goto routes_out;
+    }
+    for (size_t i = 0; i < nr; i++) {
+        json_t *r = json_array_get(routes, i), *v;
+        char path[CONFIG_PATH_MAX + 16], base[CONFIG_PATH_MAX - 16];
+        snprintf(base, sizeof base, "routes[%zu]", i);
+        if (!json_is_object(r)) {
+            config_err_set(err, base, "expected an object like {\"name\": \"home\", \"match\": \"/\"}, got %s",
+                           json_type_name(r));
+            goto routes_out;
+        }
+        if (check_keys(r, route_keys, base, err) < 0)
+            goto routes_out;
+        static const char *const req[] = { "name", "match" };
+        for (int k = 0; k < 2; k++) {
+            snprintf(path, sizeof path, "%s.%s", base, req[k]);
+            if ((v = json_object_get(r, req[k])) == NULL) {
+                config_err_set(err, path, "missing");
+                goto routes_out;
+            }
+            if (!json_is_string(v)) {
+                config_err_set(err, path, "expected a string, got %s", json_type_name(v));
+                goto routes_out;
+            }
+            if (json_string_length(v) != strlen(json_string_value(v))) {
+                config_err_set(err, path, "must not contain NUL characters");
+                goto routes_out;
+            }
+        }
+        names[i] = json_string_value(json_object_get(r, "name"));
+        pats[i] = json_string_value(json_object_get(r, "match"));
+    }
+    c->routes = route_table_new(names, pats, (unsigned)nr, err);
+routes_out:
+    free(names);
+    free(pats);
+    if (c->routes == NULL)
+        goto out;
+
+    if (get_string(root, "access_log", "access_log", 1, &c->access_log, err) < 0 ||
+        get_string(root, "log_file", "log_file", 1, &c->log_file, err) < 0 ||
+        get_string(root, "log_level", "log_level", 0, &s, err) < 0)
+        goto out;
+    c->log_level = LOG_INFO;
+    if (s && (c->log_level = log_level_parse(s)) < 0) {
+        config_err_set(err, "log_level", "'%s': expected \"debug\", \"info\", \"warn\" or \"error\"", s);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(s);
+    return rc;
+}
+
+struct config *config_parse(const char *text, size_t len, const char *name,
+                            struct config_err *err)
+{
+    struct config *c = calloc(1, sizeof *c);
+    json_error_t jerr;
+    json_t *root;
+    struct keylines kl = { 0 };
+
+    memset(err, 0, sizeof *err);
+    if (c == NULL || (c->file = strdup(name)) == NULL) {
+        config_err_set(err, "", "out of memory");
+        goto fail;
+    }
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        err->line = jerr.line > 0 ? jerr.line : 0;
+        err->column = jerr.column > 0 ? jerr.column : 0;
+        config_err_set(err, "", "invalid JSON: %s", jerr.text);
+        goto fail;
+    }
+    keyline_scan(text, len, &kl);
+    if (config_build(root, c, err) < 0) {
+        err->line = keyline_find(&kl, err->path);
+        json_decref(root);
+        free(kl.v);
+        goto fail;
+    }
+    json_decref(root);
+    free(kl.v);
+    return c;
+fail:
+    config_free(c);
+    return NULL;
+}
+
+struct config *config_load(const char *file, struct config_err *err)
+{
+    FILE *f = fopen(file, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    struct config *c = NULL;
+
+    memset(err, 0, sizeof *err);
+    if (f == NULL) {
+        config_err_set(err, "", "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > (64u << 20)) {
+                config_err_set(err, "", "file too large");
+                goto out;
+            }
+            char *nb = realloc(buf, cap);
+            if (nb == NULL) {
+                config_err_set(err, "", "out of memory");
+                goto out;
+            }
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (ferror(f)) {
+        config_err_set(err, "", "read error: %s", strerror(errno));
+        goto out;
+    }
+    c = config_parse(buf, len, file, err);
+out:
+    fclose(f);
+    free(buf);
+    return c;
+}
+
+void config_free(struct config *c)
+{
+    if (c == NULL)
+        return;
+    route_table_free(c->routes);
+    free(c->admin_token);
+    free(c->access_log);
+    free(c->log_file);
+    free(c->file);
+    free(c);
+}
+
+void config_err_format(const char *file, const struct config_err *err,
+                       char *buf, size_t len)
+{
+    char where[32] = "";
+
+    if (err->line > 0 && err->column > 0)
+        snprintf(where, sizeof where, ":%d:%d", err->line, err->column);
+    else if (err->line > 0)
+        snprintf(where, sizeof where, ":%d", err->line);
+    snprintf(buf, len, "%s%s: %s%s%s", file, where, err->path,
+             err->path[0] ? ": " : "", err->text);
+}

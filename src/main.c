@@ -1,0 +1,235 @@
+/* main.c -- command line, start-up, signals, reload and shutdown.
+ *
+ * main owns the one struct app. Signals arrive through libevent (evsignal),
+ * so their handlers run in the loop like everything else: SIGHUP reloads
+ * (a bad new config is reported and the old one stays), SIGTERM/SIGINT stop
+ * accepting and let in-flight exchanges finish within timeouts.drain_ms. */
+#include "admin.h"
+#include "app.h"
+#include "config.h"
+#include "log.h"
+#include "proxy.h"
+#include "route.h"
+#include "upstream.h"
+#include "version.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+uint64_t app_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void ms_tv(struct app *app, int ms, struct timeval *out)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    /* common timeouts: O(1) add/remove for the many timers sharing one value */
+    const struct timeval *ct = event_base_init_common_timeout(app->base, &tv);
+    *out = ct ? *ct : tv;
+}
+
+void app_apply_limits(struct app *app)
+{
+    const struct config *c = app->cfg;
+    app->lim.max_header_bytes = (uint32_t)c->limits.max_header_bytes;
+    app->lim.max_request_line = (uint32_t)c->limits.max_request_line;
+    app->lim.max_headers = (uint32_t)c->limits.max_headers;
+    ms_tv(app, c->timeouts.connect_ms, &app->tv_connect);
+    ms_tv(app, c->timeouts.response_ms, &app->tv_response);
+    ms_tv(app, c->timeouts.client_idle_ms, &app->tv_idle);
+    ms_tv(app, c->timeouts.header_ms, &app->tv_header);
+    ms_tv(app, c->timeouts.upstream_idle_ms, &app->tv_upidle);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: leakproxy -c FILE            run the proxy\n"
+        "       leakproxy --check-config -c FILE   validate FILE, exit 0 (ok) or 1\n"
+        "       leakproxy --version | --help\n"
+        "\n"
+        "leakproxy sits in front of a server-side-rendering server, tags every\n"
+        "request with its route and records per-route counts, status, bytes and\n"
+        "latency. Admin API: GET /api/routes, /api/routes/NAME, /api/status,\n"
+        "/metrics, /healthz on the \"admin\" address. See README.md.\n"
+        "Signals: HUP reloads the config, TERM/INT drain and exit.\n");
+}
+
+static void print_config_error(const char *file, const struct config_err *err)
+{
+    char buf[CONFIG_PATH_MAX + CONFIG_TEXT_MAX + 600];
+    config_err_format(file, err, buf, sizeof buf);
+    fprintf(stderr, "leakproxy: %s\n", buf);
+}
+
+static int open_logs(const struct config *c)
+{
+    if (log_open(c->log_file) < 0) {
+        fprintf(stderr, "leakproxy: log_file %s: %s\n", c->log_file, strerror(errno));
+        return -1;
+    }
+    if (log_access_open(c->access_log) < 0) {
+        log_at(LOG_ERROR, "access_log %s: %s", c->access_log, strerror(errno));
+        return -1;
+    }
+    log_level_min = (enum log_level)c->log_level;
+    return 0;
+}
+
+static void reload(struct app *app)
+{
+    struct config_err err;
+    struct config *nc = config_load(app->config_file, &err);
+    char buf[CONFIG_PATH_MAX + CONFIG_TEXT_MAX + 600];
+
+    if (nc == NULL) {
+        config_err_format(app->config_file, &err, buf, sizeof buf);
+        log_at(LOG_ERROR, "reload failed, keeping the running config: %s", buf);
+        app->reload_failures++;
+        return;
+    }
+    unsigned *map = stats_sync(&app->stats, nc->routes);
+    if (map == NULL) {
+        log_at(LOG_ERROR, "reload failed: out of memory; keeping the running config");
+        app->reload_failures++;
+        config_free(nc);
+        return;
+    }
+    struct config *old = app->cfg;
+    if (strcmp(old->listen.text, nc->listen.text) != 0)
+        log_at(LOG_WARN, "reload: \"listen\" changed to %s; this takes a restart", nc->listen.text);
+    if (strcmp(old->admin.text, nc->admin.text) != 0)
+        log_at(LOG_WARN, "reload: \"admin\" changed to %s; this takes a restart", nc->admin.text);
+    int upstream_changed = strcmp(old->upstream.text, nc->upstream.text) != 0;
+    free(app->route_slot);
+    app->route_slot = map;
+    app->cfg = nc;
+    app_apply_limits(app);
+    if (upstream_changed)
+        upstream_pool_clear(app);
+    if (open_logs(nc) < 0)
+        log_at(LOG_WARN, "reload: could not reopen the logs");
+    config_free(old);
+    app->reloads++;
+    log_at(LOG_INFO, "reloaded %s: %u routes", app->config_file, route_count(nc->routes) - 1);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct app *app = arg;
+    (void)what;
+
+    if (sig == SIGHUP) {
+        reload(app);
+        return;
+    }
+    if (app->draining) {
+        log_at(LOG_WARN, "second signal: exiting now");
+        event_base_loopbreak(app->base);
+        return;
+    }
+    log_at(LOG_INFO, "signal %d: draining %u connections (at most %d ms)", (int)sig,
+           app->nclients, app->cfg->timeouts.drain_ms);
+    proxy_drain(app);
+    struct timeval tv = { app->cfg->timeouts.drain_ms / 1000,
+                          (app->cfg->timeouts.drain_ms % 1000) * 1000 };
+    event_base_loopexit(app->base, &tv);
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    log_flush();
+}
+
+int main(int argc, char **argv)
+{
+    const char *file = NULL;
+    int check = 0;
+    struct config_err err;
+    struct app app;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            file = argv[++i];
+        } else if (strcmp(argv[i], "--check-config") == 0 || strcmp(argv[i], "-t") == 0) {
+            check = 1;
+        } else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-v") == 0) {
+            printf("leakproxy %s\n", LEAKPROXY_VERSION);
+            return 0;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "leakproxy: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (file == NULL) {
+        fprintf(stderr, "leakproxy: no config file (-c FILE)\n");
+        usage(stderr);
+        return 2;
+    }
+
+    memset(&app, 0, sizeof app);
+    app.config_file = file;
+    if ((app.cfg = config_load(file, &err)) == NULL) {
+        print_config_error(file, &err);
+        return 1;
+    }
+    if (check) {
+        printf("%s: ok (%u routes)\n", file, route_count(app.cfg->routes) - 1);
+        config_free(app.cfg);
+        return 0;
+    }
+    if (open_logs(app.cfg) < 0)
+        return 1;
+    signal(SIGPIPE, SIG_IGN);
+    app.start_us = app_now_us();
+    stats_init(&app.stats);
+    if ((app.base = event_base_new()) == NULL ||
+        (app.route_slot = stats_sync(&app.stats, app.cfg->routes)) == NULL) {
+        log_at(LOG_ERROR, "out of memory at start-up");
+        return 1;
+    }
+    app_apply_limits(&app);
+    if (proxy_start(&app) < 0 || admin_start(&app) < 0)
+        return 1;
+
+    struct event *sigs[3];
+    const int signo[3] = { SIGHUP, SIGTERM, SIGINT };
+    for (int i = 0; i < 3; i++) {
+        sigs[i] = evsignal_new(app.base, signo[i], signal_cb, &app);
+        evsignal_add(sigs[i], NULL);
+    }
+    app.ev_flush = event_new(app.base, -1, EV_PERSIST, flush_cb, &app);
+    struct timeval sec = { 1, 0 };
+    event_add(app.ev_flush, &sec);
+
+    event_base_dispatch(app.base);
+
+    log_at(LOG_INFO, "exiting");
+    proxy_stop(&app);
+    admin_stop(&app);
+    for (int i = 0; i < 3; i++)
+        event_free(sigs[i]);
+    event_free(app.ev_flush);
+    log_flush();
+    stats_fini(&app.stats);
+    free(app.route_slot);
+    config_free(app.cfg);
+    event_base_free(app.base);
+    log_close();
+    return 0;
+}
