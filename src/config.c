@@ -524,6 +524,10 @@ static int config_build(json_t *root, struct config *c, struct config_err *err)
                 *(int *)field = (int)n;
         }
     }
+    json_t *lims = json_object_get(root, "limits");
+    if (c->limits.max_request_line > c->limits.max_header_bytes &&
+        !(lims && json_object_get(lims, "max_request_line")))
+        c->limits.max_request_line = c->limits.max_header_bytes;   /* default follows */
     if (c->limits.max_request_line > c->limits.max_header_bytes) {
         config_err_set(err, "limits.max_request_line", "must not exceed limits.max_header_bytes (%d)",
                        c->limits.max_header_bytes);

@@ -1,0 +1,36 @@
+/* app.c -- what every module needs from struct app: the clock and the
+ * limits and timeouts derived from the current config. */
+#include "app.h"
+#include "config.h"
+
+#include <event2/event.h>
+#include <time.h>
+
+uint64_t app_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void ms_tv(struct app *app, int ms, struct timeval *out)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    /* common timeouts: O(1) add/remove for the many timers sharing one value */
+    const struct timeval *ct = event_base_init_common_timeout(app->base, &tv);
+    *out = ct ? *ct : tv;
+}
+
+void app_apply_limits(struct app *app)
+{
+    const struct config *c = app->cfg;
+    app->lim.max_header_bytes = (uint32_t)c->limits.max_header_bytes;
+    app->lim.max_request_line = (uint32_t)c->limits.max_request_line;
+    app->lim.max_headers = (uint32_t)c->limits.max_headers;
+    ms_tv(app, c->timeouts.connect_ms, &app->tv_connect);
+    ms_tv(app, c->timeouts.response_ms, &app->tv_response);
+    ms_tv(app, c->timeouts.client_idle_ms, &app->tv_idle);
+    ms_tv(app, c->timeouts.header_ms, &app->tv_header);
+    ms_tv(app, c->timeouts.upstream_idle_ms, &app->tv_upidle);
+}
+

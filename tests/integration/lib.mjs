@@ -1,0 +1,786 @@
+// lib.mjs -- helpers for leakproxy's integration tests (Node built-ins only).
+//
+// Each test starts its own fake upstream (a raw node:net server, so the test
+// controls every byte it sends and sees every byte the proxy forwarded), its
+// own leakproxy on port 0 (ports read back from stderr), and raw-socket
+// clients. Everything a test starts is registered with its context and torn
+// down in reverse order when the test ends, passes or fails; a process-exit
+// hook kills whatever is left if the runner itself dies.
+
+import net from 'node:net';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = path.resolve(ROOT, process.env.LEAKPROXY_BIN || './leakproxy');
+export const VERBOSE = !!process.env.LEAKPROXY_IT_VERBOSE;
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
+
+// ---------------------------------------------------------------------------
+// Test registry (filled by t_*.mjs at import time, run by run.mjs)
+
+export const registry = [];
+export function test(name, fn, opts = {}) {
+  registry.push({ name, fn, timeout: opts.timeout ?? 20000, file: opts.file });
+}
+
+// ---------------------------------------------------------------------------
+// Last-resort cleanup: children and temp dirs left when the runner exits.
+
+const liveChildren = new Set();
+const liveTmpDirs = new Set();
+process.on('exit', () => {
+  for (const c of liveChildren) { try { c.kill('SIGKILL'); } catch {} }
+  for (const d of liveTmpDirs) { try { fs.rmSync(d, { recursive: true, force: true }); } catch {} }
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => { process.exit(130); });
+}
+
+export function makeTmpDir() {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproxy-it-'));
+  liveTmpDirs.add(d);
+  return { dir: d, remove() { fs.rmSync(d, { recursive: true, force: true }); liveTmpDirs.delete(d); } };
+}
+
+// ---------------------------------------------------------------------------
+// Incremental HTTP/1.1 message parser, strict on purpose: it is the judge of
+// what leakproxy emits (to the upstream and to clients), so bare LFs, bad
+// chunk sizes or CL+TE in a message are reported as errors, not tolerated.
+
+export class ParseError extends Error {}
+
+const CRLF = Buffer.from('\r\n');
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+function parseHeaderLines(lines, where) {
+  const headers = [];
+  for (const line of lines) {
+    if (/^[ \t]/.test(line)) throw new ParseError(`${where}: obs-fold header line ${JSON.stringify(line)}`);
+    const i = line.indexOf(':');
+    if (i <= 0) throw new ParseError(`${where}: bad header line ${JSON.stringify(line)}`);
+    const name = line.slice(0, i);
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new ParseError(`${where}: bad header name ${JSON.stringify(name)}`);
+    const value = line.slice(i + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) throw new ParseError(`${where}: control byte in header ${name}`);
+    headers.push([name, value]);
+  }
+  return headers;
+}
+
+export function hdrAll(msg, name) {
+  const n = name.toLowerCase();
+  return msg.headers.filter(([k]) => k.toLowerCase() === n).map(([, v]) => v);
+}
+export function hdr(msg, name) {
+  const all = hdrAll(msg, name);
+  return all.length ? all.join(', ') : undefined;
+}
+
+// kind: 'request' | 'response'. For responses, nextMethod() says which method
+// the response answers (HEAD has no body). Emits messages through onMessage,
+// 1xx responses through onInterim, and the head of each message through onHead.
+export class H1Parser {
+  constructor(kind, { onMessage, onInterim, onHead, nextMethod, maxHead = 1 << 20 } = {}) {
+    this.kind = kind;
+    this.onMessage = onMessage || (() => {});
+    this.onInterim = onInterim || (() => {});
+    this.onHead = onHead || (() => {});
+    this.nextMethod = nextMethod || (() => 'GET');
+    this.maxHead = maxHead;
+    this.buf = Buffer.alloc(0);
+    this.state = 'head';
+    this.msg = null;
+    this.error = null;
+    this.eof = false;
+  }
+
+  feed(chunk) {
+    if (this.error) return;
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    try { this._run(); } catch (e) { this.error = e; }
+  }
+
+  // The peer closed. Completes a close-delimited body; anything else
+  // unfinished is an error (reported as `truncated`).
+  end() {
+    if (this.error || this.eof) return;
+    this.eof = true;
+    if (this.state === 'close-body') {
+      this.msg.bodyChunks.push(this.buf);
+      this.buf = Buffer.alloc(0);
+      this._finish();
+    } else if (this.state !== 'head' || this.buf.length) {
+      this.truncated = { state: this.state, msg: this.msg, pending: this.buf.length };
+      this.error = new ParseError(`connection closed in the middle of a message (state ${this.state})`);
+      this.error.truncated = true;
+    }
+  }
+
+  _finish() {
+    const m = this.msg;
+    m.body = Buffer.concat(m.bodyChunks);
+    delete m.bodyChunks;
+    m.endTime = Date.now();
+    this.msg = null;
+    this.state = 'head';
+    this.onMessage(m);
+  }
+
+  _run() {
+    for (;;) {
+      switch (this.state) {
+        case 'head': {
+          if (this.kind === 'request') {
+            // tolerate CRLFs between requests (RFC 9112 2.2)
+            while (this.buf.length >= 2 && this.buf[0] === 13 && this.buf[1] === 10) this.buf = this.buf.subarray(2);
+          }
+          const end = this.buf.indexOf(CRLFCRLF);
+          if (end < 0) {
+            if (this.buf.length > this.maxHead) throw new ParseError(`header block over ${this.maxHead} bytes`);
+            // a bare LF terminator would never match: detect it early
+            if (this.buf.indexOf('\n\n') >= 0 && this.buf.indexOf('\r\n') < 0) throw new ParseError('bare LF line endings');
+            return;
+          }
+          const rawHead = this.buf.subarray(0, end + 4);
+          const text = rawHead.subarray(0, end).toString('latin1');
+          this.buf = this.buf.subarray(end + 4);
+          const lines = text.split('\r\n');
+          for (const l of lines) if (l.includes('\n') || l.includes('\r')) throw new ParseError(`bare LF/CR inside the head: ${JSON.stringify(l)}`);
+          const first = lines.shift();
+          const m = { rawHead: rawHead.toString('latin1'), bodyChunks: [], startTime: Date.now() };
+          if (this.kind === 'request') {
+            const r = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(\d\.\d)$/.exec(first);
+            if (!r) throw new ParseError(`bad request line ${JSON.stringify(first)}`);
+            m.method = r[1]; m.target = r[2]; m.version = r[3];
+          } else {
+            const r = /^HTTP\/(\d\.\d) (\d{3}) ?(.*)$/.exec(first);
+            if (!r) throw new ParseError(`bad status line ${JSON.stringify(first)}`);
+            m.version = r[1]; m.status = +r[2]; m.reason = r[3];
+          }
+          m.headers = parseHeaderLines(lines, this.kind);
+          const te = hdr(m, 'transfer-encoding');
+          const cls = hdrAll(m, 'content-length');
+          if (te !== undefined && cls.length) throw new ParseError(`${this.kind} has both Transfer-Encoding and Content-Length`);
+          if (this.kind === 'response' && m.status >= 100 && m.status < 200) {
+            this.onInterim(m);
+            continue;
+          }
+          this.msg = m;
+          const method = this.kind === 'response' ? this.nextMethod() : m.method;
+          m.forMethod = method;
+          this.onHead(m);
+          const noBody = this.kind === 'response' &&
+            (method === 'HEAD' || m.status === 204 || m.status === 304);
+          if (noBody) { m.framing = 'none'; this._finish(); continue; }
+          if (te !== undefined) {
+            const codings = te.split(',').map((s) => s.trim().toLowerCase());
+            if (codings[codings.length - 1] !== 'chunked' || codings.filter((c) => c === 'chunked').length !== 1)
+              throw new ParseError(`unsupported Transfer-Encoding ${JSON.stringify(te)}`);
+            m.framing = 'chunked';
+            this.state = 'chunk-size';
+            continue;
+          }
+          if (cls.length) {
+            const vals = new Set(cls.flatMap((v) => v.split(',').map((s) => s.trim())));
+            if (vals.size !== 1) throw new ParseError(`conflicting Content-Length ${JSON.stringify(cls)}`);
+            const v = [...vals][0];
+            if (!/^\d{1,15}$/.test(v)) throw new ParseError(`bad Content-Length ${JSON.stringify(v)}`);
+            m.framing = 'length';
+            this.remaining = Number(v);
+            if (this.remaining === 0) { this._finish(); continue; }
+            this.state = 'length-body';
+            continue;
+          }
+          if (this.kind === 'request') { m.framing = 'none'; this._finish(); continue; }
+          m.framing = 'close';
+          this.state = 'close-body';
+          continue;
+        }
+        case 'length-body': {
+          if (!this.buf.length) return;
+          const n = Math.min(this.remaining, this.buf.length);
+          this.msg.bodyChunks.push(this.buf.subarray(0, n));
+          this.buf = this.buf.subarray(n);
+          this.remaining -= n;
+          if (this.remaining === 0) this._finish();
+          continue;
+        }
+        case 'close-body': {
+          if (this.buf.length) { this.msg.bodyChunks.push(this.buf); this.buf = Buffer.alloc(0); }
+          return;
+        }
+        case 'chunk-size': {
+          const e = this.buf.indexOf(CRLF);
+          if (e < 0) {
+            if (this.buf.length > 4096) throw new ParseError('chunk-size line too long');
+            if (this.buf.indexOf(10) >= 0) throw new ParseError('bare LF after chunk size');
+            return;
+          }
+          const line = this.buf.subarray(0, e).toString('latin1');
+          this.buf = this.buf.subarray(e + 2);
+          const r = /^([0-9a-fA-F]{1,15})[ \t]*(;.*)?$/.exec(line);
+          if (!r) throw new ParseError(`bad chunk size line ${JSON.stringify(line)}`);
+          const size = parseInt(r[1], 16);
+          this.msg.chunkSizes = this.msg.chunkSizes || [];
+          this.msg.chunkSizes.push(size);
+          if (size === 0) { this.state = 'trailers'; this.msg.trailers = []; continue; }
+          this.remaining = size;
+          this.state = 'chunk-data';
+          continue;
+        }
+        case 'chunk-data': {
+          if (!this.buf.length) return;
+          const n = Math.min(this.remaining, this.buf.length);
+          this.msg.bodyChunks.push(this.buf.subarray(0, n));
+          this.buf = this.buf.subarray(n);
+          this.remaining -= n;
+          if (this.remaining === 0) this.state = 'chunk-crlf';
+          continue;
+        }
+        case 'chunk-crlf': {
+          if (this.buf.length < 2) return;
+          if (this.buf[0] !== 13 || this.buf[1] !== 10) throw new ParseError('missing CRLF after chunk data');
+          this.buf = this.buf.subarray(2);
+          this.state = 'chunk-size';
+          continue;
+        }
+        case 'trailers': {
+          const e = this.buf.indexOf(CRLF);
+          if (e < 0) return;
+          const line = this.buf.subarray(0, e).toString('latin1');
+          this.buf = this.buf.subarray(e + 2);
+          if (line === '') { this._finish(); continue; }
+          this.msg.trailers.push(...parseHeaderLines([line], 'trailer'));
+          continue;
+        }
+        default:
+          throw new Error(`parser state ${this.state}`);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Fake upstream: a raw TCP server that parses what the proxy forwards,
+// records it, and lets a per-request handler answer with arbitrary bytes.
+//
+// handler(req, res) may be async; requests on one connection are handled in
+// order. res: write(bytes), end(), destroy(), reset() (RST), send(status,
+// headers, body), sendChunked(status, headers, chunks), conn (connection id).
+
+export function respond(status, headers = [], body = '', { reason } = {}) {
+  const b = Buffer.isBuffer(body) ? body : Buffer.from(body);
+  const hasLen = headers.some(([k]) => /^(content-length|transfer-encoding)$/i.test(k));
+  let head = `HTTP/1.1 ${status} ${reason ?? REASONS[status] ?? 'X'}\r\n`;
+  for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
+  if (!hasLen && status !== 204 && status !== 304) head += `Content-Length: ${b.length}\r\n`;
+  return Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), b]);
+}
+
+export function chunked(chunks) {
+  const parts = [];
+  for (const c of chunks) {
+    const b = Buffer.isBuffer(c) ? c : Buffer.from(c);
+    if (!b.length) continue;
+    parts.push(Buffer.from(b.length.toString(16) + '\r\n'), b, CRLF);
+  }
+  parts.push(Buffer.from('0\r\n\r\n'));
+  return Buffer.concat(parts);
+}
+
+const REASONS = { 100: 'Continue', 200: 'OK', 201: 'Created', 204: 'No Content', 301: 'Moved Permanently', 302: 'Found', 304: 'Not Modified', 400: 'Bad Request', 404: 'Not Found', 500: 'Internal Server Error', 503: 'Service Unavailable' };
+
+export async function defaultHandler(req, res) {
+  res.send(200, [['Content-Type', 'text/plain']], `ok ${req.method} ${req.target}`);
+}
+
+export async function startUpstream(handler = defaultHandler, { host = '127.0.0.1' } = {}) {
+  const up = {
+    requests: [],        // every complete request, in arrival order
+    heads: [],           // every request head seen (even if its body never completed)
+    conns: [],           // { id, socket, closed, requests }
+    errors: [],          // parse errors on the upstream side (what the proxy sent was malformed)
+    rawBytes: 0,
+    handler,
+    waiters: new Set(),
+    get connections() { return this.conns.length; },
+  };
+  const notify = () => { for (const w of up.waiters) w(); };
+  const server = net.createServer((sock) => {
+    sock.setNoDelay(true);
+    const conn = { id: up.conns.length + 1, socket: sock, closed: false, requests: 0, raw: [] };
+    up.conns.push(conn);
+    let chain = Promise.resolve();
+    const parser = new H1Parser('request', {
+      onHead: (m) => {
+        m.conn = conn.id; up.heads.push(m); notify();
+        // like Node's http server: answer Expect: 100-continue if the proxy forwarded it
+        if (/^100-continue$/i.test(hdr(m, 'expect') || '') && (hdr(m, 'transfer-encoding') || +(hdr(m, 'content-length') || 0) > 0) && !up.no100) sock.write('HTTP/1.1 100 Continue\r\n\r\n');
+      },
+      onMessage: (m) => {
+        m.conn = conn.id;
+        m.index = conn.requests++;
+        up.requests.push(m);
+        notify();
+        chain = chain.then(async () => {
+          if (sock.destroyed) return;
+          const res = makeRes(sock, conn);
+          try { await up.handler(m, res); } catch (e) { up.errors.push(e); sock.destroy(); }
+        });
+      },
+    });
+    sock.on('data', (d) => {
+      up.rawBytes += d.length;
+      conn.raw.push(d);
+      parser.feed(d);
+      if (parser.error) { up.errors.push(parser.error); sock.destroy(); }
+    });
+    sock.on('error', () => {});
+    sock.on('close', () => { conn.closed = true; notify(); });
+    notify();
+  });
+  function makeRes(sock, conn) {
+    return {
+      conn: conn.id,
+      socket: sock,
+      write(b) { if (!sock.destroyed) sock.write(b); },
+      end() { if (!sock.destroyed) sock.end(); },
+      destroy() { sock.destroy(); },
+      reset() { if (!sock.destroyed) sock.resetAndDestroy(); },
+      send(status, headers, body, o) { this.write(respond(status, headers, body, o)); },
+      sendChunked(status, headers, chunks) {
+        this.write(respond(status, [...headers, ['Transfer-Encoding', 'chunked']]));
+        this.write(chunked(chunks));
+      },
+    };
+  }
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
+  up.port = server.address().port;
+  up.server = server;
+  // Waits until cond() is true (re-checked on every upstream event).
+  up.waitFor = (cond, timeout = 3000, what = 'condition') => waitOn(up.waiters, cond, timeout, `upstream: ${what}`);
+  up.waitRequests = (n, timeout = 3000) => up.waitFor(() => up.requests.length >= n, timeout, `${n} request(s) (got ${up.requests.length})`);
+  up.close = () => new Promise((resolve) => {
+    for (const c of up.conns) c.socket.destroy();
+    server.close(() => resolve());
+    setTimeout(resolve, 1000).unref();
+  });
+  return up;
+}
+
+function waitOn(waiters, cond, timeout, what) {
+  return new Promise((resolve, reject) => {
+    if (cond()) return resolve(true);
+    let timer;
+    const w = () => {
+      let ok;
+      try { ok = cond(); } catch (e) { cleanup(); return reject(e); }
+      if (ok) { cleanup(); resolve(true); }
+    };
+    const cleanup = () => { clearTimeout(timer); waiters.delete(w); };
+    timer = setTimeout(() => { cleanup(); reject(new Error(`timed out after ${timeout} ms waiting for ${what}`)); }, timeout);
+    waiters.add(w);
+  });
+}
+
+// A port on which nothing listens (bound, then released).
+export async function deadPort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const p = s.address().port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+// ---------------------------------------------------------------------------
+// Raw client: a socket plus a response parser and bounded waits.
+
+export class Client {
+  constructor(sock) {
+    this.sock = sock;
+    this.responses = [];       // parsed, not yet read
+    this.interim = [];         // 1xx responses
+    this.methods = [];         // methods of requests sent, for HEAD framing
+    this.ended = false;        // peer sent FIN
+    this.closed = false;       // socket fully closed
+    this.error = null;         // socket error (ECONNRESET, ...)
+    this.bytes = 0;
+    this.firstByteAt = null;
+    this.dataLog = [];         // [time, length]
+    this.waiters = new Set();
+    this.parser = new H1Parser('response', {
+      nextMethod: () => this.methods.shift() || 'GET',
+      onMessage: (m) => { this.responses.push(m); },
+      onInterim: (m) => { this.interim.push(m); },
+    });
+    this.raw = [];
+    sock.on('data', (d) => {
+      if (this.firstByteAt === null) this.firstByteAt = Date.now();
+      this.bytes += d.length;
+      this.raw.push(d);
+      this.dataLog.push([Date.now(), d.length]);
+      this.parser.feed(d);
+      this._notify();
+    });
+    sock.on('end', () => { this.ended = true; this.parser.end(); this._notify(); });
+    sock.on('error', (e) => { this.error = e; this._notify(); });
+    sock.on('close', () => { this.closed = true; this.parser.end(); this._notify(); });
+  }
+
+  static connect(port, host = '127.0.0.1', timeout = 3000) {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect({ port, host });
+      const t = setTimeout(() => { sock.destroy(); reject(new Error(`connect to ${host}:${port} timed out`)); }, timeout);
+      sock.once('connect', () => { clearTimeout(t); sock.setNoDelay(true); resolve(new Client(sock)); });
+      sock.once('error', (e) => { clearTimeout(t); reject(e); });
+    });
+  }
+
+  _notify() { for (const w of this.waiters) w(); }
+  get isClosed() { return this.ended || this.closed || !!this.error; }
+  rawText() { return Buffer.concat(this.raw).toString('latin1'); }
+
+  // Sends raw bytes. <methods> lists the methods of the requests inside, so
+  // responses to HEAD are parsed without a body (default: parsed from bytes).
+  write(data, methods) {
+    const b = Buffer.isBuffer(data) ? data : Buffer.from(data, 'latin1');
+    if (methods) this.methods.push(...methods);
+    else {
+      const s = b.toString('latin1');
+      const re = /(?:^|\r\n\r\n|\n\n)([A-Z]+) \S+ HTTP\/\d\.\d\r?\n/g;
+      let r; while ((r = re.exec(s))) this.methods.push(r[1]);
+    }
+    return new Promise((resolve) => {
+      if (this.sock.destroyed) return resolve(false);
+      this.sock.write(b, (err) => resolve(!err));
+    });
+  }
+
+  waitFor(cond, timeout, what) { return waitOn(this.waiters, cond, timeout, what); }
+
+  // Next complete response. Rejects on a parse error, on close before a
+  // complete response (message says how much arrived), or on timeout.
+  async readResponse(timeout = 5000) {
+    await this.waitFor(() => this.responses.length > 0 || this.parser.error || this.isClosed, timeout,
+      `a response (received ${this.bytes} bytes: ${JSON.stringify(this.rawText().slice(0, 120))})`);
+    if (this.responses.length) return this.responses.shift();
+    if (this.parser.error) throw this.parser.error;
+    throw new Error(`connection closed without a (complete) response${this.error ? ` (${this.error.code})` : ''}; received ${this.bytes} bytes: ${JSON.stringify(this.rawText().slice(0, 160))}`);
+  }
+
+  // True if the peer closed the connection within <timeout> ms.
+  async waitClosed(timeout = 1000) {
+    try { await this.waitFor(() => this.isClosed, timeout, 'close'); return true; } catch { return false; }
+  }
+
+  async waitInterim(timeout = 2000) {
+    await this.waitFor(() => this.interim.length > 0 || this.isClosed || this.responses.length, timeout,
+      `an interim (1xx) response (received ${JSON.stringify(this.rawText().slice(0, 120))})`);
+    if (!this.interim.length) throw new Error(`no 1xx response; received ${JSON.stringify(this.rawText().slice(0, 160))}`);
+    return this.interim.shift();
+  }
+
+  close() { this.sock.destroy(); }
+}
+
+// Builds a raw request. headers: array of [name, value] (Host added if absent).
+export function rawRequest(method, target, headers = [], body) {
+  let h = headers;
+  if (!h.some(([k]) => k.toLowerCase() === 'host')) h = [['Host', 'test.local'], ...h];
+  const b = body === undefined ? undefined : (Buffer.isBuffer(body) ? body : Buffer.from(body));
+  if (b && !h.some(([k]) => /^(content-length|transfer-encoding)$/i.test(k))) h = [...h, ['Content-Length', String(b.length)]];
+  let s = `${method} ${target} HTTP/1.1\r\n`;
+  for (const [k, v] of h) s += `${k}: ${v}\r\n`;
+  s += '\r\n';
+  return b ? Buffer.concat([Buffer.from(s, 'latin1'), b]) : Buffer.from(s, 'latin1');
+}
+
+// One request on a new connection; returns the response (connection closed after).
+export async function request(port, method, target, { headers = [], body, timeout = 5000 } = {}) {
+  const c = await Client.connect(port);
+  try {
+    await c.write(rawRequest(method, target, headers, body), [method]);
+    return await c.readResponse(timeout);
+  } finally { c.close(); }
+}
+
+export async function get(port, target, opts) { return request(port, 'GET', target, opts); }
+
+export async function getJson(port, target, opts) {
+  const r = await get(port, target, opts);
+  let json;
+  try { json = JSON.parse(r.body.toString('utf8')); } catch (e) {
+    throw new Error(`GET ${target}: status ${r.status}, body is not JSON: ${JSON.stringify(r.body.toString('utf8').slice(0, 200))}`);
+  }
+  return { status: r.status, json, res: r };
+}
+
+// ---------------------------------------------------------------------------
+// leakproxy process
+
+export function baseConfig(upstreamPort, overrides = {}) {
+  return {
+    listen: '127.0.0.1:0',
+    upstream: `http://127.0.0.1:${upstreamPort}`,
+    admin: '127.0.0.1:0',
+    routes: [
+      { name: 'home', match: '/' },
+      { name: 'detail', match: '/detail/:id' },
+      { name: 'static', match: '/static/*' },
+    ],
+    ...overrides,
+  };
+}
+
+// Pretty JSON, one key per line, so tests can compute the line of a key.
+export function configText(cfg) { return JSON.stringify(cfg, null, 2) + '\n'; }
+
+// 1-based line of the first line matching <re> in <text>.
+export function lineOf(text, re) {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) if (re.test(lines[i])) return i + 1;
+  throw new Error(`no line matches ${re}`);
+}
+
+export function runSync(args, { timeout = 10000, env } = {}) {
+  const r = spawnSync(BIN, args, { encoding: 'utf8', timeout, env: { ...process.env, ...env } });
+  if (r.error && r.error.code !== 'ETIMEDOUT') throw new Error(`running ${BIN} ${args.join(' ')}: ${r.error.message}`);
+  return { code: r.status, signal: r.signal, stdout: r.stdout || '', stderr: r.stderr || '', timedOut: !!r.error };
+}
+
+export const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)|runtime error:|SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer/;
+
+export class Proxy {
+  constructor(proc, configPath) {
+    this.proc = proc;
+    this.configPath = configPath;
+    this.stderrText = '';
+    this.stdoutText = '';
+    this.exit = null;           // { code, signal } once exited
+    this.waiters = new Set();
+    proc.stderr.setEncoding('utf8');
+    proc.stdout.setEncoding('utf8');
+    proc.stderr.on('data', (d) => { this.stderrText += d; this._notify(); });
+    proc.stdout.on('data', (d) => { this.stdoutText += d; this._notify(); });
+    proc.on('exit', (code, signal) => { this.exit = { code, signal }; liveChildren.delete(proc); this._notify(); });
+    // 'exit' can fire before stdio is drained: 'close' fires after both.
+    proc.on('close', () => { this.closedStdio = true; this._notify(); });
+  }
+  _notify() { for (const w of this.waiters) w(); }
+  get pid() { return this.proc.pid; }
+  get alive() { return this.exit === null; }
+  waitFor(cond, timeout, what) { return waitOn(this.waiters, cond, timeout, what); }
+  waitStderr(re, timeout = 3000) {
+    return this.waitFor(() => re.test(this.stderrText), timeout, `stderr to match ${re} (stderr: ${JSON.stringify(this.stderrText.slice(-400))})`);
+  }
+  signal(sig) { if (this.alive) this.proc.kill(sig); }
+  async waitExit(timeout = 5000) {
+    await this.waitFor(() => this.exit !== null && this.closedStdio, timeout, `proxy exit (stderr tail: ${JSON.stringify(this.stderrText.slice(-300))})`);
+    return this.exit;
+  }
+  writeConfig(text) { fs.writeFileSync(this.configPath, text); }
+  sanitizerReport() {
+    const m = SANITIZER_RE.exec(this.stderrText);
+    if (!m) return null;
+    return this.stderrText.slice(Math.max(0, m.index - 200), m.index + 1500);
+  }
+  // Graceful stop: SIGTERM, wait <timeout>, then SIGKILL. Returns a list of
+  // problems (empty when it exited 0 without sanitizer reports).
+  async stop(timeout = 5000) {
+    const problems = [];
+    if (this.alive) {
+      this.proc.kill('SIGTERM');
+      try { await this.waitExit(timeout); } catch {
+        problems.push(`did not exit within ${timeout} ms of SIGTERM`);
+        this.proc.kill('SIGKILL');
+        try { await this.waitExit(2000); } catch {}
+      }
+      if (this.exit && !problems.length && (this.exit.code !== 0))
+        problems.push(`exited with ${this.exit.signal ? 'signal ' + this.exit.signal : 'code ' + this.exit.code} after SIGTERM`);
+    } else {
+      try { await this.waitExit(1000); } catch {}
+    }
+    const san = this.sanitizerReport();
+    if (san) problems.push(`sanitizer report in proxy stderr:\n${san}`);
+    return problems;
+  }
+  stderrTail(n = 12) { return this.stderrText.trimEnd().split('\n').slice(-n).join('\n'); }
+}
+
+// Spawns leakproxy with <config> (object or text) in <dir>; resolves when
+// both listeners are announced. Rejects (with stderr) if it exits first.
+export async function spawnProxy(config, dir, { args = [], timeout = 5000, env, needAdmin = true } = {}) {
+  const text = typeof config === 'string' ? config : configText(config);
+  const configPath = path.join(dir, `leakproxy-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);
+  fs.writeFileSync(configPath, text);
+  if (!fs.existsSync(BIN)) throw new Error(`binary ${BIN} does not exist (set LEAKPROXY_BIN or run make)`);
+  const proc = spawn(BIN, ['-c', configPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  liveChildren.add(proc);
+  const p = new Proxy(proc, configPath);
+  proc.on('error', (e) => { p.spawnError = e; p._notify(); });
+  const listenRe = /proxy listening on (\[[^\]]+\]|[^\s:]+):(\d+)/;
+  const adminRe = /admin listening on (\[[^\]]+\]|[^\s:]+):(\d+)/;
+  try {
+    await p.waitFor(() => p.spawnError || !p.alive || (listenRe.test(p.stderrText) && (!needAdmin || adminRe.test(p.stderrText))),
+      timeout, `"proxy listening on" / "admin listening on" in stderr`);
+  } catch (e) {
+    p.proc.kill('SIGKILL');
+    throw new Error(`${e.message}; stderr: ${JSON.stringify(p.stderrText.slice(-600))}`);
+  }
+  if (p.spawnError) throw p.spawnError;
+  if (!p.alive) {
+    throw new Error(`leakproxy exited (${JSON.stringify(p.exit)}) before listening; stderr: ${JSON.stringify(p.stderrText.slice(-800))}`);
+  }
+  const lm = listenRe.exec(p.stderrText);
+  p.host = lm[1].replace(/^\[|\]$/g, '');
+  if (p.host === '0.0.0.0') p.host = '127.0.0.1';
+  if (p.host === '::') p.host = '::1';
+  p.port = +lm[2];
+  const am = adminRe.exec(p.stderrText);
+  if (am) {
+    p.adminHost = am[1].replace(/^\[|\]$/g, '');
+    if (p.adminHost === '0.0.0.0') p.adminHost = '127.0.0.1';
+    if (p.adminHost === '::') p.adminHost = '::1';
+    p.adminPort = +am[2];
+  }
+  return p;
+}
+
+// ---------------------------------------------------------------------------
+// Prometheus text parsing (enough to look samples up by name and labels)
+
+export function parseMetrics(text) {
+  const samples = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const r = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\d+)?$/.exec(line);
+    if (!r) { samples.push({ bad: line }); continue; }
+    const labels = {};
+    if (r[3]) {
+      const lr = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?\s*/g;
+      let m; while ((m = lr.exec(r[3]))) labels[m[1]] = m[2];
+    }
+    samples.push({ name: r[1], labels, value: Number(r[4] === '+Inf' ? Infinity : r[4]), line });
+  }
+  return samples;
+}
+
+export function metric(samples, name, labels = {}) {
+  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  return found;
+}
+
+// ---------------------------------------------------------------------------
+// Test context: owns what one test starts; cleanup() tears it down in reverse.
+
+export class Ctx {
+  constructor(name) {
+    this.name = name;
+    this.cleanups = [];
+    this.problems = [];       // failures found during cleanup (sanitizer, exit code)
+    this.proxies = [];
+    this._tmp = null;
+  }
+  defer(fn) { this.cleanups.push(fn); }
+  tmp() {
+    if (!this._tmp) { this._tmp = makeTmpDir(); this.defer(() => this._tmp.remove()); }
+    return this._tmp.dir;
+  }
+  async upstream(handler, opts) {
+    const up = await startUpstream(handler, opts);
+    this.defer(() => up.close());
+    return up;
+  }
+  // Starts leakproxy. <cfg> is a config object (or text); or pass
+  // { upstream, ...overrides } to build one from baseConfig.
+  async proxy(cfg, opts = {}) {
+    const dir = this.tmp();
+    let p;
+    try { p = await spawnProxy(cfg, dir, opts); } catch (e) { throw e; }
+    this.proxies.push(p);
+    this.defer(async () => {
+      if (p.expectNonZeroExit) { if (p.alive) p.proc.kill('SIGKILL'); return; }
+      const probs = await p.stop();
+      for (const x of probs) this.problems.push(`proxy pid ${p.pid}: ${x}`);
+    });
+    return p;
+  }
+  async client(port, host) {
+    const c = await Client.connect(port, host);
+    this.defer(() => c.close());
+    return c;
+  }
+  async cleanup() {
+    while (this.cleanups.length) {
+      const fn = this.cleanups.pop();
+      try {
+        await Promise.race([Promise.resolve().then(fn), sleep(8000).then(() => { throw new Error('cleanup step timed out'); })]);
+      } catch (e) { this.problems.push(`cleanup: ${e.message}`); }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Small assertion helpers with readable messages.
+
+export function fail(msg) { throw new Error(msg); }
+export function skip(msg) { const e = new Error(msg); e.skip = true; throw e; }
+export function check(cond, msg) { if (!cond) throw new Error(msg); }
+export function eq(actual, expected, what) {
+  if (actual !== expected) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+}
+
+// Seeded PRNG (mulberry32) for reproducible random bodies.
+export function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+export function randomBytes(rand, n) {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i += 4) {
+    const v = (rand() * 4294967296) >>> 0;
+    b[i] = v & 255; if (i + 1 < n) b[i + 1] = (v >>> 8) & 255;
+    if (i + 2 < n) b[i + 2] = (v >>> 16) & 255; if (i + 3 < n) b[i + 3] = v >>> 24;
+  }
+  return b;
+}
+
+// Polls the admin API until route <name> has <field> >= n (bounded), then
+// returns that route object (the caller asserts exact values).
+export async function routeStats(adminPort, name, { until, timeout = 1500, headers } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    const { status, json } = await getJson(adminPort, `/api/routes/${encodeURIComponent(name)}`, { headers });
+    last = { status, json };
+    if (status === 200 && (!until || until(json))) return json;
+    if (Date.now() > deadline) {
+      if (status !== 200) throw new Error(`GET /api/routes/${name}: status ${status} ${JSON.stringify(json)}`);
+      return json;
+    }
+    await sleep(50);
+  }
+}
+
+// After a fault: a normal request on a new connection still gets a normal answer.
+export async function assertStillServes(proxy, target = '/detail/ok', expectStatus = 200) {
+  const r = await get(proxy.port, target);
+  if (r.status !== expectStatus) throw new Error(`follow-up GET ${target}: expected ${expectStatus}, got ${r.status}`);
+  return r;
+}

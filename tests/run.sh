@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# tests/run.sh BUILD_DIR BINARY -- what `make test` runs: every cmocka unit
+# test binary, then the integration suite against the real binary, then the
+# demo apps through the proxy when their npm dependencies are installed.
+# Prints one summary line per stage and a total; exits non-zero on failure.
+set -u
+build=${1:-build/rel}
+bin=${2:-./leakproxy}
+cd "$(dirname "$0")/.."
+fail=0
+summary=()
+
+units_ok=0 units_bad=0
+for t in "$build"/tests/test_*; do
+  case "$t" in *.d) continue ;; esac
+  [ -x "$t" ] || continue
+  if out=$("$t" 2>&1); then
+    units_ok=$((units_ok + 1))
+  else
+    units_bad=$((units_bad + 1))
+    printf '%s\n' "$out"
+  fi
+  printf '%s\n' "$out" | grep -E '^\[  (PASSED|FAILED)  \]' | sed "s|^|$(basename "$t"): |"
+done
+summary+=("unit: $units_ok binaries passed, $units_bad failed")
+[ "$units_bad" -eq 0 ] || fail=1
+
+if command -v node >/dev/null 2>&1; then
+  if LEAKPROXY_BIN="$bin" node tests/integration/run.mjs; then
+    summary+=("integration: passed")
+  else
+    summary+=("integration: FAILED")
+    fail=1
+  fi
+else
+  summary+=("integration: FAILED (node not installed)")
+  fail=1
+fi
+
+if [ -x demo/test-through-proxy.sh ]; then
+  if [ -d demo/vue/node_modules ] && [ -d demo/react/node_modules ]; then
+    if LEAKPROXY_BIN="$bin" demo/test-through-proxy.sh; then
+      summary+=("demo apps through the proxy: passed")
+    else
+      summary+=("demo apps through the proxy: FAILED")
+      fail=1
+    fi
+  else
+    summary+=("demo apps through the proxy: SKIPPED (run npm ci in demo/vue and demo/react)")
+  fi
+fi
+
+echo
+echo "==== test summary ===="
+for s in "${summary[@]}"; do echo "$s"; done
+if [ "$fail" -eq 0 ]; then echo "ALL TESTS PASSED"; else echo "SOME TESTS FAILED"; fi
+exit "$fail"

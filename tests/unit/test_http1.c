@@ -1,0 +1,265 @@
+/* test_http1.c -- the request/response parser and the chunked decoder:
+ * what is accepted, what is refused and with which status. */
+#include "cm.h"
+
+#include <string.h>
+
+#include "http1.h"
+
+static struct http1_hdr hdr[100];
+static uint8_t kind[100];
+static const struct http1_limits lim = { 65536, 8192, 100 };
+
+/* Runs head_end + parse on a whole request; returns 0 or -status. */
+static int req(const char *s, struct http1_head *h)
+{
+    size_t scan = 0, len = strlen(s);
+    long n = http1_head_end(s, len, &scan, lim.max_request_line, lim.max_header_bytes);
+    if (n <= 0)
+        return n == 0 ? -1 : (int)n;
+    h->hdr = hdr;
+    h->hdr_kind = kind;
+    return http1_parse_request(s, (size_t)n, &lim, h);
+}
+
+static int resp(const char *s, struct http1_head *h)
+{
+    size_t scan = 0, len = strlen(s);
+    long n = http1_head_end(s, len, &scan, lim.max_header_bytes, lim.max_header_bytes);
+    if (n <= 0)
+        return n == 0 ? -1 : (int)n;
+    h->hdr = hdr;
+    h->hdr_kind = kind;
+    return http1_parse_response(s, (size_t)n, &lim, h);
+}
+
+static void test_simple_get(void **state)
+{
+    (void)state;
+    struct http1_head h;
+    const char *s = "GET /detail/7?x=1 HTTP/1.1\r\nHost: a\r\nX-A:  b c \r\n\r\n";
+    assert_int_equal(req(s, &h), 0);
+    assert_int_equal(h.method_len, 3);
+    assert_memory_equal(s + h.target, "/detail/7?x=1", 13);
+    assert_int_equal(h.path_len, 9);
+    assert_int_equal(h.minor, 1);
+    assert_int_equal(h.nhdr, 2);
+    assert_memory_equal(s + hdr[1].value, "b c", 3);
+    assert_int_equal(hdr[1].value_len, 3);
+    assert_int_equal(h.content_length, -1);
+    assert_int_equal(h.head_len, strlen(s));
+}
+
+static void test_framing_rules(void **state)
+{
+    (void)state;
+    struct http1_head h;
+    /* TE + CL: length dropped, chunked kept, flagged to close */
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", &h), 0);
+    assert_true(h.flags & HTTP1_CHUNKED);
+    assert_true(h.flags & HTTP1_TE_CL);
+    assert_false(h.flags & HTTP1_HAS_CL);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\n", &h), 0);
+    /* Content-Length */
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", &h), 0);
+    assert_int_equal(h.content_length, 5);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n", &h), 0);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", &h), -400);
+}
+
+static void test_syntax_errors(void **state)
+{
+    (void)state;
+    struct http1_head h;
+    assert_int_equal(req("GET / HTTP/1.1\r\nHost: a\r\nX-Fold: a\r\n b\r\n\r\n", &h), -400);   /* obs-fold */
+    assert_int_equal(req("GET / HTTP/1.1\nHost: a\n\n", &h), -400);                          /* bare LF */
+    assert_int_equal(req("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", &h), -400);          /* lone CR */
+    assert_int_equal(req("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01" "b\r\n\r\n", &h), -400);     /* control */
+    assert_int_equal(req("GET / HTTP/1.1\r\nHost : a\r\n\r\n", &h), -400);                    /* space before ':' */
+    assert_int_equal(req("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", &h), -400);
+    assert_int_equal(req("GET  / HTTP/1.1\r\nHost: a\r\n\r\n", &h), -400);
+    assert_int_equal(req("GET / HTTP/2.0\r\nHost: a\r\n\r\n", &h), -505);
+    assert_int_equal(req("GET / FOO/1.1\r\nHost: a\r\n\r\n", &h), -400);
+    assert_int_equal(req("GET / HTTP/1.1\r\n\r\n", &h), -400);                               /* no Host */
+    assert_int_equal(req("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", &h), -400);
+    assert_int_equal(req("GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n", &h), -400);
+    assert_int_equal(req("GET /#frag HTTP/1.1\r\nHost: a\r\n\r\n", &h), -400);
+    assert_int_equal(req("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", &h), -400);
+    const char nul[] = "GET / HTTP/1.1\r\nHost: a\0\r\n\r\n";
+    size_t scan = 0;
+    assert_int_equal(http1_head_end(nul, sizeof nul - 1, &scan, 8192, 65536), -400);
+    assert_int_equal(req("GET / HTTP/1.0\r\n\r\n", &h), 0);                                  /* 1.0: Host optional */
+    assert_int_equal(h.minor, 0);
+}
+
+static void test_target_forms(void **state)
+{
+    (void)state;
+    struct http1_head h;
+    const char *s = "GET http://example.com:8080/p/q?z HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(req(s, &h), 0);
+    assert_true(h.flags & HTTP1_ABSOLUTE);
+    assert_memory_equal(s + h.host, "example.com:8080", h.host_len);
+    assert_memory_equal(s + h.target, "/p/q?z", h.target_len);
+    assert_int_equal(h.path_len, 4);
+    assert_int_equal(req("GET http://example.com HTTP/1.1\r\nHost: x\r\n\r\n", &h), 0);
+    assert_int_equal(h.target_len, 0);
+    assert_int_equal(req("GET http://user@example.com/ HTTP/1.1\r\nHost: x\r\n\r\n", &h), -400);
+    assert_int_equal(req("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", &h), 0);
+    assert_int_equal(req("GET * HTTP/1.1\r\nHost: x\r\n\r\n", &h), -400);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    char big[70000];
+    size_t scan = 0;
+    memset(big, 'a', sizeof big);
+    memcpy(big, "GET /", 5);
+    /* request line longer than the limit, before its end arrives */
+    assert_int_equal(http1_head_end(big, 9000, &scan, 8192, 65536), -414);
+    /* header block over the limit, never ending */
+    memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+    scan = 0;
+    assert_int_equal(http1_head_end(big, 65536, &scan, 8192, 65536), -431);
+    /* incremental: byte by byte finds the end exactly once */
+    const char *s = "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /next";
+    size_t end = strstr(s, "GET /next") - s;
+    scan = 0;
+    for (size_t i = 1; i <= end; i++) {
+        long n = http1_head_end(s, i, &scan, 8192, 65536);
+        assert_int_equal(n, i == end ? (long)end : 0);
+    }
+    /* too many headers */
+    char many[4096] = "GET / HTTP/1.1\r\nHost: a\r\n";
+    for (int i = 0; i < 100; i++)
+        strcat(many, "X: y\r\n");
+    strcat(many, "\r\n");
+    struct http1_head h;
+    assert_int_equal(req(many, &h), -431);
+}
+
+static void test_connection_and_hop_by_hop(void **state)
+{
+    (void)state;
+    struct http1_head h;
+    const char *s = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Secret\r\nX-Secret: 1\r\n"
+                    "Keep-Alive: 5\r\nProxy-Authorization: p\r\nTE: trailers\r\nUpgrade: ws\r\n"
+                    "X-Forwarded-For: 1.2.3.4\r\nExpect: 100-continue\r\n\r\n";
+    assert_int_equal(req(s, &h), 0);
+    assert_true(h.flags & HTTP1_CONN_CLOSE);
+    assert_true(h.flags & HTTP1_EXPECT_100);
+    assert_true(h.flags & HTTP1_UPGRADE);
+    assert_true(kind[1] & HTTP1_HDR_HOP);          /* Connection */
+    assert_true(http1_conn_names(s, &h, 2));       /* X-Secret named by Connection */
+    assert_false(http1_conn_names(s, &h, 0));
+    assert_true(kind[3] & HTTP1_HDR_HOP);          /* Keep-Alive */
+    assert_true(kind[4] & HTTP1_HDR_HOP);          /* Proxy-* */
+    assert_true(kind[5] & HTTP1_HDR_HOP);          /* TE */
+    assert_true(kind[6] & HTTP1_HDR_HOP);          /* Upgrade */
+    assert_true(kind[7] & HTTP1_HDR_XFF);
+    assert_int_equal(req("GET / HTTP/1.1\r\nHost: a\r\nExpect: something\r\n\r\n", &h), 0);
+    assert_true(h.flags & HTTP1_EXPECT_OTHER);
+}
+
+static void test_responses(void **state)
+{
+    (void)state;
+    struct http1_head h;
+    assert_int_equal(resp("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", &h), 0);
+    assert_int_equal(h.status, 200);
+    assert_int_equal(h.content_length, 3);
+    assert_int_equal(resp("HTTP/1.1 204\r\n\r\n", &h), 0);
+    assert_int_equal(resp("HTTP/1.0 200 OK\r\n\r\n", &h), 0);
+    assert_int_equal(h.minor, 0);
+    assert_int_equal(resp("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", &h), -502);
+    assert_int_equal(resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", &h), -502);
+    assert_int_equal(resp("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", &h), -502);
+    assert_int_equal(resp("HTTP/1.1 2000 OK\r\n\r\n", &h), -502);
+    assert_int_equal(resp("HTTP/1.1 600 OK\r\n\r\n", &h), -502);
+    assert_int_equal(resp("garbage\r\n\r\n", &h), -502);
+    assert_int_equal(resp("HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", &h), -502);
+    assert_int_equal(resp("HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n", &h), 0);
+    assert_int_equal(h.nhdr, 2);
+}
+
+/* Feeds <s> to the decoder in pieces of <step> bytes; returns the payload
+ * in <out> and the final code. */
+static enum http1_chunk_rc dechunk(const char *s, size_t step, char *out, size_t *outlen)
+{
+    struct http1_chunked c;
+    size_t len = strlen(s), pos = 0;
+    enum http1_chunk_rc rc = HTTP1_CHUNK_MORE;
+    http1_chunked_init(&c);
+    *outlen = 0;
+    while (pos < len) {
+        size_t n = len - pos < step ? len - pos : step, used;
+        rc = http1_chunked_parse(&c, s + pos, n, &used, 1024);
+        pos += used;
+        if (rc == HTTP1_CHUNK_ERROR || rc == HTTP1_CHUNK_DONE)
+            return rc;
+        if (rc == HTTP1_CHUNK_DATA) {
+            size_t k = len - pos < c.remaining ? len - pos : (size_t)c.remaining;
+            k = k < step ? k : step;
+            memcpy(out + *outlen, s + pos, k);
+            *outlen += k;
+            pos += k;
+            http1_chunked_data(&c, k);
+        }
+    }
+    return rc;
+}
+
+static void test_chunked(void **state)
+{
+    (void)state;
+    char out[256];
+    size_t n;
+    const char *ok = "5\r\nhello\r\n6;ext=1;q=\"x\"\r\n world\r\n0\r\nTrailer: t\r\n\r\n";
+    for (size_t step = 1; step <= strlen(ok); step++) {
+        assert_int_equal(dechunk(ok, step, out, &n), HTTP1_CHUNK_DONE);
+        assert_int_equal(n, 11);
+        assert_memory_equal(out, "hello world", 11);
+    }
+    assert_int_equal(dechunk("A\r\n0123456789\r\n0\r\n\r\n", 100, out, &n), HTTP1_CHUNK_DONE);
+    assert_int_equal(dechunk("5 ;x\r\nhello\r\n0\r\n\r\n", 100, out, &n), HTTP1_CHUNK_DONE);
+    assert_int_equal(dechunk("g\r\n", 100, out, &n), HTTP1_CHUNK_ERROR);           /* not hex */
+    assert_int_equal(dechunk("-1\r\n", 100, out, &n), HTTP1_CHUNK_ERROR);
+    assert_int_equal(dechunk("5\nhello\r\n", 100, out, &n), HTTP1_CHUNK_ERROR);     /* bare LF */
+    assert_int_equal(dechunk("5\r\nhelloXX", 100, out, &n), HTTP1_CHUNK_ERROR);     /* no CRLF after data */
+    assert_int_equal(dechunk("fffffffffffffffff\r\n", 100, out, &n), HTTP1_CHUNK_ERROR); /* overflow */
+    assert_int_equal(dechunk("5;a\x01\r\n", 100, out, &n), HTTP1_CHUNK_ERROR);      /* control in ext */
+    assert_int_equal(dechunk("0\r\n folded\r\n\r\n", 100, out, &n), HTTP1_CHUNK_ERROR);
+    assert_int_equal(dechunk("5 x\r\n", 100, out, &n), HTTP1_CHUNK_ERROR);
+    char big[2000] = "0\r\nX: ";
+    memset(big + 6, 'a', 1500);
+    strcpy(big + 1506, "\r\n\r\n");
+    assert_int_equal(dechunk(big, 100, out, &n), HTTP1_CHUNK_ERROR);              /* trailers over the cap */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_simple_get),
+        cmocka_unit_test(test_framing_rules),
+        cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_target_forms),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_connection_and_hop_by_hop),
+        cmocka_unit_test(test_responses),
+        cmocka_unit_test(test_chunked),
+    };
+    return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
+}
