@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include "http1.h"
+#include "series.h"
 #include "stats.h"
 
 struct event_base;
@@ -49,7 +50,12 @@ struct app {
     struct evhttp *admin;
     char admin_addr[64];
 
+    /* memory (memsrc.c, series.c) */
+    struct memsrc *mem;
+    struct series series;
+
     struct event *ev_flush;          /* access log flush timer */
+    uint64_t start_wall_ms;          /* Unix time at start-up, for API timestamps */
     uint64_t start_us;               /* monotonic, at start-up */
     uint64_t reloads, reload_failures;
 };

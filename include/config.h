@@ -22,6 +22,25 @@ struct config_addr {
     socklen_t salen;
 };
 
+enum memsrc_kind { MEMSRC_NONE, MEMSRC_PROC, MEMSRC_CGROUP, MEMSRC_HTTP,
+                   MEMSRC_PROMETHEUS, MEMSRC_HEADER };
+
+/* "memory": where and how often the upstream's memory is read (memsrc.c) */
+struct config_memory {
+    enum memsrc_kind source;          /* MEMSRC_NONE: no "memory" section */
+    int interval_ms, timeout_ms, gc_interval_ms, floor_window_ms;
+    double max_gc_duty;               /* cap on the share of time spent in forced GC */
+    char *url, *gc_url;               /* http, prometheus */
+    int64_t pid;                      /* proc: one of pid, pidfile, process */
+    char *pidfile, *process;
+    int children;
+    char *path;                       /* cgroup */
+    char *header;                     /* header source: header name */
+    int strip;                        /* remove the header before the client sees it */
+    char *m_rss, *m_heap_used, *m_heap_total, *m_external, *m_heap_limit, *worker_label;
+    int64_t limit_bytes;              /* 0: unknown, use the source's */
+};
+
 struct config {
     char *file;
 
@@ -46,6 +65,8 @@ struct config {
     char *access_log;                /* NULL = off, "-" = stdout */
     char *log_file;                  /* NULL or "-" = stderr */
     int log_level;                   /* enum log_level */
+
+    struct config_memory memory;
 };
 
 /* Loads <file>. Returns a config to free with config_free(), or NULL with

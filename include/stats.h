@@ -28,6 +28,7 @@ struct stats_route {
     char *pattern;                  /* owned; updated on reload */
     int active;                     /* in the current route table */
     uint64_t requests;
+    uint64_t rendered;              /* answered by the upstream: SSR work done */
     int64_t inflight;
     uint64_t status[6];             /* [1]..[5]: 1xx..5xx */
     uint64_t bytes_in, bytes_out;

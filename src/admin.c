@@ -5,6 +5,8 @@
 #include "app.h"
 #include "config.h"
 #include "log.h"
+#include "memsrc.h"
+#include "series.h"
 #include "route.h"
 #include "version.h"
 
@@ -15,6 +17,8 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -125,6 +129,109 @@ static void api_status(struct app *app, struct evhttp_request *req)
                    "failed", (json_int_t)app->reload_failures));
 }
 
+/* ---- /api/memory ------------------------------------------------------- */
+
+static uint64_t wall_ms(const struct app *app, uint64_t t_us)
+{
+    return app->start_wall_ms + (t_us - app->start_us) / 1000;
+}
+
+static json_t *point_json(const struct app *app, const struct series_point *p)
+{
+    /* [t_ms, rss, heap_used, heap_total, external, floor, gc] */
+    json_t *a = json_array();
+    json_array_append_new(a, json_integer((json_int_t)wall_ms(app, p->t_us)));
+    json_array_append_new(a, p->flags & MEM_HAS_RSS ? json_integer((json_int_t)p->rss) : json_null());
+    json_array_append_new(a, p->flags & MEM_HAS_HEAP ? json_integer((json_int_t)p->heap_used) : json_null());
+    json_array_append_new(a, p->flags & MEM_HAS_HEAP ? json_integer((json_int_t)p->heap_total) : json_null());
+    json_array_append_new(a, p->flags & MEM_HAS_EXT ? json_integer((json_int_t)p->external) : json_null());
+    json_array_append_new(a, p->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)
+                                 ? json_integer((json_int_t)p->floor) : json_null());
+    json_array_append_new(a, json_integer((p->flags & MEM_GC) ? 1 : 0));
+    return a;
+}
+
+static long query_long(const char *uri, const char *key, long def, long min, long max)
+{
+    struct evkeyvalq q;
+    long v = def;
+    const char *qs = strchr(uri, '?');
+    if (qs == NULL || evhttp_parse_query_str(qs + 1, &q) < 0)
+        return def;
+    const char *s = evhttp_find_header(&q, key);
+    if (s) {
+        char *end;
+        long x = strtol(s, &end, 10);
+        if (*s && *end == '\0')
+            v = x < min ? min : x > max ? max : x;
+    }
+    evhttp_clear_headers(&q);
+    return v;
+}
+
+static void api_memory(struct app *app, struct evhttp_request *req)
+{
+    const char *uri = evhttp_request_get_uri(req);
+    long points = query_long(uri, "points", 300, 0, SERIES_RAW > SERIES_COARSE ? SERIES_RAW : SERIES_COARSE);
+    long since = query_long(uri, "since", 0, 0, LONG_MAX);
+    int coarse = query_long(uri, "coarse", 0, 0, 1) == 1;
+    struct memsrc_health h;
+    memsrc_health(app, &h);
+    uint64_t now = app_now_us();
+
+    json_t *workers = json_array();
+    for (unsigned i = 0; i < app->series.nw; i++) {
+        const struct series_worker *w = app->series.w[i];
+        json_t *samples = json_array();
+        unsigned n = series_npoints(w, !coarse), from = n > (unsigned)points ? n - (unsigned)points : 0;
+        for (unsigned k = from; k < n; k++) {
+            const struct series_point *p = series_point(w, !coarse, k);
+            if ((long)wall_ms(app, p->t_us) <= since)
+                continue;
+            json_array_append_new(samples, point_json(app, p));
+        }
+        const struct series_point *l = &w->last;
+        json_t *latest = json_object();
+        json_object_set_new(latest, "time_ms", json_integer((json_int_t)wall_ms(app, l->t_us)));
+        if (l->flags & MEM_HAS_RSS)
+            json_object_set_new(latest, "rss", json_integer((json_int_t)l->rss));
+        if (l->flags & MEM_HAS_HEAP) {
+            json_object_set_new(latest, "heap_used", json_integer((json_int_t)l->heap_used));
+            json_object_set_new(latest, "heap_total", json_integer((json_int_t)l->heap_total));
+        }
+        if (l->flags & MEM_HAS_EXT)
+            json_object_set_new(latest, "external", json_integer((json_int_t)l->external));
+        json_object_set_new(latest, "gc", json_boolean(l->flags & MEM_GC));
+        json_t *wj = json_pack("{s:I,s:i,s:b,s:b,s:I,s:I,s:o,s:o,s:s,s:o}",
+            "pid", (json_int_t)w->pid, "generation", (int)w->gen,
+            "alive", w->alive, "stale", w->stale,
+            "first_seen_ms", (json_int_t)wall_ms(app, w->first_us),
+            "last_seen_ms", (json_int_t)wall_ms(app, w->last_us),
+            "latest", latest,
+            "floor_bytes", l->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)
+                               ? json_integer((json_int_t)l->floor) : json_null(),
+            "floor_kind", l->flags & SERIES_FLOOR_GC ? "gc" : l->flags & SERIES_FLOOR_ENV ? "envelope" : "none",
+            "samples", samples);
+        if (w->limit)
+            json_object_set_new(wj, "limit_bytes", json_integer((json_int_t)w->limit));
+        json_array_append_new(workers, wj);
+    }
+    json_t *j = json_pack("{s:s,s:b,s:s,s:i,s:{s:I,s:I,s:b,s:s},s:o,s:I,s:o}",
+        "source", h.source, "heap_figures", h.heap_figures,
+        "note", h.heap_figures ? "" : "this source reports RSS only: no V8 heap figures, no floors",
+        "interval_ms", app->cfg->memory.interval_ms,
+        "health", "reads", (json_int_t)h.reads, "errors", (json_int_t)h.errors,
+                  "failing", h.failing, "last_error", h.last_error,
+        "last_success_ms", h.last_ok_us ? json_integer((json_int_t)wall_ms(app, h.last_ok_us)) : json_null(),
+        "rows", (json_int_t)app->series.rows_total,
+        "workers", workers);
+    if (app->cfg->memory.gc_url)
+        json_object_set_new(j, "gc", json_pack("{s:f,s:f,s:f}", "last_ms", h.last_gc_ms,
+                                               "duty", h.gc_duty, "max_duty", app->cfg->memory.max_gc_duty));
+    (void)now;
+    reply_json(req, 200, j);
+}
+
 /* ---- Prometheus -------------------------------------------------------- */
 
 static const double le_seconds[] = {
@@ -202,6 +309,42 @@ void admin_metrics(struct app *app, struct evbuffer *o)
     for (unsigned i = 0; i < s->n; i++)
         if (s->slot[i]->active)
             metric_hist(o, "leakproxy_ttfb_seconds", s->slot[i]->name, &s->slot[i]->ttfb);
+    struct memsrc_health mh;
+    memsrc_health(app, &mh);
+    if (app->cfg->memory.source != MEMSRC_NONE) {
+        static const char *const kinds[] = { "rss", "heap_used", "heap_total", "external", "floor" };
+        metric_head(o, "leakproxy_upstream_memory_bytes", "gauge",
+                    "Latest memory reading of each live upstream worker, by kind.");
+        for (unsigned i = 0; i < app->series.nw; i++) {
+            const struct series_worker *w = app->series.w[i];
+            const struct series_point *l = &w->last;
+            const uint64_t v[5] = { l->rss, l->heap_used, l->heap_total, l->external, l->floor };
+            const int ok[5] = { !!(l->flags & MEM_HAS_RSS), !!(l->flags & MEM_HAS_HEAP),
+                                !!(l->flags & MEM_HAS_HEAP), !!(l->flags & MEM_HAS_EXT),
+                                !!(l->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)) };
+            if (!w->alive)
+                continue;
+            for (int k = 0; k < 5; k++)
+                if (ok[k])
+                    evbuffer_add_printf(o, "leakproxy_upstream_memory_bytes{pid=\"%lld\",kind=\"%s\"} %llu\n",
+                                        (long long)w->pid, kinds[k], (unsigned long long)v[k]);
+        }
+        metric_head(o, "leakproxy_memory_reads_total", "counter", "Successful memory source readings.");
+        evbuffer_add_printf(o, "leakproxy_memory_reads_total %llu\n", (unsigned long long)mh.reads);
+        metric_head(o, "leakproxy_memory_errors_total", "counter", "Failed memory source readings.");
+        evbuffer_add_printf(o, "leakproxy_memory_errors_total %llu\n", (unsigned long long)mh.errors);
+        metric_head(o, "leakproxy_memory_source_up", "gauge", "1 if the last memory reading succeeded.");
+        evbuffer_add_printf(o, "leakproxy_memory_source_up %d\n", mh.reads > 0 && !mh.failing);
+        metric_head(o, "leakproxy_memory_last_success_timestamp_seconds", "gauge",
+                    "Unix time of the last successful memory reading (0: never).");
+        evbuffer_add_printf(o, "leakproxy_memory_last_success_timestamp_seconds %.3f\n",
+                            mh.last_ok_us ? (double)wall_ms(app, mh.last_ok_us) / 1000.0 : 0.0);
+        if (app->cfg->memory.gc_url) {
+            metric_head(o, "leakproxy_memory_gc_duty_ratio", "gauge",
+                        "Share of the upstream's time spent in GCs leakproxy forced (moving average).");
+            evbuffer_add_printf(o, "leakproxy_memory_gc_duty_ratio %.6f\n", mh.gc_duty);
+        }
+    }
     metric_head(o, "leakproxy_connections", "gauge", "Open client connections.");
     evbuffer_add_printf(o, "leakproxy_connections %u\n", app->nclients);
     metric_head(o, "leakproxy_connections_accepted_total", "counter", "Client connections accepted.");
@@ -294,6 +437,12 @@ static void admin_cb(struct evhttp_request *req, void *arg)
         char *name = evhttp_uridecode(path + 12, 0, NULL);
         api_routes(app, req, name ? name : path + 12);
         free(name);
+    } else if (strcmp(path, "/api/memory") == 0) {
+        if (!get) {
+            reply_error(req, 405, "use GET");
+            return;
+        }
+        api_memory(app, req);
     } else if (strcmp(path, "/api/status") == 0) {
         if (!get) {
             reply_error(req, 405, "use GET");

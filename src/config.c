@@ -281,7 +281,7 @@ static const struct config_int config_ints[] = {
 
 static const char *const top_keys[] = {
     "listen", "upstream", "admin", "admin_token", "routes", "timeouts",
-    "limits", "access_log", "log_file", "log_level", NULL
+    "limits", "access_log", "log_file", "log_level", "memory", NULL
 };
 static const char *const route_keys[] = { "name", "match", NULL };
 
@@ -415,6 +415,240 @@ static int parse_upstream(const char *url, struct config *c, struct config_err *
         return -1;
     }
     snprintf(c->upstream.text, sizeof c->upstream.text, "%s", url);
+    return 0;
+}
+
+/* ---- "memory" ----------------------------------------------------------- */
+
+static int get_int(json_t *obj, const char *key, const char *base, int64_t min, int64_t max,
+                   int64_t *out, struct config_err *err)
+{
+    char path[CONFIG_PATH_MAX];
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        return 0;
+    snprintf(path, sizeof path, "%s.%s", base, key);
+    if (!json_is_integer(v)) {
+        config_err_set(err, path, "expected an integer, got %s", json_type_name(v));
+        return -1;
+    }
+    json_int_t n = json_integer_value(v);
+    if (n < min || n > max) {
+        config_err_set(err, path, "%lld is out of range [%lld, %lld]", (long long)n,
+                       (long long)min, (long long)max);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static int get_str(json_t *obj, const char *key, const char *base, char **out,
+                   struct config_err *err)
+{
+    char path[CONFIG_PATH_MAX];
+    snprintf(path, sizeof path, "%s.%s", base, key);
+    return get_string(obj, key, path, 0, out, err);
+}
+
+static int check_http_url(const char *url, const char *path, struct config_err *err)
+{
+    if (strncmp(url, "http://", 7) != 0 || url[7] == '\0' || url[7] == '/') {
+        config_err_set(err, path, "'%s': expected \"http://host:port/path\"", url);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_memory(json_t *m, struct config_memory *mc, struct config_err *err)
+{
+    static const char *const names[] = { "proc", "cgroup", "http", "prometheus", "header", NULL };
+    static const char *const common[] = { "source", "interval_ms", "timeout_ms", "floor_window_ms",
+                                          "limit_bytes" };
+    static const char *const extra[][10] = {
+        { "pid", "pidfile", "process", "children", NULL },
+        { "path", NULL },
+        { "url", "gc_url", "gc_interval_ms", "max_gc_duty", NULL },
+        { "url", "metrics", "worker_label", NULL },
+        { "header", "strip", NULL },
+    };
+    const char *allowed[20];
+    char *src = NULL;
+    int64_t v;
+
+    if (!json_is_object(m)) {
+        config_err_set(err, "memory", "expected an object like {\"source\": \"http\", \"url\": ...}, got %s",
+                       json_type_name(m));
+        return -1;
+    }
+    if (json_object_get(m, "source") == NULL) {
+        config_err_set(err, "memory.source", "missing: one of \"proc\", \"cgroup\", \"http\", "
+                       "\"prometheus\", \"header\"");
+        return -1;
+    }
+    if (get_str(m, "source", "memory", &src, err) < 0)
+        return -1;
+    int k;
+    for (k = 0; names[k]; k++)
+        if (strcmp(names[k], src) == 0)
+            break;
+    if (names[k] == NULL) {
+        config_err_set(err, "memory.source", "'%s': expected \"proc\", \"cgroup\", \"http\", "
+                       "\"prometheus\" or \"header\"", src);
+        free(src);
+        return -1;
+    }
+    free(src);
+    mc->source = (enum memsrc_kind)(k + 1);
+    size_t na = 0;
+    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
+        allowed[na++] = common[i];
+    for (size_t i = 0; extra[k][i]; i++)
+        allowed[na++] = extra[k][i];
+    allowed[na] = NULL;
+    if (check_keys(m, allowed, "memory", err) < 0) {
+        /* say when the key belongs to another source */
+        const char *key;
+        json_t *x;
+        json_object_foreach(m, key, x) {
+            for (int o = 0; names[o]; o++)
+                for (size_t i = 0; extra[o][i]; i++)
+                    if (o != k && strcmp(extra[o][i], key) == 0) {
+                        snprintf(err->text, sizeof err->text,
+                                 "not a key of the \"%s\" source (it belongs to \"%s\")", names[k], names[o]);
+                        return -1;
+                    }
+        }
+        return -1;
+    }
+    mc->interval_ms = 1000;
+    mc->timeout_ms = 2000;
+    mc->floor_window_ms = 30000;
+    mc->gc_interval_ms = 1000;
+    mc->max_gc_duty = 0.05;
+    mc->strip = 1;
+    v = mc->interval_ms;
+    if (get_int(m, "interval_ms", "memory", 10, 3600000, &v, err) < 0)
+        return -1;
+    mc->interval_ms = (int)v;
+    v = mc->interval_ms * 2 < 2000 ? mc->interval_ms * 2 : 2000;
+    if (get_int(m, "timeout_ms", "memory", 1, 600000, &v, err) < 0)
+        return -1;
+    mc->timeout_ms = (int)v;
+    v = mc->floor_window_ms;
+    if (get_int(m, "floor_window_ms", "memory", 100, 3600000, &v, err) < 0)
+        return -1;
+    mc->floor_window_ms = (int)v;
+    if (get_int(m, "limit_bytes", "memory", 0, INT64_C(1) << 50, &mc->limit_bytes, err) < 0)
+        return -1;
+
+    switch (mc->source) {
+    case MEMSRC_PROC: {
+        int given = 0;
+        if (get_int(m, "pid", "memory", 1, 0x7fffffff, &mc->pid, err) < 0 ||
+            get_str(m, "pidfile", "memory", &mc->pidfile, err) < 0 ||
+            get_str(m, "process", "memory", &mc->process, err) < 0)
+            return -1;
+        given = (mc->pid != 0) + (mc->pidfile != NULL) + (mc->process != NULL);
+        if (given != 1) {
+            config_err_set(err, "memory", "the proc source needs exactly one of \"pid\", \"pidfile\", \"process\"");
+            return -1;
+        }
+        json_t *c = json_object_get(m, "children");
+        if (c && !json_is_boolean(c)) {
+            config_err_set(err, "memory.children", "expected true or false, got %s", json_type_name(c));
+            return -1;
+        }
+        mc->children = json_is_true(c);
+        break;
+    }
+    case MEMSRC_CGROUP:
+        if (json_object_get(m, "path") == NULL) {
+            config_err_set(err, "memory.path", "missing: a cgroup directory, e.g. \"/sys/fs/cgroup/ssr\"");
+            return -1;
+        }
+        if (get_str(m, "path", "memory", &mc->path, err) < 0)
+            return -1;
+        break;
+    case MEMSRC_HTTP:
+    case MEMSRC_PROMETHEUS:
+        if (json_object_get(m, "url") == NULL) {
+            config_err_set(err, "memory.url", "missing (e.g. \"http://127.0.0.1:3000/%s\")",
+                           mc->source == MEMSRC_HTTP ? "__mem" : "metrics");
+            return -1;
+        }
+        if (get_str(m, "url", "memory", &mc->url, err) < 0 ||
+            check_http_url(mc->url, "memory.url", err) < 0)
+            return -1;
+        if (mc->source == MEMSRC_HTTP) {
+            if (get_str(m, "gc_url", "memory", &mc->gc_url, err) < 0 ||
+                (mc->gc_url && check_http_url(mc->gc_url, "memory.gc_url", err) < 0))
+                return -1;
+            v = mc->gc_interval_ms;
+            if (get_int(m, "gc_interval_ms", "memory", 10, 86400000, &v, err) < 0)
+                return -1;
+            mc->gc_interval_ms = (int)v;
+            json_t *d = json_object_get(m, "max_gc_duty");
+            if (d) {
+                if (!json_is_number(d) || json_number_value(d) <= 0 || json_number_value(d) > 1) {
+                    config_err_set(err, "memory.max_gc_duty", "expected a number in (0, 1], e.g. 0.05");
+                    return -1;
+                }
+                mc->max_gc_duty = json_number_value(d);
+            }
+        } else {
+            json_t *mm = json_object_get(m, "metrics");
+            static const char *const mkeys[] = { "rss", "heap_used", "heap_total", "external",
+                                                 "heap_limit", NULL };
+            if (mm) {
+                if (!json_is_object(mm)) {
+                    config_err_set(err, "memory.metrics", "expected an object of metric names");
+                    return -1;
+                }
+                if (check_keys(mm, mkeys, "memory.metrics", err) < 0)
+                    return -1;
+            }
+            char **dst[] = { &mc->m_rss, &mc->m_heap_used, &mc->m_heap_total, &mc->m_external,
+                             &mc->m_heap_limit };
+            const char *defs[] = { "process_resident_memory_bytes", "nodejs_heap_size_used_bytes",
+                                   "nodejs_heap_size_total_bytes", "nodejs_external_memory_bytes",
+                                   NULL };
+            for (int i = 0; i < 5; i++) {
+                if (mm && json_object_get(mm, mkeys[i])) {
+                    if (get_str(mm, mkeys[i], "memory.metrics", dst[i], err) < 0)
+                        return -1;
+                } else if (i < 4 && (*dst[i] = strdup(defs[i])) == NULL) {
+                    config_err_set(err, "memory", "out of memory");
+                    return -1;
+                }
+            }
+            if (get_str(m, "worker_label", "memory", &mc->worker_label, err) < 0)
+                return -1;
+        }
+        break;
+    case MEMSRC_HEADER: {
+        if (get_str(m, "header", "memory", &mc->header, err) < 0)
+            return -1;
+        if (mc->header == NULL && (mc->header = strdup("X-Leakproxy-Memory")) == NULL) {
+            config_err_set(err, "memory", "out of memory");
+            return -1;
+        }
+        for (const char *c = mc->header; *c; c++)
+            if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '_')) {
+                config_err_set(err, "memory.header", "'%s' is not a header name", mc->header);
+                return -1;
+            }
+        json_t *st = json_object_get(m, "strip");
+        if (st && !json_is_boolean(st)) {
+            config_err_set(err, "memory.strip", "expected true or false, got %s", json_type_name(st));
+            return -1;
+        }
+        if (st)
+            mc->strip = json_is_true(st);
+        break;
+    }
+    default:
+        break;
+    }
     return 0;
 }
 
@@ -595,6 +829,9 @@ routes_out:
         config_err_set(err, "log_level", "'%s': expected \"debug\", \"info\", \"warn\" or \"error\"", s);
         goto out;
     }
+    json_t *mem = json_object_get(root, "memory");
+    if (mem && parse_memory(mem, &c->memory, err) < 0)
+        goto out;
     rc = 0;
 out:
     free(s);
@@ -683,6 +920,19 @@ void config_free(struct config *c)
     if (c == NULL)
         return;
     route_table_free(c->routes);
+    struct config_memory *m = &c->memory;
+    free(m->url);
+    free(m->gc_url);
+    free(m->pidfile);
+    free(m->process);
+    free(m->path);
+    free(m->header);
+    free(m->m_rss);
+    free(m->m_heap_used);
+    free(m->m_heap_total);
+    free(m->m_external);
+    free(m->m_heap_limit);
+    free(m->worker_label);
     free(c->admin_token);
     free(c->access_log);
     free(c->log_file);

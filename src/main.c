@@ -8,6 +8,7 @@
 #include "app.h"
 #include "config.h"
 #include "log.h"
+#include "memsrc.h"
 #include "proxy.h"
 #include "route.h"
 #include "upstream.h"
@@ -83,7 +84,12 @@ static void reload(struct app *app)
     int upstream_changed = strcmp(old->upstream.text, nc->upstream.text) != 0;
     free(app->route_slot);
     app->route_slot = map;
+    memsrc_stop(app);                 /* it points into the old config */
     app->cfg = nc;
+    if (series_resize(&app->series, app->stats.n) < 0)
+        log_at(LOG_WARN, "reload: out of memory widening the memory series");
+    if (memsrc_start(app) < 0)
+        log_at(LOG_ERROR, "reload: the memory source did not start; no memory readings");
     app_apply_limits(app);
     if (upstream_changed)
         upstream_pool_clear(app);
@@ -176,7 +182,15 @@ int main(int argc, char **argv)
         return 1;
     }
     app_apply_limits(&app);
-    if (proxy_start(&app) < 0 || admin_start(&app) < 0)
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    app.start_wall_ms = (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000;
+    if (series_init(&app.series, app.stats.n,
+                    (uint64_t)(app.cfg->memory.floor_window_ms ? app.cfg->memory.floor_window_ms : 30000) * 1000) < 0) {
+        log_at(LOG_ERROR, "out of memory at start-up");
+        return 1;
+    }
+    if (proxy_start(&app) < 0 || admin_start(&app) < 0 || memsrc_start(&app) < 0)
         return 1;
 
     struct event *sigs[3];
@@ -192,8 +206,10 @@ int main(int argc, char **argv)
     event_base_dispatch(app.base);
 
     log_at(LOG_INFO, "exiting");
+    memsrc_stop(&app);
     proxy_stop(&app);
     admin_stop(&app);
+    series_fini(&app.series);
     for (int i = 0; i < 3; i++)
         event_free(sigs[i]);
     event_free(app.ev_flush);

@@ -26,6 +26,7 @@
 #include "app.h"
 #include "config.h"
 #include "log.h"
+#include "memsrc.h"
 #include "route.h"
 #include "upstream.h"
 
@@ -40,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,6 +63,7 @@ struct client {
     int reading;                     /* rev is added */
     int eof;                         /* client shut its write side */
     int header_timer;                /* header deadline armed */
+    int out_blocked;                 /* pipelined input waits for c->out to drain */
     struct event rev, wev, tmo, resume;
     struct evbuffer *in, *out;
     size_t scan;
@@ -87,6 +90,8 @@ struct client {
     int64_t resp_left;
     struct http1_chunked resp_ch;
     int resp_started, status, up_reusable;
+    int from_upstream;               /* the response head came from the upstream */
+    int64_t mem_pid;                 /* worker that served it (header source) */
     const char *err_kind;
     uint64_t t_start, t_first;
     uint64_t bytes_in, bytes_out;
@@ -312,6 +317,13 @@ static void exchange_finish(struct client *c)
     rs->inflight--;
     if (c->status >= 100 && c->status <= 599)
         rs->status[c->status / 100]++;
+    if (c->from_upstream) {
+        rs->rendered++;
+        if (c->mem_pid)
+            memsrc_count(app, c->mem_pid, c->slot);
+    }
+    c->from_upstream = 0;
+    c->mem_pid = 0;
     rs->bytes_in += c->bytes_in;
     rs->bytes_out += c->bytes_out;
     hist_add(&rs->latency, now - c->t_start);
@@ -684,6 +696,9 @@ static void serialize_response(struct client *c, const char *p)
     const struct http1_head *h = &c->resp;
     struct evbuffer *o = c->out;
     size_t before = evbuffer_get_length(o);
+    const struct config_memory *mc = &c->app->cfg->memory;
+    const char *strip = mc->source == MEMSRC_HEADER && mc->strip ? mc->header : NULL;
+    size_t strip_len = strip ? strlen(strip) : 0;
 
     evbuffer_add_printf(o, "HTTP/1.1 %d %.*s\r\n", h->status, (int)h->reason_len, p + h->reason);
     for (unsigned i = 0; i < h->nhdr; i++) {
@@ -691,6 +706,8 @@ static void serialize_response(struct client *c, const char *p)
         if (h->hdr_kind[i] & (HTTP1_HDR_HOP | HTTP1_HDR_CL | HTTP1_HDR_TE))
             continue;
         if (http1_conn_names(p, h, i))
+            continue;
+        if (strip && hd->name_len == strip_len && strncasecmp(p + hd->name, strip, strip_len) == 0)
             continue;
         evbuffer_add(o, p + hd->name, hd->name_len);
         evbuffer_add(o, ": ", 2);
@@ -863,6 +880,16 @@ static void process_response(struct client *c)
         if (app->draining || c->state == C_BODY)
             c->keepalive = 0;          /* an early response leaves the body unread */
         c->status = h->status;
+        c->from_upstream = 1;
+        if (app->cfg->memory.source == MEMSRC_HEADER) {
+            const char *name = app->cfg->memory.header;
+            size_t nl = strlen(name);
+            for (unsigned i = 0; i < h->nhdr; i++)
+                if (h->hdr[i].name_len == nl && strncasecmp(p + h->hdr[i].name, name, nl) == 0) {
+                    c->mem_pid = memsrc_header_seen(app, p + h->hdr[i].value, h->hdr[i].value_len);
+                    break;
+                }
+        }
         serialize_response(c, p);
         evbuffer_drain(u->in, (size_t)n);
         c->resp_started = 1;
@@ -910,6 +937,12 @@ static void client_flush(struct client *c)
         }
     }
     event_del(&c->wev);
+    if (c->out_blocked) {
+        c->out_blocked = 0;
+        client_read_enable(c, 1);
+        if (c->state == C_HEAD)
+            event_active(&c->resume, EV_READ, 0);
+    }
     if (c->up && c->up_paused) {
         c->up_paused = 0;
         upstream_read_enable(c->up, 1);
@@ -945,7 +978,13 @@ static void client_process(struct client *c)
             client_read_enable(c, 0);
         return;
     }
-    /* C_HEAD */
+    /* C_HEAD: a client that does not read its responses gets no new ones
+     * (and is not read) until it has taken most of what is queued */
+    if (evbuffer_get_length(c->out) > OUT_HIGH) {
+        c->out_blocked = 1;
+        client_read_enable(c, 0);
+        return;
+    }
     for (;;) {
         size_t len = evbuffer_get_length(c->in);
         if (len >= 1) {
@@ -1015,6 +1054,15 @@ static void client_readcb(evutil_socket_t fd, short what, void *arg)
     struct client *c = arg;
     (void)what;
 
+    /* Pipelined input beyond one head's worth waits in the socket: the
+     * kernel's buffers, not ours, hold what a client sends ahead. */
+    if (c->state != C_BODY && c->state != C_CLOSING &&
+        evbuffer_get_length(c->in) >= c->head_pending + (size_t)c->app->lim.max_header_bytes) {
+        client_read_enable(c, 0);
+        if (c->state == C_HEAD)
+            client_process(c);
+        return;
+    }
     long r = io_read(c->in, fd);
     if (r < 0) {
         if (errno == EAGAIN || errno == EINTR)
