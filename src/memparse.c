@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void seterr(char *err, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -213,8 +214,9 @@ static int json_entry(json_t *o, struct mem_sample *s, char *err, size_t errlen,
         }
         have |= fields[i].flag;
     }
-    if ((have & MEM_HAS_HEAP) && (!json_object_get(o, "heapUsed") || !json_object_get(o, "heapTotal")))
-        have &= ~MEM_HAS_HEAP;
+    json_t *hu = json_object_get(o, "heapUsed"), *ht = json_object_get(o, "heapTotal");
+    if (!hu || !ht || json_is_null(hu) || json_is_null(ht))
+        have &= ~MEM_HAS_HEAP;       /* heap figures only as a pair */
     if (!(have & (MEM_HAS_RSS | MEM_HAS_HEAP))) {
         /* "vmrss" alone (a reading of /proc) is an RSS too */
         json_t *v = json_object_get(o, "vmrss");
@@ -228,7 +230,7 @@ static int json_entry(json_t *o, struct mem_sample *s, char *err, size_t errlen,
     json_t *pid = json_object_get(o, "pid");
     if (pid) {
         uint64_t p;
-        if (json_u64(pid, &p) < 0 || p == 0 || p > 0x7fffffff) {
+        if (!json_is_integer(pid) || json_u64(pid, &p) < 0 || p == 0 || p > 0x7fffffff) {
             seterr(err, errlen, "%s: bad \"pid\"", where);
             return -1;
         }
@@ -257,9 +259,18 @@ int memparse_json(const char *s, size_t n, struct mem_sample *out, unsigned max,
     int rc = -1;
 
     *count = 0;
+    if (memchr(s, '\0', n)) {
+        json_decref(root);
+        seterr(err, errlen, "NUL byte in the input");
+        return -1;
+    }
     if (root == NULL) {
         seterr(err, errlen, "invalid JSON at line %d: %s", jerr.line, jerr.text);
         return -1;
+    }
+    if (max == 0) {
+        seterr(err, errlen, "no room for samples");
+        goto out;
     }
     if (json_is_array(root))
         list = root;
@@ -315,6 +326,12 @@ int memparse_json(const char *s, size_t n, struct mem_sample *out, unsigned max,
     rc = 0;
 out:
     json_decref(root);
+    if (rc == 0 && *count > 1) {
+        /* workers without a pid still are distinct workers */
+        for (unsigned i = 0; i < *count; i++)
+            if (out[i].pid == 0)
+                out[i].pid = -(int64_t)(i + 1);
+    }
     return rc;
 }
 
@@ -326,6 +343,12 @@ struct prom_worker {
     char key[64];                     /* value of the worker label, "" if none */
     struct mem_sample s;
 };
+
+static int prom_label_char(char c, int first)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           (!first && c >= '0' && c <= '9');
+}
 
 static int prom_name_char(char c, int first)
 {
@@ -345,18 +368,17 @@ static int prom_value(const char **p, const char *end, double *out)
         return -1;
     memcpy(buf, s, len);
     buf[len] = '\0';
-    if (strcmp(buf, "NaN") == 0)
+    const char *u = buf + (buf[0] == '+' || buf[0] == '-');
+    if (strcasecmp(buf, "nan") == 0)
         *out = NAN;
-    else if (strcmp(buf, "+Inf") == 0 || strcmp(buf, "Inf") == 0)
-        *out = INFINITY;
-    else if (strcmp(buf, "-Inf") == 0)
-        *out = -INFINITY;
+    else if (strcasecmp(u, "inf") == 0 || strcasecmp(u, "infinity") == 0)
+        *out = buf[0] == '-' ? -INFINITY : INFINITY;   /* Go's ParseFloat, any case */
     else {
         char *e;
         errno = 0;
         *out = strtod(buf, &e);
-        if (*e != '\0' || errno == ERANGE)
-            return -1;
+        if (*e != '\0' || (errno == ERANGE && fabs(*out) > 1.0))
+            return -1;              /* overflow; underflow gives 0 or a denormal, as in Go */
         /* strtod takes "nan", "inf", hex: the format does not */
         for (size_t i = 0; i < len; i++)
             if (!strchr("0123456789.eE+-", buf[i]))
@@ -379,6 +401,11 @@ int memparse_prom(const char *s, size_t n, const struct memparse_prom_names *nam
     *count = 0;
     if (w == NULL) {
         seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    if (memchr(s, '\0', n)) {
+        free(w);
+        seterr(err, errlen, "NUL byte in the input");
         return -1;
     }
     while (p < end) {
@@ -408,9 +435,9 @@ int memparse_prom(const char *s, size_t n, const struct memparse_prom_names *nam
                     break;
                 }
                 const char *ln = q;
-                if (q >= le || !prom_name_char(*q, 1))
+                if (q >= le || !prom_label_char(*q, 1))
                     goto bad;
-                while (q < le && prom_name_char(*q, 0))
+                while (q < le && prom_label_char(*q, 0))
                     q++;
                 size_t lnlen = (size_t)(q - ln);
                 q = skip_ws(q, le);
@@ -552,16 +579,24 @@ int memparse_header(const char *s, size_t n, struct mem_sample *out)
         if (p >= end || *p != '=' || klen == 0)
             return -1;
         p++;
-        uint64_t v;
-        if (parse_u64(&p, end, &v) < 0)
-            return -1;
+#define K(lit) (klen == sizeof(lit) - 1 && memcmp(k, lit, klen) == 0)
+        int known = K("pid") || K("rss") || K("heap_used") || K("heap_total") || K("external") ||
+                    K("array_buffers") || K("floor") || K("gc_seq") || K("heap_limit") || K("gc");
+        uint64_t v = 0;
+        if (known) {
+            if (parse_u64(&p, end, &v) < 0)
+                return -1;
+        } else {
+            /* a key of a newer module version: skip its value, whatever it is */
+            while (p < end && *p != ';')
+                p++;
+        }
         p = skip_ws(p, end);
         if (p < end) {
             if (*p != ';')
                 return -1;
             p++;
         }
-#define K(lit) (klen == sizeof(lit) - 1 && memcmp(k, lit, klen) == 0)
         if (K("pid")) {
             if (v == 0 || v > 0x7fffffff)
                 return -1;
