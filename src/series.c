@@ -129,8 +129,8 @@ struct series_worker *series_find(struct series *s, int64_t pid)
  * app's GC counter went back, or RSS and heap both fell below half. */
 static int looks_restarted(const struct series_worker *w, const struct mem_sample *m)
 {
-    if (w->raw_n == 0)
-        return 0;
+    if (w->raw_n == 0 || w->pid > 0)
+        return 0;                     /* with real pids, a restart changes the pid */
     const struct series_point *l = &w->last;
     if ((m->flags & MEM_HAS_RSS) && (l->flags & MEM_HAS_RSS) && m->rss * 2 < l->rss &&
         (!(m->flags & MEM_HAS_HEAP) || !(l->flags & MEM_HAS_HEAP) || m->heap_used * 2 < l->heap_used))

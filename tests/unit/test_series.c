@@ -1,0 +1,184 @@
+/* test_series.c -- per-worker series: floors, rows between floors, worker
+ * restarts, bounded memory. */
+#include "cm.h"
+
+#include <string.h>
+
+#include "series.h"
+
+static struct mem_sample smp(int64_t pid, uint64_t t_ms, uint64_t heap, unsigned flags)
+{
+    struct mem_sample m;
+    memset(&m, 0, sizeof m);
+    m.pid = pid;
+    m.t_us = t_ms * 1000;
+    m.heap_used = heap;
+    m.heap_total = heap * 2;
+    m.rss = heap * 3;
+    m.flags = MEM_HAS_RSS | MEM_HAS_HEAP | flags;
+    return m;
+}
+
+static void test_gc_batches_make_rows_with_count_deltas(void **state)
+{
+    (void)state;
+    struct series s;
+    uint64_t counts[3] = { 0, 0, 0 };
+    assert_int_equal(series_init(&s, 3, 30000000), 0);
+    /* floor readings every second; route 1 gets 10 requests per interval,
+     * each retaining 1000 bytes */
+    for (int i = 0; i < 5; i++) {
+        struct mem_sample m = smp(42, 1000 * (uint64_t)i, 1000000 + 10000 * (uint64_t)i, MEM_GC);
+        series_batch(&s, &m, 1, counts, 1);
+        counts[1] += 10;
+        counts[2] += 3;
+    }
+    assert_int_equal(s.row_n, 4);
+    const uint32_t *c;
+    const struct series_row *r = series_row(&s, 0, &c);
+    assert_int_equal(r->d_floor, 10000);
+    assert_int_equal(r->t1 - r->t0, 1000000);
+    assert_int_equal(c[1], 10);
+    assert_int_equal(c[2], 3);
+    assert_int_equal(r->total, 13);
+    assert_true(r->flags & SERIES_FLOOR_GC);
+    /* a batch that is not a floor tick adds a point but no row */
+    struct mem_sample m = smp(42, 5500, 5000000, 0);
+    series_batch(&s, &m, 1, counts, 0);
+    assert_int_equal(s.row_n, 4);
+    assert_int_equal(series_npoints(s.w[0], 1), 6);
+    /* between forced GCs, the last GC floor stands */
+    assert_int_equal(s.w[0]->last.floor, 1040000);
+    series_fini(&s);
+}
+
+static void test_envelope_floor_is_the_window_minimum(void **state)
+{
+    (void)state;
+    struct series s;
+    uint64_t counts[1] = { 0 };
+    assert_int_equal(series_init(&s, 1, 5000000), 0);   /* 5 s window */
+    const uint64_t saw[] = { 100, 180, 260, 110, 190, 270, 120 };
+    for (int i = 0; i < 7; i++) {
+        struct mem_sample m = smp(7, 1000 * (uint64_t)i, saw[i], 0);
+        series_batch(&s, &m, 1, counts, 1);
+    }
+    /* at t = 6 s the window [1 s, 6 s] holds 180..120: minimum 110 */
+    assert_int_equal(s.w[0]->last.floor, 110);
+    assert_true(s.w[0]->last.flags & SERIES_FLOOR_ENV);
+    series_fini(&s);
+}
+
+static void test_restart_starts_a_new_series_and_no_row_across_it(void **state)
+{
+    (void)state;
+    struct series s;
+    uint64_t counts[1] = { 0 };
+    assert_int_equal(series_init(&s, 1, 30000000), 0);
+    struct mem_sample a = smp(0, 0, 400000000, MEM_GC), b = smp(0, 1000, 410000000, MEM_GC);
+    series_batch(&s, &a, 1, counts, 1);
+    series_batch(&s, &b, 1, counts, 1);
+    assert_int_equal(s.row_n, 1);
+    /* same (unknown) pid, memory back at a fresh-process level: a restart */
+    struct mem_sample c = smp(0, 2000, 20000000, MEM_GC);
+    series_batch(&s, &c, 1, counts, 1);
+    assert_int_equal(s.nw, 2);
+    assert_int_equal(s.restarts, 1);
+    assert_false(s.w[0]->alive);
+    assert_int_equal(s.w[1]->gen, 2);
+    assert_int_equal(s.row_n, 1);          /* the drop is not a row */
+    struct mem_sample d = smp(0, 3000, 21000000, MEM_GC);
+    series_batch(&s, &d, 1, counts, 1);
+    assert_int_equal(s.row_n, 2);
+    assert_int_equal(series_row(&s, 1, NULL)->d_floor, 1000000);
+    series_fini(&s);
+}
+
+static void test_header_workers_count_their_own_requests(void **state)
+{
+    (void)state;
+    struct series s;
+    assert_int_equal(series_init(&s, 2, 30000000), 0);
+    struct mem_sample a = smp(100, 0, 5000000, MEM_HAS_FLOOR), b = smp(200, 0, 6000000, MEM_HAS_FLOOR);
+    a.floor = 4000000;
+    a.gc_seq = 1;
+    b.floor = 5000000;
+    b.gc_seq = 1;
+    struct series_worker *wa = series_add(&s, &a), *wb = series_add(&s, &b);
+    assert_non_null(wa);
+    assert_non_null(wb);
+    for (int i = 0; i < 7; i++)
+        series_count(wa, 1);
+    series_count(wb, 0);
+    /* same gc_seq: no new floor, no row */
+    a.t_us = 500000;
+    series_add(&s, &a);
+    assert_int_equal(s.row_n, 0);
+    a.t_us = 1000000;
+    a.gc_seq = 2;
+    a.floor = 4070000;
+    series_add(&s, &a);
+    assert_int_equal(s.row_n, 1);
+    const uint32_t *c;
+    const struct series_row *r = series_row(&s, 0, &c);
+    assert_int_equal(r->pid, 100);
+    assert_int_equal(r->d_floor, 70000);
+    assert_int_equal(c[1], 7);
+    assert_int_equal(c[0], 0);             /* worker 200's request is not worker 100's */
+    series_fini(&s);
+}
+
+static void test_bounded_workers_and_rows(void **state)
+{
+    (void)state;
+    struct series s;
+    uint64_t counts[1] = { 0 };
+    assert_int_equal(series_init(&s, 1, 30000000), 0);
+    /* 200 short-lived workers: at most SERIES_MAX_WORKERS are kept */
+    for (int i = 0; i < 200; i++) {
+        struct mem_sample m = smp(1000 + i, (uint64_t)i, 1000, MEM_GC);
+        series_batch(&s, &m, 1, counts, 1);
+    }
+    assert_int_equal(s.nw, SERIES_MAX_WORKERS);
+    assert_int_equal(s.w[s.nw - 1]->pid, 1199);
+    /* many rows: the ring keeps the newest SERIES_ROWS */
+    for (int i = 0; i < SERIES_ROWS + 100; i++) {
+        struct mem_sample m = smp(5, 1000 + (uint64_t)i, 1000 + (uint64_t)i, MEM_GC);
+        series_batch(&s, &m, 1, counts, 1);
+    }
+    assert_int_equal(s.row_n, SERIES_ROWS);
+    assert_int_equal(series_row(&s, SERIES_ROWS - 1, NULL)->floor, 1000 + SERIES_ROWS + 99);
+    assert_int_equal(series_npoints(series_find(&s, 5), 1), SERIES_RAW);
+    series_fini(&s);
+}
+
+static void test_resize_keeps_counts(void **state)
+{
+    (void)state;
+    struct series s;
+    uint64_t c2[2] = { 0, 0 }, c4[4] = { 5, 5, 0, 0 };
+    assert_int_equal(series_init(&s, 2, 30000000), 0);
+    struct mem_sample m = smp(9, 0, 100, MEM_GC);
+    series_batch(&s, &m, 1, c2, 1);
+    assert_int_equal(series_resize(&s, 4), 0);
+    m.t_us = 1000000;
+    series_batch(&s, &m, 1, c4, 1);
+    const uint32_t *c;
+    series_row(&s, 0, &c);
+    assert_int_equal(c[0], 5);
+    assert_int_equal(c[3], 0);
+    series_fini(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gc_batches_make_rows_with_count_deltas),
+        cmocka_unit_test(test_envelope_floor_is_the_window_minimum),
+        cmocka_unit_test(test_restart_starts_a_new_series_and_no_row_across_it),
+        cmocka_unit_test(test_header_workers_count_their_own_requests),
+        cmocka_unit_test(test_bounded_workers_and_rows),
+        cmocka_unit_test(test_resize_keeps_counts),
+    };
+    return cmocka_run_group_tests_name("series", tests, NULL, NULL);
+}
