@@ -18,6 +18,7 @@ struct evhttp;
 struct config;
 struct client;
 struct upconn;
+struct attrib;
 
 struct app {
     struct event_base *base;
@@ -38,6 +39,9 @@ struct app {
     unsigned nclients;
     int listener_paused;             /* at max_connections */
     int draining;                    /* SIGTERM: finish and exit */
+    int quiescing;                   /* memsrc: hold new requests for a forced GC */
+    unsigned exchanges;              /* exchanges begun and not finished */
+    struct client *parked;           /* clients holding a request while quiescing */
     uint64_t connections_total, connections_rejected;
     char listen_addr[64];
 
@@ -53,6 +57,7 @@ struct app {
     /* memory (memsrc.c, series.c) */
     struct memsrc *mem;
     struct series series;
+    struct attrib *attrib;           /* attrib.c */
 
     struct event *ev_flush;          /* access log flush timer */
     uint64_t start_wall_ms;          /* Unix time at start-up, for API timestamps */

@@ -30,6 +30,7 @@ struct config_memory {
     enum memsrc_kind source;          /* MEMSRC_NONE: no "memory" section */
     int interval_ms, timeout_ms, gc_interval_ms, floor_window_ms;
     double max_gc_duty;               /* cap on the share of time spent in forced GC */
+    int quiesce_ms;                   /* hold new requests up to this long before a forced GC */
     char *url, *gc_url;               /* http, prometheus */
     int64_t pid;                      /* proc: one of pid, pidfile, process */
     char *pidfile, *process;
@@ -39,6 +40,15 @@ struct config_memory {
     int strip;                        /* remove the header before the client sees it */
     char *m_rss, *m_heap_used, *m_heap_total, *m_external, *m_heap_limit, *worker_label;
     int64_t limit_bytes;              /* 0: unknown, use the source's */
+};
+
+/* "attribution": the engine's knobs (attrib.c, docs/attribution.md) */
+struct config_attrib {
+    int interval_ms;                  /* evaluation period */
+    int window_rows;                  /* sliding window, in memory intervals */
+    int64_t min_leak_bytes;           /* per request: below is clean */
+    int confirm_requests;             /* a leak is named only after this many requests */
+    int min_requests;                 /* fewer in the window: unknown */
 };
 
 struct config {
@@ -67,6 +77,7 @@ struct config {
     int log_level;                   /* enum log_level */
 
     struct config_memory memory;
+    struct config_attrib attrib;
 };
 
 /* Loads <file>. Returns a config to free with config_free(), or NULL with

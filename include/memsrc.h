@@ -87,6 +87,8 @@ void memsrc_stop(struct app *app);    /* NULL-safe; reload = stop + start */
  * the worker's pid (0 when unusable), for memsrc_count() at the end of the
  * exchange. */
 int64_t memsrc_header_seen(struct app *app, const char *v, size_t len);
+/* proxy.c: while quiescing, the last exchange in flight just ended. */
+void memsrc_quiesced(struct app *app);
 /* A request of stats slot <slot> completed on worker <pid>. */
 void memsrc_count(struct app *app, int64_t pid, unsigned slot);
 
@@ -102,4 +104,6 @@ struct memsrc_health {
     double last_gc_ms;
 };
 void memsrc_health(const struct app *app, struct memsrc_health *h);
+/* "proc", "http", ... ("none" for MEMSRC_NONE). */
+const char *memsrc_kind_name(int kind);
 #endif

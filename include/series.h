@@ -58,10 +58,12 @@ struct series_worker {
     int has_base;
     uint64_t base_gc_seq;
     uint64_t *counts;                 /* per slot, cumulative (header source) */
+    uint64_t *first_row;              /* per slot: 1 + seq of the row with its first request */
     uint64_t *base_counts;            /* <counts> at <base> */
 };
 
 struct series_row {
+    uint64_t seq;                     /* 0, 1, 2, ... in emission order */
     uint64_t t0, t1;
     int64_t pid;                      /* 0: all workers together */
     uint64_t floor;                   /* floor at t1 (sum over workers for pid 0) */
@@ -81,6 +83,7 @@ struct series {
     uint64_t agg_base_floor, agg_base_rss, agg_base_ext, agg_base_t;
     int agg_has_base;
     uint64_t agg_sig;                 /* which workers made the base */
+    uint64_t *agg_first_row;          /* per slot, for aggregate rows (pid 0) */
     /* the row ring */
     struct series_row *rows;
     uint32_t *row_counts;             /* SERIES_ROWS x ncols */
@@ -118,6 +121,10 @@ void series_stale(struct series *s);
 /* Row <i> (0 = oldest kept) and its per-slot counts. */
 const struct series_row *series_row(const struct series *s, unsigned i,
                                     const uint32_t **counts);
+/* Per slot, 1 + seq of the row holding the first request of that slot on
+ * worker <pid> (0: the aggregate rows); 0 where none yet. NULL if unknown. */
+const uint64_t *series_first_rows(const struct series *s, int64_t pid);
+
 /* Number of raw (<raw> = 1) or coarse points of <w>, and point <i> of them
  * (0 = oldest). */
 unsigned series_npoints(const struct series_worker *w, int raw);

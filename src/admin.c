@@ -4,6 +4,7 @@
 #include "admin.h"
 #include "app.h"
 #include "config.h"
+#include "attrib.h"
 #include "log.h"
 #include "memsrc.h"
 #include "series.h"
@@ -18,6 +19,7 @@
 #include <event2/listener.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -66,12 +68,57 @@ static json_t *quantiles_ms(const struct hist *h)
                      "max", (double)h->max_us / 1000.0);
 }
 
-static json_t *route_json(const struct stats_route *r)
+static json_t *est_json(const struct attrib_est *e)
 {
+    if (!e->ok)
+        return json_null();
+    json_t *j = json_pack("{s:f,s:f,s:f,s:I,s:s}",
+                          "bytes_per_request", round(e->beta), "low", round(e->low),
+                          "high", round(e->high), "requests", (json_int_t)e->n,
+                          "verdict", attrib_verdict_names[e->verdict]);
+    if (e->recent_ok)
+        json_object_set_new(j, "recent", json_pack("{s:f,s:f,s:f}", "bytes_per_request", round(e->recent),
+                                                   "low", round(e->recent_low), "high", round(e->recent_high)));
+    return j;
+}
+
+/* The attribution fields of a route (estimate, verdict, reason, ...). */
+static void route_attrib_json(const struct app *app, unsigned slot, json_t *j)
+{
+    const struct attrib_route *ar = attrib_route_get(app, slot);
+    if (ar == NULL) {
+        json_object_set_new(j, "estimate", json_object());
+        json_object_set_new(j, "verdict", json_string("unknown"));
+        json_object_set_new(j, "reason", json_string(app->cfg->memory.source == MEMSRC_NONE
+            ? "no memory source configured (\"memory\" in the config)" : "no evaluation yet"));
+        json_object_set_new(j, "first_request_bytes", json_null());
+        json_object_set_new(j, "latency_trend", json_null());
+        return;
+    }
+    json_t *est = json_object();
+    for (int m = 0; m < ATTRIB_NMETRIC; m++)
+        if (ar->est[m].ok)
+            json_object_set_new(est, attrib_metric_names[m], est_json(&ar->est[m]));
+    json_object_set_new(j, "estimate", est);
+    json_object_set_new(j, "verdict", json_string(attrib_verdict_names[ar->verdict]));
+    json_object_set_new(j, "verdict_metric", ar->metric[0] ? json_string(ar->metric) : json_null());
+    json_object_set_new(j, "reason", json_string(ar->reason));
+    json_object_set_new(j, "first_request_bytes",
+                        ar->has_first ? json_real(round(ar->first_request_bytes)) : json_null());
+    json_object_set_new(j, "latency_trend", ar->trend_ok
+        ? json_pack("{s:f,s:f,s:f,s:s}", "ms_per_mb", ar->trend, "low", ar->trend_low,
+                    "high", ar->trend_high, "rises_with_memory",
+                    ar->trend_low > 0 ? "yes" : ar->trend_high < 0 ? "no" : "unclear")
+        : json_null());
+}
+
+static json_t *route_json(const struct app *app, unsigned slot)
+{
+    const struct stats_route *r = app->stats.slot[slot];
     json_t *errs = json_object();
     for (int k = 0; k < STATS_ERR_N; k++)
         json_object_set_new(errs, stats_err_names[k], json_integer((json_int_t)r->errors[k]));
-    return json_pack("{s:s,s:s,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:o,s:o,s:o,s:s}",
+    json_t *j = json_pack("{s:s,s:s,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:s}",
                      "name", r->name,
                      "match", r->pattern ? r->pattern : "",
                      "requests", (json_int_t)r->requests,
@@ -80,6 +127,7 @@ static json_t *route_json(const struct stats_route *r)
                      "1xx", (json_int_t)r->status[1], "2xx", (json_int_t)r->status[2],
                      "3xx", (json_int_t)r->status[3], "4xx", (json_int_t)r->status[4],
                      "5xx", (json_int_t)r->status[5],
+                     "rendered", (json_int_t)r->rendered,
                      "bytes_in", (json_int_t)r->bytes_in,
                      "bytes_out", (json_int_t)r->bytes_out,
                      "upstream_errors", (json_int_t)stats_upstream_errors(r),
@@ -87,6 +135,8 @@ static json_t *route_json(const struct stats_route *r)
                      "latency_ms", quantiles_ms(&r->latency),
                      "ttfb_ms", quantiles_ms(&r->ttfb),
                      "mode", "ssr");
+    route_attrib_json(app, slot, j);
+    return j;
 }
 
 static void api_routes(struct app *app, struct evhttp_request *req, const char *name)
@@ -100,13 +150,13 @@ static void api_routes(struct app *app, struct evhttp_request *req, const char *
             reply_error(req, 404, "no such route");
             return;
         }
-        reply_json(req, 200, route_json(stats_at(&app->stats, app->route_slot[id])));
+        reply_json(req, 200, route_json(app, app->route_slot[id]));
         return;
     }
     json_t *arr = json_array();
     for (unsigned id = 1; id <= n; id++) {
         unsigned rid = id == n ? ROUTE_OTHER : id;     /* _other last */
-        json_array_append_new(arr, route_json(stats_at(&app->stats, app->route_slot[rid])));
+        json_array_append_new(arr, route_json(app, app->route_slot[rid]));
     }
     reply_json(req, 200, json_pack("{s:o}", "routes", arr));
 }
@@ -230,6 +280,146 @@ static void api_memory(struct app *app, struct evhttp_request *req)
                                                "duty", h.gc_duty, "max_duty", app->cfg->memory.max_gc_duty));
     (void)now;
     reply_json(req, 200, j);
+}
+
+/* ---- /api/report ------------------------------------------------------- */
+
+static int verdict_rank(const struct app *app, unsigned slot, double *est)
+{
+    const struct attrib_route *ar = attrib_route_get(app, slot);
+    *est = 0;
+    if (ar == NULL)
+        return 0;
+    for (int m = 0; m < ATTRIB_NMETRIC; m++)
+        if (ar->est[m].ok && ar->est[m].beta > *est)
+            *est = ar->est[m].beta;
+    static const int rank[5] = { 1, 0, 2, 3, 4 };  /* unknown above clean in a report */
+    return rank[ar->verdict];
+}
+
+struct ranked { unsigned slot; int rank; double est; };
+
+static int cmp_ranked(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    if (x->rank != y->rank)
+        return y->rank - x->rank;
+    return y->est > x->est ? 1 : y->est < x->est ? -1 : 0;
+}
+
+static void fmt_kb(char *buf, size_t len, double v)
+{
+    if (fabs(v) >= 1048576)
+        snprintf(buf, len, "%.1f MB", v / 1048576);
+    else
+        snprintf(buf, len, "%.1f KB", v / 1024);
+}
+
+static void api_report(struct app *app, struct evhttp_request *req)
+{
+    const char *uri = evhttp_request_get_uri(req);
+    int text = strstr(uri, "format=text") != NULL;
+    const struct route_table *t = app->cfg->routes;
+    unsigned n = route_count(t);
+    struct ranked *rk = calloc(n, sizeof *rk);
+    const struct attrib *at = app->attrib;
+
+    if (rk == NULL) {
+        reply_error(req, 500, "out of memory");
+        return;
+    }
+    for (unsigned id = 0; id < n; id++) {
+        rk[id].slot = app->route_slot[id];
+        rk[id].rank = verdict_rank(app, rk[id].slot, &rk[id].est);
+    }
+    qsort(rk, n, sizeof *rk, cmp_ranked);
+    json_t *engine = json_object();
+    if (at) {
+        json_t *fits = json_object();
+        for (int m = 0; m < ATTRIB_NMETRIC; m++) {
+            const struct attrib_fit_info *fi = &at->info[m];
+            json_object_set_new(fits, attrib_metric_names[m],
+                json_pack("{s:i,s:i,s:i,s:f,s:f,s:f,s:i}", "rows", (int)fi->n, "parameters", (int)fi->p,
+                          "df", fi->df, "residual_sd_bytes", fi->resid_sd, "lag1_autocorrelation", fi->rho,
+                          "drift_bytes_per_s", fi->drift, "outliers", (int)fi->outliers));
+        }
+        json_object_set_new(engine, "fits", fits);
+        json_object_set_new(engine, "evaluations", json_integer((json_int_t)at->evaluations));
+        json_object_set_new(engine, "last_cost_ms", json_real((double)at->last_cost_us / 1000.0));
+        json_object_set_new(engine, "max_cost_ms", json_real((double)at->max_cost_us / 1000.0));
+        json_object_set_new(engine, "window_rows", json_integer(at->window_rows_used));
+        if (at->proj_ok)
+            json_object_set_new(engine, "projection", json_pack("{s:s,s:f,s:f,s:o,s:o,s:s}",
+                "metric", at->proj_metric, "growth_bytes_per_s", at->growth_bytes_per_s,
+                "current_bytes", at->current_bytes,
+                "limit_bytes", at->limit_bytes > 0 ? json_real(at->limit_bytes) : json_null(),
+                "minutes_to_limit", at->minutes_to_limit >= 0 && at->limit_bytes > 0
+                                        ? json_real(at->minutes_to_limit) : json_null(),
+                "limit_source", at->limit_bytes > 0 ? at->limit_source : "unknown"));
+    }
+    if (!text) {
+        json_t *arr = json_array();
+        for (unsigned i = 0; i < n; i++)
+            json_array_append_new(arr, route_json(app, rk[i].slot));
+        json_t *j = json_pack("{s:o,s:o,s:f,s:I}", "findings", arr, "engine", engine,
+                              "min_leak_bytes", (double)app->cfg->attrib.min_leak_bytes,
+                              "generated_ms", (json_int_t)wall_ms(app, app_now_us()));
+        free(rk);
+        reply_json(req, 200, j);
+        return;
+    }
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, "leakproxy %s report: upstream %s, memory source %s\n\n", LEAKPROXY_VERSION,
+                        app->cfg->upstream.text, memsrc_kind_name(app->cfg->memory.source));
+    evbuffer_add_printf(b, "%-16s %-8s %-10s %12s %25s %9s  %s\n", "route", "verdict", "metric",
+                        "bytes/req", "95% interval", "requests", "reason");
+    for (unsigned i = 0; i < n; i++) {
+        const struct stats_route *r = stats_at(&app->stats, rk[i].slot);
+        const struct attrib_route *ar = attrib_route_get(app, rk[i].slot);
+        char est[32] = "-", iv[80] = "-";
+        const char *metric = "-", *verdict = "unknown", *reason = "no evaluation yet";
+        if (ar) {
+            verdict = attrib_verdict_names[ar->verdict];
+            reason = ar->reason;
+            int m = -1;
+            for (int k = 0; k < ATTRIB_NMETRIC; k++)
+                if (ar->metric[0] && strcmp(ar->metric, attrib_metric_names[k]) == 0)
+                    m = k;
+            if (m >= 0 && ar->est[m].ok) {
+                char lo[32], hi[32];
+                metric = attrib_metric_names[m];
+                fmt_kb(est, sizeof est, ar->est[m].beta);
+                fmt_kb(lo, sizeof lo, ar->est[m].low);
+                fmt_kb(hi, sizeof hi, ar->est[m].high);
+                snprintf(iv, sizeof iv, "%s .. %s", lo, hi);
+            }
+        }
+        evbuffer_add_printf(b, "%-16s %-8s %-10s %12s %25s %9llu  %s\n", r->name, verdict, metric, est, iv,
+                            (unsigned long long)r->rendered, reason);
+    }
+    if (at && at->proj_ok) {
+        char g[32], c[32], l[32];
+        fmt_kb(g, sizeof g, at->growth_bytes_per_s * 60);
+        fmt_kb(c, sizeof c, at->current_bytes);
+        fmt_kb(l, sizeof l, at->limit_bytes);
+        evbuffer_add_printf(b, "\nmemory (%s): %s now, growing %s per minute", at->proj_metric, c, g);
+        if (at->limit_bytes > 0 && at->minutes_to_limit >= 0)
+            evbuffer_add_printf(b, "; limit %s (%s) reached in about %.0f minutes\n", l, at->limit_source,
+                                at->minutes_to_limit);
+        else
+            evbuffer_add_printf(b, "%s\n", at->limit_bytes > 0 ? "; not approaching the limit"
+                                                                : "; no known limit (set memory.limit_bytes)");
+    }
+    if (at) {
+        const struct attrib_fit_info *fi = &at->info[ATTRIB_HEAP];
+        evbuffer_add_printf(b, "window: %u memory intervals (heap fit: %u rows, %u parameters, residual sd %.1f KB)\n",
+                            at->window_rows_used, fi->n, fi->p, fi->resid_sd / 1024);
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+    json_decref(engine);
+    free(rk);
 }
 
 /* ---- Prometheus -------------------------------------------------------- */
@@ -443,6 +633,12 @@ static void admin_cb(struct evhttp_request *req, void *arg)
             return;
         }
         api_memory(app, req);
+    } else if (strcmp(path, "/api/report") == 0) {
+        if (!get) {
+            reply_error(req, 405, "use GET");
+            return;
+        }
+        api_report(app, req);
     } else if (strcmp(path, "/api/status") == 0) {
         if (!get) {
             reply_error(req, 405, "use GET");

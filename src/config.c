@@ -8,6 +8,7 @@
 #include "config.h"
 #include "log.h"
 #include "route.h"
+#include "series.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -276,12 +277,18 @@ static const struct config_int config_ints[] = {
       offsetof(struct config, limits.max_body_bytes), 1 },
     CI("limits", max_connections, 1, 1000000, 10000, limits.max_connections),
     CI("limits", upstream_idle, 0, 1000000, 512, limits.upstream_idle),
+    CI("attribution", interval_ms, 100, 3600000, 2000, attrib.interval_ms),
+    CI("attribution", window_rows, 16, SERIES_ROWS, 600, attrib.window_rows),
+    { "attribution", "min_leak_bytes", 1, INT64_C(1) << 40, 4096,
+      offsetof(struct config, attrib.min_leak_bytes), 1 },
+    CI("attribution", confirm_requests, 1, 100000000, 200, attrib.confirm_requests),
+    CI("attribution", min_requests, 1, 100000000, 30, attrib.min_requests),
 };
 #define NINTS (sizeof config_ints / sizeof config_ints[0])
 
 static const char *const top_keys[] = {
     "listen", "upstream", "admin", "admin_token", "routes", "timeouts",
-    "limits", "access_log", "log_file", "log_level", "memory", NULL
+    "limits", "access_log", "log_file", "log_level", "memory", "attribution", NULL
 };
 static const char *const route_keys[] = { "name", "match", NULL };
 
@@ -467,7 +474,7 @@ static int parse_memory(json_t *m, struct config_memory *mc, struct config_err *
     static const char *const extra[][10] = {
         { "pid", "pidfile", "process", "children", NULL },
         { "path", NULL },
-        { "url", "gc_url", "gc_interval_ms", "max_gc_duty", NULL },
+        { "url", "gc_url", "gc_interval_ms", "max_gc_duty", "quiesce_ms", NULL },
         { "url", "metrics", "worker_label", NULL },
         { "header", "strip", NULL },
     };
@@ -587,6 +594,14 @@ static int parse_memory(json_t *m, struct config_memory *mc, struct config_err *
             if (get_int(m, "gc_interval_ms", "memory", 10, 86400000, &v, err) < 0)
                 return -1;
             mc->gc_interval_ms = (int)v;
+            v = 0;
+            if (get_int(m, "quiesce_ms", "memory", 0, 10000, &v, err) < 0)
+                return -1;
+            mc->quiesce_ms = (int)v;
+            if (mc->quiesce_ms && !mc->gc_url) {
+                config_err_set(err, "memory.quiesce_ms", "only works with \"gc_url\" (it holds requests for a forced GC)");
+                return -1;
+            }
             json_t *d = json_object_get(m, "max_gc_duty");
             if (d) {
                 if (!json_is_number(d) || json_number_value(d) <= 0 || json_number_value(d) > 1) {
@@ -716,8 +731,8 @@ static int config_build(json_t *root, struct config *c, struct config_err *err)
         else
             *(int *)field = (int)ci->def;
     }
-    static const char *const sections[] = { "timeouts", "limits" };
-    for (int sec = 0; sec < 2; sec++) {
+    static const char *const sections[] = { "timeouts", "limits", "attribution" };
+    for (int sec = 0; sec < 3; sec++) {
         json_t *obj = json_object_get(root, sections[sec]);
         const char *allowed[32];
         size_t na = 0;

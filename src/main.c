@@ -7,6 +7,7 @@
 #include "admin.h"
 #include "app.h"
 #include "config.h"
+#include "attrib.h"
 #include "log.h"
 #include "memsrc.h"
 #include "proxy.h"
@@ -190,7 +191,8 @@ int main(int argc, char **argv)
         log_at(LOG_ERROR, "out of memory at start-up");
         return 1;
     }
-    if (proxy_start(&app) < 0 || admin_start(&app) < 0 || memsrc_start(&app) < 0)
+    if (proxy_start(&app) < 0 || admin_start(&app) < 0 || memsrc_start(&app) < 0 ||
+        attrib_start(&app) < 0)
         return 1;
 
     struct event *sigs[3];
@@ -206,6 +208,7 @@ int main(int argc, char **argv)
     event_base_dispatch(app.base);
 
     log_at(LOG_INFO, "exiting");
+    attrib_stop(&app);
     memsrc_stop(&app);
     proxy_stop(&app);
     admin_stop(&app);

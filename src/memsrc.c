@@ -17,6 +17,7 @@
 #include "app.h"
 #include "config.h"
 #include "log.h"
+#include "proxy.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -43,6 +44,9 @@ struct memsrc {
     struct evhttp_request *inflight;
     int inflight_gc;
     uint64_t sent_us, last_gc_us;
+    int quiesce_wait;                 /* a GC read waits for requests in flight */
+    struct event *quiesce_timer;
+    uint64_t quiesced, quiesce_timeouts;
     /* health */
     int failing;
     uint64_t reads, errors, last_ok_us;
@@ -66,6 +70,7 @@ static void mem_ok(struct memsrc *m)
     }
 }
 
+static void quiesce_end(struct memsrc *m);
 static void mem_fail(struct memsrc *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void mem_fail(struct memsrc *m, const char *fmt, ...)
 {
@@ -75,6 +80,7 @@ static void mem_fail(struct memsrc *m, const char *fmt, ...)
     va_end(ap);
     m->errors++;
     series_stale(&m->app->series);
+    quiesce_end(m);
     if (!m->failing)
         log_at(LOG_WARN, "memory source %s: %s (retrying every %d ms; logged once)",
                kind_names[m->cfg->source], m->last_error, m->cfg->interval_ms);
@@ -301,6 +307,18 @@ static void tick_cgroup(struct memsrc *m)
 
 /* ---- http, prometheus ----------------------------------------------------- */
 
+/* The GC read is over (or failed): release the held requests. */
+static void quiesce_end(struct memsrc *m)
+{
+    if (!m->app->quiescing)
+        return;
+    m->app->quiescing = 0;
+    m->quiesce_wait = 0;
+    if (m->quiesce_timer)
+        event_del(m->quiesce_timer);
+    proxy_unpark(m->app);
+}
+
 static void http_done(struct evhttp_request *req, void *arg)
 {
     struct memsrc *m = arg;
@@ -359,6 +377,8 @@ static void http_done(struct evhttp_request *req, void *arg)
             m->samples[i].flags &= ~MEM_GC;
     }
     mem_batch(m, n, gc || m->cfg->gc_url == NULL);
+    if (gc)
+        quiesce_end(m);
 }
 
 static int http_conn(struct memsrc *m, const struct evhttp_uri *u)
@@ -374,6 +394,38 @@ static int http_conn(struct memsrc *m, const struct evhttp_uri *u)
     evhttp_connection_set_max_body_size(m->conn, MEM_BODY_MAX);
     evhttp_connection_set_retries(m->conn, 0);
     return 0;
+}
+
+static void http_send(struct memsrc *m, int gc)
+{
+    uint64_t now = app_now_us();
+    const struct evhttp_uri *u = gc ? m->gc_uri : m->uri;
+    if (http_conn(m, u) < 0) {
+        mem_fail(m, "cannot create an HTTP connection");
+        return;
+    }
+    struct evhttp_request *req = evhttp_request_new(http_done, m);
+    if (req == NULL) {
+        mem_fail(m, "out of memory");
+        return;
+    }
+    char target[2048];
+    const char *path = evhttp_uri_get_path(u), *query = evhttp_uri_get_query(u);
+    snprintf(target, sizeof target, "%s%s%s", path && *path ? path : "/", query ? "?" : "",
+             query ? query : "");
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Host", evhttp_uri_get_host(u));
+    evhttp_add_header(h, "Accept", m->cfg->source == MEMSRC_HTTP ? "application/json" : "text/plain");
+    evhttp_add_header(h, "User-Agent", "leakproxy");
+    m->inflight_gc = gc;
+    m->sent_us = now;
+    if (evhttp_make_request(m->conn, req, EVHTTP_REQ_GET, target) < 0) {
+        evhttp_connection_free(m->conn);
+        m->conn = NULL;
+        mem_fail(m, "%s: cannot send the request", m->cfg->url);
+        return;
+    }
+    m->inflight = req;
 }
 
 static void tick_http(struct memsrc *m)
@@ -398,33 +450,49 @@ static void tick_http(struct memsrc *m)
             wait_ms = m->last_gc_ms / m->cfg->max_gc_duty;
         gc = m->last_gc_us == 0 || (double)(now - m->last_gc_us) >= wait_ms * 1000;
     }
-    const struct evhttp_uri *u = gc ? m->gc_uri : m->uri;
-    if (http_conn(m, u) < 0) {
-        mem_fail(m, "cannot create an HTTP connection");
+    if (gc && m->cfg->quiesce_ms > 0) {
+        if (m->quiesce_wait)
+            return;
+        /* hold new requests; read once those in flight are done */
+        m->app->quiescing = 1;
+        m->quiesce_wait = 1;
+        if (m->app->exchanges == 0) {
+            memsrc_quiesced(m->app);
+        } else {
+            struct timeval tv = { m->cfg->quiesce_ms / 1000, (m->cfg->quiesce_ms % 1000) * 1000 };
+            event_add(m->quiesce_timer, &tv);
+        }
         return;
     }
-    struct evhttp_request *req = evhttp_request_new(http_done, m);
-    if (req == NULL) {
-        mem_fail(m, "out of memory");
+    http_send(m, gc);
+}
+
+void memsrc_quiesced(struct app *app)
+{
+    struct memsrc *m = app->mem;
+    if (m == NULL || !m->quiesce_wait) {
+        app->quiescing = 0;
+        proxy_unpark(app);
         return;
     }
-    char target[2048];
-    const char *path = evhttp_uri_get_path(u), *query = evhttp_uri_get_query(u);
-    snprintf(target, sizeof target, "%s%s%s", path && *path ? path : "/", query ? "?" : "",
-             query ? query : "");
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Host", evhttp_uri_get_host(u));
-    evhttp_add_header(h, "Accept", m->cfg->source == MEMSRC_HTTP ? "application/json" : "text/plain");
-    evhttp_add_header(h, "User-Agent", "leakproxy");
-    m->inflight_gc = gc;
-    m->sent_us = now;
-    if (evhttp_make_request(m->conn, req, EVHTTP_REQ_GET, target) < 0) {
-        mem_fail(m, "%s: cannot send the request", m->cfg->url);
-        evhttp_connection_free(m->conn);
-        m->conn = NULL;
-        return;
-    }
-    m->inflight = req;
+    m->quiesce_wait = 0;
+    if (m->quiesce_timer)
+        event_del(m->quiesce_timer);
+    if (app->exchanges == 0)
+        m->quiesced++;
+    else
+        m->quiesce_timeouts++;
+    http_send(m, 1);
+    if (m->inflight == NULL)
+        quiesce_end(m);
+}
+
+static void quiesce_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct memsrc *m = arg;
+    (void)fd;
+    (void)what;
+    memsrc_quiesced(m->app);           /* requests still in flight: read anyway */
 }
 
 /* ---- header --------------------------------------------------------------- */
@@ -512,6 +580,7 @@ int memsrc_start(struct app *app)
         return -1;
     m->app = app;
     m->cfg = c;
+    m->quiesce_timer = evtimer_new(app->base, quiesce_timeout, m);
     if (c->source == MEMSRC_HTTP || c->source == MEMSRC_PROMETHEUS) {
         m->uri = evhttp_uri_parse(c->url);
         if (c->gc_url)
@@ -543,6 +612,12 @@ void memsrc_stop(struct app *app)
         return;
     if (m->timer)
         event_free(m->timer);
+    if (app->quiescing) {
+        app->quiescing = 0;
+        proxy_unpark(app);
+    }
+    if (m->quiesce_timer)
+        event_free(m->quiesce_timer);
     if (m->conn)
         evhttp_connection_free(m->conn);   /* cancels the request in flight */
     if (m->uri)
@@ -569,4 +644,9 @@ void memsrc_health(const struct app *app, struct memsrc_health *h)
     snprintf(h->last_error, sizeof h->last_error, "%s", m->last_error);
     h->gc_duty = m->gc_duty;
     h->last_gc_ms = m->last_gc_ms;
+}
+
+const char *memsrc_kind_name(int kind)
+{
+    return kind >= 0 && kind <= MEMSRC_HEADER ? kind_names[kind] : "?";
 }

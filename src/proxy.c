@@ -64,6 +64,8 @@ struct client {
     int eof;                         /* client shut its write side */
     int header_timer;                /* header deadline armed */
     int out_blocked;                 /* pipelined input waits for c->out to drain */
+    int parked;                      /* on app->parked: waits for a forced GC to end */
+    struct client *park_next;
     struct event rev, wev, tmo, resume;
     struct evbuffer *in, *out;
     size_t scan;
@@ -153,11 +155,21 @@ static void client_kill(struct client *c)
             c->err_kind = stats_err_names[STATS_ERR_CLIENT_ABORT];
         }
         c->in_exchange = 0;
+        if (--c->app->exchanges == 0 && c->app->quiescing)
+            memsrc_quiesced(c->app);
     }
     if (c->up) {
         c->up->client = NULL;
         upstream_close(c->up);
         c->up = NULL;
+    }
+    if (c->parked) {
+        struct client **pp = &c->app->parked;
+        while (*pp && *pp != c)
+            pp = &(*pp)->park_next;
+        if (*pp)
+            *pp = c->park_next;
+        c->parked = 0;
     }
     close(c->fd);
     c->fd = -1;
@@ -214,6 +226,7 @@ static void exchange_begin(struct client *c, unsigned route)
 {
     struct app *app = c->app;
     c->in_exchange = 1;
+    app->exchanges++;
     c->route = route;
     c->slot = app->route_slot[route];
     struct stats_route *rs = client_stats(c);
@@ -331,6 +344,8 @@ static void exchange_finish(struct client *c)
         hist_add(&rs->ttfb, c->t_first - c->t_start);
     access_log(c, now);
     c->in_exchange = 0;
+    if (--app->exchanges == 0 && app->quiescing)
+        memsrc_quiesced(app);
 
     if (c->up) {
         struct upconn *u = c->up;
@@ -1001,6 +1016,16 @@ static void client_process(struct client *c)
         break;
     }
     size_t len = evbuffer_get_length(c->in);
+    if (len > 0 && app->quiescing) {
+        /* a forced GC is about to read the upstream's floor: hold this
+         * request until it is done, so the reading sees no request half done */
+        if (!c->parked) {
+            c->parked = 1;
+            c->park_next = app->parked;
+            app->parked = c;
+        }
+        return;
+    }
     if (len == 0) {
         if (c->eof) {
             client_kill(c);
@@ -1234,6 +1259,19 @@ int proxy_start(struct app *app)
     log_at(LOG_INFO, "proxy listening on %s, upstream %s", app->listen_addr,
            app->cfg->upstream.text);
     return 0;
+}
+
+void proxy_unpark(struct app *app)
+{
+    struct client *c = app->parked;
+    app->parked = NULL;
+    while (c) {
+        struct client *next = c->park_next;
+        c->parked = 0;
+        c->park_next = NULL;
+        event_active(&c->resume, EV_READ, 0);
+        c = next;
+    }
 }
 
 void proxy_drain(struct app *app)

@@ -14,7 +14,8 @@ int series_init(struct series *s, unsigned ncols, uint64_t floor_window_us)
     s->rows = calloc(SERIES_ROWS, sizeof *s->rows);
     s->row_counts = calloc((size_t)SERIES_ROWS * ncols, sizeof *s->row_counts);
     s->agg_base_counts = calloc(ncols, sizeof *s->agg_base_counts);
-    if (!s->rows || !s->row_counts || !s->agg_base_counts) {
+    s->agg_first_row = calloc(ncols ? ncols : 1, sizeof *s->agg_first_row);
+    if (!s->rows || !s->row_counts || !s->agg_base_counts || !s->agg_first_row) {
         series_fini(s);
         return -1;
     }
@@ -29,6 +30,7 @@ static void worker_free(struct series_worker *w)
     free(w->coarse);
     free(w->counts);
     free(w->base_counts);
+    free(w->first_row);
     free(w);
 }
 
@@ -39,6 +41,7 @@ void series_fini(struct series *s)
     free(s->rows);
     free(s->row_counts);
     free(s->agg_base_counts);
+    free(s->agg_first_row);
     memset(s, 0, sizeof *s);
 }
 
@@ -47,38 +50,47 @@ int series_resize(struct series *s, unsigned ncols)
     if (ncols <= s->ncols)
         return 0;
     uint32_t *rc = calloc((size_t)SERIES_ROWS * ncols, sizeof *rc);
-    uint64_t *agg = calloc(ncols, sizeof *agg);
-    if (!rc || !agg)
+    uint64_t *agg = calloc(ncols, sizeof *agg), *af = calloc(ncols, sizeof *af);
+    if (!rc || !agg || !af)
         goto oom;
     for (unsigned i = 0; i < s->nw; i++) {
         struct series_worker *w = s->w[i];
-        uint64_t *c = calloc(ncols, sizeof *c), *b = calloc(ncols, sizeof *b);
-        if (!c || !b) {
+        uint64_t *c = calloc(ncols, sizeof *c), *b = calloc(ncols, sizeof *b),
+                 *f = calloc(ncols, sizeof *f);
+        if (!c || !b || !f) {
             free(c);
             free(b);
+            free(f);
             goto oom;
         }
         memcpy(c, w->counts, s->ncols * sizeof *c);
         memcpy(b, w->base_counts, s->ncols * sizeof *b);
+        memcpy(f, w->first_row, s->ncols * sizeof *f);
         free(w->counts);
         free(w->base_counts);
+        free(w->first_row);
         w->counts = c;
         w->base_counts = b;
+        w->first_row = f;
     }
     for (unsigned r = 0; r < SERIES_ROWS; r++)
         memcpy(rc + (size_t)r * ncols, s->row_counts + (size_t)r * s->ncols,
                s->ncols * sizeof *rc);
     memcpy(agg, s->agg_base_counts, s->ncols * sizeof *agg);
+    memcpy(af, s->agg_first_row, s->ncols * sizeof *af);
     free(s->row_counts);
     free(s->agg_base_counts);
+    free(s->agg_first_row);
     s->row_counts = rc;
     s->agg_base_counts = agg;
+    s->agg_first_row = af;
     s->ncols = ncols;
     return 0;
 oom:
     /* workers already widened keep their larger arrays: harmless */
     free(rc);
     free(agg);
+    free(af);
     return -1;
 }
 
@@ -93,7 +105,8 @@ static struct series_worker *worker_new(struct series *s, int64_t pid, unsigned 
     w->coarse = malloc(SERIES_COARSE * sizeof *w->coarse);
     w->counts = calloc(s->ncols ? s->ncols : 1, sizeof *w->counts);
     w->base_counts = calloc(s->ncols ? s->ncols : 1, sizeof *w->base_counts);
-    if (!w->raw || !w->coarse || !w->counts || !w->base_counts) {
+    w->first_row = calloc(s->ncols ? s->ncols : 1, sizeof *w->first_row);
+    if (!w->raw || !w->coarse || !w->counts || !w->base_counts || !w->first_row) {
         worker_free(w);
         return NULL;
     }
@@ -231,7 +244,7 @@ static void worker_push(struct series *s, struct series_worker *w, const struct 
 }
 
 static void row_emit(struct series *s, const struct series_row *r, const uint64_t *now,
-                     const uint64_t *base)
+                     const uint64_t *base, uint64_t *first_row)
 {
     unsigned idx;
     if (s->row_n < SERIES_ROWS)
@@ -241,12 +254,15 @@ static void row_emit(struct series *s, const struct series_row *r, const uint64_
         s->row_head = (s->row_head + 1) % SERIES_ROWS;
     }
     s->rows[idx] = *r;
+    s->rows[idx].seq = s->rows_total;
     uint32_t *c = s->row_counts + (size_t)idx * s->ncols;
     uint64_t total = 0;
     for (unsigned k = 0; k < s->ncols; k++) {
         uint64_t d = now[k] - base[k];
         c[k] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
         total += d;
+        if (d && first_row[k] == 0)
+            first_row[k] = s->rows_total + 1;
     }
     s->rows[idx].total = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
     s->rows_total++;
@@ -274,7 +290,7 @@ struct series_worker *series_add(struct series *s, const struct mem_sample *m)
             .d_ext = (int64_t)p->external - (int64_t)w->base.external,
             .flags = (p->flags & w->base.flags & 0xffu) | (p->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)),
         };
-        row_emit(s, &r, w->counts, w->base_counts);
+        row_emit(s, &r, w->counts, w->base_counts, w->first_row);
     }
     w->base = *p;
     w->base_gc_seq = m->gc_seq;
@@ -326,7 +342,7 @@ void series_batch(struct series *s, const struct mem_sample *m, unsigned n,
             .d_ext = (int64_t)ext - (int64_t)s->agg_base_ext,
             .flags = flags,
         };
-        row_emit(s, &r, global_counts, s->agg_base_counts);
+        row_emit(s, &r, global_counts, s->agg_base_counts, s->agg_first_row);
     }
     s->agg_has_base = 1;
     s->agg_sig = sig;
@@ -352,6 +368,16 @@ const struct series_row *series_row(const struct series *s, unsigned i,
     if (counts)
         *counts = s->row_counts + (size_t)idx * s->ncols;
     return &s->rows[idx];
+}
+
+const uint64_t *series_first_rows(const struct series *s, int64_t pid)
+{
+    if (pid == 0)
+        return s->agg_first_row;
+    for (unsigned i = s->nw; i-- > 0;)
+        if (s->w[i]->pid == pid)
+            return s->w[i]->first_row;
+    return NULL;
 }
 
 unsigned series_npoints(const struct series_worker *w, int raw)

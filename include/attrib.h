@@ -1,0 +1,125 @@
+/* attrib.h -- the attribution engine: retained bytes per request per route,
+ * with a 95 % interval and a verdict that says "unknown" rather than guess.
+ *
+ * Model (docs/attribution.md has the assumptions and the measurements):
+ * each row of the series is one interval between two floor readings of one
+ * worker (or of all workers together), and
+ *     d_floor = sum_r beta_r * n_r  +  alpha * dt  +  e
+ * where n_r counts the requests of route r the upstream answered in the
+ * interval and alpha is growth not tied to requests. One-time costs (module
+ * loading at a route's first request) are kept out: the interval holding a
+ * route's first request is left out of the fit and its excess over the fit
+ * is that route's first-request cost; one robust pass drops other rows far
+ * outside the residual spread (another worker's warm-up).
+ * Fitted by least squares over a sliding window of rows; intervals from HC3
+ * (heteroskedasticity-consistent, small-sample) errors inflated for positive
+ * residual autocorrelation, with Student t quantiles on the residual degrees
+ * of freedom. The same fit on the newest half of the window says whether the
+ * growth is still scaling with requests. Everything runs on a timer, off the
+ * request path, on fixed-size inputs. */
+#ifndef LEAKPROXY_ATTRIB_H
+#define LEAKPROXY_ATTRIB_H
+#include <stdint.h>
+
+enum attrib_metric { ATTRIB_HEAP, ATTRIB_RSS, ATTRIB_EXT, ATTRIB_NMETRIC };
+extern const char *const attrib_metric_names[ATTRIB_NMETRIC];   /* "heap_used", "rss", "external" */
+
+enum attrib_verdict { V_UNKNOWN, V_CLEAN, V_WARMING, V_SUSPECT, V_LEAKING };
+extern const char *const attrib_verdict_names[5];
+
+/* ---- the fit (pure maths, unit-tested on synthetic series) --------------- */
+
+struct attrib_problem {
+    unsigned n;                       /* rows */
+    unsigned k;                       /* route columns */
+    const double *y;                  /* n: the response (bytes) */
+    const double *x;                  /* n * k, row-major: requests per route */
+    const uint8_t *first;             /* n * k or NULL: 1 where the route's first request is */
+    const double *dt;                 /* n: interval length, seconds (NULL: no drift term) */
+    const int64_t *group;             /* n or NULL: rows of one worker share a group */
+};
+
+struct attrib_coef {
+    int ok;                           /* estimated (else see why) */
+    const char *why;                  /* when !ok: why not */
+    double beta, se, low, high;       /* bytes per request; 95 % interval */
+    double vif;                       /* variance inflation (collinearity) */
+    double n;                         /* requests of this route in the rows */
+    unsigned rows;                    /* rows where this route had requests */
+    int has_gamma;
+    double gamma, gamma_se;           /* one-time cost at the first request */
+    unsigned gamma_shared;            /* routes whose first request shared that interval */
+};
+
+struct attrib_fit_info {
+    unsigned n, p;                    /* rows and parameters */
+    int df;
+    double tq;                        /* t quantile used */
+    double rho;                       /* lag-1 residual autocorrelation */
+    double resid_sd;
+    double drift, drift_se;           /* alpha: bytes per second not tied to requests */
+    unsigned outliers;                /* rows the robust pass left out */
+};
+
+#define ATTRIB_MIN_ROWS_PER_ROUTE 4
+#define ATTRIB_MAX_VIF            100.0
+
+/* Fits <pr>; fills out[k] and <info>. Columns with fewer than <min_requests>
+ * requests or ATTRIB_MIN_ROWS_PER_ROUTE rows are left out (ok = 0). Returns 0,
+ * or -1 when nothing can be estimated (too few rows; out[].why says so). */
+int attrib_fit(const struct attrib_problem *pr, double min_requests,
+               struct attrib_coef *out, struct attrib_fit_info *info);
+
+/* Two-sided 95 % Student t quantile for <df> degrees of freedom. */
+double attrib_t975(int df);
+
+/* ---- the engine ----------------------------------------------------------- */
+
+struct app;
+
+struct attrib_est {                   /* one route, one metric */
+    int ok;
+    double beta, low, high;
+    double recent, recent_low, recent_high;
+    int recent_ok;
+    double n;                         /* requests in the window */
+    enum attrib_verdict verdict;
+    unsigned streak;                  /* consecutive evaluations as a leak candidate */
+};
+
+struct attrib_route {
+    enum attrib_verdict verdict;
+    char reason[512];
+    char metric[16];                  /* the metric that decided, "" if none */
+    struct attrib_est est[ATTRIB_NMETRIC];
+    int has_first;
+    double first_request_bytes;       /* one-time cost at the route's first request */
+    /* latency against memory: (heap floor, mean latency) per evaluation */
+    double lat_x[64], lat_y[64];
+    unsigned lat_n, lat_head;
+    uint64_t lat_prev_sum, lat_prev_count;
+    int trend_ok;
+    double trend, trend_low, trend_high;   /* ms of latency per MB of heap floor */
+};
+
+struct attrib {
+    struct attrib_route *r;           /* per stats slot */
+    unsigned nr;
+    struct event *timer;
+    uint64_t evaluations, last_cost_us, max_cost_us;
+    uint64_t last_eval_us;
+    unsigned window_rows_used;
+    struct attrib_fit_info info[ATTRIB_NMETRIC];
+    /* projection */
+    int proj_ok;
+    double growth_bytes_per_s, current_bytes, limit_bytes, minutes_to_limit;
+    const char *proj_metric, *limit_source;
+};
+
+int attrib_start(struct app *app);
+void attrib_stop(struct app *app);
+/* Runs one evaluation now (tests, the report endpoint). */
+void attrib_evaluate(struct app *app);
+/* Per stats slot; NULL when no evaluation covered it yet. */
+const struct attrib_route *attrib_route_get(const struct app *app, unsigned slot);
+#endif

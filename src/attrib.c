@@ -1,0 +1,851 @@
+/* attrib.c -- the attribution engine. See attrib.h for the model and
+ * docs/attribution.md for why each choice was made.
+ *
+ * Two layers. attrib_fit() is pure maths on a dense problem: ordinary least
+ * squares with a vanishing ridge for numerical safety, HC3 standard errors,
+ * an inflation for positive lag-1 autocorrelation of the residuals, t
+ * quantiles. The engine around it builds the problem from the series rows
+ * every interval, runs it on each metric (heap floor, RSS, external) over the
+ * whole window and over its newest half, and turns estimates into verdicts
+ * with their reasons. The honesty rule lives in both layers: a route whose
+ * requests cannot be separated from others' (too few, or in fixed
+ * proportion: a large variance inflation) gets no estimate, and no estimate
+ * means "unknown", never a guess. */
+#include "attrib.h"
+#include "app.h"
+#include "config.h"
+#include "log.h"
+#include "series.h"
+#include "stats.h"
+
+#include <event2/event.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const attrib_metric_names[ATTRIB_NMETRIC] = { "heap_used", "rss", "external" };
+const char *const attrib_verdict_names[5] = { "unknown", "clean", "warming", "suspect", "leaking" };
+
+/* ---- maths ----------------------------------------------------------------- */
+
+double attrib_t975(int df)
+{
+    static const double t[31] = {
+        0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+        2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+        2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042
+    };
+    if (df < 1)
+        return INFINITY;
+    if (df <= 30)
+        return t[df];
+    /* Cornish-Fisher expansion around the normal quantile */
+    double z = 1.959964, d = (double)df;
+    return z + (z * z * z + z) / (4 * d) + (5 * pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * d * d);
+}
+
+/* In-place Cholesky of the p x p matrix <a> (lower triangle). -1 if not
+ * positive definite. */
+static int cholesky(double *a, unsigned p)
+{
+    for (unsigned j = 0; j < p; j++) {
+        double d = a[j * p + j];
+        for (unsigned k = 0; k < j; k++)
+            d -= a[j * p + k] * a[j * p + k];
+        if (!(d > 0))
+            return -1;
+        d = sqrt(d);
+        a[j * p + j] = d;
+        for (unsigned i = j + 1; i < p; i++) {
+            double s = a[i * p + j];
+            for (unsigned k = 0; k < j; k++)
+                s -= a[i * p + k] * a[j * p + k];
+            a[i * p + j] = s / d;
+        }
+    }
+    return 0;
+}
+
+/* <inv> = (L L')^-1 from the Cholesky factor <l>. */
+static void chol_inverse(const double *l, double *inv, double *tmp, unsigned p)
+{
+    /* tmp = L^-1 (lower triangular) */
+    memset(tmp, 0, (size_t)p * p * sizeof *tmp);
+    for (unsigned j = 0; j < p; j++) {
+        tmp[j * p + j] = 1.0 / l[j * p + j];
+        for (unsigned i = j + 1; i < p; i++) {
+            double s = 0;
+            for (unsigned k = j; k < i; k++)
+                s -= l[i * p + k] * tmp[k * p + j];
+            tmp[i * p + j] = s / l[i * p + i];
+        }
+    }
+    /* inv = L^-T L^-1 */
+    for (unsigned i = 0; i < p; i++)
+        for (unsigned j = 0; j <= i; j++) {
+            double s = 0;
+            for (unsigned k = i; k < p; k++)
+                s += tmp[k * p + i] * tmp[k * p + j];
+            inv[i * p + j] = inv[j * p + i] = s;
+        }
+}
+
+/* Least squares on the rows with use[i] set: fills beta, the inverse C of
+ * X'X (ridged), residuals e (all rows) and HC3 variances. -1 if singular
+ * even with the ridge, or too few rows. */
+struct ls {
+    unsigned n, p;
+    const double *X, *y;
+    double *A, *A0, *L, *C, *tmp, *b, *beta, *z, *var, *e;
+};
+
+static int ls_solve(struct ls *w, const uint8_t *use, unsigned *used, double *sse_out)
+{
+    unsigned n = w->n, p = w->p, m = 0;
+    memset(w->A, 0, (size_t)p * p * sizeof *w->A);
+    memset(w->b, 0, p * sizeof *w->b);
+    for (unsigned i = 0; i < n; i++) {
+        if (!use[i])
+            continue;
+        m++;
+        const double *xi = w->X + (size_t)i * p;
+        for (unsigned a = 0; a < p; a++) {
+            if (xi[a] == 0)
+                continue;
+            w->b[a] += xi[a] * w->y[i];
+            for (unsigned c = 0; c <= a; c++)
+                w->A[a * p + c] += xi[a] * xi[c];
+        }
+    }
+    *used = m;
+    if (m < p + 3)
+        return -1;
+    for (unsigned a = 0; a < p; a++)
+        for (unsigned c = 0; c < a; c++)
+            w->A[c * p + a] = w->A[a * p + c];
+    for (unsigned a = 0; a < p; a++)
+        w->A0[a] = w->A[a * p + a];
+    /* a vanishing ridge keeps the factorisation defined when columns are
+     * collinear; the variance inflation then reports them */
+    double ridge = 1e-7;
+    for (int attempt = 0;; attempt++) {
+        memcpy(w->L, w->A, (size_t)p * p * sizeof *w->L);
+        for (unsigned a = 0; a < p; a++)
+            w->L[a * p + a] += ridge * (w->A0[a] > 0 ? w->A0[a] : 1.0) + 1e-12;
+        if (cholesky(w->L, p) == 0)
+            break;
+        if (attempt == 4)
+            return -1;
+        ridge *= 100;
+    }
+    chol_inverse(w->L, w->C, w->tmp, p);
+    for (unsigned a = 0; a < p; a++) {
+        double sum = 0;
+        for (unsigned c = 0; c < p; c++)
+            sum += w->C[a * p + c] * w->b[c];
+        w->beta[a] = sum;
+    }
+    double sse = 0;
+    memset(w->var, 0, p * sizeof *w->var);
+    for (unsigned i = 0; i < n; i++) {
+        const double *xi = w->X + (size_t)i * p;
+        double f = 0;
+        for (unsigned a = 0; a < p; a++)
+            f += xi[a] * w->beta[a];
+        w->e[i] = w->y[i] - f;
+        if (!use[i])
+            continue;
+        sse += w->e[i] * w->e[i];
+        /* HC3: sum of (e_i / (1 - h_ii))^2 (C x_i)(C x_i)' */
+        double h = 0;
+        for (unsigned a = 0; a < p; a++) {
+            double sum = 0;
+            for (unsigned c = 0; c < p; c++)
+                sum += w->C[a * p + c] * xi[c];
+            w->z[a] = sum;
+            h += xi[a] * sum;
+        }
+        if (h > 0.99)
+            h = 0.99;
+        double q = w->e[i] / (1 - h);
+        q *= q;
+        for (unsigned a = 0; a < p; a++)
+            w->var[a] += q * w->z[a] * w->z[a];
+    }
+    *sse_out = sse;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int attrib_fit(const struct attrib_problem *pr, double min_requests,
+               struct attrib_coef *out, struct attrib_fit_info *info)
+{
+    unsigned n = pr->n, k = pr->k;
+    int rc = -1;
+    struct ls w;
+
+    memset(&w, 0, sizeof w);
+    memset(info, 0, sizeof *info);
+    memset(out, 0, (size_t)k * sizeof *out);
+    int *bcol = malloc((k ? k : 1) * sizeof *bcol);
+    double *tot = calloc(k ? k : 1, sizeof *tot);
+    unsigned *rows = calloc(k ? k : 1, sizeof *rows);
+    uint8_t *use = malloc(n ? n : 1);
+    double *X = NULL, *scratch = NULL;
+    if (!bcol || !tot || !rows || !use)
+        goto out;
+    /* Rows holding a route's first request carry its one-time cost (module
+     * loading, tens of MB): they are left out of the fit, and the cost is
+     * read off them afterwards. */
+    for (unsigned i = 0; i < n; i++) {
+        use[i] = 1;
+        for (unsigned j = 0; pr->first && j < k; j++)
+            if (pr->first[(size_t)i * k + j])
+                use[i] = 0;
+    }
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned j = 0; j < k; j++) {
+            double v = pr->x[(size_t)i * k + j];
+            if (!use[i])
+                continue;
+            tot[j] += v;
+            rows[j] += v > 0;
+        }
+    unsigned p = 0;
+    int other = -1, drift = -1, any_other = 0;
+    for (unsigned j = 0; j < k; j++) {
+        out[j].n = tot[j];
+        out[j].rows = rows[j];
+        bcol[j] = -1;
+        if (tot[j] <= 0) {
+            out[j].why = "no requests in the window";
+            continue;
+        }
+        if (tot[j] < min_requests) {
+            out[j].why = "too few requests in the window";
+            any_other = 1;
+            continue;
+        }
+        if (rows[j] < ATTRIB_MIN_ROWS_PER_ROUTE) {
+            out[j].why = "requests in too few intervals";
+            any_other = 1;
+            continue;
+        }
+        bcol[j] = (int)p++;
+    }
+    if (any_other)
+        other = (int)p++;             /* the small routes together: their memory is not noise */
+    if (pr->dt)
+        drift = (int)p++;
+    info->n = n;
+    info->p = p;
+    X = malloc(((size_t)n * p + 1) * sizeof *X);
+    scratch = malloc(((size_t)p * p * 4 + (size_t)p * 6 + n + 8) * sizeof *scratch);
+    if (!X || !scratch)
+        goto out;
+    for (unsigned i = 0; i < n; i++) {
+        double *xi = X + (size_t)i * p;
+        memset(xi, 0, p * sizeof *xi);
+        for (unsigned j = 0; j < k; j++) {
+            double v = pr->x[(size_t)i * k + j];
+            if (bcol[j] >= 0)
+                xi[bcol[j]] = v;
+            else if (other >= 0 && v > 0)
+                xi[other] += v;
+        }
+        if (drift >= 0)
+            xi[drift] = pr->dt[i];
+    }
+    w.n = n;
+    w.p = p;
+    w.X = X;
+    w.y = pr->y;
+    w.A = scratch;
+    w.L = w.A + (size_t)p * p;
+    w.C = w.L + (size_t)p * p;
+    w.tmp = w.C + (size_t)p * p;
+    w.A0 = w.tmp + (size_t)p * p;
+    w.b = w.A0 + p;
+    w.beta = w.b + p;
+    w.z = w.beta + p;
+    w.var = w.z + p;
+    w.e = w.var + p;
+    unsigned used;
+    double sse;
+    if (p == 0 || ls_solve(&w, use, &used, &sse) < 0) {
+        for (unsigned j = 0; j < k; j++)
+            if (bcol[j] >= 0) {
+                bcol[j] = -1;
+                out[j].why = "too few memory intervals in the window for the number of routes";
+            }
+        goto out;
+    }
+    /* One robust pass: a row far outside the residual spread (a worker's
+     * own warm-up, a cache flushed at once) is dropped and the fit redone. */
+    {
+        double *ae = malloc((used + 1) * sizeof *ae);
+        unsigned m = 0, dropped = 0;
+        if (ae) {
+            for (unsigned i = 0; i < n; i++)
+                if (use[i])
+                    ae[m++] = fabs(w.e[i]);
+            qsort(ae, m, sizeof *ae, cmp_double);
+            double mad = m ? ae[m / 2] : 0, cut = 8 * 1.4826 * mad;
+            free(ae);
+            for (unsigned i = 0; cut > 0 && i < n; i++)
+                if (use[i] && fabs(w.e[i]) > cut && used - dropped > p + 3) {
+                    use[i] = 0;
+                    dropped++;
+                }
+            if (dropped && ls_solve(&w, use, &used, &sse) < 0)
+                goto out;
+            info->outliers = dropped;
+        }
+    }
+    /* lag-1 autocorrelation of residuals within each worker's sequence */
+    double num = 0, den = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (!use[i])
+            continue;
+        den += w.e[i] * w.e[i];
+        for (unsigned j = i; j-- > 0;) {
+            if (i - j > 64)
+                break;
+            if (use[j] && (!pr->group || pr->group[j] == pr->group[i])) {
+                num += w.e[i] * w.e[j];
+                break;
+            }
+        }
+    }
+    double rho = den > 0 ? num / den : 0, infl = 1;
+    if (rho > 0) {
+        if (rho > 0.9)
+            rho = 0.9;
+        infl = (1 + rho) / (1 - rho);
+    }
+    info->n = used;
+    info->rho = rho;
+    info->df = (int)used - (int)p;
+    info->tq = attrib_t975(info->df);
+    info->resid_sd = info->df > 0 ? sqrt(sse / info->df) : 0;
+    for (unsigned j = 0; j < k; j++) {
+        if (bcol[j] < 0)
+            continue;
+        int c = bcol[j];
+        struct attrib_coef *o = &out[j];
+        o->beta = w.beta[c];
+        o->se = sqrt(w.var[c] * infl);
+        o->low = o->beta - info->tq * o->se;
+        o->high = o->beta + info->tq * o->se;
+        o->vif = w.C[c * p + c] * w.A0[c];
+        if (o->vif > ATTRIB_MAX_VIF)
+            o->why = "not identifiable: its traffic moves in step with other routes";
+        else
+            o->ok = 1;
+    }
+    /* one-time costs: what a first-request row holds beyond the fit */
+    for (unsigned i = 0; pr->first && i < n; i++) {
+        unsigned firsts = 0;
+        for (unsigned j = 0; j < k; j++)
+            firsts += pr->first[(size_t)i * k + j] != 0;
+        if (firsts == 0)
+            continue;
+        double excess = w.e[i] / firsts;
+        for (unsigned j = 0; j < k; j++)
+            if (pr->first[(size_t)i * k + j]) {
+                out[j].has_gamma = 1;
+                out[j].gamma = excess;
+                out[j].gamma_se = info->resid_sd;
+                out[j].gamma_shared = firsts;
+            }
+    }
+    if (drift >= 0) {
+        info->drift = w.beta[drift];
+        info->drift_se = sqrt(w.var[drift] * infl);
+    }
+    rc = 0;
+out:
+    free(bcol);
+    free(tot);
+    free(rows);
+    free(use);
+    free(X);
+    free(scratch);
+    return rc;
+}
+
+/* ---- the engine ------------------------------------------------------------- */
+
+static void fmt_bytes(char *buf, size_t len, double v)
+{
+    double a = fabs(v);
+    if (a >= 1024.0 * 1024 * 1024)
+        snprintf(buf, len, "%.2f GB", v / (1024.0 * 1024 * 1024));
+    else if (a >= 1024.0 * 1024)
+        snprintf(buf, len, "%.1f MB", v / (1024.0 * 1024));
+    else if (a >= 1024)
+        snprintf(buf, len, "%.1f KB", v / 1024);
+    else
+        snprintf(buf, len, "%.0f B", v);
+}
+
+/* Which rows carry metric <m>, and its value in row <r>. */
+static int row_has(const struct series_row *r, enum attrib_metric m)
+{
+    switch (m) {
+    case ATTRIB_HEAP:
+        return (r->flags & MEM_HAS_HEAP) && (r->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV));
+    case ATTRIB_RSS:
+        return (r->flags & MEM_HAS_RSS) != 0;
+    default:
+        return (r->flags & MEM_HAS_EXT) != 0;
+    }
+}
+
+static double row_y(const struct series_row *r, enum attrib_metric m)
+{
+    return m == ATTRIB_HEAP ? (double)r->d_floor : m == ATTRIB_RSS ? (double)r->d_rss : (double)r->d_ext;
+}
+
+struct fitbuf {
+    double *y, *x, *dt;
+    uint8_t *first;
+    int64_t *group;
+    struct attrib_coef *coef;
+};
+
+/* Fits metric <m> on rows [from, to) of the window. */
+static int fit_rows(struct app *app, enum attrib_metric m, unsigned from, unsigned to,
+                    struct fitbuf *fb, struct attrib_fit_info *info)
+{
+    const struct series *s = &app->series;
+    const struct config_attrib *ac = &app->cfg->attrib;
+    unsigned k = s->ncols, n = 0;
+
+    for (unsigned i = from; i < to; i++) {
+        const uint32_t *c;
+        const struct series_row *r = series_row(s, i, &c);
+        if (r == NULL || !row_has(r, m))
+            continue;
+        fb->y[n] = row_y(r, m);
+        fb->dt[n] = (double)(r->t1 - r->t0) / 1e6;
+        fb->group[n] = r->pid;
+        const uint64_t *first = series_first_rows(s, r->pid);
+        for (unsigned j = 0; j < k; j++) {
+            fb->x[(size_t)n * k + j] = c[j];
+            fb->first[(size_t)n * k + j] = first && first[j] == r->seq + 1;
+        }
+        n++;
+    }
+    struct attrib_problem pr = { n, k, fb->y, fb->x, fb->first, fb->dt, fb->group };
+    return attrib_fit(&pr, ac->min_requests, fb->coef, info);
+}
+
+static void route_reason(struct attrib_route *ar, const struct config_attrib *ac, int heap_source)
+{
+    char a[32], b[32], c[32], d[32];
+    static const enum attrib_metric order[3] = { ATTRIB_HEAP, ATTRIB_RSS, ATTRIB_EXT };
+    enum attrib_verdict best = V_UNKNOWN;
+    int bm = -1;
+
+    /* leaking and suspect on any metric count (a leak can show in RSS and not
+     * in the heap); clean, warming and unknown are read on the primary
+     * metric: the heap floor when the source has one, else RSS */
+    enum attrib_metric primary = heap_source ? ATTRIB_HEAP : ATTRIB_RSS;
+    for (int i = 0; i < 3; i++) {
+        enum attrib_metric m = order[i];
+        if (ar->est[m].verdict >= V_SUSPECT && ar->est[m].verdict > best) {
+            best = ar->est[m].verdict;
+            bm = (int)m;
+        }
+    }
+    if (bm < 0 && ar->est[primary].verdict != V_UNKNOWN) {
+        best = ar->est[primary].verdict;
+        bm = (int)primary;
+    }
+    ar->verdict = best;
+    ar->metric[0] = '\0';
+    if (bm < 0) {
+        if (!ar->reason[0])
+            snprintf(ar->reason, sizeof ar->reason, "no estimate yet");
+        return;
+    }
+    snprintf(ar->metric, sizeof ar->metric, "%s", attrib_metric_names[bm]);
+    const struct attrib_est *e = &ar->est[bm];
+    fmt_bytes(a, sizeof a, e->beta);
+    fmt_bytes(b, sizeof b, e->low);
+    fmt_bytes(c, sizeof c, e->high);
+    fmt_bytes(d, sizeof d, (double)ac->min_leak_bytes);
+    switch (best) {
+    case V_LEAKING: {
+        char r[32];
+        fmt_bytes(r, sizeof r, e->recent);
+        snprintf(ar->reason, sizeof ar->reason,
+                 "retains %s per request on %s (95%%: %s to %s) over %.0f requests, and still %s/request "
+                 "in the newest half of the window%s",
+                 a, ar->metric, b, c, e->n, r,
+                 bm != ATTRIB_HEAP && ar->est[ATTRIB_HEAP].verdict == V_CLEAN
+                     ? "; the V8 heap is clean: native memory (Buffers, addons)" : "");
+        break;
+    }
+    case V_SUSPECT:
+        if (e->low > ac->min_leak_bytes)
+            snprintf(ar->reason, sizeof ar->reason,
+                     "retains %s per request on %s (95%%: %s to %s); confirming: a leak is named after "
+                     "growth persists over %d requests of the route and two evaluations (has %.0f)",
+                     a, ar->metric, b, c, ac->confirm_requests, e->n);
+        else
+            snprintf(ar->reason, sizeof ar->reason,
+                     "memory grows with its requests on %s (%s per request, 95%%: %s to %s) but not yet "
+                     "provably above the %s threshold", ar->metric, a, b, c, d);
+        break;
+    case V_WARMING:
+        if (ar->has_first && ar->first_request_bytes > 1024 * 1024 && e->verdict == V_WARMING &&
+            e->high < ac->min_leak_bytes) {
+            fmt_bytes(a, sizeof a, ar->first_request_bytes);
+            snprintf(ar->reason, sizeof ar->reason,
+                     "one-time growth of %s at its first request (module loading, a cache filled once); "
+                     "nothing retained per request since", a);
+        } else {
+            char r[32];
+            fmt_bytes(r, sizeof r, e->recent);
+            snprintf(ar->reason, sizeof ar->reason,
+                     "grew %s per request on %s over the window, but only %s per request in its newest "
+                     "half: a cache filling up or a warm-up, levelling off", a, ar->metric, r);
+        }
+        break;
+    case V_CLEAN:
+        snprintf(ar->reason, sizeof ar->reason,
+                 "retains at most %s per request on %s (95%% upper bound) over %.0f requests: under the %s threshold",
+                 c, ar->metric, e->n, d);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Verdict of one metric from its full-window and newest-half estimates. */
+static void metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
+                           const struct attrib_coef *recent, const struct config_attrib *ac,
+                           char *why, size_t whylen)
+{
+    double thr = (double)ac->min_leak_bytes;
+    int was_candidate = e->streak > 0;
+
+    e->ok = full->ok;
+    e->n = full->n;
+    e->beta = full->beta;
+    e->low = full->low;
+    e->high = full->high;
+    e->recent_ok = recent && recent->ok;
+    if (e->recent_ok) {
+        e->recent = recent->beta;
+        e->recent_low = recent->low;
+        e->recent_high = recent->high;
+    }
+    if (!full->ok) {
+        e->verdict = V_UNKNOWN;
+        e->streak = 0;
+        if (why && full->why)
+            snprintf(why, whylen, "%s (%.0f requests)", full->why, full->n);
+        return;
+    }
+    int candidate = full->low > thr && e->recent_ok && recent->beta > thr && recent->low > 0;
+    if (candidate)
+        e->streak++;
+    else
+        e->streak = 0;
+    (void)was_candidate;
+    if (candidate && e->streak >= 2 && full->n >= ac->confirm_requests)
+        e->verdict = V_LEAKING;
+    else if (full->low > thr && e->recent_ok && recent->low <= 0 && recent->beta < thr)
+        e->verdict = V_WARMING;       /* it grew, and it stopped */
+    else if (full->high < thr)
+        e->verdict = V_CLEAN;
+    else if (full->beta > thr && full->low > 0)
+        e->verdict = V_SUSPECT;
+    else {
+        e->verdict = V_UNKNOWN;
+        if (why) {
+            char a[32], b[32];
+            fmt_bytes(a, sizeof a, full->low);
+            fmt_bytes(b, sizeof b, full->high);
+            snprintf(why, whylen, "not enough evidence yet: between %s and %s per request", a, b);
+        }
+    }
+}
+
+static void latency_trend(struct app *app, struct attrib_route *ar, const struct stats_route *rs,
+                          double floor_mb)
+{
+    uint64_t cnt = rs->latency.count, sum = rs->latency.sum_us;
+    if (cnt > ar->lat_prev_count && floor_mb > 0) {
+        double mean_ms = (double)(sum - ar->lat_prev_sum) / (double)(cnt - ar->lat_prev_count) / 1000.0;
+        unsigned i = (ar->lat_head + ar->lat_n) % 64;
+        if (ar->lat_n == 64)
+            ar->lat_head = (ar->lat_head + 1) % 64;
+        else
+            ar->lat_n++;
+        ar->lat_x[i] = floor_mb;
+        ar->lat_y[i] = mean_ms;
+    }
+    ar->lat_prev_count = cnt;
+    ar->lat_prev_sum = sum;
+    (void)app;
+    ar->trend_ok = 0;
+    if (ar->lat_n < 8)
+        return;
+    double mx = 0, my = 0;
+    for (unsigned i = 0; i < ar->lat_n; i++) {
+        mx += ar->lat_x[i];
+        my += ar->lat_y[i];
+    }
+    mx /= ar->lat_n;
+    my /= ar->lat_n;
+    double sxx = 0, sxy = 0;
+    for (unsigned i = 0; i < ar->lat_n; i++) {
+        sxx += (ar->lat_x[i] - mx) * (ar->lat_x[i] - mx);
+        sxy += (ar->lat_x[i] - mx) * (ar->lat_y[i] - my);
+    }
+    if (sxx < 1.0)                    /* the floor moved less than ~1 MB: no lever */
+        return;
+    double slope = sxy / sxx, sse = 0;
+    for (unsigned i = 0; i < ar->lat_n; i++) {
+        double r = ar->lat_y[i] - my - slope * (ar->lat_x[i] - mx);
+        sse += r * r;
+    }
+    int df = (int)ar->lat_n - 2;
+    double se = sqrt(sse / df / sxx), tq = attrib_t975(df);
+    ar->trend_ok = 1;
+    ar->trend = slope;
+    ar->trend_low = slope - tq * se;
+    ar->trend_high = slope + tq * se;
+}
+
+static void projection(struct app *app)
+{
+    struct attrib *at = app->attrib;
+    const struct series *s = &app->series;
+    double cur = 0, limit = 0;
+    int heap = 0;
+
+    at->proj_ok = 0;
+    for (unsigned i = 0; i < s->nw; i++) {
+        const struct series_worker *w = s->w[i];
+        if (!w->alive)
+            continue;
+        if (w->last.flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)) {
+            cur += (double)w->last.floor;
+            heap = 1;
+        } else {
+            cur += (double)w->last.rss;
+        }
+        if (w->limit && (limit == 0 || (double)w->limit < limit))
+            limit = (double)w->limit;
+    }
+    at->limit_source = "source";
+    if (app->cfg->memory.limit_bytes) {
+        limit = (double)app->cfg->memory.limit_bytes;
+        at->limit_source = "memory.limit_bytes";
+    }
+    /* growth: least-squares slope of the summed row deltas against time */
+    double sx = 0, sy = 0, sxx = 0, sxy = 0, acc = 0, t0 = -1;
+    unsigned n = 0;
+    enum attrib_metric m = heap ? ATTRIB_HEAP : ATTRIB_RSS;
+    unsigned from = s->row_n > at->window_rows_used ? s->row_n - at->window_rows_used : 0;
+    for (unsigned i = from; i < s->row_n; i++) {
+        const struct series_row *r = series_row(s, i, NULL);
+        if (!row_has(r, m))
+            continue;
+        acc += row_y(r, m);
+        if (t0 < 0)
+            t0 = (double)r->t0 / 1e6;
+        double t = (double)r->t1 / 1e6 - t0;
+        sx += t;
+        sy += acc;
+        sxx += t * t;
+        sxy += t * acc;
+        n++;
+    }
+    at->proj_metric = attrib_metric_names[m];
+    at->current_bytes = cur;
+    at->limit_bytes = limit;
+    if (n < 8)
+        return;
+    double den = n * sxx - sx * sx;
+    if (den <= 0)
+        return;
+    at->growth_bytes_per_s = (n * sxy - sx * sy) / den;
+    at->proj_ok = 1;
+    at->minutes_to_limit = -1;
+    if (limit > 0 && at->growth_bytes_per_s > 0 && limit > cur)
+        at->minutes_to_limit = (limit - cur) / at->growth_bytes_per_s / 60.0;
+}
+
+static int attrib_resize(struct attrib *at, unsigned n)
+{
+    if (n <= at->nr)
+        return 0;
+    struct attrib_route *r = realloc(at->r, n * sizeof *r);
+    if (r == NULL)
+        return -1;
+    memset(r + at->nr, 0, (n - at->nr) * sizeof *r);
+    at->r = r;
+    at->nr = n;
+    return 0;
+}
+
+void attrib_evaluate(struct app *app)
+{
+    struct attrib *at = app->attrib;
+    const struct series *s = &app->series;
+    const struct config_attrib *ac = &app->cfg->attrib;
+    uint64_t t0 = app_now_us();
+    unsigned k = s->ncols;
+
+    if (at == NULL || attrib_resize(at, k) < 0)
+        return;
+    unsigned w = s->row_n < (unsigned)ac->window_rows ? s->row_n : (unsigned)ac->window_rows;
+    unsigned from = s->row_n - w, half = from + w / 2;
+    /* the newest half, but enough rows to fit every route it may hold */
+    unsigned need = k + 12;
+    if (s->row_n - half < need)
+        half = s->row_n > need ? s->row_n - need : 0;
+    if (half < from)
+        half = from;
+    at->window_rows_used = w;
+    struct fitbuf fb = {
+        malloc((w + 1) * sizeof(double)), malloc(((size_t)w * k + 1) * sizeof(double)),
+        malloc((w + 1) * sizeof(double)), malloc((size_t)w * k + 1), malloc((w + 1) * sizeof(int64_t)),
+        calloc(k + 1, sizeof(struct attrib_coef)),
+    };
+    struct attrib_coef *full = calloc(k + 1, sizeof *full);
+    char (*why)[160] = calloc(k + 1, sizeof *why);
+    if (!fb.y || !fb.x || !fb.dt || !fb.first || !fb.group || !fb.coef || !full || !why)
+        goto out;
+
+    for (unsigned j = 0; j < k; j++)
+        at->r[j].reason[0] = '\0';
+    for (int m = 0; m < ATTRIB_NMETRIC; m++) {
+        struct attrib_fit_info info;
+        int rc = fit_rows(app, (enum attrib_metric)m, from, s->row_n, &fb, &at->info[m]);
+        memcpy(full, fb.coef, k * sizeof *full);
+        int rrc = rc == 0 ? fit_rows(app, (enum attrib_metric)m, half, s->row_n, &fb, &info) : -1;
+        for (unsigned j = 0; j < k; j++) {
+            struct attrib_route *ar = &at->r[j];
+            if (rc < 0 && at->info[m].n == 0) {
+                ar->est[m].verdict = V_UNKNOWN;
+                ar->est[m].ok = 0;
+                ar->est[m].streak = 0;
+                continue;
+            }
+            metric_verdict(&ar->est[m], &full[j], rrc == 0 ? &fb.coef[j] : NULL, ac, why[j], sizeof why[j]);
+            /* a first-request cost is this route's only when no other route
+             * started in the same interval */
+            if (m == ATTRIB_HEAP && full[j].has_gamma && full[j].gamma_shared == 1) {
+                ar->has_first = 1;
+                ar->first_request_bytes = full[j].gamma;
+            }
+            if (ar->est[m].verdict == V_UNKNOWN && ar->reason[0] == '\0' && why[j][0])
+                snprintf(ar->reason, sizeof ar->reason, "%s: %s", attrib_metric_names[m], why[j]);
+        }
+    }
+    /* one-time growth with nothing per request: warming */
+    for (unsigned j = 0; j < k; j++) {
+        struct attrib_route *ar = &at->r[j];
+        struct attrib_est *h = &ar->est[ATTRIB_HEAP];
+        if (ar->has_first && ar->first_request_bytes > 1024 * 1024 && h->ok && h->verdict == V_CLEAN &&
+            full[j].has_gamma)
+            h->verdict = V_WARMING;
+        char keep[sizeof ar->reason];
+        snprintf(keep, sizeof keep, "%s", ar->reason);
+        route_reason(ar, ac, app->cfg->memory.source >= MEMSRC_HTTP);
+        if (ar->verdict == V_UNKNOWN) {
+            if (keep[0])
+                snprintf(ar->reason, sizeof ar->reason, "%s", keep);
+            else if (s->row_n == 0)
+                snprintf(ar->reason, sizeof ar->reason, "no memory readings yet%s",
+                         app->cfg->memory.source == MEMSRC_NONE ? ": configure a \"memory\" source" : "");
+            else
+                snprintf(ar->reason, sizeof ar->reason, "no requests in the window");
+        }
+    }
+    /* latency against the heap floor */
+    double floor_mb = 0;
+    for (unsigned i = 0; i < s->nw; i++)
+        if (s->w[i]->alive)
+            floor_mb += (double)(s->w[i]->last.floor ? s->w[i]->last.floor : s->w[i]->last.rss) / 1048576.0;
+    for (unsigned j = 0; j < k && j < app->stats.n; j++)
+        latency_trend(app, &at->r[j], stats_at(&app->stats, j), floor_mb);
+    projection(app);
+out:
+    free(fb.y);
+    free(fb.x);
+    free(fb.dt);
+    free(fb.first);
+    free(fb.group);
+    free(fb.coef);
+    free(full);
+    free(why);
+    at->evaluations++;
+    at->last_eval_us = app_now_us();
+    at->last_cost_us = at->last_eval_us - t0;
+    if (at->last_cost_us > at->max_cost_us)
+        at->max_cost_us = at->last_cost_us;
+}
+
+static void attrib_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct app *app = arg;
+    struct attrib *at = app->attrib;
+    (void)fd;
+    (void)what;
+    attrib_evaluate(app);
+    /* keep the engine under ~2 % of one core however many routes there are */
+    uint64_t next_us = (uint64_t)app->cfg->attrib.interval_ms * 1000;
+    if (at->last_cost_us * 50 > next_us)
+        next_us = at->last_cost_us * 50;
+    struct timeval tv = { (time_t)(next_us / 1000000), (suseconds_t)(next_us % 1000000) };
+    event_add(at->timer, &tv);
+}
+
+int attrib_start(struct app *app)
+{
+    struct attrib *at = calloc(1, sizeof *at);
+    if (at == NULL)
+        return -1;
+    at->timer = evtimer_new(app->base, attrib_tick, app);
+    if (at->timer == NULL) {
+        free(at);
+        return -1;
+    }
+    app->attrib = at;
+    struct timeval tv = { app->cfg->attrib.interval_ms / 1000, (app->cfg->attrib.interval_ms % 1000) * 1000 };
+    event_add(at->timer, &tv);
+    return 0;
+}
+
+void attrib_stop(struct app *app)
+{
+    struct attrib *at = app->attrib;
+    if (at == NULL)
+        return;
+    event_free(at->timer);
+    free(at->r);
+    free(at);
+    app->attrib = NULL;
+}
+
+const struct attrib_route *attrib_route_get(const struct app *app, unsigned slot)
+{
+    const struct attrib *at = app->attrib;
+    if (at == NULL || slot >= at->nr || at->evaluations == 0)
+        return NULL;
+    return &at->r[slot];
+}
