@@ -19,6 +19,7 @@
  * request path, on fixed-size inputs. */
 #ifndef LEAKPROXY_ATTRIB_H
 #define LEAKPROXY_ATTRIB_H
+#include <stddef.h>
 #include <stdint.h>
 
 enum attrib_metric { ATTRIB_HEAP, ATTRIB_RSS, ATTRIB_EXT, ATTRIB_NMETRIC };
@@ -76,6 +77,7 @@ double attrib_t975(int df);
 /* ---- the engine ----------------------------------------------------------- */
 
 struct app;
+struct config_attrib;
 
 struct attrib_est {                   /* one route, one metric */
     int ok;
@@ -115,6 +117,16 @@ struct attrib {
     double growth_bytes_per_s, current_bytes, limit_bytes, minutes_to_limit;
     const char *proj_metric, *limit_source;
 };
+
+/* The verdict of one metric of one route from its whole-window fit <full>
+ * and its newest-rows fit <recent> (NULL if none); updates e->streak, the
+ * count of consecutive evaluations that looked like a leak. A leak needs two
+ * such evaluations and confirm_requests requests; growth that stopped in the
+ * newest rows is "warming". <why> gets the reason when the verdict is
+ * unknown. */
+void attrib_metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
+                           const struct attrib_coef *recent, const struct config_attrib *ac,
+                           char *why, size_t whylen);
 
 int attrib_start(struct app *app);
 void attrib_stop(struct app *app);

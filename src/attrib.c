@@ -530,8 +530,7 @@ static void route_reason(struct attrib_route *ar, const struct config_attrib *ac
     }
 }
 
-/* Verdict of one metric from its full-window and newest-half estimates. */
-static void metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
+void attrib_metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
                            const struct attrib_coef *recent, const struct config_attrib *ac,
                            char *why, size_t whylen)
 {
@@ -556,7 +555,12 @@ static void metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
             snprintf(why, whylen, "%s (%.0f requests)", full->why, full->n);
         return;
     }
-    int candidate = full->low > thr && e->recent_ok && recent->beta > thr && recent->low > 0;
+    /* Growth proven above the threshold in one window and present in the
+     * other: the whole window (long memory) or the newest rows (tighter when
+     * something else, e.g. a cache that filled, disturbed the older rows). */
+    int candidate = e->recent_ok &&
+                    ((full->low > thr && recent->beta > thr && recent->low > 0) ||
+                     (recent->low > thr && full->beta > thr));
     if (candidate)
         e->streak++;
     else
@@ -745,7 +749,7 @@ void attrib_evaluate(struct app *app)
                 ar->est[m].streak = 0;
                 continue;
             }
-            metric_verdict(&ar->est[m], &full[j], rrc == 0 ? &fb.coef[j] : NULL, ac, why[j], sizeof why[j]);
+            attrib_metric_verdict(&ar->est[m], &full[j], rrc == 0 ? &fb.coef[j] : NULL, ac, why[j], sizeof why[j]);
             /* a first-request cost is this route's only when no other route
              * started in the same interval */
             if (m == ATTRIB_HEAP && full[j].has_gamma && full[j].gamma_shared == 1) {

@@ -1,0 +1,240 @@
+/* test_attrib.c -- the attribution maths on synthetic series with known
+ * retained bytes per request: exact recovery, honest intervals, "unknown"
+ * when routes cannot be told apart, and the traps (one-time step, plateau)
+ * that must not be called leaks. */
+#include "cm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attrib.h"
+#include "config.h"
+
+/* deterministic PRNG and normal deviates */
+static uint64_t rng = 88172645463325252ull;
+static double unif(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (double)(rng >> 11) / 9007199254740992.0;
+}
+static double gauss(void)
+{
+    double u = unif() + 1e-12, v = unif();
+    return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
+}
+static double poisson(double lam)
+{
+    double l = exp(-lam), p = 1;
+    int k = 0;
+    do {
+        k++;
+        p *= unif();
+    } while (p > l);
+    return k - 1;
+}
+
+enum { N = 120, K = 4 };
+static double y[N], x[N * K], dt[N];
+static uint8_t first[N * K];
+
+/* Rows of mixed traffic: route j gets Poisson(rate[j]) requests per row. */
+static void simulate(const double *beta, const double *rate, double noise_sd, double drift)
+{
+    for (int i = 0; i < N; i++) {
+        dt[i] = 1.0;
+        y[i] = drift * dt[i] + noise_sd * gauss();
+        for (int j = 0; j < K; j++) {
+            x[i * K + j] = poisson(rate[j]);
+            y[i] += beta[j] * x[i * K + j];
+        }
+    }
+    memset(first, 0, sizeof first);
+}
+
+static void test_exact_recovery_without_noise(void **state)
+{
+    (void)state;
+    const double beta[K] = { 240000, 0, 18000, 4096 }, rate[K] = { 8, 20, 12, 30 };
+    struct attrib_coef c[K];
+    struct attrib_fit_info fi;
+    simulate(beta, rate, 0, 5000);
+    struct attrib_problem pr = { N, K, y, x, first, dt, NULL };
+    assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
+    for (int j = 0; j < K; j++) {
+        assert_true(c[j].ok);
+        assert_true(fabs(c[j].beta - beta[j]) < 1 + 1e-6 * beta[j]);   /* the ridge's bias: < 1 byte */
+    }
+    assert_true(fabs(fi.drift - 5000) < 50);
+}
+
+static void test_interval_coverage_is_about_95_percent(void **state)
+{
+    (void)state;
+    const double beta[K] = { 50000, 0, 8000, 1000 }, rate[K] = { 6, 25, 10, 15 };
+    int covered = 0, total = 0;
+    for (int sim = 0; sim < 1000; sim++) {
+        struct attrib_coef c[K];
+        struct attrib_fit_info fi;
+        /* heteroskedastic noise: larger in busier rows, as measured */
+        for (int i = 0; i < N; i++) {
+            dt[i] = 1.0;
+            y[i] = 0;
+            double tot = 0;
+            for (int j = 0; j < K; j++) {
+                x[i * K + j] = poisson(rate[j]);
+                y[i] += beta[j] * x[i * K + j];
+                tot += x[i * K + j];
+            }
+            y[i] += 20000 * sqrt(tot) * gauss();
+        }
+        memset(first, 0, sizeof first);
+        struct attrib_problem pr = { N, K, y, x, first, dt, NULL };
+        assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
+        for (int j = 0; j < K; j++) {
+            total++;
+            covered += c[j].low <= beta[j] && beta[j] <= c[j].high;
+        }
+    }
+    double cov = (double)covered / total;
+    print_message("coverage %.3f over %d intervals\n", cov, total);
+    assert_true(cov >= 0.90);
+}
+
+static void test_routes_in_fixed_proportion_are_unknown(void **state)
+{
+    (void)state;
+    const double beta[K] = { 100000, 0, 0, 2000 }, rate[K] = { 10, 10, 10, 10 };
+    struct attrib_coef c[K];
+    struct attrib_fit_info fi;
+    simulate(beta, rate, 50000, 0);
+    /* routes 0 and 1 always arrive together, 1 twice as often */
+    for (int i = 0; i < N; i++) {
+        x[i * K + 1] = 2 * x[i * K + 0];
+        y[i] = 100000 * x[i * K + 0] + 2000 * x[i * K + 3] + 50000 * gauss() + 0 * x[i * K + 2];
+    }
+    struct attrib_problem pr = { N, K, y, x, first, dt, NULL };
+    assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
+    assert_false(c[0].ok);
+    assert_false(c[1].ok);
+    assert_non_null(strstr(c[0].why, "not identifiable"));
+    assert_true(c[2].ok);                  /* the others still are estimated */
+    assert_true(c[3].ok);
+}
+
+static void test_too_few_requests_is_unknown(void **state)
+{
+    (void)state;
+    const double beta[K] = { 100000, 0, 0, 0 }, rate[K] = { 0.1, 10, 10, 10 };
+    struct attrib_coef c[K];
+    struct attrib_fit_info fi;
+    simulate(beta, rate, 1000, 0);
+    struct attrib_problem pr = { N, K, y, x, first, dt, NULL };
+    assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
+    assert_false(c[0].ok);
+    assert_non_null(strstr(c[0].why, "too few requests"));
+    /* and too few rows for the parameters: nothing is estimated */
+    pr.n = 5;
+    attrib_fit(&pr, 1, c, &fi);
+    for (int j = 0; j < K; j++)
+        assert_false(c[j].ok);
+}
+
+static const struct config_attrib ac = { 1000, 600, 4096, 200, 30 };
+
+static enum attrib_verdict verdict_of(const double *yy, int from, int to, int route, struct attrib_est *e)
+{
+    struct attrib_coef full[K], recent[K];
+    struct attrib_fit_info fi;
+    struct attrib_problem pr = { (unsigned)(to - from), K, yy + from, x + from * K, first + from * K,
+                                 dt + from, NULL };
+    attrib_fit(&pr, 30, full, &fi);
+    int half = from + (to - from) / 2;
+    struct attrib_problem pr2 = { (unsigned)(to - half), K, yy + half, x + half * K, first + half * K,
+                                  dt + half, NULL };
+    attrib_fit(&pr2, 30, recent, &fi);
+    attrib_metric_verdict(e, &full[route], &recent[route], &ac, NULL, 0);
+    return e->verdict;
+}
+
+static void test_one_time_step_is_not_a_leak(void **state)
+{
+    (void)state;
+    const double beta[K] = { 0, 0, 0, 0 }, rate[K] = { 5, 10, 10, 10 };
+    simulate(beta, rate, 30000, 0);
+    /* route 0's first request (row 10) loads 30 MB of modules, once */
+    for (int i = 0; i < 10; i++)
+        x[i * K + 0] = 0;
+    x[10 * K + 0] = 1;
+    y[10] += 30e6;
+    first[10 * K + 0] = 1;
+    struct attrib_coef c[K];
+    struct attrib_fit_info fi;
+    struct attrib_problem pr = { N, K, y, x, first, dt, NULL };
+    assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
+    assert_true(c[0].ok);
+    assert_true(c[0].high < 4096);         /* clean per request */
+    assert_true(c[0].has_gamma);
+    assert_true(fabs(c[0].gamma - 30e6) < 0.5e6);
+    /* without the first-request mark, the robust pass still drops the row */
+    first[10 * K + 0] = 0;
+    assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
+    assert_true(fi.outliers >= 1);
+    assert_true(c[0].high < 30e6 / 100);
+    struct attrib_est e = { 0 };
+    for (int t = 0; t < 3; t++)
+        assert_int_not_equal(verdict_of(y, 0, N, 0, &e), V_LEAKING);
+}
+
+static void test_plateau_is_not_a_leak_and_a_leak_is(void **state)
+{
+    (void)state;
+    const double beta[K] = { 0, 0, 0, 0 }, rate[K] = { 10, 10, 10, 10 };
+    simulate(beta, rate, 20000, 0);
+    /* route 0: a cache of 300 entries of 30 KB, every request a new key;
+     * route 1: a real leak of 20 KB per request */
+    double cum = 0;
+    for (int i = 0; i < N; i++) {
+        double n0 = x[i * K + 0];
+        double grow = cum + n0 <= 300 ? n0 : cum < 300 ? 300 - cum : 0;
+        cum += n0;
+        y[i] += 30000 * grow + 20000 * x[i * K + 1];
+    }
+    struct attrib_est cache = { 0 }, leak = { 0 };
+    enum attrib_verdict vc = V_UNKNOWN, vl = V_UNKNOWN;
+    for (int t = 0; t < 3; t++) {
+        vc = verdict_of(y, 0, N, 0, &cache);
+        vl = verdict_of(y, 0, N, 1, &leak);
+        assert_int_not_equal(vc, V_LEAKING);
+    }
+    assert_int_equal(vl, V_LEAKING);
+    /* once the window has slid past the filling, the cache is clean */
+    struct attrib_est later = { 0 };
+    assert_int_equal(verdict_of(y, 60, N, 0, &later), V_CLEAN);
+}
+
+static void test_t_quantiles(void **state)
+{
+    (void)state;
+    assert_true(fabs(attrib_t975(1) - 12.706) < 1e-3);
+    assert_true(fabs(attrib_t975(10) - 2.228) < 1e-3);
+    assert_true(fabs(attrib_t975(60) - 2.000) < 2e-3);
+    assert_true(fabs(attrib_t975(1000) - 1.962) < 2e-3);
+    assert_true(isinf(attrib_t975(0)));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exact_recovery_without_noise),
+        cmocka_unit_test(test_interval_coverage_is_about_95_percent),
+        cmocka_unit_test(test_routes_in_fixed_proportion_are_unknown),
+        cmocka_unit_test(test_too_few_requests_is_unknown),
+        cmocka_unit_test(test_one_time_step_is_not_a_leak),
+        cmocka_unit_test(test_plateau_is_not_a_leak_and_a_leak_is),
+        cmocka_unit_test(test_t_quantiles),
+    };
+    return cmocka_run_group_tests_name("attrib", tests, NULL, NULL);
+}
