@@ -38,6 +38,7 @@ struct attrib_problem {
     const uint8_t *first;             /* n * k or NULL: 1 where the route's first request is */
     const double *dt;                 /* n: interval length, seconds (NULL: no drift term) */
     const int64_t *group;             /* n or NULL: rows of one worker share a group */
+    unsigned max_cols;                /* 0: no cap; else only the busiest routes get a column */
 };
 
 struct attrib_coef {

@@ -49,6 +49,7 @@ struct config_attrib {
     int64_t min_leak_bytes;           /* per request: below is clean */
     int confirm_requests;             /* a leak is named only after this many requests */
     int min_requests;                 /* fewer in the window: unknown */
+    int max_routes;                   /* routes estimated on their own (the busiest) */
 };
 
 struct config {

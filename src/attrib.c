@@ -67,28 +67,33 @@ static int cholesky(double *a, unsigned p)
     return 0;
 }
 
-/* <inv> = (L L')^-1 from the Cholesky factor <l>. */
+/* <inv> = (L L')^-1 from the Cholesky factor <l>. Row-major throughout:
+ * tmp holds (L^-1)' by rows (row j = L^-1 e_j), so every inner loop walks
+ * memory in order. */
 static void chol_inverse(const double *l, double *inv, double *tmp, unsigned p)
 {
-    /* tmp = L^-1 (lower triangular) */
     memset(tmp, 0, (size_t)p * p * sizeof *tmp);
     for (unsigned j = 0; j < p; j++) {
-        tmp[j * p + j] = 1.0 / l[j * p + j];
-        for (unsigned i = j + 1; i < p; i++) {
-            double s = 0;
+        double *t = tmp + (size_t)j * p;      /* solve L t = e_j; t[i] = 0 for i < j */
+        for (unsigned i = j; i < p; i++) {
+            const double *li = l + (size_t)i * p;
+            double s = i == j ? 1.0 : 0.0;
             for (unsigned k = j; k < i; k++)
-                s -= l[i * p + k] * tmp[k * p + j];
-            tmp[i * p + j] = s / l[i * p + i];
+                s -= li[k] * t[k];
+            t[i] = s / li[i];
         }
     }
-    /* inv = L^-T L^-1 */
-    for (unsigned i = 0; i < p; i++)
+    /* inv[i][j] = sum_k L^-1[k][i] L^-1[k][j] = sum_k t_i[k] t_j[k] */
+    for (unsigned i = 0; i < p; i++) {
+        const double *ti = tmp + (size_t)i * p;
         for (unsigned j = 0; j <= i; j++) {
+            const double *tj = tmp + (size_t)j * p;
             double s = 0;
             for (unsigned k = i; k < p; k++)
-                s += tmp[k * p + i] * tmp[k * p + j];
-            inv[i * p + j] = inv[j * p + i] = s;
+                s += ti[k] * tj[k];
+            inv[(size_t)i * p + j] = inv[(size_t)j * p + i] = s;
         }
+    }
 }
 
 /* Least squares on the rows with use[i] set: fills beta, the inverse C of
@@ -98,6 +103,7 @@ struct ls {
     unsigned n, p;
     const double *X, *y;
     double *A, *A0, *L, *C, *tmp, *b, *beta, *z, *var, *e;
+    unsigned *nzi;                    /* nonzero columns of one row */
 };
 
 static int ls_solve(struct ls *w, const uint8_t *use, unsigned *used, double *sse_out)
@@ -110,12 +116,15 @@ static int ls_solve(struct ls *w, const uint8_t *use, unsigned *used, double *ss
             continue;
         m++;
         const double *xi = w->X + (size_t)i * p;
-        for (unsigned a = 0; a < p; a++) {
-            if (xi[a] == 0)
-                continue;
+        unsigned nz = 0;
+        for (unsigned a = 0; a < p; a++)
+            if (xi[a] != 0)
+                w->nzi[nz++] = a;
+        for (unsigned u = 0; u < nz; u++) {
+            unsigned a = w->nzi[u];
             w->b[a] += xi[a] * w->y[i];
-            for (unsigned c = 0; c <= a; c++)
-                w->A[a * p + c] += xi[a] * xi[c];
+            for (unsigned v = 0; v <= u; v++)
+                w->A[a * p + w->nzi[v]] += xi[a] * xi[w->nzi[v]];
         }
     }
     *used = m;
@@ -150,19 +159,24 @@ static int ls_solve(struct ls *w, const uint8_t *use, unsigned *used, double *ss
     memset(w->var, 0, p * sizeof *w->var);
     for (unsigned i = 0; i < n; i++) {
         const double *xi = w->X + (size_t)i * p;
+        unsigned nz = 0;
         double f = 0;
         for (unsigned a = 0; a < p; a++)
-            f += xi[a] * w->beta[a];
+            if (xi[a] != 0) {
+                w->nzi[nz++] = a;
+                f += xi[a] * w->beta[a];
+            }
         w->e[i] = w->y[i] - f;
         if (!use[i])
             continue;
         sse += w->e[i] * w->e[i];
-        /* HC3: sum of (e_i / (1 - h_ii))^2 (C x_i)(C x_i)' */
+        /* HC3: sum of (e_i / (1 - h_ii))^2 (C x_i)(C x_i)'; rows are sparse */
         double h = 0;
         for (unsigned a = 0; a < p; a++) {
             double sum = 0;
-            for (unsigned c = 0; c < p; c++)
-                sum += w->C[a * p + c] * xi[c];
+            const double *ca = w->C + (size_t)a * p;
+            for (unsigned u = 0; u < nz; u++)
+                sum += ca[w->nzi[u]] * xi[w->nzi[u]];
             w->z[a] = sum;
             h += xi[a] * sum;
         }
@@ -239,6 +253,32 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
         }
         bcol[j] = (int)p++;
     }
+    /* bounded cost: only the <max_cols> busiest routes get a column of their
+     * own (the fit is O(p^3)); the others are pooled */
+    if (pr->max_cols && p > pr->max_cols) {
+        double *sorted = malloc(p * sizeof *sorted);
+        if (sorted == NULL)
+            goto out;
+        unsigned q = 0;
+        for (unsigned j = 0; j < k; j++)
+            if (bcol[j] >= 0)
+                sorted[q++] = -tot[j];
+        qsort(sorted, q, sizeof *sorted, cmp_double);
+        double cut = -sorted[pr->max_cols - 1];
+        free(sorted);
+        p = 0;
+        for (unsigned j = 0; j < k; j++) {
+            if (bcol[j] < 0)
+                continue;
+            if (tot[j] < cut || p == pr->max_cols) {
+                bcol[j] = -1;
+                out[j].why = "not among the busiest routes the engine estimates (attribution.max_routes)";
+                any_other = 1;
+            } else {
+                bcol[j] = (int)p++;
+            }
+        }
+    }
     if (any_other)
         other = (int)p++;             /* the small routes together: their memory is not noise */
     if (pr->dt)
@@ -247,7 +287,8 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
     info->p = p;
     X = malloc(((size_t)n * p + 1) * sizeof *X);
     scratch = malloc(((size_t)p * p * 4 + (size_t)p * 6 + n + 8) * sizeof *scratch);
-    if (!X || !scratch)
+    w.nzi = malloc((p + 1) * sizeof *w.nzi);
+    if (!X || !scratch || !w.nzi)
         goto out;
     for (unsigned i = 0; i < n; i++) {
         double *xi = X + (size_t)i * p;
@@ -377,6 +418,7 @@ out:
     free(use);
     free(X);
     free(scratch);
+    free(w.nzi);
     return rc;
 }
 
@@ -443,7 +485,8 @@ static int fit_rows(struct app *app, enum attrib_metric m, unsigned from, unsign
         }
         n++;
     }
-    struct attrib_problem pr = { n, k, fb->y, fb->x, fb->first, fb->dt, fb->group };
+    struct attrib_problem pr = { n, k, fb->y, fb->x, fb->first, fb->dt, fb->group,
+                                 (unsigned)ac->max_routes };
     return attrib_fit(&pr, ac->min_requests, fb->coef, info);
 }
 

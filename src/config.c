@@ -283,6 +283,7 @@ static const struct config_int config_ints[] = {
       offsetof(struct config, attrib.min_leak_bytes), 1 },
     CI("attribution", confirm_requests, 1, 100000000, 200, attrib.confirm_requests),
     CI("attribution", min_requests, 1, 100000000, 30, attrib.min_requests),
+    CI("attribution", max_routes, 1, 2000, 100, attrib.max_routes),
 };
 #define NINTS (sizeof config_ints / sizeof config_ints[0])
 

@@ -61,7 +61,7 @@ static void test_exact_recovery_without_noise(void **state)
     struct attrib_coef c[K];
     struct attrib_fit_info fi;
     simulate(beta, rate, 0, 5000);
-    struct attrib_problem pr = { N, K, y, x, first, dt, NULL };
+    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0 };
     assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
     for (int j = 0; j < K; j++) {
         assert_true(c[j].ok);
@@ -91,7 +91,7 @@ static void test_interval_coverage_is_about_95_percent(void **state)
             y[i] += 20000 * sqrt(tot) * gauss();
         }
         memset(first, 0, sizeof first);
-        struct attrib_problem pr = { N, K, y, x, first, dt, NULL };
+        struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0 };
         assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
         for (int j = 0; j < K; j++) {
             total++;
@@ -115,7 +115,7 @@ static void test_routes_in_fixed_proportion_are_unknown(void **state)
         x[i * K + 1] = 2 * x[i * K + 0];
         y[i] = 100000 * x[i * K + 0] + 2000 * x[i * K + 3] + 50000 * gauss() + 0 * x[i * K + 2];
     }
-    struct attrib_problem pr = { N, K, y, x, first, dt, NULL };
+    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0 };
     assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
     assert_false(c[0].ok);
     assert_false(c[1].ok);
@@ -131,7 +131,7 @@ static void test_too_few_requests_is_unknown(void **state)
     struct attrib_coef c[K];
     struct attrib_fit_info fi;
     simulate(beta, rate, 1000, 0);
-    struct attrib_problem pr = { N, K, y, x, first, dt, NULL };
+    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0 };
     assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
     assert_false(c[0].ok);
     assert_non_null(strstr(c[0].why, "too few requests"));
@@ -142,18 +142,18 @@ static void test_too_few_requests_is_unknown(void **state)
         assert_false(c[j].ok);
 }
 
-static const struct config_attrib ac = { 1000, 600, 4096, 200, 30 };
+static const struct config_attrib ac = { 1000, 600, 4096, 200, 30, 100 };
 
 static enum attrib_verdict verdict_of(const double *yy, int from, int to, int route, struct attrib_est *e)
 {
     struct attrib_coef full[K], recent[K];
     struct attrib_fit_info fi;
     struct attrib_problem pr = { (unsigned)(to - from), K, yy + from, x + from * K, first + from * K,
-                                 dt + from, NULL };
+                                 dt + from, NULL, 0 };
     attrib_fit(&pr, 30, full, &fi);
     int half = from + (to - from) / 2;
     struct attrib_problem pr2 = { (unsigned)(to - half), K, yy + half, x + half * K, first + half * K,
-                                  dt + half, NULL };
+                                  dt + half, NULL, 0 };
     attrib_fit(&pr2, 30, recent, &fi);
     attrib_metric_verdict(e, &full[route], &recent[route], &ac, NULL, 0);
     return e->verdict;
@@ -172,7 +172,7 @@ static void test_one_time_step_is_not_a_leak(void **state)
     first[10 * K + 0] = 1;
     struct attrib_coef c[K];
     struct attrib_fit_info fi;
-    struct attrib_problem pr = { N, K, y, x, first, dt, NULL };
+    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0 };
     assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
     assert_true(c[0].ok);
     assert_true(c[0].high < 4096);         /* clean per request */
