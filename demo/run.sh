@@ -70,6 +70,10 @@ node -e '
 const fs = require("fs"); const [src, dst, up] = process.argv.slice(1);
 const c = JSON.parse(fs.readFileSync(src, "utf8"));
 c.upstream = "http://" + up; c.listen = "127.0.0.1:0"; c.admin = "127.0.0.1:0";
+// the memory source: the app'"'"'s own endpoint, with forced GC (staging settings)
+c.memory = { source: "http", url: "http://" + up + "/__mem", gc_url: "http://" + up + "/__mem?gc=1",
+             interval_ms: 200, gc_interval_ms: 200, max_gc_duty: 0.1, quiesce_ms: 50 };
+c.attribution = Object.assign({ interval_ms: 1000 }, c.attribution || {});
 fs.writeFileSync(dst, JSON.stringify(c, null, 2) + "\n");' "$DEMO/$APP/leakproxy.json" "$WORK/leakproxy.json" "$UP"
 
 echo "== starting leakproxy -c $WORK/leakproxy.json"
@@ -110,6 +114,9 @@ console.log(`upstream memory after forced GC: heapUsed ${mb(a.heapUsed)} -> ${mb
   `RSS ${mb(a.vmrss)} -> ${mb(b.vmrss)} MB, external ${mb(a.external)} -> ${mb(b.external)} MB (pid ${b.pid})`);' "$BEFORE" "$AFTER"
 echo "app's own count of what it retained: $(curl -s --max-time 5 "http://$UP/__config" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const c=JSON.parse(s);console.log(JSON.stringify({retained:c.retained,cache:c.cache}))}catch{console.log("?")}})')"
 echo "ground truth per route: demo/$APP/README.md (node demo/truth.mjs $APP)"
+echo
+echo "== leakproxy's report (GET http://$ADMIN/api/report?format=text)"
+curl -s --max-time 10 "http://$ADMIN/api/report?format=text" || echo "(no report)"
 echo
 echo "admin: http://$ADMIN/  (API: http://$ADMIN/api/routes, http://$ADMIN/metrics)"
 if [ "${DEMO_HOLD:-0}" = 1 ]; then

@@ -26,12 +26,18 @@ if (truthFile && existsSync(truthFile)) {
 
 const ms = (x) => (typeof x === 'number' ? x.toFixed(1) : '-');
 const kb = (b) => (typeof b === 'number' ? `${(b / 1024).toFixed(1)}` : '-');
-function estimate(e) {
+function estimate(e, metric) {
   if (e == null) return '-';
+  // leakproxy's shape: {"heap_used": {...}, "rss": {...}, "external": {...}}
+  if (e.heap_used || e.rss || e.external) {
+    const m = metric && e[metric] ? metric : e.heap_used ? 'heap_used' : e.rss ? 'rss' : 'external';
+    return `${estimate(e[m])} ${m === 'heap_used' ? 'heap' : m}`;
+  }
+  if (typeof e === 'object' && Object.keys(e).length === 0) return '-';
   if (typeof e === 'number') return `${kb(e)} KB/req`;
   const v = e.bytes_per_req ?? e.bytes_per_request ?? e.value ?? e.beta;
   if (typeof v === 'number') {
-    const lo = e.lo ?? e.ci?.[0] ?? e.interval?.[0], hi = e.hi ?? e.ci?.[1] ?? e.interval?.[1];
+    const lo = e.low ?? e.lo ?? e.ci?.[0] ?? e.interval?.[0], hi = e.high ?? e.hi ?? e.ci?.[1] ?? e.interval?.[1];
     return `${kb(v)}${typeof lo === 'number' && typeof hi === 'number' ? ` [${kb(lo)}, ${kb(hi)}]` : ''} KB/req`;
   }
   return JSON.stringify(e).slice(0, 40);
@@ -40,7 +46,7 @@ const hasEst = routes.some((r) => 'estimate' in r), hasVerdict = routes.some((r)
 const cols = [['route', (r) => r.name], ['requests', (r) => String(r.requests ?? '-')],
   ['status', (r) => Object.entries(r.status || {}).filter(([, n]) => n).map(([k, n]) => `${k}:${n}`).join(' ') || '-'],
   ['p50 ms', (r) => ms(r.latency_ms?.p50)], ['p99 ms', (r) => ms(r.latency_ms?.p99)], ['mode', (r) => r.mode || '-']];
-if (hasEst) cols.push(['estimate', (r) => estimate(r.estimate)]);
+if (hasEst) cols.push(['estimate', (r) => estimate(r.estimate, r.verdict_metric)]);
 if (hasVerdict) cols.push(['verdict', (r) => String(r.verdict ?? '-')]);
 if (truth.size) cols.push(['ground truth, KB/req (truth.json)', (r) => truth.get(r.name) || '']);
 
