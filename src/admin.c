@@ -535,6 +535,48 @@ void admin_metrics(struct app *app, struct evbuffer *o)
             evbuffer_add_printf(o, "leakproxy_memory_gc_duty_ratio %.6f\n", mh.gc_duty);
         }
     }
+    if (app->attrib && app->attrib->evaluations) {
+        metric_head(o, "leakproxy_route_retained_bytes_per_request", "gauge",
+                    "Estimated bytes each request of the route leaves behind, by metric (heap_used, rss, external).");
+        for (unsigned i = 0; i < s->n; i++) {
+            const struct attrib_route *ar = attrib_route_get(app, i);
+            if (!s->slot[i]->active || ar == NULL)
+                continue;
+            for (int m = 0; m < ATTRIB_NMETRIC; m++)
+                if (ar->est[m].ok)
+                    evbuffer_add_printf(o, "leakproxy_route_retained_bytes_per_request{route=\"%s\",metric=\"%s\"} %.0f\n",
+                                        s->slot[i]->name, attrib_metric_names[m], ar->est[m].beta);
+        }
+        metric_head(o, "leakproxy_route_retained_bytes_per_request_low", "gauge",
+                    "Lower end of the 95% interval of the estimate above.");
+        for (unsigned i = 0; i < s->n; i++) {
+            const struct attrib_route *ar = attrib_route_get(app, i);
+            if (!s->slot[i]->active || ar == NULL)
+                continue;
+            for (int m = 0; m < ATTRIB_NMETRIC; m++)
+                if (ar->est[m].ok)
+                    evbuffer_add_printf(o, "leakproxy_route_retained_bytes_per_request_low{route=\"%s\",metric=\"%s\"} %.0f\n",
+                                        s->slot[i]->name, attrib_metric_names[m], ar->est[m].low);
+        }
+        metric_head(o, "leakproxy_route_verdict", "gauge",
+                    "1 for the route's current verdict (leaking, suspect, warming, clean, unknown), 0 for the others.");
+        for (unsigned i = 0; i < s->n; i++) {
+            const struct attrib_route *ar = attrib_route_get(app, i);
+            if (!s->slot[i]->active || ar == NULL)
+                continue;
+            for (int v = 0; v < 5; v++)
+                evbuffer_add_printf(o, "leakproxy_route_verdict{route=\"%s\",verdict=\"%s\"} %d\n",
+                                    s->slot[i]->name, attrib_verdict_names[v], (int)ar->verdict == v);
+        }
+        if (app->attrib->proj_ok && app->attrib->limit_bytes > 0 && app->attrib->minutes_to_limit >= 0) {
+            metric_head(o, "leakproxy_upstream_minutes_to_memory_limit", "gauge",
+                        "Projected minutes until the upstream reaches its memory limit at the current growth.");
+            evbuffer_add_printf(o, "leakproxy_upstream_minutes_to_memory_limit %.1f\n", app->attrib->minutes_to_limit);
+        }
+        metric_head(o, "leakproxy_attribution_evaluation_seconds", "gauge", "CPU time of the last attribution evaluation.");
+        evbuffer_add_printf(o, "leakproxy_attribution_evaluation_seconds %.6f\n",
+                            (double)app->attrib->last_cost_us / 1e6);
+    }
     metric_head(o, "leakproxy_connections", "gauge", "Open client connections.");
     evbuffer_add_printf(o, "leakproxy_connections %u\n", app->nclients);
     metric_head(o, "leakproxy_connections_accepted_total", "counter", "Client connections accepted.");
