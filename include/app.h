@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/time.h>
 
+#include "config.h"
 #include "http1.h"
 #include "series.h"
 #include "stats.h"
@@ -45,9 +46,11 @@ struct app {
     uint64_t connections_total, connections_rejected;
     char listen_addr[64];
 
-    /* upstream pool (upstream.c) */
-    struct upconn *idle;             /* idle keep-alive connections */
-    unsigned nidle, nupconns;
+    /* upstream pools (upstream.c): [0] the upstream, then fallback upstreams */
+    struct upconn *idle[CONFIG_TARGETS_MAX];  /* idle keep-alive connections */
+    unsigned nidle_of[CONFIG_TARGETS_MAX];
+    unsigned nidle, nupconns;        /* totals */
+    unsigned pool_gen;               /* bumped when the targets change */
     uint64_t upstream_connects, upstream_reuses;
 
     /* admin (admin.c) */
@@ -69,4 +72,10 @@ struct app {
 uint64_t app_now_us(void);
 /* (Re)derives limits and timeouts from app->cfg. */
 void app_apply_limits(struct app *app);
+/* Applies the config's per-route "mode" and "never_csr" to the stats slots:
+ * config modes follow the file; modes set by hand, bisect, probe or guard
+ * stay, except that a never_csr route always renders. */
+void app_apply_modes(struct app *app);
+/* Unix time in ms. */
+uint64_t app_wall_ms(const struct app *app);
 #endif

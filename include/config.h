@@ -42,6 +42,31 @@ struct config_memory {
     int64_t limit_bytes;              /* 0: unknown, use the source's */
 };
 
+/* A client-render fallback (global "fallback" or a route's own). */
+enum fallback_kind { FB_NONE, FB_FILE, FB_HEADER, FB_UPSTREAM };
+
+/* The shell file, shared by every response that sends it (by reference):
+ * freed when the last reference goes, so a reload never pulls it from under
+ * a response still being written. */
+struct fb_blob {
+    unsigned refs;
+    size_t len;
+    char data[];
+};
+void fb_blob_unref(struct fb_blob *b);     /* NULL is fine */
+
+struct config_fallback {
+    enum fallback_kind kind;
+    char *path;                       /* file */
+    struct fb_blob *blob;             /* file contents, read at load */
+    const char *content_type;         /* from the file's extension */
+    char *hname, *hvalue;             /* header: "X-SSR-Off: 1" */
+    unsigned target;                  /* upstream: index into config.targets */
+    char *text;                       /* as written, for the API */
+};
+
+#define CONFIG_TARGETS_MAX 9          /* the upstream and up to 8 fallback upstreams */
+
 /* "attribution": the engine's knobs (attrib.c, docs/attribution.md) */
 struct config_attrib {
     int interval_ms;                  /* evaluation period */
@@ -79,6 +104,18 @@ struct config {
 
     struct config_memory memory;
     struct config_attrib attrib;
+
+    /* SSR off (fallback): per route id, from "routes" */
+    struct config_fallback fallback;  /* global default (FB_NONE: none) */
+    struct config_fallback *route_fb; /* per route id; kind FB_NONE = use the global */
+    unsigned nroute_fb;
+    uint8_t *route_csr;               /* per route id: "mode": "csr" in the config */
+    uint8_t *route_never_csr;         /* per route id: "never_csr": true */
+    struct config_addr targets[CONFIG_TARGETS_MAX];  /* [0] = upstream */
+    char target_host[CONFIG_TARGETS_MAX][300];
+    unsigned ntargets;
+    char *ctl_headers[CONFIG_TARGETS_MAX];  /* fallback header names, stripped from requests */
+    unsigned nctl_headers;
 };
 
 /* Loads <file>. Returns a config to free with config_free(), or NULL with

@@ -23,8 +23,18 @@ enum stats_err {
 };
 extern const char *const stats_err_names[STATS_ERR_N];
 
+enum route_mode { MODE_SSR, MODE_CSR };
+enum mode_by { BY_CONFIG, BY_MANUAL, BY_BISECT, BY_PROBE, BY_GUARD };
+extern const char *const mode_by_names[5];
+
 struct stats_route {
     char name[ROUTE_NAME_MAX + 1];
+    /* the SSR switch: survives reloads with the route's name */
+    enum route_mode mode;
+    enum mode_by mode_by;
+    uint64_t mode_since_ms;         /* Unix ms */
+    int never_csr;
+    uint64_t csr_requests;          /* answered with the fallback */
     char *pattern;                  /* owned; updated on reload */
     int active;                     /* in the current route table */
     uint64_t requests;
@@ -48,6 +58,9 @@ void stats_fini(struct stats *s);
  * others inactive, and returns a new id->slot array (caller frees) or NULL
  * on OOM (nothing changed then). */
 unsigned *stats_sync(struct stats *s, const struct route_table *t);
+
+/* Sets <r>'s mode; returns 1 if it changed. */
+int stats_set_mode(struct stats_route *r, enum route_mode m, enum mode_by by, uint64_t now_ms);
 
 static inline struct stats_route *stats_at(struct stats *s, unsigned slot)
 {

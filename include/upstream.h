@@ -30,12 +30,14 @@ struct upconn {
     struct event rev, wev, tmo;
     struct evbuffer *in, *out;
     unsigned requests;               /* exchanges carried so far */
+    unsigned target;                 /* index into cfg->targets */
+    unsigned gen;                    /* app->pool_gen when opened */
 };
 
 /* An idle pooled connection (unless <fresh>), or a new one being connected.
  * <*reused> says which. NULL if a socket cannot even be created or the
  * connect fails at once (then errno is set). */
-struct upconn *upstream_get(struct app *app, int fresh, int *reused);
+struct upconn *upstream_get(struct app *app, unsigned target, int fresh, int *reused);
 /* Returns <u> to the pool, or closes it when the pool is full. */
 void upstream_put(struct upconn *u);
 /* Closes <u> and frees it. */
@@ -48,7 +50,8 @@ int upstream_flush(struct upconn *u);
 void upstream_read_enable(struct upconn *u, int on);
 /* Arms <u>'s timer (NULL: disarm). */
 void upstream_timer(struct upconn *u, const struct timeval *tv);
-/* Closes every idle connection (reload, shutdown). */
+/* Closes every idle connection (reload, shutdown); after a reload, busy
+ * ones are closed instead of pooled when they finish. */
 void upstream_pool_clear(struct app *app);
 
 /* Reads up to one chunk from <fd> into <b>: >0 bytes, 0 EOF, -1 error

@@ -46,8 +46,9 @@ static void reply_json(struct evhttp_request *req, int code, json_t *j)
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "application/json");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
-    evhttp_send_reply(req, code, code == 200 ? "OK" : code == 404 ? "Not Found" :
-                      code == 401 ? "Unauthorized" : code == 405 ? "Method Not Allowed" : "Error", b);
+    evhttp_send_reply(req, code, code == 200 ? "OK" : code == 404 ? "Not Found" : code == 400 ? "Bad Request" :
+                      code == 401 ? "Unauthorized" : code == 405 ? "Method Not Allowed" :
+                      code == 409 ? "Conflict" : "Error", b);
     free(s);
     json_decref(j);
     if (b)
@@ -134,9 +135,58 @@ static json_t *route_json(const struct app *app, unsigned slot)
                      "errors", errs,
                      "latency_ms", quantiles_ms(&r->latency),
                      "ttfb_ms", quantiles_ms(&r->ttfb),
-                     "mode", "ssr");
+                     "mode", r->mode == MODE_CSR ? "csr" : "ssr");
+    json_object_set_new(j, "mode_by", json_string(mode_by_names[r->mode_by]));
+    json_object_set_new(j, "mode_since_ms", json_integer((json_int_t)r->mode_since_ms));
+    json_object_set_new(j, "never_csr", json_boolean(r->never_csr));
+    json_object_set_new(j, "csr_requests", json_integer((json_int_t)r->csr_requests));
+    int id = route_find(app->cfg->routes, r->name);
+    const struct config_fallback *fb = id > 0 && (unsigned)id < app->cfg->nroute_fb &&
+                                       app->cfg->route_fb[id].kind != FB_NONE
+                                           ? &app->cfg->route_fb[id] : &app->cfg->fallback;
+    json_object_set_new(j, "fallback", fb->kind != FB_NONE ? json_string(fb->text) : json_null());
     route_attrib_json(app, slot, j);
     return j;
+}
+
+/* PUT /api/routes/NAME/mode {"mode": "csr" | "ssr"} */
+static void api_route_mode(struct app *app, struct evhttp_request *req, const char *name)
+{
+    int id = route_find(app->cfg->routes, name);
+    if (id < 0) {
+        reply_error(req, 404, "no such route");
+        return;
+    }
+    struct evbuffer *b = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(b);
+    json_error_t jerr;
+    json_t *body = json_loadb((const char *)evbuffer_pullup(b, -1), len, 0, &jerr);
+    const char *m = body ? json_string_value(json_object_get(body, "mode")) : NULL;
+    if (m == NULL || (strcmp(m, "csr") != 0 && strcmp(m, "ssr") != 0)) {
+        json_decref(body);
+        reply_error(req, 400, "expected a JSON body {\"mode\": \"csr\"} or {\"mode\": \"ssr\"}");
+        return;
+    }
+    struct stats_route *r = stats_at(&app->stats, app->route_slot[id]);
+    int csr = strcmp(m, "csr") == 0;
+    json_decref(body);
+    if (csr && id == ROUTE_OTHER) {
+        reply_error(req, 409, "_other cannot be switched: it is every unmatched path");
+        return;
+    }
+    if (csr && r->never_csr) {
+        reply_error(req, 409, "this route is never_csr in the config");
+        return;
+    }
+    const struct config_fallback *fb = (unsigned)id < app->cfg->nroute_fb && app->cfg->route_fb[id].kind != FB_NONE
+                                           ? &app->cfg->route_fb[id] : &app->cfg->fallback;
+    if (csr && fb->kind == FB_NONE) {
+        reply_error(req, 409, "no fallback configured: set \"fallback\" in the config first");
+        return;
+    }
+    if (stats_set_mode(r, csr ? MODE_CSR : MODE_SSR, BY_MANUAL, app_wall_ms(app)))
+        log_at(LOG_INFO, "route %s: mode %s (manual, admin API)", r->name, m);
+    reply_json(req, 200, route_json(app, app->route_slot[id]));
 }
 
 static void api_routes(struct app *app, struct evhttp_request *req, const char *name)
@@ -661,6 +711,16 @@ static void admin_cb(struct evhttp_request *req, void *arg)
             return;
         }
         api_routes(app, req, NULL);
+    } else if (strncmp(path, "/api/routes/", 12) == 0 && strchr(path + 12, '/') &&
+               strcmp(strchr(path + 12, '/'), "/mode") == 0) {
+        if (cmd != EVHTTP_REQ_PUT && cmd != EVHTTP_REQ_POST) {
+            reply_error(req, 405, "use PUT with {\"mode\": \"csr\"} or {\"mode\": \"ssr\"}");
+            return;
+        }
+        *strchr(path + 12, '/') = '\0';
+        char *name = evhttp_uridecode(path + 12, 0, NULL);
+        api_route_mode(app, req, name ? name : path + 12);
+        free(name);
     } else if (strncmp(path, "/api/routes/", 12) == 0 && !strchr(path + 12, '/')) {
         if (!get) {
             reply_error(req, 405, "use GET");

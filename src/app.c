@@ -2,6 +2,7 @@
  * limits and timeouts derived from the current config. */
 #include "app.h"
 #include "config.h"
+#include "route.h"
 
 #include <event2/event.h>
 #include <time.h>
@@ -34,3 +35,22 @@ void app_apply_limits(struct app *app)
     ms_tv(app, c->timeouts.upstream_idle_ms, &app->tv_upidle);
 }
 
+
+uint64_t app_wall_ms(const struct app *app)
+{
+    return app->start_wall_ms + (app_now_us() - app->start_us) / 1000;
+}
+
+void app_apply_modes(struct app *app)
+{
+    const struct config *c = app->cfg;
+    uint64_t now = app_wall_ms(app);
+    for (unsigned id = 1; id < route_count(c->routes); id++) {
+        struct stats_route *r = stats_at(&app->stats, app->route_slot[id]);
+        r->never_csr = c->route_never_csr[id];
+        if (r->never_csr)
+            stats_set_mode(r, MODE_SSR, BY_CONFIG, now);
+        else if (r->mode_by == BY_CONFIG || r->mode_since_ms == 0)
+            stats_set_mode(r, c->route_csr[id] ? MODE_CSR : MODE_SSR, BY_CONFIG, now);
+    }
+}

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void config_err_set(struct config_err *err, const char *path, const char *fmt, ...)
 {
@@ -289,9 +290,9 @@ static const struct config_int config_ints[] = {
 
 static const char *const top_keys[] = {
     "listen", "upstream", "admin", "admin_token", "routes", "timeouts",
-    "limits", "access_log", "log_file", "log_level", "memory", "attribution", NULL
+    "limits", "access_log", "log_file", "log_level", "memory", "attribution", "fallback", NULL
 };
-static const char *const route_keys[] = { "name", "match", NULL };
+static const char *const route_keys[] = { "name", "match", "mode", "never_csr", "fallback", NULL };
 
 static size_t edit_distance(const char *a, const char *b)
 {
@@ -668,6 +669,167 @@ static int parse_memory(json_t *m, struct config_memory *mc, struct config_err *
     return 0;
 }
 
+/* ---- fallbacks ---------------------------------------------------------- */
+
+void fb_blob_unref(struct fb_blob *b)
+{
+    if (b && --b->refs == 0)
+        free(b);
+}
+
+static const char *content_type_of(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (dot && (strcmp(dot, ".html") == 0 || strcmp(dot, ".htm") == 0))
+        return "text/html; charset=utf-8";
+    if (dot && strcmp(dot, ".json") == 0)
+        return "application/json";
+    if (dot && strcmp(dot, ".txt") == 0)
+        return "text/plain; charset=utf-8";
+    return "text/html; charset=utf-8";
+}
+
+static int read_blob(const char *path, struct fb_blob **out, const char *kpath, struct config_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        config_err_set(err, kpath, "'%s': %s", path, strerror(errno));
+        return -1;
+    }
+    if (fseek(f, 0, SEEK_END) < 0) {
+        fclose(f);
+        config_err_set(err, kpath, "'%s': not a regular file", path);
+        return -1;
+    }
+    long len = ftell(f);
+    if (len < 0 || len > (16L << 20)) {
+        fclose(f);
+        config_err_set(err, kpath, "'%s': %s", path, len < 0 ? "cannot tell its size" : "larger than 16 MB");
+        return -1;
+    }
+    rewind(f);
+    struct fb_blob *b = malloc(sizeof *b + (size_t)len + 1);
+    if (b == NULL || fread(b->data, 1, (size_t)len, f) != (size_t)len) {
+        free(b);
+        fclose(f);
+        config_err_set(err, kpath, "'%s': read error", path);
+        return -1;
+    }
+    fclose(f);
+    b->refs = 1;
+    b->len = (size_t)len;
+    *out = b;
+    return 0;
+}
+
+/* Parses one fallback object at <kpath> into <fb>. */
+static int parse_fallback(json_t *o, const char *kpath, struct config *c, struct config_fallback *fb,
+                          struct config_err *err)
+{
+    static const char *const keys[] = { "file", "header", "upstream", NULL };
+    char path[CONFIG_PATH_MAX + 16];
+
+    if (!json_is_object(o) || json_object_size(o) != 1) {
+        config_err_set(err, kpath, "expected one of {\"file\": \"dist/index.html\"}, {\"header\": \"X-SSR-Off: 1\"}, "
+                       "{\"upstream\": \"http://127.0.0.1:5173\"}");
+        return -1;
+    }
+    if (check_keys(o, keys, kpath, err) < 0)
+        return -1;
+    const char *key = json_object_iter_key(json_object_iter(o));
+    json_t *v = json_object_get(o, key);
+    snprintf(path, sizeof path, "%s.%s", kpath, key);
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        config_err_set(err, path, "expected a non-empty string");
+        return -1;
+    }
+    const char *sv = json_string_value(v);
+    if ((fb->text = malloc(strlen(key) + strlen(sv) + 4)) == NULL) {
+        config_err_set(err, path, "out of memory");
+        return -1;
+    }
+    sprintf(fb->text, "%s: %s", key, sv);
+    if (strcmp(key, "file") == 0) {
+        fb->kind = FB_FILE;
+        if ((fb->path = strdup(sv)) == NULL || read_blob(sv, &fb->blob, path, err) < 0)
+            return -1;
+        fb->content_type = content_type_of(sv);
+    } else if (strcmp(key, "header") == 0) {
+        const char *colon = strchr(sv, ':');
+        fb->kind = FB_HEADER;
+        if (colon == NULL || colon == sv) {
+            config_err_set(err, path, "'%s': expected \"Name: value\", e.g. \"X-SSR-Off: 1\"", sv);
+            return -1;
+        }
+        for (const char *q = sv; q < colon; q++)
+            if (!(isalnum((unsigned char)*q) || *q == '-' || *q == '_')) {
+                config_err_set(err, path, "'%s': the header name may contain letters, digits, '-' and '_'", sv);
+                return -1;
+            }
+        const char *val = colon + 1;
+        while (*val == ' ')
+            val++;
+        for (const char *q = val; *q; q++)
+            if ((unsigned char)*q < 0x20 || *q == 0x7f) {
+                config_err_set(err, path, "'%s': control characters in the value", sv);
+                return -1;
+            }
+        fb->hname = strndup(sv, (size_t)(colon - sv));
+        fb->hvalue = strdup(val);
+        if (!fb->hname || !fb->hvalue) {
+            config_err_set(err, path, "out of memory");
+            return -1;
+        }
+        unsigned i;
+        for (i = 0; i < c->nctl_headers; i++)
+            if (strcasecmp(c->ctl_headers[i], fb->hname) == 0)
+                break;
+        if (i == c->nctl_headers) {
+            if (c->nctl_headers == CONFIG_TARGETS_MAX) {
+                config_err_set(err, path, "too many different fallback headers (at most %d)", CONFIG_TARGETS_MAX);
+                return -1;
+            }
+            if ((c->ctl_headers[c->nctl_headers++] = strdup(fb->hname)) == NULL) {
+                config_err_set(err, path, "out of memory");
+                return -1;
+            }
+        }
+    } else {
+        struct config tmp;
+        memset(&tmp, 0, sizeof tmp);
+        fb->kind = FB_UPSTREAM;
+        if (parse_upstream(sv, &tmp, err) < 0) {
+            snprintf(err->path, sizeof err->path, "%.*s", (int)sizeof err->path - 1, path);
+            return -1;
+        }
+        unsigned i;
+        for (i = 0; i < c->ntargets; i++)
+            if (strcmp(c->targets[i].text, tmp.upstream.text) == 0)
+                break;
+        if (i == c->ntargets) {
+            if (c->ntargets == CONFIG_TARGETS_MAX) {
+                config_err_set(err, path, "too many different fallback upstreams (at most %d)", CONFIG_TARGETS_MAX - 1);
+                return -1;
+            }
+            c->targets[i] = tmp.upstream;
+            snprintf(c->target_host[i], sizeof c->target_host[i], "%s", tmp.upstream_host);
+            c->ntargets++;
+        }
+        fb->target = i;
+    }
+    return 0;
+}
+
+static void fallback_free(struct config_fallback *fb)
+{
+    free(fb->path);
+    fb_blob_unref(fb->blob);
+    free(fb->hname);
+    free(fb->hvalue);
+    free(fb->text);
+    memset(fb, 0, sizeof *fb);
+}
+
 static int config_build(json_t *root, struct config *c, struct config_err *err)
 {
     char *s = NULL;
@@ -830,6 +992,56 @@ static int config_build(json_t *root, struct config *c, struct config_err *err)
         pats[i] = json_string_value(json_object_get(r, "match"));
     }
     c->routes = route_table_new(names, pats, (unsigned)nr, err);
+    if (c->routes) {
+        c->targets[0] = c->upstream;
+        snprintf(c->target_host[0], sizeof c->target_host[0], "%s", c->upstream_host);
+        c->ntargets = 1;
+        c->route_fb = calloc(nr + 1, sizeof *c->route_fb);
+        c->nroute_fb = (unsigned)nr + 1;
+        c->route_csr = calloc(nr + 1, 1);
+        c->route_never_csr = calloc(nr + 1, 1);
+        if (!c->route_fb || !c->route_csr || !c->route_never_csr) {
+            config_err_set(err, "routes", "out of memory");
+            goto routes_fail;
+        }
+        for (size_t i = 0; i < nr; i++) {
+            json_t *r = json_array_get(routes, i), *v;
+            char path[CONFIG_PATH_MAX + 16], base[CONFIG_PATH_MAX - 16];
+            snprintf(base, sizeof base, "routes[%zu]", i);
+            if ((v = json_object_get(r, "mode")) != NULL) {
+                snprintf(path, sizeof path, "%s.mode", base);
+                if (!json_is_string(v) || (strcmp(json_string_value(v), "ssr") != 0 &&
+                                           strcmp(json_string_value(v), "csr") != 0)) {
+                    config_err_set(err, path, "expected \"ssr\" or \"csr\"");
+                    goto routes_fail;
+                }
+                c->route_csr[i + 1] = strcmp(json_string_value(v), "csr") == 0;
+            }
+            if ((v = json_object_get(r, "never_csr")) != NULL) {
+                snprintf(path, sizeof path, "%s.never_csr", base);
+                if (!json_is_boolean(v)) {
+                    config_err_set(err, path, "expected true or false, got %s", json_type_name(v));
+                    goto routes_fail;
+                }
+                c->route_never_csr[i + 1] = json_is_true(v);
+            }
+            if (c->route_csr[i + 1] && c->route_never_csr[i + 1]) {
+                snprintf(path, sizeof path, "%s.mode", base);
+                config_err_set(err, path, "\"csr\" contradicts \"never_csr\": true");
+                goto routes_fail;
+            }
+            if ((v = json_object_get(r, "fallback")) != NULL) {
+                snprintf(path, sizeof path, "%s.fallback", base);
+                if (parse_fallback(v, path, c, &c->route_fb[i + 1], err) < 0)
+                    goto routes_fail;
+            }
+        }
+    }
+    if (0) {
+routes_fail:
+        route_table_free(c->routes);
+        c->routes = NULL;
+    }
 routes_out:
     free(names);
     free(pats);
@@ -848,6 +1060,16 @@ routes_out:
     json_t *mem = json_object_get(root, "memory");
     if (mem && parse_memory(mem, &c->memory, err) < 0)
         goto out;
+    json_t *gfb = json_object_get(root, "fallback");
+    if (gfb && parse_fallback(gfb, "fallback", c, &c->fallback, err) < 0)
+        goto out;
+    for (unsigned id = 1; id < route_count(c->routes); id++)
+        if (c->route_csr[id] && c->route_fb[id].kind == FB_NONE && c->fallback.kind == FB_NONE) {
+            char path[CONFIG_PATH_MAX];
+            snprintf(path, sizeof path, "routes[%u].mode", id - 1);
+            config_err_set(err, path, "\"csr\" needs a fallback: set \"fallback\" at the top or on the route");
+            goto out;
+        }
     rc = 0;
 out:
     free(s);
@@ -935,6 +1157,14 @@ void config_free(struct config *c)
 {
     if (c == NULL)
         return;
+    for (unsigned id = 0; c->route_fb && id < c->nroute_fb; id++)
+        fallback_free(&c->route_fb[id]);
+    free(c->route_fb);
+    free(c->route_csr);
+    free(c->route_never_csr);
+    fallback_free(&c->fallback);
+    for (unsigned i = 0; i < c->nctl_headers; i++)
+        free(c->ctl_headers[i]);
     route_table_free(c->routes);
     struct config_memory *m = &c->memory;
     free(m->url);

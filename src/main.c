@@ -82,11 +82,14 @@ static void reload(struct app *app)
         log_at(LOG_WARN, "reload: \"listen\" changed to %s; this takes a restart", nc->listen.text);
     if (strcmp(old->admin.text, nc->admin.text) != 0)
         log_at(LOG_WARN, "reload: \"admin\" changed to %s; this takes a restart", nc->admin.text);
-    int upstream_changed = strcmp(old->upstream.text, nc->upstream.text) != 0;
+    int upstream_changed = old->ntargets != nc->ntargets;
+    for (unsigned i = 0; !upstream_changed && i < nc->ntargets; i++)
+        upstream_changed = strcmp(old->targets[i].text, nc->targets[i].text) != 0;
     free(app->route_slot);
     app->route_slot = map;
     memsrc_stop(app);                 /* it points into the old config */
     app->cfg = nc;
+    app_apply_modes(app);
     if (series_resize(&app->series, app->stats.n) < 0)
         log_at(LOG_WARN, "reload: out of memory widening the memory series");
     if (memsrc_start(app) < 0)
@@ -186,6 +189,7 @@ int main(int argc, char **argv)
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     app.start_wall_ms = (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000;
+    app_apply_modes(&app);
     if (series_init(&app.series, app.stats.n,
                     (uint64_t)(app.cfg->memory.floor_window_ms ? app.cfg->memory.floor_window_ms : 30000) * 1000) < 0) {
         log_at(LOG_ERROR, "out of memory at start-up");

@@ -49,6 +49,7 @@
 #define OUT_HIGH   (64 * 1024)       /* pause the producer above this */
 #define OUT_LOW    (16 * 1024)       /* resume it below this */
 #define LINGER_SEC 2
+#define CSR_HEADERS "Cache-Control: no-store\r\nX-Leakproxy-Mode: csr\r\n"
 
 enum { C_HEAD, C_BODY, C_WAIT, C_CLOSING };
 enum { B_NONE, B_CL, B_CHUNKED, B_EOF };          /* body framing, inbound */
@@ -93,6 +94,9 @@ struct client {
     struct http1_chunked resp_ch;
     int resp_started, status, up_reusable;
     int from_upstream;               /* the response head came from the upstream */
+    int csr;                         /* served by the fallback (route in csr mode) */
+    const struct config_fallback *fb;/* valid while app->cfg == fb_cfg */
+    const struct config *fb_cfg;
     int64_t mem_pid;                 /* worker that served it (header source) */
     const char *err_kind;
     uint64_t t_start, t_first;
@@ -330,11 +334,12 @@ static void exchange_finish(struct client *c)
     rs->inflight--;
     if (c->status >= 100 && c->status <= 599)
         rs->status[c->status / 100]++;
-    if (c->from_upstream) {
+    if (c->from_upstream && !c->csr) {
         rs->rendered++;
         if (c->mem_pid)
             memsrc_count(app, c->mem_pid, c->slot);
     }
+    c->csr = 0;
     c->from_upstream = 0;
     c->mem_pid = 0;
     rs->bytes_in += c->bytes_in;
@@ -383,6 +388,14 @@ static void exchange_finish(struct client *c)
         client_timer(c, &app->tv_idle);
 }
 
+static int is_ctl_header(const struct config *cfg, const char *name, size_t len)
+{
+    for (unsigned i = 0; i < cfg->nctl_headers; i++)
+        if (strlen(cfg->ctl_headers[i]) == len && strncasecmp(cfg->ctl_headers[i], name, len) == 0)
+            return 1;
+    return 0;
+}
+
 /* Appends the request head for the upstream: origin-form target, headers
  * minus hop-by-hop ones, X-Forwarded-*, and framing we generate. */
 static void serialize_request(struct client *c, const char *p, struct evbuffer *o)
@@ -413,17 +426,22 @@ static void serialize_request(struct client *c, const char *p, struct evbuffer *
             continue;
         if (http1_conn_names(p, h, i))
             continue;
+        if (cfg->nctl_headers && is_ctl_header(cfg, p + hd->name, hd->name_len))
+            continue;                /* nobody outside steers the SSR switch */
         evbuffer_add(o, p + hd->name, hd->name_len);
         evbuffer_add(o, ": ", 2);
         evbuffer_add(o, p + hd->value, hd->value_len);
         evbuffer_add(o, "\r\n", 2);
     }
+    if (c->csr && c->fb->kind == FB_HEADER)
+        evbuffer_add_printf(o, "%s: %s\r\n", c->fb->hname, c->fb->hvalue);
     if (h->flags & HTTP1_ABSOLUTE) {
         host = p + h->host;
         host_len = h->host_len;
         evbuffer_add_printf(o, "Host: %.*s\r\n", (int)host_len, host);
     } else if (!(h->flags & HTTP1_HAS_HOST)) {
-        evbuffer_add_printf(o, "Host: %s\r\n", cfg->upstream_host);
+        evbuffer_add_printf(o, "Host: %s\r\n",
+                            cfg->target_host[c->csr && c->fb->kind == FB_UPSTREAM ? c->fb->target : 0]);
     }
     /* X-Forwarded-For: the client's list, then the client */
     evbuffer_add(o, "X-Forwarded-For: ", 17);
@@ -456,7 +474,16 @@ static void dispatch(struct client *c, const char *p)
 {
     struct app *app = c->app;
     int reused;
-    struct upconn *u = upstream_get(app, c->retried, &reused);
+    unsigned target = 0;
+    if (c->csr) {
+        if (c->fb_cfg != app->cfg) {           /* a reload since: the fallback is gone */
+            respond_error(c, 502, c->req_mode != B_NONE, "fallback_reloaded");
+            return;
+        }
+        if (c->fb->kind == FB_UPSTREAM)
+            target = c->fb->target;
+    }
+    struct upconn *u = upstream_get(app, target, c->retried, &reused);
 
     if (u == NULL) {
         client_stats(c)->errors[STATS_ERR_CONNECT]++;
@@ -484,6 +511,43 @@ static void dispatch(struct client *c, const char *p)
         if (upstream_flush(u) < 0)
             return;
     }
+}
+
+static void blob_done(const void *data, size_t len, void *arg)
+{
+    (void)data;
+    (void)len;
+    fb_blob_unref(arg);
+}
+
+/* Answers from the fallback file, by reference: the upstream never sees it. */
+static void respond_file(struct client *c)
+{
+    struct fb_blob *b = c->fb->blob;
+    char head[512];
+
+    if (c->req_mode != B_NONE) {
+        c->keepalive = 0;            /* a body on a GET: not read, close after */
+        c->state = C_BODY;
+    }
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Cache-Control: no-store\r\nX-Leakproxy-Mode: csr\r\n%s\r\n",
+                     c->fb->content_type, b->len,
+                     !c->keepalive ? "Connection: close\r\n" : c->minor == 0 ? "Connection: keep-alive\r\n" : "");
+    client_out(c, head, (size_t)n);
+    if (!c->is_head && b->len) {
+        b->refs++;
+        if (evbuffer_add_reference(c->out, b->data, b->len, blob_done, b) < 0)
+            b->refs--;
+        c->bytes_out += b->len;
+    }
+    evbuffer_drain(c->in, c->req.head_len);
+    c->status = 200;
+    c->resp_started = 1;
+    c->resp_state = 2;
+    c->t_first = app_now_us();
+    exchange_finish(c);
 }
 
 static void client_start_exchange(struct client *c, const char *p)
@@ -524,12 +588,29 @@ static void client_start_exchange(struct client *c, const char *p)
         c->req_mode = B_NONE;
     }
     c->req_body = 0;
+    c->csr = 0;
+    struct stats_route *rs = client_stats(c);
+    if (rs->mode == MODE_CSR && !rs->never_csr && (c->is_head || http1_name_is(p + h->method, h->method_len, "get"))) {
+        const struct config *cfg = app->cfg;
+        const struct config_fallback *fb = route < cfg->nroute_fb && cfg->route_fb[route].kind != FB_NONE
+                                               ? &cfg->route_fb[route] : &cfg->fallback;
+        if (fb->kind != FB_NONE) {
+            c->csr = 1;
+            c->fb = fb;
+            c->fb_cfg = cfg;
+            rs->csr_requests++;
+        }
+    }
     if (h->flags & HTTP1_EXPECT_OTHER) {
         respond_error(c, 417, 1, "expectation");
         return;
     }
     if (c->req_mode == B_CL && h->content_length > app->cfg->limits.max_body_bytes) {
         respond_error(c, 413, 1, "body_too_large");
+        return;
+    }
+    if (c->csr && c->fb->kind == FB_FILE) {
+        respond_file(c);
         return;
     }
     c->state = c->req_mode == B_NONE ? C_WAIT : C_BODY;
@@ -724,11 +805,16 @@ static void serialize_response(struct client *c, const char *p)
             continue;
         if (strip && hd->name_len == strip_len && strncasecmp(p + hd->name, strip, strip_len) == 0)
             continue;
+        if (c->csr && (http1_name_is(p + hd->name, hd->name_len, "cache-control") ||
+                       http1_name_is(p + hd->name, hd->name_len, "x-leakproxy-mode")))
+            continue;                /* a csr answer must never be cached as the page */
         evbuffer_add(o, p + hd->name, hd->name_len);
         evbuffer_add(o, ": ", 2);
         evbuffer_add(o, p + hd->value, hd->value_len);
         evbuffer_add(o, "\r\n", 2);
     }
+    if (c->csr)
+        evbuffer_add(o, CSR_HEADERS, sizeof CSR_HEADERS - 1);
     if (c->resp_out == O_CL || (c->resp_out == O_NONE && (h->flags & HTTP1_HAS_CL)))
         evbuffer_add_printf(o, "Content-Length: %lld\r\n", (long long)h->content_length);
     else if (c->resp_out == O_CHUNKED)

@@ -5,6 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const mode_by_names[5] = { "config", "manual", "bisect", "probe", "guard" };
+
+int stats_set_mode(struct stats_route *r, enum route_mode m, enum mode_by by, uint64_t now_ms)
+{
+    if (r->mode == m && r->mode_by == by)
+        return 0;
+    int changed = r->mode != m;
+    r->mode = m;
+    r->mode_by = by;
+    if (changed || r->mode_since_ms == 0)
+        r->mode_since_ms = now_ms;
+    return changed;
+}
+
 const char *const stats_err_names[STATS_ERR_N] = {
     "connect", "timeout", "bad_response", "reset", "client_abort"
 };

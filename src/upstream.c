@@ -55,19 +55,20 @@ static void pool_unlink(struct upconn *u)
     struct app *app = u->app;
     if (u->prev)
         u->prev->next = u->next;
-    else if (app->idle == u)
-        app->idle = u->next;
+    else if (app->idle[u->target] == u)
+        app->idle[u->target] = u->next;
     if (u->next)
         u->next->prev = u->prev;
     u->next = u->prev = NULL;
     app->nidle--;
+    app->nidle_of[u->target]--;
 }
 
 void upstream_close(struct upconn *u)
 {
     if (u == NULL)
         return;
-    if (u->client == NULL && (u->prev || u->next || u->app->idle == u))
+    if (u->client == NULL && (u->prev || u->next || u->app->idle[u->target] == u))
         pool_unlink(u);
     event_del(&u->rev);
     event_del(&u->wev);
@@ -168,9 +169,10 @@ static void upstream_timercb(evutil_socket_t fd, short what, void *arg)
         upstream_close(u);
 }
 
-struct upconn *upstream_get(struct app *app, int fresh, int *reused)
+struct upconn *upstream_get(struct app *app, unsigned target, int fresh, int *reused)
 {
-    struct upconn *u = app->idle;
+    struct upconn *u = app->idle[target];
+    const struct config_addr *addr = &app->cfg->targets[target];
     int one = 1;
 
     if (u && !fresh) {
@@ -184,7 +186,9 @@ struct upconn *upstream_get(struct app *app, int fresh, int *reused)
     if ((u = calloc(1, sizeof *u)) == NULL)
         return NULL;
     u->app = app;
-    u->fd = socket(app->cfg->upstream.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    u->target = target;
+    u->gen = app->pool_gen;
+    u->fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     u->in = evbuffer_new();
     u->out = evbuffer_new();
     if (u->fd < 0 || !u->in || !u->out) {
@@ -204,7 +208,7 @@ struct upconn *upstream_get(struct app *app, int fresh, int *reused)
     app->nupconns++;
     app->upstream_connects++;
     u->connecting = 1;
-    if (connect(u->fd, (struct sockaddr *)&app->cfg->upstream.sa, app->cfg->upstream.salen) == 0 ||
+    if (connect(u->fd, (const struct sockaddr *)&addr->sa, addr->salen) == 0 ||
         errno == EINPROGRESS) {
         /* even an immediate success reports through the write event, so the
          * caller can finish setting up the exchange first */
@@ -225,23 +229,26 @@ void upstream_put(struct upconn *u)
     u->client = NULL;
     event_del(&u->wev);
     if (app->draining || app->nidle >= (unsigned)app->cfg->limits.upstream_idle ||
-        evbuffer_get_length(u->in) > 0) {
+        evbuffer_get_length(u->in) > 0 || u->gen != app->pool_gen) {
         upstream_close(u);
         return;
     }
     evbuffer_drain(u->out, evbuffer_get_length(u->out));
-    u->next = app->idle;
+    u->next = app->idle[u->target];
     u->prev = NULL;
-    if (app->idle)
-        app->idle->prev = u;
-    app->idle = u;
+    if (u->next)
+        u->next->prev = u;
+    app->idle[u->target] = u;
     app->nidle++;
+    app->nidle_of[u->target]++;
     upstream_read_enable(u, 1);
     event_add(&u->tmo, &app->tv_upidle);
 }
 
 void upstream_pool_clear(struct app *app)
 {
-    while (app->idle)
-        upstream_close(app->idle);
+    for (unsigned t = 0; t < CONFIG_TARGETS_MAX; t++)
+        while (app->idle[t])
+            upstream_close(app->idle[t]);
+    app->pool_gen++;
 }

@@ -25,6 +25,16 @@ done
 summary+=("unit: $units_ok binaries passed, $units_bad failed")
 [ "$units_bad" -eq 0 ] || fail=1
 
+if [ -x tests/fuzz/regress.sh ]; then
+  if out=$(tests/fuzz/regress.sh 2>&1); then
+    summary+=("$(printf '%s\n' "$out" | grep -E 'fuzz corpus regression' | tail -n1)")
+  else
+    printf '%s\n' "$out" | tail -n 20
+    summary+=("fuzz corpus regression: FAILED")
+    fail=1
+  fi
+fi
+
 if command -v node >/dev/null 2>&1; then
   if LEAKPROXY_BIN="$bin" node tests/integration/run.mjs; then
     summary+=("integration: passed")

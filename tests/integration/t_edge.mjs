@@ -130,7 +130,13 @@ test('edge: client pipelines 64 MB of requests without reading -> bounded memory
   let written = 0;
   const t0 = Date.now();
   while (written < 64 * 1024 * 1024 && Date.now() - t0 < 3000) {
-    if (!s.write(block)) await Promise.race([new Promise((r) => s.once('drain', r)), sleep(100)]);
+    if (!s.write(block)) {
+      await new Promise((r) => {
+        const done = () => { clearTimeout(t); s.off('drain', done); r(); };
+        const t = setTimeout(done, 100);
+        s.once('drain', done);
+      });
+    }
     written += block.length;
   }
   await sleep(500);
