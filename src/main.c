@@ -7,6 +7,7 @@
 #include "admin.h"
 #include "app.h"
 #include "config.h"
+#include "ctl.h"
 #include "attrib.h"
 #include "log.h"
 #include "memsrc.h"
@@ -28,6 +29,7 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: leakproxy -c FILE            run the proxy\n"
         "       leakproxy --check-config -c FILE   validate FILE, exit 0 (ok) or 1\n"
+        "       leakproxy ctl [--admin ADDR] routes | mode NAME csr|ssr | report | memory | status\n"
         "       leakproxy --version | --help\n"
         "\n"
         "leakproxy sits in front of a server-side-rendering server, tags every\n"
@@ -141,6 +143,8 @@ int main(int argc, char **argv)
     struct config_err err;
     struct app app;
 
+    if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
+        return ctl_main(argc - 2, argv + 2);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
             file = argv[++i];
