@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "http1.h"
+#include "probe.h"
 #include "series.h"
 #include "stats.h"
 
@@ -61,6 +62,7 @@ struct app {
     struct memsrc *mem;
     struct series series;
     struct attrib *attrib;           /* attrib.c */
+    struct probe_state probe;        /* probe.c */
 
     struct event *ev_flush;          /* access log flush timer */
     uint64_t start_wall_ms;          /* Unix time at start-up, for API timestamps */

@@ -115,6 +115,7 @@ struct config {
     char target_host[CONFIG_TARGETS_MAX][300];
     unsigned ntargets;
     char *ctl_headers[CONFIG_TARGETS_MAX];  /* fallback header names, stripped from requests */
+    char *reserved_paths[2];          /* the memory endpoint's paths: clients get 403 */
     unsigned nctl_headers;
 };
 

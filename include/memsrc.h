@@ -92,6 +92,14 @@ void memsrc_quiesced(struct app *app);
 /* A request of stats slot <slot> completed on worker <pid>. */
 void memsrc_count(struct app *app, int64_t pid, unsigned slot);
 
+/* A forced-GC reading for a probe: <cb>(arg, 0, total heap of every
+ * worker, workers) or (arg, -1, 0, 0) when the read failed. One at a time;
+ * -1 if the source cannot force GC or a reading is already awaited. */
+typedef void (*memsrc_floor_cb)(void *arg, int err, uint64_t floor, unsigned workers);
+int memsrc_can_force_gc(const struct app *app);
+int memsrc_read_floor(struct app *app, memsrc_floor_cb cb, void *arg);
+void memsrc_cancel_floor(struct app *app);
+
 /* Health, for /api/memory and /metrics. */
 struct memsrc_health {
     const char *source;               /* "http", ... or "none" */

@@ -7,6 +7,7 @@
 #include "attrib.h"
 #include "log.h"
 #include "memsrc.h"
+#include "probe.h"
 #include "series.h"
 #include "route.h"
 #include "version.h"
@@ -147,6 +148,49 @@ static json_t *route_json(const struct app *app, unsigned slot)
     json_object_set_new(j, "fallback", fb->kind != FB_NONE ? json_string(fb->text) : json_null());
     route_attrib_json(app, slot, j);
     return j;
+}
+
+/* /api/probe: POST starts, GET shows, DELETE aborts */
+static void api_probe(struct app *app, struct evhttp_request *req, enum evhttp_cmd_type cmd)
+{
+    if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) {
+        reply_json(req, 200, probe_json(app));
+        return;
+    }
+    if (cmd == EVHTTP_REQ_DELETE) {
+        probe_abort(app, "aborted through the admin API");
+        reply_json(req, 200, probe_json(app));
+        return;
+    }
+    if (cmd != EVHTTP_REQ_POST) {
+        reply_error(req, 405, "use POST to start, GET to watch, DELETE to abort");
+        return;
+    }
+    struct evbuffer *b = evhttp_request_get_input_buffer(req);
+    json_error_t jerr;
+    json_t *body = json_loadb((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b), 0, &jerr);
+    const char *route = body ? json_string_value(json_object_get(body, "route")) : NULL;
+    json_t *n = body ? json_object_get(body, "requests") : NULL, *c = body ? json_object_get(body, "concurrency") : NULL,
+           *bl = body ? json_object_get(body, "block") : NULL, *sp = body ? json_object_get(body, "split") : NULL;
+    if (route == NULL || (n && (!json_is_integer(n) || json_integer_value(n) < 10 || json_integer_value(n) > 100000)) ||
+        (c && (!json_is_integer(c) || json_integer_value(c) < 1 || json_integer_value(c) > 16)) ||
+        (bl && (!json_is_integer(bl) || json_integer_value(bl) < 1 || json_integer_value(bl) > 10000)) ||
+        (sp && !json_is_string(sp))) {
+        json_decref(body);
+        reply_error(req, 400, "expected {\"route\": NAME, \"requests\": 10..100000, \"concurrency\": 1..16, "
+                              "\"block\": 1..10000, \"split\": \"param:NAME\" | \"query:KEY\" | \"header:NAME\"}");
+        return;
+    }
+    char err[300];
+    int code = probe_start(app, route, n ? (unsigned)json_integer_value(n) : 200,
+                           c ? (unsigned)json_integer_value(c) : 1, bl ? (unsigned)json_integer_value(bl) : 0,
+                           sp ? json_string_value(sp) : NULL, err, sizeof err);
+    json_decref(body);
+    if (code != 200) {
+        reply_error(req, code, err);
+        return;
+    }
+    reply_json(req, 200, probe_json(app));
 }
 
 /* PUT /api/routes/NAME/mode {"mode": "csr" | "ssr"} */
@@ -735,6 +779,8 @@ static void admin_cb(struct evhttp_request *req, void *arg)
             return;
         }
         api_memory(app, req);
+    } else if (strcmp(path, "/api/probe") == 0) {
+        api_probe(app, req, cmd);
     } else if (strcmp(path, "/api/report") == 0) {
         if (!get) {
             reply_error(req, 405, "use GET");

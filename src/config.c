@@ -1060,6 +1060,18 @@ routes_out:
     json_t *mem = json_object_get(root, "memory");
     if (mem && parse_memory(mem, &c->memory, err) < 0)
         goto out;
+    /* a client must not reach the memory endpoint through the proxy: its
+     * forced GC would be a stop-the-world pause anyone could trigger */
+    const char *murls[2] = { c->memory.source == MEMSRC_HTTP || c->memory.source == MEMSRC_PROMETHEUS
+                                 ? c->memory.url : NULL, c->memory.gc_url };
+    for (int k = 0; k < 2; k++) {
+        if (murls[k] == NULL || strncmp(murls[k], "http://", 7) != 0)
+            continue;
+        const char *path = strchr(murls[k] + 7, '/');
+        if (path == NULL || strcmp(path, "/") == 0)
+            continue;
+        c->reserved_paths[k] = strndup(path, strcspn(path, "?"));
+    }
     json_t *gfb = json_object_get(root, "fallback");
     if (gfb && parse_fallback(gfb, "fallback", c, &c->fallback, err) < 0)
         goto out;
@@ -1159,6 +1171,8 @@ void config_free(struct config *c)
         return;
     for (unsigned id = 0; c->route_fb && id < c->nroute_fb; id++)
         fallback_free(&c->route_fb[id]);
+    free(c->reserved_paths[0]);
+    free(c->reserved_paths[1]);
     free(c->route_fb);
     free(c->route_csr);
     free(c->route_never_csr);

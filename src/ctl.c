@@ -260,6 +260,64 @@ static int cmd_get(const struct ctl *c, const char *path)
     return status == 200 ? 0 : 1;
 }
 
+/* probe ROUTE [--requests N] [--concurrency C] [--split KEY] [--wait] */
+static int cmd_probe(const struct ctl *c, int argc, char **argv)
+{
+    char body[512];
+    const char *route = NULL, *split = NULL;
+    int requests = 200, conc = 1, wait = 0, status;
+
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--requests") == 0 && i + 1 < argc)
+            requests = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--concurrency") == 0 && i + 1 < argc)
+            conc = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--split") == 0 && i + 1 < argc)
+            split = argv[++i];
+        else if (strcmp(argv[i], "--wait") == 0)
+            wait = 1;
+        else if (strcmp(argv[i], "--abort") == 0)
+            route = "";
+        else if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--markdown") == 0)
+            continue;
+        else if (route == NULL)
+            route = argv[i];
+    }
+    json_t *j;
+    if (route && route[0] == '\0')
+        j = ctl_json(c, "DELETE", "/api/probe", NULL, &status);
+    else if (route == NULL)
+        j = ctl_json(c, "GET", "/api/probe", NULL, &status);
+    else {
+        snprintf(body, sizeof body, "{\"route\": \"%s\", \"requests\": %d, \"concurrency\": %d%s%s%s}",
+                 route, requests, conc, split ? ", \"split\": \"" : "", split ? split : "", split ? "\"" : "");
+        j = ctl_json(c, "POST", "/api/probe", body, &status);
+    }
+    if (j == NULL)
+        return 1;
+    if (status != 200) {
+        fprintf(stderr, "leakproxy ctl: probe: %s\n", json_string_value(json_object_get(j, "error")));
+        json_decref(j);
+        return 1;
+    }
+    while (wait && strcmp(json_string_value(json_object_get(j, "state")), "running") == 0) {
+        json_decref(j);
+        sleep(1);
+        if ((j = ctl_json(c, "GET", "/api/probe", NULL, &status)) == NULL)
+            return 1;
+    }
+    if (c->json || !json_object_get(j, "summary")) {
+        char *s = json_dumps(j, JSON_INDENT(2));
+        puts(s);
+        free(s);
+    } else {
+        printf("probe %s: %s\n%s\n", json_string_value(json_object_get(j, "route")),
+               json_string_value(json_object_get(j, "state")), json_string_value(json_object_get(j, "summary")));
+    }
+    json_decref(j);
+    return 0;
+}
+
 static void ctl_usage(FILE *f)
 {
     fprintf(f,
@@ -268,6 +326,9 @@ static void ctl_usage(FILE *f)
         "  mode NAME csr|ssr      switch server rendering off (csr) or on (ssr) for a route\n"
         "  report [--markdown]    ranked findings (text; --json, --markdown)\n"
         "  memory                 the memory source and its workers (JSON)\n"
+        "  probe ROUTE [--requests N] [--concurrency C] [--split param:NAME|query:KEY|header:NAME] [--wait]\n"
+        "                         replay captured requests of ROUTE between forced GCs; without ROUTE: the\n"
+        "                         current probe; --abort stops it\n"
         "  status                 version, uptime, connections (JSON)\n"
         "The admin address: --admin, else \"admin\" of the -c config, else 127.0.0.1:9091.\n"
         "The token: --token, else $LEAKPROXY_TOKEN, else \"admin_token\" of the -c config.\n");
@@ -329,6 +390,8 @@ int ctl_main(int argc, char **argv)
         rc = cmd_mode(&c, argv[i + 1], argv[i + 2]);
     else if (strcmp(argv[i], "report") == 0)
         rc = cmd_report(&c);
+    else if (strcmp(argv[i], "probe") == 0)
+        rc = cmd_probe(&c, argc - i - 1, argv + i + 1);
     else if (strcmp(argv[i], "memory") == 0)
         rc = cmd_get(&c, "/api/memory?points=5");
     else if (strcmp(argv[i], "status") == 0)

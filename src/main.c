@@ -11,6 +11,7 @@
 #include "attrib.h"
 #include "log.h"
 #include "memsrc.h"
+#include "probe.h"
 #include "proxy.h"
 #include "route.h"
 #include "upstream.h"
@@ -216,6 +217,8 @@ int main(int argc, char **argv)
     event_base_dispatch(app.base);
 
     log_at(LOG_INFO, "exiting");
+    probe_free(&app);
+    probe_release(&app);
     attrib_stop(&app);
     memsrc_stop(&app);
     proxy_stop(&app);

@@ -45,6 +45,8 @@ struct memsrc {
     int inflight_gc;
     uint64_t sent_us, last_gc_us;
     int quiesce_wait;                 /* a GC read waits for requests in flight */
+    memsrc_floor_cb floor_cb;         /* a probe waits for a forced-GC reading */
+    void *floor_arg;
     struct event *quiesce_timer;
     uint64_t quiesced, quiesce_timeouts;
     /* health */
@@ -71,6 +73,7 @@ static void mem_ok(struct memsrc *m)
 }
 
 static void quiesce_end(struct memsrc *m);
+static void http_send(struct memsrc *m, int gc);
 static void mem_fail(struct memsrc *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void mem_fail(struct memsrc *m, const char *fmt, ...)
 {
@@ -81,6 +84,11 @@ static void mem_fail(struct memsrc *m, const char *fmt, ...)
     m->errors++;
     series_stale(&m->app->series);
     quiesce_end(m);
+    if (m->floor_cb && !m->inflight) {
+        memsrc_floor_cb cb = m->floor_cb;
+        m->floor_cb = NULL;
+        cb(m->floor_arg, -1, 0, 0);
+    }
     if (!m->failing)
         log_at(LOG_WARN, "memory source %s: %s (retrying every %d ms; logged once)",
                kind_names[m->cfg->source], m->last_error, m->cfg->interval_ms);
@@ -319,6 +327,15 @@ static void quiesce_end(struct memsrc *m)
     proxy_unpark(m->app);
 }
 
+/* A forced GC that failed or timed out still took the upstream's time:
+ * count it, so the duty cap holds even when no answer comes back. */
+static void gc_spent(struct memsrc *m)
+{
+    uint64_t now = app_now_us();
+    m->last_gc_ms = (double)(now - m->sent_us) / 1000.0;
+    m->last_gc_us = now;
+}
+
 static void http_done(struct evhttp_request *req, void *arg)
 {
     struct memsrc *m = arg;
@@ -327,9 +344,11 @@ static void http_done(struct evhttp_request *req, void *arg)
     unsigned n = 0;
 
     m->inflight = NULL;
+    if (gc && (req == NULL || evhttp_request_get_response_code(req) != 200))
+        gc_spent(m);
     if (req == NULL || evhttp_request_get_response_code(req) == 0) {
         mem_fail(m, "%s: no answer (refused, reset or timed out after %d ms)",
-                 m->cfg->url, m->cfg->timeout_ms);
+                 gc ? m->cfg->gc_url : m->cfg->url, m->cfg->timeout_ms);
         return;
     }
     int code = evhttp_request_get_response_code(req);
@@ -379,6 +398,18 @@ static void http_done(struct evhttp_request *req, void *arg)
     mem_batch(m, n, gc || m->cfg->gc_url == NULL);
     if (gc)
         quiesce_end(m);
+    if (!gc && m->floor_cb && m->inflight == NULL) {
+        http_send(m, 1);
+        return;
+    }
+    if (gc && m->floor_cb) {
+        uint64_t total = 0;
+        for (unsigned i = 0; i < n; i++)
+            total += m->samples[i].heap_used;
+        memsrc_floor_cb cb = m->floor_cb;
+        m->floor_cb = NULL;
+        cb(m->floor_arg, 0, total, n);
+    }
 }
 
 static int http_conn(struct memsrc *m, const struct evhttp_uri *u)
@@ -435,11 +466,14 @@ static void tick_http(struct memsrc *m)
     if (m->inflight) {
         if (now - m->sent_us > (uint64_t)m->cfg->timeout_ms * 1000) {
             /* libevent's timeout is whole seconds: enforce ours */
+            if (m->inflight_gc)
+                gc_spent(m);
             evhttp_cancel_request(m->inflight);
             m->inflight = NULL;
             evhttp_connection_free(m->conn);
             m->conn = NULL;
-            mem_fail(m, "%s: no answer within %d ms", m->cfg->url, m->cfg->timeout_ms);
+            mem_fail(m, "%s: no answer within %d ms", m->inflight_gc ? m->cfg->gc_url : m->cfg->url,
+                     m->cfg->timeout_ms);
         }
         return;
     }
@@ -649,4 +683,27 @@ void memsrc_health(const struct app *app, struct memsrc_health *h)
 const char *memsrc_kind_name(int kind)
 {
     return kind >= 0 && kind <= MEMSRC_HEADER ? kind_names[kind] : "?";
+}
+
+int memsrc_can_force_gc(const struct app *app)
+{
+    return app->mem && app->cfg->memory.source == MEMSRC_HTTP && app->cfg->memory.gc_url;
+}
+
+int memsrc_read_floor(struct app *app, memsrc_floor_cb cb, void *arg)
+{
+    struct memsrc *m = app->mem;
+    if (!memsrc_can_force_gc(app) || m->floor_cb)
+        return -1;
+    m->floor_cb = cb;
+    m->floor_arg = arg;
+    if (m->inflight == NULL && !m->quiesce_wait)
+        http_send(m, 1);             /* now; otherwise right after the read in flight */
+    return 0;
+}
+
+void memsrc_cancel_floor(struct app *app)
+{
+    if (app->mem)
+        app->mem->floor_cb = NULL;
 }

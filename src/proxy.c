@@ -27,6 +27,7 @@
 #include "config.h"
 #include "log.h"
 #include "memsrc.h"
+#include "probe.h"
 #include "route.h"
 #include "upstream.h"
 
@@ -211,6 +212,7 @@ static const char *status_text(int status)
 {
     switch (status) {
     case 400: return "Bad Request";
+    case 403: return "Forbidden";
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
@@ -589,6 +591,8 @@ static void client_start_exchange(struct client *c, const char *p)
     }
     c->req_body = 0;
     c->csr = 0;
+    if (c->req_mode == B_NONE && (c->is_head || http1_name_is(p + h->method, h->method_len, "get")))
+        probe_capture(app, c->slot, p, h);
     struct stats_route *rs = client_stats(c);
     if (rs->mode == MODE_CSR && !rs->never_csr && (c->is_head || http1_name_is(p + h->method, h->method_len, "get"))) {
         const struct config *cfg = app->cfg;
@@ -599,6 +603,13 @@ static void client_start_exchange(struct client *c, const char *p)
             c->fb = fb;
             c->fb_cfg = cfg;
             rs->csr_requests++;
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        const char *rp = app->cfg->reserved_paths[k];
+        if (rp && strlen(rp) == h->path_len && memcmp(rp, p + h->target, h->path_len) == 0) {
+            respond_error(c, 403, c->req_mode != B_NONE, "memory_endpoint");
+            return;
         }
     }
     if (h->flags & HTTP1_EXPECT_OTHER) {

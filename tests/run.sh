@@ -47,6 +47,16 @@ else
   fail=1
 fi
 
+if [ -x contrib/node/test.sh ] && command -v node >/dev/null 2>&1; then
+  if out=$(contrib/node/test.sh 2>&1); then
+    summary+=("$(printf '%s\n' "$out" | grep -E '^contrib/node:' | tail -n1)")
+  else
+    printf '%s\n' "$out" | tail -n 30
+    summary+=("contrib/node: FAILED")
+    fail=1
+  fi
+fi
+
 if [ -x demo/test-through-proxy.sh ]; then
   if [ -d demo/vue/node_modules ] && [ -d demo/react/node_modules ]; then
     if LEAKPROXY_BIN="$bin" demo/test-through-proxy.sh; then
