@@ -21,6 +21,7 @@ struct config;
 struct client;
 struct upconn;
 struct attrib;
+struct bisect_run;
 
 struct app {
     struct event_base *base;
@@ -63,6 +64,7 @@ struct app {
     struct series series;
     struct attrib *attrib;           /* attrib.c */
     struct probe_state probe;        /* probe.c */
+    struct bisect_run *bisect;       /* bisect.c */
 
     struct event *ev_flush;          /* access log flush timer */
     uint64_t start_wall_ms;          /* Unix time at start-up, for API timestamps */

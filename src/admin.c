@@ -5,6 +5,7 @@
 #include "app.h"
 #include "config.h"
 #include "attrib.h"
+#include "bisect.h"
 #include "log.h"
 #include "memsrc.h"
 #include "probe.h"
@@ -191,6 +192,62 @@ static void api_probe(struct app *app, struct evhttp_request *req, enum evhttp_c
         return;
     }
     reply_json(req, 200, probe_json(app));
+}
+
+/* /api/bisect: POST starts, GET shows, DELETE aborts and restores */
+static void api_bisect(struct app *app, struct evhttp_request *req, enum evhttp_cmd_type cmd)
+{
+    if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) {
+        reply_json(req, 200, bisect_json(app));
+        return;
+    }
+    if (cmd == EVHTTP_REQ_DELETE) {
+        bisect_abort(app, "aborted through the admin API");
+        reply_json(req, 200, bisect_json(app));
+        return;
+    }
+    if (cmd != EVHTTP_REQ_POST) {
+        reply_error(req, 405, "use POST to start, GET to watch, DELETE to abort");
+        return;
+    }
+    struct evbuffer *b = evhttp_request_get_input_buffer(req);
+    json_error_t jerr;
+    json_t *body = json_loadb((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b), 0, &jerr);
+    json_t *routes = body ? json_object_get(body, "routes") : NULL, *rs = body ? json_object_get(body, "round_seconds") : NULL,
+           *metric = body ? json_object_get(body, "metric") : NULL;
+    const char *names[256];
+    unsigned n = 0;
+    int bad = body == NULL || !json_is_object(body) ||
+              (rs && (!json_is_integer(rs) || json_integer_value(rs) < 2 || json_integer_value(rs) > 3600)) ||
+              (metric && !json_is_string(metric));
+    if (!bad && routes && !(json_is_string(routes) && strcmp(json_string_value(routes), "all") == 0)) {
+        size_t i;
+        json_t *v;
+        if (!json_is_array(routes) || json_array_size(routes) == 0 || json_array_size(routes) > 256)
+            bad = 1;
+        else
+            json_array_foreach(routes, i, v) {
+                if (!json_is_string(v))
+                    bad = 1;
+                else
+                    names[n++] = json_string_value(v);
+            }
+    }
+    if (bad) {
+        json_decref(body);
+        reply_error(req, 400, "expected {\"routes\": [NAME, ...] | \"all\", \"round_seconds\": 2..3600, "
+                              "\"metric\": \"heap_used\" | \"rss\"}");
+        return;
+    }
+    char err[300];
+    int code = bisect_start(app, n ? names : NULL, n, rs ? (unsigned)json_integer_value(rs) : 60,
+                            metric ? json_string_value(metric) : NULL, err, sizeof err);
+    json_decref(body);
+    if (code != 200) {
+        reply_error(req, code, err);
+        return;
+    }
+    reply_json(req, 200, bisect_json(app));
 }
 
 /* PUT /api/routes/NAME/mode {"mode": "csr" | "ssr"} */
@@ -779,6 +836,8 @@ static void admin_cb(struct evhttp_request *req, void *arg)
             return;
         }
         api_memory(app, req);
+    } else if (strcmp(path, "/api/bisect") == 0) {
+        api_bisect(app, req, cmd);
     } else if (strcmp(path, "/api/probe") == 0) {
         api_probe(app, req, cmd);
     } else if (strcmp(path, "/api/report") == 0) {

@@ -318,6 +318,81 @@ static int cmd_probe(const struct ctl *c, int argc, char **argv)
     return 0;
 }
 
+/* bisect [ROUTE...] [--round-seconds N] [--metric rss] [--wait] [--abort] */
+static int cmd_bisect(const struct ctl *c, int argc, char **argv)
+{
+    char body[4096];
+    int rs = 60, wait = 0, abort_ = 0, start = 0, status;
+    const char *metric = "heap_used";
+    size_t n = 0;
+    n += (size_t)snprintf(body, sizeof body, "{\"routes\": [");
+    int nr = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--round-seconds") == 0 && i + 1 < argc)
+            rs = atoi(argv[++i]), start = 1;
+        else if (strcmp(argv[i], "--metric") == 0 && i + 1 < argc)
+            metric = argv[++i], start = 1;
+        else if (strcmp(argv[i], "--wait") == 0)
+            wait = 1;
+        else if (strcmp(argv[i], "--abort") == 0)
+            abort_ = 1;
+        else if (strcmp(argv[i], "--start") == 0 || strcmp(argv[i], "all") == 0)
+            start = 1;
+        else if (argv[i][0] != '-' && n < sizeof body - 200) {
+            n += (size_t)snprintf(body + n, sizeof body - n, "%s\"%s\"", nr++ ? ", " : "", argv[i]);
+            start = 1;
+        }
+    }
+    if (nr == 0)
+        n = (size_t)snprintf(body, sizeof body, "{\"routes\": \"all\"");
+    else
+        n += (size_t)snprintf(body + n, sizeof body - n, "]");
+    snprintf(body + n, sizeof body - n, ", \"round_seconds\": %d, \"metric\": \"%s\"}", rs, metric);
+    json_t *j = abort_ ? ctl_json(c, "DELETE", "/api/bisect", NULL, &status)
+              : start ? ctl_json(c, "POST", "/api/bisect", body, &status)
+                      : ctl_json(c, "GET", "/api/bisect", NULL, &status);
+    if (j == NULL)
+        return 1;
+    if (status != 200) {
+        fprintf(stderr, "leakproxy ctl: bisect: %s\n", json_string_value(json_object_get(j, "error")));
+        json_decref(j);
+        return 1;
+    }
+    while (wait && strcmp(json_string_value(json_object_get(j, "state")), "running") == 0) {
+        json_decref(j);
+        sleep(2);
+        if ((j = ctl_json(c, "GET", "/api/bisect", NULL, &status)) == NULL)
+            return 1;
+    }
+    if (c->json) {
+        char *s = json_dumps(j, JSON_INDENT(2));
+        puts(s);
+        free(s);
+    } else {
+        printf("bisect: %s %s\n", json_string_value(json_object_get(j, "state")),
+               json_string_value(json_object_get(j, "message")) ? json_string_value(json_object_get(j, "message")) : "");
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(j, "rounds"), i, r) {
+            char off[256] = "";
+            size_t k, o = 0;
+            json_t *v;
+            json_array_foreach(json_object_get(r, "off"), k, v)
+                o += (size_t)snprintf(off + o, o < sizeof off ? sizeof off - o : 0, "%s%s", k ? "," : "",
+                                      json_string_value(v));
+            printf("  round %2lld %-8s off [%s]: %s\n", (long long)json_integer_value(json_object_get(r, "round")),
+                   json_string_value(json_object_get(r, "kind")), off,
+                   json_string_value(json_object_get(r, "decision")) ? json_string_value(json_object_get(r, "decision")) : "running");
+        }
+        printf("leaking:");
+        json_array_foreach(json_object_get(j, "leaking"), i, r)
+            printf(" %s", json_string_value(r));
+        printf("\n");
+    }
+    json_decref(j);
+    return 0;
+}
+
 static void ctl_usage(FILE *f)
 {
     fprintf(f,
@@ -326,6 +401,8 @@ static void ctl_usage(FILE *f)
         "  mode NAME csr|ssr      switch server rendering off (csr) or on (ssr) for a route\n"
         "  report [--markdown]    ranked findings (text; --json, --markdown)\n"
         "  memory                 the memory source and its workers (JSON)\n"
+        "  bisect [ROUTE...|all] [--round-seconds N] [--metric heap_used|rss] [--wait] [--abort]\n"
+        "                         find leaking routes by switching groups to csr; no argument: show\n"
         "  probe ROUTE [--requests N] [--concurrency C] [--split param:NAME|query:KEY|header:NAME] [--wait]\n"
         "                         replay captured requests of ROUTE between forced GCs; without ROUTE: the\n"
         "                         current probe; --abort stops it\n"
@@ -390,6 +467,8 @@ int ctl_main(int argc, char **argv)
         rc = cmd_mode(&c, argv[i + 1], argv[i + 2]);
     else if (strcmp(argv[i], "report") == 0)
         rc = cmd_report(&c);
+    else if (strcmp(argv[i], "bisect") == 0)
+        rc = cmd_bisect(&c, argc - i - 1, argv + i + 1);
     else if (strcmp(argv[i], "probe") == 0)
         rc = cmd_probe(&c, argc - i - 1, argv + i + 1);
     else if (strcmp(argv[i], "memory") == 0)

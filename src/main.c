@@ -9,6 +9,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "attrib.h"
+#include "bisect.h"
 #include "log.h"
 #include "memsrc.h"
 #include "probe.h"
@@ -217,6 +218,7 @@ int main(int argc, char **argv)
     event_base_dispatch(app.base);
 
     log_at(LOG_INFO, "exiting");
+    bisect_free(&app);               /* restores the modes it changed */
     probe_free(&app);
     probe_release(&app);
     attrib_stop(&app);
