@@ -254,6 +254,9 @@ static void tick_proc(struct memsrc *m)
         ssize_t len = read_small(path, buf, sizeof buf);
         if (len <= 0) {
             if (i == 0) {
+                /* the process (tree) is gone: its series are closed */
+                for (unsigned k = 0; k < m->app->series.nw; k++)
+                    m->app->series.w[k]->alive = 0;
                 mem_fail(m, "process %ld is gone", pids[i]);
                 return;
             }
