@@ -424,7 +424,9 @@ static int http_conn(struct memsrc *m, const struct evhttp_uri *u)
                                          (unsigned short)(port > 0 ? port : 80));
     if (m->conn == NULL)
         return -1;
-    evhttp_connection_set_timeout(m->conn, (m->cfg->timeout_ms + 999) / 1000);
+    /* libevent's own timeout (whole seconds) is only a backstop: tick_http
+     * enforces timeout_ms, and a longer limit for forced-GC reads */
+    evhttp_connection_set_timeout(m->conn, 60);
     evhttp_connection_set_max_body_size(m->conn, MEM_BODY_MAX);
     evhttp_connection_set_retries(m->conn, 0);
     return 0;
@@ -467,7 +469,15 @@ static void tick_http(struct memsrc *m)
     uint64_t now = app_now_us();
 
     if (m->inflight) {
-        if (now - m->sent_us > (uint64_t)m->cfg->timeout_ms * 1000) {
+        /* a forced GC of a large heap takes long (~300 ms at 500 MB): its
+         * read gets at least 10 s, or ten times the last GC's pause */
+        uint64_t limit_ms = (uint64_t)m->cfg->timeout_ms;
+        if (m->inflight_gc) {
+            uint64_t g = (uint64_t)(m->last_gc_ms * 10);
+            limit_ms = limit_ms > 10000 ? limit_ms : 10000;
+            limit_ms = limit_ms > g ? limit_ms : g;
+        }
+        if (now - m->sent_us > limit_ms * 1000) {
             /* libevent's timeout is whole seconds: enforce ours */
             if (m->inflight_gc)
                 gc_spent(m);
@@ -475,8 +485,8 @@ static void tick_http(struct memsrc *m)
             m->inflight = NULL;
             evhttp_connection_free(m->conn);
             m->conn = NULL;
-            mem_fail(m, "%s: no answer within %d ms", m->inflight_gc ? m->cfg->gc_url : m->cfg->url,
-                     m->cfg->timeout_ms);
+            mem_fail(m, "%s: no answer within %llu ms", m->inflight_gc ? m->cfg->gc_url : m->cfg->url,
+                     (unsigned long long)limit_ms);
         }
         return;
     }
