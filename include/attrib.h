@@ -61,10 +61,12 @@ struct attrib_fit_info {
     double resid_sd;
     double drift, drift_se;           /* alpha: bytes per second not tied to requests */
     unsigned outliers;                /* rows the robust pass left out */
+    int drift_dropped;                /* steady traffic: no separate growth per second */
 };
 
 #define ATTRIB_MIN_ROWS_PER_ROUTE 4
-#define ATTRIB_MAX_VIF            100.0
+#define ATTRIB_MAX_VIF            1000.0   /* near-exact collinearity: the SE means nothing */
+#define ATTRIB_DRIFT_MAX_VIF      30.0     /* growth per second kept only if separable */
 
 /* Fits <pr>; fills out[k] and <info>. Columns with fewer than <min_requests>
  * requests or ATTRIB_MIN_ROWS_PER_ROUTE rows are left out (ok = 0). Returns 0,

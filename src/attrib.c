@@ -281,51 +281,68 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
     }
     if (any_other)
         other = (int)p++;             /* the small routes together: their memory is not noise */
+    unsigned p_routes = p;
     if (pr->dt)
         drift = (int)p++;
     info->n = n;
-    info->p = p;
-    X = malloc(((size_t)n * p + 1) * sizeof *X);
-    scratch = malloc(((size_t)p * p * 4 + (size_t)p * 6 + n + 8) * sizeof *scratch);
-    w.nzi = malloc((p + 1) * sizeof *w.nzi);
-    if (!X || !scratch || !w.nzi)
-        goto out;
-    for (unsigned i = 0; i < n; i++) {
-        double *xi = X + (size_t)i * p;
-        memset(xi, 0, p * sizeof *xi);
-        for (unsigned j = 0; j < k; j++) {
-            double v = pr->x[(size_t)i * k + j];
-            if (bcol[j] >= 0)
-                xi[bcol[j]] = v;
-            else if (other >= 0 && v > 0)
-                xi[other] += v;
-        }
-        if (drift >= 0)
-            xi[drift] = pr->dt[i];
-    }
-    w.n = n;
-    w.p = p;
-    w.X = X;
-    w.y = pr->y;
-    w.A = scratch;
-    w.L = w.A + (size_t)p * p;
-    w.C = w.L + (size_t)p * p;
-    w.tmp = w.C + (size_t)p * p;
-    w.A0 = w.tmp + (size_t)p * p;
-    w.b = w.A0 + p;
-    w.beta = w.b + p;
-    w.z = w.beta + p;
-    w.var = w.z + p;
-    w.e = w.var + p;
     unsigned used;
     double sse;
-    if (p == 0 || ls_solve(&w, use, &used, &sse) < 0) {
-        for (unsigned j = 0; j < k; j++)
-            if (bcol[j] >= 0) {
-                bcol[j] = -1;
-                out[j].why = "too few memory intervals in the window for the number of routes";
+    for (int attempt = 0;; attempt++) {
+        info->p = p;
+        free(X);
+        free(scratch);
+        free(w.nzi);
+        X = malloc(((size_t)n * p + 1) * sizeof *X);
+        scratch = malloc(((size_t)p * p * 4 + (size_t)p * 6 + n + 8) * sizeof *scratch);
+        w.nzi = malloc((p + 1) * sizeof *w.nzi);
+        if (!X || !scratch || !w.nzi)
+            goto out;
+        for (unsigned i = 0; i < n; i++) {
+            double *xi = X + (size_t)i * p;
+            memset(xi, 0, p * sizeof *xi);
+            for (unsigned j = 0; j < k; j++) {
+                double v = pr->x[(size_t)i * k + j];
+                if (bcol[j] >= 0)
+                    xi[bcol[j]] = v;
+                else if (other >= 0 && v > 0)
+                    xi[other] += v;
             }
-        goto out;
+            if (drift >= 0)
+                xi[drift] = pr->dt[i];
+        }
+        w.n = n;
+        w.p = p;
+        w.X = X;
+        w.y = pr->y;
+        w.A = scratch;
+        w.L = w.A + (size_t)p * p;
+        w.C = w.L + (size_t)p * p;
+        w.tmp = w.C + (size_t)p * p;
+        w.A0 = w.tmp + (size_t)p * p;
+        w.b = w.A0 + p;
+        w.beta = w.b + p;
+        w.z = w.beta + p;
+        w.var = w.z + p;
+        w.e = w.var + p;
+        if (p == 0 || ls_solve(&w, use, &used, &sse) < 0) {
+            for (unsigned j = 0; j < k; j++)
+                if (bcol[j] >= 0) {
+                    bcol[j] = -1;
+                    out[j].why = "too few memory intervals in the window for the number of routes";
+                }
+            goto out;
+        }
+        /* Under steady traffic the total request count tracks time, and
+         * growth per second cannot be told from growth per request: then
+         * the drift term goes, on the assumption that memory grows with
+         * requests, not with time (reported as drift_dropped). */
+        if (attempt == 0 && drift >= 0 && w.C[drift * p + drift] * w.A0[drift] > ATTRIB_DRIFT_MAX_VIF) {
+            drift = -1;
+            p = p_routes;
+            info->drift_dropped = 1;
+            continue;
+        }
+        break;
     }
     /* One robust pass: a row far outside the residual spread (a worker's
      * own warm-up, a cache flushed at once) is dropped and the fit redone. */
