@@ -4,9 +4,18 @@
 // GC), cluster mode, the client-side shell (header X-SSR-Off: 1), static files, and
 // printing "listening on HOST:PORT" once the socket is bound (PORT=0 picks a free port).
 // An app hands it a route table; each route's handler renders one page.
+//
+// Optional, off unless set (without them the app behaves byte for byte as before):
+//   LEAKPROXY_HEADER=1  contrib/node's module adds the X-Leakproxy-Memory header to every
+//                       response (leakproxy's "header" memory source; also its endpoint
+//                       /__leakproxy/memory[?gc=1])
+//   PROM=1              GET /metrics: prom-client's default metrics of the worker that served
+//                       it, labelled pid="<pid>"; GET /metrics/all: every worker's (cluster mode:
+//                       aggregated by the primary, one series per pid label)
 import http from 'node:http';
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { num } from './config.mjs';
 
@@ -55,6 +64,22 @@ export function send(res, status, type, body, extra = {}) {
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': buf.length, ...extra });
   res.end(buf);
 }
+const envOn = (k) => /^(1|on|true|yes)$/i.test((process.env[k] || '').trim());
+
+/** prom-client from the app's own node_modules (demo/<app>/), default metrics labelled by pid. */
+function loadProm(appName, { collect = true } = {}) {
+  const req = createRequire(new URL(`../${appName}/package.json`, import.meta.url));
+  const client = req('prom-client');
+  client.register.setDefaultLabels({ pid: String(process.pid) });
+  if (collect) client.collectDefaultMetrics();
+  return client;
+}
+
+/** contrib/node's leakproxy-memory module (CommonJS). */
+function loadHeaderModule() {
+  return createRequire(import.meta.url)('../../contrib/node/index.js');
+}
+
 const sendJson = (res, status, obj) => send(res, status, 'application/json', JSON.stringify(obj) + '\n', { 'Cache-Control': 'no-store' });
 
 // /__mem/all in cluster mode: the worker asks the primary, which asks every worker.
@@ -67,6 +92,15 @@ function memAll(forceGc) {
   return new Promise((resolve) => memAllWaiting.set(id, resolve));
 }
 
+// /metrics/all in cluster mode: the primary aggregates every worker's registry.
+let promAllSeq = 0;
+const promAllWaiting = new Map();
+function promAll() {
+  const id = ++promAllSeq;
+  process.send({ type: 'prom-all', id });
+  return new Promise((resolve, reject) => promAllWaiting.set(id, (m) => (m.error ? reject(new Error(m.error)) : resolve(m.text))));
+}
+
 /**
  * Starts the app. <routes>: [{ name, match, ssr, handler(req, res, params, url) }].
  * ssr routes answer "X-SSR-Off: 1" with the shell instead of rendering.
@@ -75,10 +109,13 @@ export function serve({ appName, routes, banner }) {
   const host = process.env.HOST || '127.0.0.1';
   const port = num('PORT', 3000);
   const workers = num('WORKERS', 0);
-  if (workers > 0 && cluster.isPrimary) return primary(workers, host, banner);
+  if (workers > 0 && cluster.isPrimary) return primary(workers, host, banner, appName);
 
   const table = routes.map((r) => ({ ...r, test: compile(r.match) }));
   const shell = shellHtml(appName);
+  const prom = envOn('PROM') ? loadProm(appName) : null;
+  // in a worker, answers the primary's AggregatorRegistry (for /metrics/all)
+  if (prom && cluster.isWorker) new prom.AggregatorRegistry();
 
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://x');
@@ -87,6 +124,10 @@ export function serve({ appName, routes, banner }) {
       if (path === '/__mem') return sendJson(res, 200, memReading(url.searchParams.get('gc') === '1'));
       if (path === '/__mem/all') return sendJson(res, 200, await memAll(url.searchParams.get('gc') === '1'));
       if (path === '/__config') return sendJson(res, 200, { app: appName, pid: process.pid, ...banner() });
+      if (prom && (path === '/metrics' || path === '/metrics/all')) {
+        const text = path === '/metrics' || !cluster.isWorker ? await prom.register.metrics() : await promAll();
+        return send(res, 200, prom.register.contentType, text, { 'Cache-Control': 'no-store' });
+      }
       const st = STATIC[path];
       if (st) return send(res, 200, st.type, st.body, { 'Cache-Control': 'public, max-age=60' });
       for (const r of table) {
@@ -105,10 +146,12 @@ export function serve({ appName, routes, banner }) {
     }
   });
 
+  if (envOn('LEAKPROXY_HEADER')) loadHeaderModule().attach(server);
   if (cluster.isWorker) {
     process.on('message', (m) => {
       if (m?.type === 'mem') process.send({ type: 'mem-reply', id: m.id, mem: memReading(m.gc) });
       else if (m?.type === 'mem-all-reply') { memAllWaiting.get(m.id)?.(m.result); memAllWaiting.delete(m.id); }
+      else if (m?.type === 'prom-all-reply') { promAllWaiting.get(m.id)?.(m); promAllWaiting.delete(m.id); }
     });
   }
   server.listen(port, host, () => {
@@ -125,7 +168,8 @@ export function serve({ appName, routes, banner }) {
 
 // Cluster primary: forks workers that share one listening port (port 0 included: the
 // primary owns the socket, so every worker gets the same port), answers /__mem/all.
-function primary(n, host, banner) {
+function primary(n, host, banner, appName) {
+  const aggregator = envOn('PROM') ? new (loadProm(appName, { collect: false }).AggregatorRegistry)() : null;
   const ready = new Set();
   let port = null;
   const pending = new Map();   // request id -> { from, replies[] }
@@ -142,6 +186,9 @@ function primary(n, host, banner) {
       const id = ++nextId, ws = alive();
       pending.set(id, { from: w, reqId: m.id, want: ws.length, replies: [] });
       for (const x of ws) x.send({ type: 'mem', id, gc: m.gc });
+    } else if (m?.type === 'prom-all' && aggregator) {
+      aggregator.clusterMetrics().then((text) => w.send({ type: 'prom-all-reply', id: m.id, text }),
+        (err) => w.send({ type: 'prom-all-reply', id: m.id, error: String(err?.message || err) }));
     } else if (m?.type === 'mem-reply') {
       const p = pending.get(m.id);
       if (!p) return;

@@ -796,3 +796,310 @@ export async function assertStillServes(proxy, target = '/detail/ok', expectStat
   if (r.status !== expectStatus) throw new Error(`follow-up GET ${target}: expected ${expectStatus}, got ${r.status}`);
   return r;
 }
+
+// ---------------------------------------------------------------------------
+// Demo apps, fake memory endpoints and load (t_memory.mjs, t_attrib.mjs).
+// A demo app runs in its own process group (cluster workers included), so
+// teardown and the exit hook below kill the whole group.
+
+import http from 'node:http';
+
+export const DEMO_DIR = path.join(ROOT, 'demo');
+const liveGroups = new Set();
+process.on('exit', () => { for (const pid of liveGroups) { try { process.kill(-pid, 'SIGKILL'); } catch {} } });
+
+// Why demo/<app> cannot run here (missing node_modules or a package), or null.
+export function demoMissing(app, packages = []) {
+  const nm = path.join(DEMO_DIR, app, 'node_modules');
+  if (!fs.existsSync(nm)) return `demo/${app}/node_modules missing (run: cd demo/${app} && npm ci)`;
+  for (const p of packages)
+    if (!fs.existsSync(path.join(nm, p, 'package.json'))) return `demo/${app}: package ${p} not installed (run: cd demo/${app} && npm ci)`;
+  return null;
+}
+
+export function pidAlive(pid) {
+  try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; }
+}
+
+// Starts demo/<app>/server.js (PORT=0, --expose-gc, plus <env>) and waits for
+// "listening on". Returns { proc, port, pid (primary or only process),
+// workers: [pids] (cluster mode; [] otherwise), output(), stop() }.
+// <prefix>: argv run before node (e.g. a shell that joins a cgroup, then execs).
+export async function startDemo(ctx, app, env = {}, { timeout = 30000, prefix = [] } = {}) {
+  const missing = demoMissing(app);
+  if (missing) skip(missing);
+  const argv = [...prefix, process.execPath, '--expose-gc', 'server.js'];
+  const proc = spawn(argv[0], argv.slice(1), {
+    cwd: path.join(DEMO_DIR, app), env: { ...process.env, PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+  });
+  liveGroups.add(proc.pid);
+  let out = '', err = '', exited = null;
+  const waiters = new Set();
+  const notify = () => { for (const w of waiters) w(); };
+  proc.stdout.on('data', (d) => { out += d; if (out.length > 100000) out = out.slice(-50000); notify(); });
+  proc.stderr.on('data', (d) => { err += d; if (err.length > 100000) err = err.slice(-50000); notify(); });
+  proc.on('exit', (code, sig) => { exited = { code, sig }; notify(); });
+  proc.on('error', (e) => { exited = { error: e.message }; notify(); });
+  const d = {
+    proc, app, output: () => ({ stdout: out, stderr: err }),
+    get exited() { return exited; },
+    async stop() {
+      if (exited === null) {
+        try { process.kill(-proc.pid, 'SIGTERM'); } catch {}
+        try { await waitOn(waiters, () => exited !== null, 4000, 'demo app exit'); } catch {}
+      }
+      try { process.kill(-proc.pid, 'SIGKILL'); } catch {}
+      liveGroups.delete(proc.pid);
+    },
+  };
+  ctx.defer(() => d.stop());
+  const cluster = !!(env.WORKERS && +env.WORKERS > 0);
+  const ready = cluster ? /cluster: primary (\d+), \d+ workers ([\d ]+),/ : new RegExp(`${app}: pid (\\d+),`);
+  try {
+    await waitOn(waiters, () => exited !== null || (/listening on [\d.]+:\d+/.test(out) && ready.test(out)), timeout,
+      `demo/${app} to listen`);
+  } catch (e) { throw new Error(`${e.message}; stdout ${JSON.stringify(out.slice(-300))} stderr ${JSON.stringify(err.slice(-600))}`); }
+  if (exited !== null) throw new Error(`demo/${app} exited (${JSON.stringify(exited)}): ${err.slice(-800)}`);
+  d.port = +/listening on [\d.]+:(\d+)/.exec(out)[1];
+  const m = ready.exec(out);
+  d.pid = +m[1];
+  d.workers = cluster ? m[2].trim().split(/\s+/).map(Number) : [];
+  return d;
+}
+
+// GET <target> on the admin port; the parsed JSON (throws unless 200).
+export async function adminJson(p, target) {
+  const { status, json } = await getJson(p.adminPort, target);
+  if (status !== 200) throw new Error(`GET ${target}: status ${status} ${JSON.stringify(json).slice(0, 300)}`);
+  return json;
+}
+
+// Calls fn() every <interval> ms until it returns a truthy value (returned), or
+// throws after <timeout> ms with <what> and, if given, describe(last value).
+export async function pollUntil(fn, { timeout = 5000, interval = 100, what = 'condition', describe } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > deadline) {
+      let extra = '';
+      try { if (describe) extra = `; last: ${describe()}`; } catch {}
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}${extra}`);
+    }
+    await sleep(interval);
+  }
+}
+
+// Load through <port>: keep-alive GETs on <concurrency> connections. <next>(i)
+// gives the i-th path (requests are issued in order i = 0, 1, ...), or null to
+// stop. Bounded by <requests> and <maxMs>; <rate> caps requests per second.
+// Resolves { sent, done, statuses: {code: n}, errors, byPath: {prefix: n} }.
+export async function drive(port, next, { requests = 100, concurrency = 4, rate = 0, maxMs = 60000, headers = {}, onResponse } = {}) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const res = { sent: 0, done: 0, statuses: {}, errors: 0, lastError: null };
+  const t0 = Date.now();
+  let i = 0;
+  const one = (p) => new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, agent, headers }, (r) => {
+      r.on('data', () => {});
+      r.on('end', () => { res.statuses[r.statusCode] = (res.statuses[r.statusCode] || 0) + 1; if (onResponse) onResponse(p, r); resolve(); });
+      r.on('error', (e) => { res.errors++; res.lastError = e.message; resolve(); });
+    });
+    req.setTimeout(15000, () => req.destroy(new Error('request timed out')));
+    req.on('error', (e) => { res.errors++; res.lastError = e.message; resolve(); });
+  });
+  const loop = async () => {
+    for (;;) {
+      if (i >= requests || Date.now() - t0 > maxMs) return;
+      if (rate > 0) {
+        const due = t0 + (i * 1000) / rate;
+        if (due > Date.now()) await sleep(due - Date.now());
+        if (Date.now() - t0 > maxMs) return;
+      }
+      const p = next(i++);
+      if (p == null) { i = requests; return; }
+      res.sent++;
+      await one(p);
+      res.done++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  agent.destroy();
+  res.ms = Date.now() - t0;
+  return res;
+}
+
+// A node:http server on 127.0.0.1 whose handler the test can swap; stop() and
+// start() take it down and bring it back on the same port (open connections
+// are destroyed). Returns { port, hits, handler, stop(), start() }.
+export async function startHttp(ctx, handler) {
+  const h = { handler, hits: 0, port: 0, server: null };
+  const listen = () => new Promise((resolve, reject) => {
+    const s = http.createServer((req, res) => { h.hits++; Promise.resolve().then(() => h.handler(req, res)).catch(() => res.destroy()); });
+    s.keepAliveTimeout = 30000;
+    s.once('error', reject);
+    s.listen(h.port, '127.0.0.1', () => { h.server = s; h.port = s.address().port; resolve(); });
+  });
+  h.start = () => listen();
+  h.stop = () => new Promise((resolve) => {
+    if (!h.server) return resolve();
+    const s = h.server; h.server = null;
+    s.closeAllConnections();
+    s.close(() => resolve());
+    setTimeout(resolve, 1000).unref();
+  });
+  await listen();
+  ctx.defer(() => h.stop());
+  return h;
+}
+
+// ---------------------------------------------------------------------------
+// The SSR switch, probes and bisection (t_switch, t_probe, t_bisect, t_ctl).
+
+export const VUE_SHELL = path.join(DEMO_DIR, 'vue', 'dist', 'index.html');
+
+// <method> <target> on the admin port of proxy <p>, with <body> (an object is
+// sent as JSON, a string as is). Resolves { status, json (null when the body
+// is not JSON), text, res }.
+export async function adminCall(p, method, target, body, { timeout = 10000 } = {}) {
+  const b = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  const headers = b === undefined ? [] : [['Content-Type', 'application/json']];
+  const r = await request(p.adminPort, method, target, { headers, body: b, timeout });
+  const text = r.body.toString('utf8');
+  let json = null;
+  try { json = JSON.parse(text); } catch {}
+  return { status: r.status, json, text, res: r };
+}
+
+// PUT /api/routes/NAME/mode {"mode": mode}.
+export function setMode(p, name, mode) {
+  return adminCall(p, 'PUT', `/api/routes/${encodeURIComponent(name)}/mode`, { mode });
+}
+
+// {name: route object} from GET /api/routes.
+export async function routesByName(p) {
+  const j = await adminJson(p, '/api/routes');
+  return Object.fromEntries(j.routes.map((r) => [r.name, r]));
+}
+
+// The forced-GC http memory source of demo <d> (from startDemo), paced as
+// the staging examples: a reading every 100 ms, a forced GC at most every
+// 100 ms and at most 10 % of the time, requests held 50 ms before each GC.
+export function demoMemory(d, extra = {}) {
+  const base = `http://127.0.0.1:${d.port}`;
+  return { source: 'http', url: `${base}/__mem`, gc_url: `${base}/__mem?gc=1`, interval_ms: 100,
+    gc_interval_ms: 100, max_gc_duty: 0.1, quiesce_ms: 50, ...extra };
+}
+
+// demo/<app>/leakproxy.json pointed at demo <d>, ports 0, no access log, then <extra>.
+export function demoProxyConfig(d, extra = {}) {
+  const cfg = JSON.parse(fs.readFileSync(path.join(DEMO_DIR, d.app, 'leakproxy.json'), 'utf8'));
+  return { ...cfg, upstream: `http://127.0.0.1:${d.port}`, listen: '127.0.0.1:0', admin: '127.0.0.1:0',
+    access_log: null, ...extra };
+}
+
+// Steady heap bytes per request of <route> (and <variant>) in demo/<app>/truth.json.
+export function truthSteadyHeap(app, route, variant = null) {
+  const t = JSON.parse(fs.readFileSync(path.join(DEMO_DIR, app, 'truth.json'), 'utf8'));
+  const r = t.routes.find((x) => x.route === route && (x.variant ?? null) === variant);
+  if (!r) throw new Error(`no ${route}${variant ? ` (${variant})` : ''} in demo/${app}/truth.json`);
+  return r.measured.steady.heap_per_req;
+}
+
+// A fake memory endpoint (node:http) answering process.memoryUsage()-like
+// JSON for pid <pid>, the same after "?gc=1"; heapUsed is <heap>() (default
+// constant 20 MB). Returns the startHttp handle plus url and gc_url.
+export async function startFakeMemory(ctx, { pid = 4242, heap = () => 20 * 1024 * 1024 } = {}) {
+  const h = await startHttp(ctx, (req, res) => {
+    const heapUsed = Math.round(heap());
+    const body = JSON.stringify({ pid, rss: heapUsed + 60 * 1024 * 1024, heapTotal: heapUsed + 8 * 1024 * 1024,
+      heapUsed, external: 2 * 1024 * 1024, arrayBuffers: 100000 });
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  h.url = `http://127.0.0.1:${h.port}/__mem`;
+  h.gc_url = `http://127.0.0.1:${h.port}/__mem?gc=1`;
+  return h;
+}
+
+// Runs demo/load.mjs with <args> (--quiet added) in the background; SIGTERM,
+// then SIGKILL, at cleanup. Returns { proc, output(), get exited, done (a
+// promise of the exit), stop() }.
+export function startLoad(ctx, args) {
+  const proc = spawn(process.execPath, [path.join(DEMO_DIR, 'load.mjs'), ...args, '--quiet'],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  liveChildren.add(proc);
+  let out = '', err = '', exited = null;
+  proc.stdout.on('data', (d) => { out += d; if (out.length > 100000) out = out.slice(-50000); });
+  proc.stderr.on('data', (d) => { err += d; if (err.length > 100000) err = err.slice(-50000); });
+  const done = new Promise((resolve) => proc.on('exit', (code, sig) => { exited = { code, sig }; liveChildren.delete(proc); resolve(exited); }));
+  const l = {
+    proc, done, output: () => ({ stdout: out, stderr: err }),
+    get exited() { return exited; },
+    async stop() {
+      if (exited) return exited;
+      proc.kill('SIGTERM');
+      const r = await Promise.race([done, sleep(3000)]);
+      if (!r) { proc.kill('SIGKILL'); await Promise.race([done, sleep(2000)]); }
+      return exited;
+    },
+  };
+  ctx.defer(() => l.stop());
+  return l;
+}
+
+// Runs `leakproxy ctl --admin HOST:PORT <args>` without blocking the event
+// loop; killed after <timeout> ms. Resolves { code, signal, stdout, stderr, timedOut }.
+export function runCtl(p, args, { timeout = 30000, env } = {}) {
+  const admin = `${p.adminHost.includes(':') ? `[${p.adminHost}]` : p.adminHost}:${p.adminPort}`;
+  return runBin(['ctl', '--admin', admin, ...args], { timeout, env });
+}
+
+export function runBin(args, { timeout = 30000, env } = {}) {
+  return new Promise((resolve) => {
+    const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    liveChildren.add(proc);
+    let stdout = '', stderr = '', timedOut = false;
+    proc.stdout.on('data', (d) => { stdout += d; });
+    proc.stderr.on('data', (d) => { stderr += d; });
+    const t = setTimeout(() => { timedOut = true; proc.kill('SIGKILL'); }, timeout);
+    proc.on('error', (e) => { stderr += `spawn error: ${e.message}`; });
+    proc.on('close', (code, signal) => {
+      clearTimeout(t);
+      liveChildren.delete(proc);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
+// The forced-GC floors in /api/memory samples ([t_ms, rss, heap_used,
+// heap_total, external, floor, gc], gc = 1 on a forced-GC reading) of one
+// worker, as [t_ms, floor] with t_ms in [from, to].
+export function gcFloors(samples, from = 0, to = Infinity) {
+  return samples.filter((s) => s[6] === 1 && s[5] !== null && s[0] >= from && s[0] <= to).map((s) => [s[0], s[5]]);
+}
+
+// Least-squares slope of [t_ms, bytes] points, in bytes per second (NaN below two points).
+export function slopePerSecond(points) {
+  const n = points.length;
+  if (n < 2) return NaN;
+  const mx = points.reduce((s, p) => s + p[0], 0) / n, my = points.reduce((s, p) => s + p[1], 0) / n;
+  let sxy = 0, sxx = 0;
+  for (const [x, y] of points) { sxy += (x - mx) * (y - my); sxx += (x - mx) * (x - mx); }
+  return sxx > 0 ? (sxy / sxx) * 1000 : NaN;
+}
+
+// Writes <cfg> (object or text) as proxy <p>'s config file, sends SIGHUP and
+// waits until /api/status counts the reload (ok or failed).
+export async function reloadWith(p, cfg, timeout = 3000) {
+  const st = async () => (await adminJson(p, '/api/status')).reloads;
+  const before = await st();
+  p.writeConfig(typeof cfg === 'string' ? cfg : configText(cfg));
+  p.signal('SIGHUP');
+  let now;
+  await pollUntil(async () => { now = await st(); return now.ok + now.failed > before.ok + before.failed; },
+    { timeout, interval: 30, what: 'the SIGHUP reload to be counted in /api/status', describe: () => JSON.stringify(now) });
+  if (now.failed > before.failed) throw new Error(`reload failed: ${p.stderrTail(3)}`);
+}
