@@ -286,7 +286,7 @@ static void api_route_mode(struct app *app, struct evhttp_request *req, const ch
         return;
     }
     if (stats_set_mode(r, csr ? MODE_CSR : MODE_SSR, BY_MANUAL, app_wall_ms(app)))
-        log_at(LOG_INFO, "route %s: mode %s (manual, admin API)", r->name, m);
+        log_at(LOG_INFO, "route %s: mode %s (manual, admin API)", r->name, csr ? "csr" : "ssr");
     reply_json(req, 200, route_json(app, app->route_slot[id]));
 }
 

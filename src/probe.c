@@ -142,6 +142,7 @@ struct probe_run {
     uint64_t *counts0;                /* global rendered counts at the block's start */
     unsigned ncounts;
     unsigned sent, answered, inflight;
+    uint64_t own;                     /* replays answered since the block's counts snapshot */
     struct evhttp_connection *conn[16];
     uint64_t started_ms, finished_ms, live_total, live_unknown;
     char state[16];                   /* running, done, failed, aborted */
@@ -171,6 +172,8 @@ static double live_retention(struct probe_run *pr)
     double adj = 0;
     for (unsigned i = 0; i < app->stats.n && i < pr->ncounts; i++) {
         uint64_t d = stats_at(&app->stats, i)->rendered - pr->counts0[i];
+        if (i == pr->slot)
+            d = d > pr->own ? d - pr->own : 0;   /* our own replays are not live traffic */
         if (d == 0)
             continue;
         pr->live_total += d;
@@ -195,6 +198,7 @@ static void snapshot_counts(struct probe_run *pr)
     }
     for (unsigned i = 0; i < app->stats.n; i++)
         pr->counts0[i] = stats_at(&app->stats, i)->rendered;
+    pr->own = 0;
 }
 
 static void group_result(struct probe_run *pr, struct probe_group *g)
@@ -274,6 +278,12 @@ static void replay_done(struct evhttp_request *req, void *arg)
     struct probe_run *pr = arg;
     pr->inflight--;
     pr->answered++;
+    /* a replay is a request of the route the upstream rendered: the engine
+     * must see it, or it would blame the growth on the live routes */
+    if (req && evhttp_request_get_response_code(req) > 0 && pr->slot < pr->app->stats.n) {
+        stats_at(&pr->app->stats, pr->slot)->rendered++;
+        pr->own++;
+    }
     if (req == NULL || evhttp_request_get_response_code(req) == 0 ||
         evhttp_request_get_response_code(req) >= 500)
         pr->g[pr->cur_g].errors++;
