@@ -56,7 +56,7 @@ printf 'round\tpage\tconns\ttarget\trps\tp50_ms\tp99_ms\trequests\tsecs\tproxy_c
 
 # run TARGET PAGE CONNS SECS ROUND -- one wrk run; appends to $RAW unless ROUND=warm
 run() {
-    local t=$1 pg=$2 c=$3 secs=$4 round=$5 pid out p0 p1 u0 u1 line
+    local t=$1 pg=$2 c=$3 secs=$4 round=$5 pid out p0 p1 u0 u1
     pid=$(pid_of "$t")
     out=$WORK/wrk.$round.$pg.$c.$t.txt
     local b0 b1 l0 l1 w0 w1

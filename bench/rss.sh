@@ -78,7 +78,7 @@ one_run() {
         fi
         kill -0 "$LP_PID" 2>/dev/null || { echo "FAIL: leakproxy died during $name chunk $chunk" >&2;
             tail -20 "$LP_LOG" >&2; KEEP_WORK=1; exit 1; }
-        read -r req _ rps _ _ bytes err non <<<"$(parse_wrk "$out")"
+        read -r req _ rps _ _ _ err non <<<"$(parse_wrk "$out")"
         if [ "$req" -eq 0 ] || [ "$err" -ne 0 ] || [ "$non" -ne 0 ]; then
             echo "FAIL: $name chunk $chunk: requests=$req socket-errors=$err non-2xx=$non" >&2
             grep -E 'Socket errors|Non-2xx' "$out" >&2
