@@ -115,7 +115,7 @@ static void route_attrib_json(const struct app *app, unsigned slot, json_t *j)
         : json_null());
 }
 
-static json_t *route_json(const struct app *app, unsigned slot)
+static json_t *route_json(const struct app *app, unsigned slot, int id)
 {
     const struct stats_route *r = app->stats.slot[slot];
     json_t *errs = json_object();
@@ -142,7 +142,8 @@ static json_t *route_json(const struct app *app, unsigned slot)
     json_object_set_new(j, "mode_since_ms", json_integer((json_int_t)r->mode_since_ms));
     json_object_set_new(j, "never_csr", json_boolean(r->never_csr));
     json_object_set_new(j, "csr_requests", json_integer((json_int_t)r->csr_requests));
-    int id = route_find(app->cfg->routes, r->name);
+    if (id < 0)
+        id = route_find(app->cfg->routes, r->name);
     const struct config_fallback *fb = id > 0 && (unsigned)id < app->cfg->nroute_fb &&
                                        app->cfg->route_fb[id].kind != FB_NONE
                                            ? &app->cfg->route_fb[id] : &app->cfg->fallback;
@@ -287,7 +288,7 @@ static void api_route_mode(struct app *app, struct evhttp_request *req, const ch
     }
     if (stats_set_mode(r, csr ? MODE_CSR : MODE_SSR, BY_MANUAL, app_wall_ms(app)))
         log_at(LOG_INFO, "route %s: mode %s (manual, admin API)", r->name, csr ? "csr" : "ssr");
-    reply_json(req, 200, route_json(app, app->route_slot[id]));
+    reply_json(req, 200, route_json(app, app->route_slot[id], id));
 }
 
 static void api_routes(struct app *app, struct evhttp_request *req, const char *name)
@@ -301,13 +302,13 @@ static void api_routes(struct app *app, struct evhttp_request *req, const char *
             reply_error(req, 404, "no such route");
             return;
         }
-        reply_json(req, 200, route_json(app, app->route_slot[id]));
+        reply_json(req, 200, route_json(app, app->route_slot[id], id));
         return;
     }
     json_t *arr = json_array();
     for (unsigned id = 1; id <= n; id++) {
         unsigned rid = id == n ? ROUTE_OTHER : id;     /* _other last */
-        json_array_append_new(arr, route_json(app, app->route_slot[rid]));
+        json_array_append_new(arr, route_json(app, app->route_slot[rid], (int)rid));
     }
     reply_json(req, 200, json_pack("{s:o}", "routes", arr));
 }
@@ -448,7 +449,7 @@ static int verdict_rank(const struct app *app, unsigned slot, double *est)
     return rank[ar->verdict];
 }
 
-struct ranked { unsigned slot; int rank; double est; };
+struct ranked { unsigned slot; int rank; double est; int id; };
 
 static int cmp_ranked(const void *a, const void *b)
 {
@@ -481,6 +482,7 @@ static void api_report(struct app *app, struct evhttp_request *req)
     }
     for (unsigned id = 0; id < n; id++) {
         rk[id].slot = app->route_slot[id];
+        rk[id].id = (int)id;
         rk[id].rank = verdict_rank(app, rk[id].slot, &rk[id].est);
     }
     qsort(rk, n, sizeof *rk, cmp_ranked);
@@ -512,7 +514,7 @@ static void api_report(struct app *app, struct evhttp_request *req)
     if (!text) {
         json_t *arr = json_array();
         for (unsigned i = 0; i < n; i++)
-            json_array_append_new(arr, route_json(app, rk[i].slot));
+            json_array_append_new(arr, route_json(app, rk[i].slot, rk[i].id));
         json_t *j = json_pack("{s:o,s:o,s:f,s:I}", "findings", arr, "engine", engine,
                               "min_leak_bytes", (double)app->cfg->attrib.min_leak_bytes,
                               "generated_ms", (json_int_t)wall_ms(app, app_now_us()));

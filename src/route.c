@@ -222,7 +222,8 @@ struct route_table *route_table_new(const char *const *names,
 {
     struct route_table *t = calloc(1, sizeof *t);
     char path[CONFIG_PATH_MAX];
-    unsigned size = 16;
+    unsigned size = 16, nmask = 0;
+    int *nset = NULL;
 
     if (t == NULL)
         goto oom;
@@ -242,6 +243,13 @@ struct route_table *route_table_new(const char *const *names,
     t->edge_mask = size - 1;
     for (unsigned i = 0; i < size; i++)
         t->edges[i].parent = -1;
+    nmask = 15;
+    while (nmask + 1 < 2 * n + 2)
+        nmask = nmask * 2 + 1;
+    if ((nset = malloc((nmask + 1) * sizeof *nset)) == NULL)
+        goto oom;
+    for (unsigned i = 0; i <= nmask; i++)
+        nset[i] = -1;
     if (route_node_new(t) < 0)
         goto oom;
     if (!(t->names[0] = strdup(ROUTE_OTHER_NAME)) || !(t->patterns[0] = strdup("")))
@@ -253,12 +261,16 @@ struct route_table *route_table_new(const char *const *names,
             config_err_set(err, path, "'%s' %s", names[i], why);
             goto fail;
         }
-        for (unsigned j = 0; j < i; j++) {
-            if (strcmp(names[i], names[j]) == 0) {
-                config_err_set(err, path, "duplicate route name '%s' (also routes[%u])",
-                               names[i], j);
-                goto fail;
-            }
+        /* duplicate names: a hash set of the names so far (O(n), not O(n^2)) */
+        {
+            uint32_t h = route_hash(-2, names[i], strlen(names[i])) & nmask;
+            for (; nset[h] >= 0; h = (h + 1) & nmask)
+                if (strcmp(names[nset[h]], names[i]) == 0) {
+                    config_err_set(err, path, "duplicate route name '%s' (also routes[%d])",
+                                   names[i], nset[h]);
+                    goto fail;
+                }
+            nset[h] = (int)i;
         }
         if (!(t->names[i + 1] = strdup(names[i])) ||
             !(t->patterns[i + 1] = strdup(patterns[i])))
@@ -267,10 +279,12 @@ struct route_table *route_table_new(const char *const *names,
         if (route_add(t, i + 1, t->patterns[i + 1], err, path) < 0)
             goto fail;
     }
+    free(nset);
     return t;
 oom:
     config_err_set(err, "routes", "out of memory");
 fail:
+    free(nset);
     route_table_free(t);
     return NULL;
 }

@@ -38,11 +38,35 @@ void stats_fini(struct stats *s)
     memset(s, 0, sizeof *s);
 }
 
-static int stats_find(const struct stats *s, const char *name)
+/* A name -> slot index for one stats_sync(): open addressing over the slot
+ * names, so a reload with thousands of routes costs O(routes), not O(n^2). */
+struct name_index {
+    int *v;
+    unsigned mask;
+};
+
+static uint32_t name_hash(const char *s)
 {
-    for (unsigned i = 0; i < s->n; i++)
-        if (strcmp(s->slot[i]->name, name) == 0)
-            return (int)i;
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static int index_add(struct name_index *ix, struct stats_route **slots, unsigned i)
+{
+    uint32_t h = name_hash(slots[i]->name) & ix->mask;
+    while (ix->v[h] >= 0)
+        h = (h + 1) & ix->mask;
+    ix->v[h] = (int)i;
+    return 0;
+}
+
+static int index_find(const struct name_index *ix, struct stats_route **slots, const char *name)
+{
+    for (uint32_t h = name_hash(name) & ix->mask; ix->v[h] >= 0; h = (h + 1) & ix->mask)
+        if (strcmp(slots[ix->v[h]]->name, name) == 0)
+            return ix->v[h];
     return -1;
 }
 
@@ -51,20 +75,25 @@ unsigned *stats_sync(struct stats *s, const struct route_table *t)
     unsigned n = route_count(t);
     unsigned *map = calloc(n, sizeof *map);
     char **pats = calloc(n, sizeof *pats);
-    unsigned added = 0;
+    unsigned added = 0, size = 16;
+    struct name_index ix = { NULL, 0 };
 
     if (map == NULL || pats == NULL)
         goto oom;
+    while (size < 2 * (s->n + n) + 2)
+        size *= 2;
+    if ((ix.v = malloc(size * sizeof *ix.v)) == NULL)
+        goto oom;
+    ix.mask = size - 1;
+    for (unsigned i = 0; i < size; i++)
+        ix.v[i] = -1;
     for (unsigned id = 0; id < n; id++)
         if ((pats[id] = strdup(route_pattern(t, id))) == NULL)
             goto oom;
     /* make room for every new name first, so failure changes nothing */
-    for (unsigned id = 0; id < n; id++)
-        if (stats_find(s, route_name(t, id)) < 0)
-            added++;
-    if (s->n + added > s->cap) {
+    if (s->n + n > s->cap) {
         unsigned cap = s->cap ? s->cap : 16;
-        while (cap < s->n + added)
+        while (cap < s->n + n)
             cap *= 2;
         struct stats_route **v = realloc(s->slot, cap * sizeof *v);
         if (v == NULL)
@@ -72,31 +101,36 @@ unsigned *stats_sync(struct stats *s, const struct route_table *t)
         s->slot = v;
         s->cap = cap;
     }
+    for (unsigned i = 0; i < s->n; i++)
+        index_add(&ix, s->slot, i);
     unsigned base = s->n;
-    for (unsigned id = 0, k = 0; id < n; id++) {
-        if (stats_find(s, route_name(t, id)) >= 0)
+    for (unsigned id = 0; id < n; id++) {
+        if (index_find(&ix, s->slot, route_name(t, id)) >= 0)
             continue;
         struct stats_route *r = calloc(1, sizeof *r);
         if (r == NULL) {
-            while (k--)
-                free(s->slot[base + k]);
+            while (added--)
+                free(s->slot[base + added]);
             goto oom;
         }
         snprintf(r->name, sizeof r->name, "%s", route_name(t, id));
         hist_init(&r->latency);
         hist_init(&r->ttfb);
-        s->slot[base + k++] = r;
+        s->slot[base + added] = r;
+        index_add(&ix, s->slot, base + added);
+        added++;
     }
     s->n = base + added;
     for (unsigned i = 0; i < s->n; i++)
         s->slot[i]->active = 0;
     for (unsigned id = 0; id < n; id++) {
-        struct stats_route *r = s->slot[map[id] = (unsigned)stats_find(s, route_name(t, id))];
+        struct stats_route *r = s->slot[map[id] = (unsigned)index_find(&ix, s->slot, route_name(t, id))];
         r->active = 1;
         free(r->pattern);
         r->pattern = pats[id];
     }
     free(pats);
+    free(ix.v);
     return map;
 oom:
     if (pats)
@@ -104,5 +138,6 @@ oom:
             free(pats[id]);
     free(pats);
     free(map);
+    free(ix.v);
     return NULL;
 }
