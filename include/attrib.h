@@ -46,6 +46,7 @@ struct attrib_coef {
     const char *why;                  /* when !ok: why not */
     double beta, se, low, high;       /* bytes per request; 95 % interval */
     double vif;                       /* variance inflation (collinearity) */
+    int df;                           /* residual degrees of freedom of the fit */
     double n;                         /* requests of this route in the rows */
     unsigned rows;                    /* rows where this route had requests */
     int has_gamma;
@@ -66,7 +67,8 @@ struct attrib_fit_info {
 
 #define ATTRIB_MIN_ROWS_PER_ROUTE 4
 #define ATTRIB_MAX_VIF            1000.0   /* near-exact collinearity: the SE means nothing */
-#define ATTRIB_DRIFT_MAX_VIF      30.0     /* growth per second kept only if separable */
+#define ATTRIB_DRIFT_MAX_VIF      1000.0   /* growth per second dropped only when inseparable */
+#define ATTRIB_MIN_DF_LEAK        20       /* residual degrees of freedom before naming a leak */
 
 /* Fits <pr>; fills out[k] and <info>. Columns with fewer than <min_requests>
  * requests or ATTRIB_MIN_ROWS_PER_ROUTE rows are left out (ok = 0). Returns 0,
@@ -90,6 +92,7 @@ struct attrib_est {                   /* one route, one metric */
     double n;                         /* requests in the window */
     enum attrib_verdict verdict;
     unsigned streak;                  /* consecutive evaluations as a leak candidate */
+    uint64_t streak_rows;             /* rows seen at the last counted evaluation */
 };
 
 struct attrib_route {
@@ -126,10 +129,11 @@ struct attrib {
  * count of consecutive evaluations that looked like a leak. A leak needs two
  * such evaluations and confirm_requests requests; growth that stopped in the
  * newest rows is "warming". <why> gets the reason when the verdict is
- * unknown. */
+ * unknown. <rows_now> (rows emitted so far) makes persistence count only
+ * evaluations that saw new memory readings. */
 void attrib_metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
                            const struct attrib_coef *recent, const struct config_attrib *ac,
-                           char *why, size_t whylen);
+                           uint64_t rows_now, char *why, size_t whylen);
 
 int attrib_start(struct app *app);
 void attrib_stop(struct app *app);
