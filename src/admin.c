@@ -152,6 +152,15 @@ static json_t *route_json(const struct app *app, unsigned slot, int id)
     return j;
 }
 
+/* The request's JSON body (new reference), or NULL if it is not JSON. The
+ * size is bounded by evhttp (ADMIN_MAX_BODY). */
+static json_t *request_json(struct evhttp_request *req)
+{
+    struct evbuffer *b = evhttp_request_get_input_buffer(req);
+    json_error_t jerr;
+    return json_loadb((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b), 0, &jerr);
+}
+
 /* /api/probe: POST starts, GET shows, DELETE aborts */
 static void api_probe(struct app *app, struct evhttp_request *req, enum evhttp_cmd_type cmd)
 {
@@ -168,9 +177,7 @@ static void api_probe(struct app *app, struct evhttp_request *req, enum evhttp_c
         reply_error(req, 405, "use POST to start, GET to watch, DELETE to abort");
         return;
     }
-    struct evbuffer *b = evhttp_request_get_input_buffer(req);
-    json_error_t jerr;
-    json_t *body = json_loadb((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b), 0, &jerr);
+    json_t *body = request_json(req);
     const char *route = body ? json_string_value(json_object_get(body, "route")) : NULL;
     json_t *n = body ? json_object_get(body, "requests") : NULL, *c = body ? json_object_get(body, "concurrency") : NULL,
            *bl = body ? json_object_get(body, "block") : NULL, *sp = body ? json_object_get(body, "split") : NULL;
@@ -211,9 +218,7 @@ static void api_bisect(struct app *app, struct evhttp_request *req, enum evhttp_
         reply_error(req, 405, "use POST to start, GET to watch, DELETE to abort");
         return;
     }
-    struct evbuffer *b = evhttp_request_get_input_buffer(req);
-    json_error_t jerr;
-    json_t *body = json_loadb((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b), 0, &jerr);
+    json_t *body = request_json(req);
     json_t *routes = body ? json_object_get(body, "routes") : NULL, *rs = body ? json_object_get(body, "round_seconds") : NULL,
            *metric = body ? json_object_get(body, "metric") : NULL;
     const char *names[256];
@@ -259,10 +264,7 @@ static void api_route_mode(struct app *app, struct evhttp_request *req, const ch
         reply_error(req, 404, "no such route");
         return;
     }
-    struct evbuffer *b = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(b);
-    json_error_t jerr;
-    json_t *body = json_loadb((const char *)evbuffer_pullup(b, -1), len, 0, &jerr);
+    json_t *body = request_json(req);
     const char *m = body ? json_string_value(json_object_get(body, "mode")) : NULL;
     if (m == NULL || (strcmp(m, "csr") != 0 && strcmp(m, "ssr") != 0)) {
         json_decref(body);
