@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -603,6 +604,35 @@ static void metric_hist(struct evbuffer *o, const char *name, const char *route,
                         (unsigned long long)h->count);
 }
 
+/* One sample per active route of the uint64 field at <off> in its slot. */
+static void metric_per_route(struct evbuffer *o, const struct stats *s, const char *name,
+                             const char *type, const char *help, size_t off)
+{
+    metric_head(o, name, type, help);
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->slot[i]->active)
+            evbuffer_add_printf(o, "%s{route=\"%s\"} %llu\n", name, s->slot[i]->name,
+                                (unsigned long long)*(const uint64_t *)((const char *)s->slot[i] + off));
+}
+
+/* One sample per route and estimated metric: the estimate (<low> = 0) or
+ * the lower end of its interval. */
+static void metric_estimates(struct evbuffer *o, struct app *app, const char *name, const char *help,
+                             int low)
+{
+    const struct stats *s = &app->stats;
+    metric_head(o, name, "gauge", help);
+    for (unsigned i = 0; i < s->n; i++) {
+        const struct attrib_route *ar = attrib_route_get(app, i);
+        if (!s->slot[i]->active || ar == NULL)
+            continue;
+        for (int m = 0; m < ATTRIB_NMETRIC; m++)
+            if (ar->est[m].ok)
+                evbuffer_add_printf(o, "%s{route=\"%s\",metric=\"%s\"} %.0f\n", name, s->slot[i]->name,
+                                    attrib_metric_names[m], low ? ar->est[m].low : ar->est[m].beta);
+    }
+}
+
 void admin_metrics(struct app *app, struct evbuffer *o)
 {
     struct stats *s = &app->stats;
@@ -610,11 +640,8 @@ void admin_metrics(struct app *app, struct evbuffer *o)
 
     /* route names are restricted to [A-Za-z0-9_.-] (route.c), so they need
      * no escaping as label values */
-    metric_head(o, "leakproxy_requests_total", "counter", "Requests received, by route.");
-    for (unsigned i = 0; i < s->n; i++)
-        if (s->slot[i]->active)
-            evbuffer_add_printf(o, "leakproxy_requests_total{route=\"%s\"} %llu\n", s->slot[i]->name,
-                                (unsigned long long)s->slot[i]->requests);
+    metric_per_route(o, s, "leakproxy_requests_total", "counter", "Requests received, by route.",
+                     offsetof(struct stats_route, requests));
     metric_head(o, "leakproxy_responses_total", "counter", "Responses sent, by route and status class.");
     for (unsigned i = 0; i < s->n; i++)
         if (s->slot[i]->active)
@@ -627,16 +654,10 @@ void admin_metrics(struct app *app, struct evbuffer *o)
         if (s->slot[i]->active)
             evbuffer_add_printf(o, "leakproxy_inflight_requests{route=\"%s\"} %lld\n",
                                 s->slot[i]->name, (long long)s->slot[i]->inflight);
-    metric_head(o, "leakproxy_request_bytes_total", "counter", "Bytes received from clients, by route.");
-    for (unsigned i = 0; i < s->n; i++)
-        if (s->slot[i]->active)
-            evbuffer_add_printf(o, "leakproxy_request_bytes_total{route=\"%s\"} %llu\n",
-                                s->slot[i]->name, (unsigned long long)s->slot[i]->bytes_in);
-    metric_head(o, "leakproxy_response_bytes_total", "counter", "Bytes sent to clients, by route.");
-    for (unsigned i = 0; i < s->n; i++)
-        if (s->slot[i]->active)
-            evbuffer_add_printf(o, "leakproxy_response_bytes_total{route=\"%s\"} %llu\n",
-                                s->slot[i]->name, (unsigned long long)s->slot[i]->bytes_out);
+    metric_per_route(o, s, "leakproxy_request_bytes_total", "counter", "Bytes received from clients, by route.",
+                     offsetof(struct stats_route, bytes_in));
+    metric_per_route(o, s, "leakproxy_response_bytes_total", "counter", "Bytes sent to clients, by route.",
+                     offsetof(struct stats_route, bytes_out));
     metric_head(o, "leakproxy_upstream_errors_total", "counter",
                 "Failed exchanges, by route and kind (connect, timeout, bad_response, reset, client_abort).");
     for (unsigned i = 0; i < s->n; i++)
@@ -692,28 +713,10 @@ void admin_metrics(struct app *app, struct evbuffer *o)
         }
     }
     if (app->attrib && app->attrib->evaluations) {
-        metric_head(o, "leakproxy_route_retained_bytes_per_request", "gauge",
-                    "Estimated bytes each request of the route leaves behind, by metric (heap_used, rss, external).");
-        for (unsigned i = 0; i < s->n; i++) {
-            const struct attrib_route *ar = attrib_route_get(app, i);
-            if (!s->slot[i]->active || ar == NULL)
-                continue;
-            for (int m = 0; m < ATTRIB_NMETRIC; m++)
-                if (ar->est[m].ok)
-                    evbuffer_add_printf(o, "leakproxy_route_retained_bytes_per_request{route=\"%s\",metric=\"%s\"} %.0f\n",
-                                        s->slot[i]->name, attrib_metric_names[m], ar->est[m].beta);
-        }
-        metric_head(o, "leakproxy_route_retained_bytes_per_request_low", "gauge",
-                    "Lower end of the 95% interval of the estimate above.");
-        for (unsigned i = 0; i < s->n; i++) {
-            const struct attrib_route *ar = attrib_route_get(app, i);
-            if (!s->slot[i]->active || ar == NULL)
-                continue;
-            for (int m = 0; m < ATTRIB_NMETRIC; m++)
-                if (ar->est[m].ok)
-                    evbuffer_add_printf(o, "leakproxy_route_retained_bytes_per_request_low{route=\"%s\",metric=\"%s\"} %.0f\n",
-                                        s->slot[i]->name, attrib_metric_names[m], ar->est[m].low);
-        }
+        metric_estimates(o, app, "leakproxy_route_retained_bytes_per_request",
+                         "Estimated bytes each request of the route leaves behind, by metric (heap_used, rss, external).", 0);
+        metric_estimates(o, app, "leakproxy_route_retained_bytes_per_request_low",
+                         "Lower end of the 95% interval of the estimate above.", 1);
         metric_head(o, "leakproxy_route_verdict", "gauge",
                     "1 for the route's current verdict (leaking, suspect, warming, clean, unknown), 0 for the others.");
         for (unsigned i = 0; i < s->n; i++) {

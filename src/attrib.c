@@ -607,7 +607,6 @@ void attrib_metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
                            uint64_t rows_now, char *why, size_t whylen)
 {
     double thr = (double)ac->min_leak_bytes;
-    int was_candidate = e->streak > 0;
 
     e->ok = full->ok;
     e->n = full->n;
@@ -645,7 +644,6 @@ void attrib_metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
     } else {
         e->streak = 0;
     }
-    (void)was_candidate;
     if (candidate && e->streak >= 2 && full->n >= ac->confirm_requests)
         e->verdict = V_LEAKING;
     else if (full->low > thr && e->recent_ok && recent->low <= 0 && recent->beta < thr)

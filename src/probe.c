@@ -297,7 +297,6 @@ static int replay_one(struct probe_run *pr, unsigned ci, const char *e, size_t l
 {
     struct app *app = pr->app;
     if (pr->conn[ci] == NULL) {
-        const struct config_addr *a = &app->cfg->upstream;
         char host[sizeof app->cfg->upstream_host];
         unsigned port = 80;
         snprintf(host, sizeof host, "%s", app->cfg->upstream_host);
@@ -310,7 +309,6 @@ static int replay_one(struct probe_run *pr, unsigned ci, const char *e, size_t l
             memmove(host, host + 1, strlen(host));
             host[strcspn(host, "]")] = '\0';
         }
-        (void)a;
         pr->conn[ci] = evhttp_connection_base_new(app->base, NULL, host, (unsigned short)port);
         if (pr->conn[ci] == NULL)
             return -1;
