@@ -14,7 +14,8 @@ BUILD   := build/rel
 endif
 
 SRC     := $(wildcard src/*.c)
-OBJ     := $(SRC:src/%.c=$(BUILD)/%.o)
+DASH    := src/dashboard/index.html src/dashboard/app.js src/dashboard/app.css
+OBJ     := $(SRC:src/%.c=$(BUILD)/%.o) $(BUILD)/dashboard_assets.o
 LIBOBJ  := $(filter-out $(BUILD)/main.o,$(OBJ))
 BIN     := $(if $(SANITIZER),leakproxy-san,leakproxy)
 UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -26,6 +27,14 @@ $(BIN): $(OBJ)
 
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# the dashboard's files, compiled in (no files to install, works offline)
+$(BUILD)/dashboard_assets.c: $(DASH) src/dashboard/embed.sh
+	@mkdir -p $(dir $@)
+	sh src/dashboard/embed.sh $@ $(DASH)
+
+$(BUILD)/dashboard_assets.o: $(BUILD)/dashboard_assets.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ)

@@ -4,6 +4,7 @@
 #include "admin.h"
 #include "app.h"
 #include "config.h"
+#include "dashboard.h"
 #include "attrib.h"
 #include "bisect.h"
 #include "log.h"
@@ -779,6 +780,40 @@ static int admin_auth(struct app *app, struct evhttp_request *req)
     return 0;
 }
 
+/* The dashboard's files. They hold no data (the page reads the API, which
+ * needs the token), so they are served without it: a browser cannot send a
+ * bearer token when it loads a page. The policy headers keep the page from
+ * running anything but its own script, being framed or sniffed. */
+static int serve_asset(struct evhttp_request *req, const char *path)
+{
+    if (strcmp(path, "/") == 0)
+        path = "/index.html";
+    for (const struct dashboard_asset *a = dashboard_assets; a->path; a++) {
+        if (strcmp(a->path, path) != 0)
+            continue;
+        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+        evhttp_add_header(h, "Content-Type", a->type);
+        evhttp_add_header(h, "Cache-Control", "no-cache");
+        evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+        evhttp_add_header(h, "X-Frame-Options", "DENY");
+        evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+        evhttp_add_header(h, "Content-Security-Policy",
+                          "default-src 'none'; script-src 'self'; style-src 'self'; "
+                          "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
+                          "form-action 'none'; frame-ancestors 'none'");
+        struct evbuffer *b = evbuffer_new();
+        if (b == NULL) {
+            reply_error(req, 500, "out of memory");
+            return 1;
+        }
+        evbuffer_add_reference(b, a->data, a->len, NULL, NULL);
+        evhttp_send_reply(req, 200, "OK", b);
+        evbuffer_free(b);
+        return 1;
+    }
+    return 0;
+}
+
 static void admin_cb(struct evhttp_request *req, void *arg)
 {
     struct app *app = arg;
@@ -786,8 +821,6 @@ static void admin_cb(struct evhttp_request *req, void *arg)
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     char path[512];
 
-    if (!admin_auth(app, req))
-        return;
     size_t plen = strcspn(uri, "?");
     if (plen >= sizeof path) {
         reply_error(req, 414, "path too long");
@@ -796,6 +829,10 @@ static void admin_cb(struct evhttp_request *req, void *arg)
     memcpy(path, uri, plen);
     path[plen] = '\0';
     int get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
+    if (get && strncmp(path, "/api/", 5) != 0 && serve_asset(req, path))
+        return;
+    if (!admin_auth(app, req))
+        return;
 
     if (strcmp(path, "/healthz") == 0) {
         if (!get) {
