@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include "config.h"
+#include "events.h"
 #include "http1.h"
 #include "probe.h"
 #include "series.h"
@@ -22,6 +23,7 @@ struct client;
 struct upconn;
 struct attrib;
 struct bisect_run;
+struct guard;
 
 struct app {
     struct event_base *base;
@@ -65,6 +67,8 @@ struct app {
     struct attrib *attrib;           /* attrib.c */
     struct probe_state probe;        /* probe.c */
     struct bisect_run *bisect;       /* bisect.c */
+    struct guard *guard;             /* guard.c, NULL until a "guard" is configured */
+    struct events events;            /* events.c: the decision log */
 
     struct event *ev_flush;          /* access log flush timer */
     uint64_t start_wall_ms;          /* Unix time at start-up, for API timestamps */

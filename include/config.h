@@ -77,6 +77,26 @@ struct config_attrib {
     int max_routes;                   /* routes estimated on their own (the busiest) */
 };
 
+/* "guard": switch SSR off automatically before the upstream runs out of
+ * memory (guard.c) */
+enum guard_action { GUARD_LEAKING, GUARD_ALL, GUARD_LIST };
+#define GUARD_MAX_PER_HOUR 256
+struct config_guard {
+    int enabled;                      /* a "guard" section is present */
+    int metric;                       /* enum attrib_metric */
+    int64_t high_bytes, low_bytes;    /* 0: not set */
+    double high_fraction, low_fraction;  /* of the worker's limit; 0: not set */
+    int min_minutes_to_oom;           /* 0: off */
+    enum guard_action action;
+    uint8_t *listed;                  /* GUARD_LIST: per route id */
+    int hold_seconds;
+    int max_switches_per_hour;
+    int restore_on_recovery;          /* "restore": "on_recovery" (else "manual") */
+    int dry_run;
+    char *webhook;                    /* NULL: none */
+    int webhook_alertmanager;         /* "webhook_format": "alertmanager" */
+};
+
 struct config {
     char *file;
 
@@ -104,6 +124,8 @@ struct config {
 
     struct config_memory memory;
     struct config_attrib attrib;
+    struct config_guard guard;
+    char *event_log;                 /* NULL = off, "-" = stdout */
 
     /* SSR off (fallback): per route id, from "routes" */
     struct config_fallback fallback;  /* global default (FB_NONE: none) */

@@ -35,6 +35,7 @@ struct stats_route {
     uint64_t mode_since_ms;         /* Unix ms */
     int never_csr;
     uint64_t csr_requests;          /* answered with the fallback */
+    uint64_t guard_switches[2];     /* by the guard: [0] to csr, [1] back to ssr */
     char *pattern;                  /* owned; updated on reload */
     int active;                     /* in the current route table */
     uint64_t requests;

@@ -5,6 +5,8 @@
 #include "app.h"
 #include "config.h"
 #include "dashboard.h"
+#include "events.h"
+#include "guard.h"
 #include "attrib.h"
 #include "bisect.h"
 #include "log.h"
@@ -290,8 +292,20 @@ static void api_route_mode(struct app *app, struct evhttp_request *req, const ch
         reply_error(req, 409, "no fallback configured: set \"fallback\" in the config first");
         return;
     }
-    if (stats_set_mode(r, csr ? MODE_CSR : MODE_SSR, BY_MANUAL, app_wall_ms(app)))
+    enum route_mode was = r->mode;
+    enum mode_by was_by = r->mode_by;
+    int changed = stats_set_mode(r, csr ? MODE_CSR : MODE_SSR, BY_MANUAL, app_wall_ms(app));
+    if (changed)
         log_at(LOG_INFO, "route %s: mode %s (manual, admin API)", r->name, csr ? "csr" : "ssr");
+    if (changed || was_by != BY_MANUAL) {
+        struct event_rec *ev = events_begin(app, EV_MODE, "manual");
+        ev->action = csr ? EA_CSR : EA_SSR;
+        events_add_route(ev, r->name);
+        snprintf(ev->reason, sizeof ev->reason, "route %s set to %s by hand (admin API)%s%s%s", r->name,
+                 csr ? "csr" : "ssr", was == r->mode ? "" : ", was ", was == r->mode ? "" : was == MODE_CSR ? "csr" : "ssr",
+                 was_by == BY_GUARD ? " (set by the guard; it will not change it back)" : "");
+        events_commit(app, ev);
+    }
     reply_json(req, 200, route_json(app, app->route_slot[id], id));
 }
 
@@ -317,10 +331,33 @@ static void api_routes(struct app *app, struct evhttp_request *req, const char *
     reply_json(req, 200, json_pack("{s:o}", "routes", arr));
 }
 
+static long query_long(const char *uri, const char *key, long def, long min, long max);
+
+/* GET /api/events?since=MS&after=ID&limit=N: newest first */
+static void api_events(struct app *app, struct evhttp_request *req)
+{
+    const char *uri = evhttp_request_get_uri(req);
+    long since = query_long(uri, "since", 0, 0, LONG_MAX);
+    long after = query_long(uri, "after", 0, 0, LONG_MAX);
+    long limit = query_long(uri, "limit", 100, 1, EVENTS_MAX);
+    json_t *a = json_array();
+    const struct event_rec *ev;
+
+    for (unsigned i = 0; (long)json_array_size(a) < limit && (ev = events_newest(&app->events, i)); i++) {
+        if ((long)ev->id <= after || (long)ev->time_ms <= since)
+            break;
+        json_t *j = event_json(ev);
+        if (j)
+            json_array_append_new(a, j);
+    }
+    reply_json(req, 200, json_pack("{s:o,s:I,s:i}", "events", a,
+                                   "last_id", (json_int_t)(app->events.next_id - 1), "kept", EVENTS_MAX));
+}
+
 static void api_status(struct app *app, struct evhttp_request *req)
 {
     uint64_t now = app_now_us();
-    reply_json(req, 200, json_pack("{s:s,s:f,s:s,s:s,s:{s:I,s:I},s:{s:I,s:I,s:I,s:I},s:{s:I,s:I}}",
+    reply_json(req, 200, json_pack("{s:s,s:f,s:s,s:s,s:{s:I,s:I},s:{s:I,s:I,s:I,s:I},s:{s:I,s:I},s:o}",
         "version", LEAKPROXY_VERSION,
         "uptime_s", (double)(now - app->start_us) / 1e6,
         "listen", app->listen_addr,
@@ -332,7 +369,8 @@ static void api_status(struct app *app, struct evhttp_request *req)
                          "connects", (json_int_t)app->upstream_connects,
                          "reuses", (json_int_t)app->upstream_reuses,
         "reloads", "ok", (json_int_t)app->reloads,
-                   "failed", (json_int_t)app->reload_failures));
+                   "failed", (json_int_t)app->reload_failures,
+        "guard", guard_json(app)));
 }
 
 /* ---- /api/memory ------------------------------------------------------- */
@@ -760,6 +798,7 @@ void admin_metrics(struct app *app, struct evbuffer *o)
     metric_head(o, "leakproxy_uptime_seconds", "gauge", "Seconds since leakproxy started.");
     evbuffer_add_printf(o, "leakproxy_uptime_seconds %.3f\n",
                         (double)(app_now_us() - app->start_us) / 1e6);
+    guard_metrics(app, o);
     metric_head(o, "leakproxy_build_info", "gauge", "Always 1; the version is a label.");
     evbuffer_add_printf(o, "leakproxy_build_info{version=\"%s\"} 1\n", LEAKPROXY_VERSION);
 }
@@ -891,6 +930,12 @@ static void admin_cb(struct evhttp_request *req, void *arg)
             return;
         }
         api_report(app, req);
+    } else if (strcmp(path, "/api/events") == 0) {
+        if (!get) {
+            reply_error(req, 405, "use GET");
+            return;
+        }
+        api_events(app, req);
     } else if (strcmp(path, "/api/status") == 0) {
         if (!get) {
             reply_error(req, 405, "use GET");

@@ -22,6 +22,7 @@
  * them with "bisect" as the author, and restores every mode it changed when
  * it finishes, is aborted, or the proxy stops. */
 #include "bisect.h"
+#include "events.h"
 #include "app.h"
 #include "attrib.h"
 #include "log.h"
@@ -121,6 +122,12 @@ static void finish(struct bisect_run *b, const char *state, const char *msg)
     b->finished_ms = app_wall_ms(b->app);
     log_at(LOG_INFO, "bisect: %s after %u rounds, %u leaking route(s)%s%s", state, b->nrounds, b->nfound,
            msg ? ": " : "", msg ? msg : "");
+    struct event_rec *ev = events_begin(b->app, EV_BISECT, "bisect");
+    for (unsigned i = 0; i < b->nfound && i < BISECT_MAX_ROUTES; i++)
+        events_add_route(ev, stats_at(&b->app->stats, b->found[i])->name);
+    snprintf(ev->reason, sizeof ev->reason, "bisection %s after %u rounds, %u leaking route(s)%s%s; modes restored",
+             state, b->nrounds, b->nfound, msg && *msg ? ": " : "", msg ? msg : "");
+    events_commit(b->app, ev);
 }
 
 /* Growth rate over the rows that started after <since_us>. */
@@ -271,6 +278,15 @@ static void start_round(struct bisect_run *b)
     }
     r->start_ms = app_wall_ms(app);
     b->round_start_us = app_now_us();
+    struct event_rec *ev = events_begin(app, EV_BISECT, "bisect");
+    if (!r->baseline) {
+        ev->action = EA_CSR;
+        for (unsigned i = 0; i < r->g.n; i++)
+            events_add_route(ev, stats_at(&app->stats, r->g.slot[i])->name);
+    }
+    snprintf(ev->reason, sizeof ev->reason, "bisection round %u started: %s", b->nrounds + 1,
+             r->baseline ? "baseline, every candidate rendering" : "these routes switched to csr");
+    events_commit(app, ev);
     if (app->stats.n > b->ncounts) {
         uint64_t *c = realloc(b->counts0, app->stats.n * sizeof *c);
         if (c) {

@@ -290,7 +290,8 @@ static const struct config_int config_ints[] = {
 
 static const char *const top_keys[] = {
     "listen", "upstream", "admin", "admin_token", "routes", "timeouts",
-    "limits", "access_log", "log_file", "log_level", "memory", "attribution", "fallback", NULL
+    "limits", "access_log", "log_file", "log_level", "memory", "attribution", "fallback",
+    "guard", "event_log", NULL
 };
 static const char *const route_keys[] = { "name", "match", "mode", "never_csr", "fallback", NULL };
 
@@ -667,6 +668,206 @@ static int parse_memory(json_t *m, struct config_memory *mc, struct config_err *
         break;
     }
     return 0;
+}
+
+/* ---- guard -------------------------------------------------------------- */
+
+static int get_fraction(json_t *o, const char *key, double *out, struct config_err *err)
+{
+    json_t *d = json_object_get(o, key);
+    char path[CONFIG_PATH_MAX];
+
+    if (d == NULL)
+        return 0;
+    snprintf(path, sizeof path, "guard.%s", key);
+    if (!json_is_number(d) || json_number_value(d) <= 0 || json_number_value(d) > 1) {
+        config_err_set(err, path, "expected a number in (0, 1], e.g. 0.8");
+        return -1;
+    }
+    *out = json_number_value(d);
+    return 0;
+}
+
+static int get_bool(json_t *o, const char *key, const char *base, int *out, struct config_err *err)
+{
+    json_t *b = json_object_get(o, key);
+    char path[CONFIG_PATH_MAX];
+
+    if (b == NULL)
+        return 0;
+    if (!json_is_boolean(b)) {
+        snprintf(path, sizeof path, "%s.%s", base, key);
+        config_err_set(err, path, "expected true or false, got %s", json_type_name(b));
+        return -1;
+    }
+    *out = json_is_true(b);
+    return 0;
+}
+
+/* Needs the routes (a list names them) and the memory source. */
+static int parse_guard(json_t *g, struct config *c, struct config_err *err)
+{
+    static const char *const keys[] = {
+        "metric", "high_bytes", "low_bytes", "high_fraction", "low_fraction", "min_minutes_to_oom",
+        "action", "hold_seconds", "max_switches_per_hour", "restore", "dry_run", "webhook",
+        "webhook_format", NULL
+    };
+    struct config_guard *gc = &c->guard;
+    char *s = NULL;
+    int64_t v;
+    int rc = -1;
+
+    if (!json_is_object(g)) {
+        config_err_set(err, "guard", "expected an object like {\"high_bytes\": 1200000000, "
+                       "\"action\": \"leaking\"}, got %s", json_type_name(g));
+        return -1;
+    }
+    if (check_keys(g, keys, "guard", err) < 0)
+        return -1;
+    if (c->memory.source == MEMSRC_NONE) {
+        config_err_set(err, "guard", "needs a \"memory\" source to watch");
+        return -1;
+    }
+    gc->enabled = 1;
+    gc->hold_seconds = 300;
+    gc->max_switches_per_hour = 6;
+    if (get_str(g, "metric", "guard", &s, err) < 0)
+        return -1;
+    gc->metric = 0;                   /* ATTRIB_HEAP */
+    if (s) {
+        static const char *const m[] = { "heap_used", "rss", "external" };
+        for (gc->metric = 0; gc->metric < 3 && strcmp(m[gc->metric], s) != 0; gc->metric++)
+            ;
+        if (gc->metric == 3) {
+            config_err_set(err, "guard.metric", "'%s': expected \"heap_used\", \"rss\" or \"external\"", s);
+            goto out;
+        }
+        free(s);
+        s = NULL;
+    }
+    if (gc->metric != 1 && (c->memory.source == MEMSRC_PROC || c->memory.source == MEMSRC_CGROUP)) {
+        config_err_set(err, "guard.metric", "the %s source reports RSS only: use \"rss\"",
+                       c->memory.source == MEMSRC_PROC ? "proc" : "cgroup");
+        goto out;
+    }
+    if (get_int(g, "high_bytes", "guard", 1, INT64_C(1) << 50, &gc->high_bytes, err) < 0 ||
+        get_int(g, "low_bytes", "guard", 1, INT64_C(1) << 50, &gc->low_bytes, err) < 0 ||
+        get_fraction(g, "high_fraction", &gc->high_fraction, err) < 0 ||
+        get_fraction(g, "low_fraction", &gc->low_fraction, err) < 0)
+        goto out;
+    v = 0;
+    if (get_int(g, "min_minutes_to_oom", "guard", 1, 100000, &v, err) < 0)
+        goto out;
+    gc->min_minutes_to_oom = (int)v;
+    if (gc->high_bytes && gc->high_fraction) {
+        config_err_set(err, "guard.high_fraction", "set \"high_bytes\" or \"high_fraction\", not both");
+        goto out;
+    }
+    if (!gc->high_bytes && !gc->high_fraction && !gc->min_minutes_to_oom) {
+        config_err_set(err, "guard", "needs a trigger: \"high_bytes\", \"high_fraction\" "
+                       "or \"min_minutes_to_oom\"");
+        goto out;
+    }
+    if (gc->low_bytes && !gc->high_bytes) {
+        config_err_set(err, "guard.low_bytes", "goes with \"high_bytes\"");
+        goto out;
+    }
+    if (gc->low_fraction && !gc->high_fraction) {
+        config_err_set(err, "guard.low_fraction", "goes with \"high_fraction\"");
+        goto out;
+    }
+    if (gc->high_bytes && !gc->low_bytes)
+        gc->low_bytes = gc->high_bytes / 4 * 3;      /* documented default: 75 % of high */
+    if (gc->high_fraction && !gc->low_fraction)
+        gc->low_fraction = gc->high_fraction * 0.75;
+    if ((gc->high_bytes && gc->low_bytes >= gc->high_bytes) ||
+        (gc->high_fraction && gc->low_fraction >= gc->high_fraction)) {
+        config_err_set(err, gc->high_bytes ? "guard.low_bytes" : "guard.low_fraction",
+                       "must be below the high threshold (the gap is the hysteresis)");
+        goto out;
+    }
+
+    json_t *a = json_object_get(g, "action");
+    unsigned nid = route_count(c->routes);
+    if (a == NULL || (json_is_string(a) && strcmp(json_string_value(a), "leaking") == 0)) {
+        gc->action = GUARD_LEAKING;
+    } else if (json_is_string(a) && strcmp(json_string_value(a), "all") == 0) {
+        gc->action = GUARD_ALL;
+    } else if (json_is_array(a) && json_array_size(a) > 0) {
+        gc->action = GUARD_LIST;
+        if ((gc->listed = calloc(nid, 1)) == NULL) {
+            config_err_set(err, "guard", "out of memory");
+            goto out;
+        }
+        size_t i;
+        json_t *e;
+        json_array_foreach(a, i, e) {
+            char path[CONFIG_PATH_MAX];
+            snprintf(path, sizeof path, "guard.action[%zu]", i);
+            int id = json_is_string(e) ? route_find(c->routes, json_string_value(e)) : -1;
+            if (!json_is_string(e)) {
+                config_err_set(err, path, "expected a route name, got %s", json_type_name(e));
+                goto out;
+            }
+            if (id <= 0) {
+                config_err_set(err, path, "no route named '%s'", json_string_value(e));
+                goto out;
+            }
+            if (c->route_never_csr[id]) {
+                config_err_set(err, path, "route '%s' is \"never_csr\": the guard cannot switch it",
+                               json_string_value(e));
+                goto out;
+            }
+            gc->listed[id] = 1;
+        }
+    } else {
+        config_err_set(err, "guard.action", "expected \"leaking\", \"all\" or a list of route names");
+        goto out;
+    }
+    if (c->fallback.kind == FB_NONE) {
+        for (unsigned id = 1; id < nid; id++) {
+            if (c->route_fb[id].kind != FB_NONE || c->route_never_csr[id] ||
+                (gc->action == GUARD_LIST && !gc->listed[id]))
+                continue;
+            config_err_set(err, "guard", "route '%s' has no fallback to serve when the guard switches "
+                           "it off: set \"fallback\" at the top or on the route",
+                           route_name(c->routes, id));
+            goto out;
+        }
+    }
+    v = gc->hold_seconds;
+    if (get_int(g, "hold_seconds", "guard", 0, 86400 * 7, &v, err) < 0)
+        goto out;
+    gc->hold_seconds = (int)v;
+    v = gc->max_switches_per_hour;
+    if (get_int(g, "max_switches_per_hour", "guard", 1, GUARD_MAX_PER_HOUR, &v, err) < 0)
+        goto out;
+    gc->max_switches_per_hour = (int)v;
+    if (get_str(g, "restore", "guard", &s, err) < 0)
+        goto out;
+    if (s && strcmp(s, "on_recovery") == 0)
+        gc->restore_on_recovery = 1;
+    else if (s && strcmp(s, "manual") != 0) {
+        config_err_set(err, "guard.restore", "'%s': expected \"manual\" or \"on_recovery\"", s);
+        goto out;
+    }
+    free(s);
+    s = NULL;
+    if (get_bool(g, "dry_run", "guard", &gc->dry_run, err) < 0 ||
+        get_str(g, "webhook", "guard", &gc->webhook, err) < 0 ||
+        (gc->webhook && check_http_url(gc->webhook, "guard.webhook", err) < 0) ||
+        get_str(g, "webhook_format", "guard", &s, err) < 0)
+        goto out;
+    if (s && strcmp(s, "alertmanager") == 0)
+        gc->webhook_alertmanager = 1;
+    else if (s && strcmp(s, "json") != 0) {
+        config_err_set(err, "guard.webhook_format", "'%s': expected \"json\" or \"alertmanager\"", s);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(s);
+    return rc;
 }
 
 /* ---- fallbacks ---------------------------------------------------------- */
@@ -1082,6 +1283,11 @@ routes_out:
             config_err_set(err, path, "\"csr\" needs a fallback: set \"fallback\" at the top or on the route");
             goto out;
         }
+    json_t *guard = json_object_get(root, "guard");
+    if (guard && parse_guard(guard, c, err) < 0)
+        goto out;
+    if (get_string(root, "event_log", "event_log", 1, &c->event_log, err) < 0)
+        goto out;
     rc = 0;
 out:
     free(s);
@@ -1193,6 +1399,9 @@ void config_free(struct config *c)
     free(m->m_external);
     free(m->m_heap_limit);
     free(m->worker_label);
+    free(c->guard.listed);
+    free(c->guard.webhook);
+    free(c->event_log);
     free(c->admin_token);
     free(c->access_log);
     free(c->log_file);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -260,6 +261,39 @@ static int cmd_get(const struct ctl *c, const char *path)
     return status == 200 ? 0 : 1;
 }
 
+/* events: the decision log, newest first, one line each */
+static int cmd_events(const struct ctl *c)
+{
+    int status;
+    json_t *j = ctl_json(c, "GET", "/api/events?limit=50", NULL, &status);
+    if (j == NULL)
+        return 1;
+    if (c->json || status != 200) {
+        char *s = json_dumps(j, JSON_INDENT(2));
+        puts(s);
+        free(s);
+        json_decref(j);
+        return status == 200 ? 0 : 1;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(j, "events"), i, e) {
+        time_t t = (time_t)(json_integer_value(json_object_get(e, "time_ms")) / 1000);
+        struct tm tm;
+        char when[32];
+        localtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+        printf("%s  %-9s %-7s %s%s\n", when, json_string_value(json_object_get(e, "type")),
+               json_string_value(json_object_get(e, "source")),
+               json_is_true(json_object_get(e, "dry_run")) ? "[dry run] " : "",
+               json_string_value(json_object_get(e, "reason")));
+    }
+    if (i == 0)
+        puts("no events yet");
+    json_decref(j);
+    return 0;
+}
+
 /* probe ROUTE [--requests N] [--concurrency C] [--split KEY] [--wait] */
 static int cmd_probe(const struct ctl *c, int argc, char **argv)
 {
@@ -406,7 +440,8 @@ static void ctl_usage(FILE *f)
         "  probe ROUTE [--requests N] [--concurrency C] [--split param:NAME|query:KEY|header:NAME] [--wait]\n"
         "                         replay captured requests of ROUTE between forced GCs; without ROUTE: the\n"
         "                         current probe; --abort stops it\n"
-        "  status                 version, uptime, connections (JSON)\n"
+        "  events                 what the guard, bisect, probe and people decided, newest first\n"
+        "  status                 version, uptime, connections, the guard's state (JSON)\n"
         "The admin address: --admin, else \"admin\" of the -c config, else 127.0.0.1:9091.\n"
         "The token: --token, else $LEAKPROXY_TOKEN, else \"admin_token\" of the -c config.\n");
 }
@@ -475,6 +510,8 @@ int ctl_main(int argc, char **argv)
         rc = cmd_get(&c, "/api/memory?points=5");
     else if (strcmp(argv[i], "status") == 0)
         rc = cmd_get(&c, "/api/status");
+    else if (strcmp(argv[i], "events") == 0)
+        rc = cmd_events(&c);
     else {
         fprintf(stderr, "leakproxy ctl: unknown command '%s'\n", argv[i]);
         ctl_usage(stderr);

@@ -10,6 +10,8 @@
 #include "ctl.h"
 #include "attrib.h"
 #include "bisect.h"
+#include "events.h"
+#include "guard.h"
 #include "log.h"
 #include "memsrc.h"
 #include "probe.h"
@@ -103,9 +105,17 @@ static void reload(struct app *app)
         upstream_pool_clear(app);
     if (open_logs(nc) < 0)
         log_at(LOG_WARN, "reload: could not reopen the logs");
+    if (events_open_log(&app->events, nc->event_log) < 0)
+        log_at(LOG_WARN, "reload: could not open event_log %s: %s", nc->event_log, strerror(errno));
+    if (guard_start(app) < 0)
+        log_at(LOG_ERROR, "reload: out of memory starting the guard");
     config_free(old);
     app->reloads++;
     log_at(LOG_INFO, "reloaded %s: %u routes", app->config_file, route_count(nc->routes) - 1);
+    struct event_rec *ev = events_begin(app, EV_RELOAD, "config");
+    snprintf(ev->reason, sizeof ev->reason, "reloaded %s: %u routes", app->config_file,
+             route_count(nc->routes) - 1);
+    events_commit(app, ev);
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -201,8 +211,13 @@ int main(int argc, char **argv)
         log_at(LOG_ERROR, "out of memory at start-up");
         return 1;
     }
+    events_init(&app.events);
+    if (events_open_log(&app.events, app.cfg->event_log) < 0) {
+        log_at(LOG_ERROR, "event_log %s: %s", app.cfg->event_log, strerror(errno));
+        return 1;
+    }
     if (proxy_start(&app) < 0 || admin_start(&app) < 0 || memsrc_start(&app) < 0 ||
-        attrib_start(&app) < 0)
+        attrib_start(&app) < 0 || guard_start(&app) < 0)
         return 1;
 
     struct event *sigs[3];
@@ -219,6 +234,7 @@ int main(int argc, char **argv)
 
     log_at(LOG_INFO, "exiting");
     bisect_free(&app);               /* restores the modes it changed */
+    guard_free(&app);
     probe_free(&app);
     probe_release(&app);
     attrib_stop(&app);
@@ -230,6 +246,7 @@ int main(int argc, char **argv)
         event_free(sigs[i]);
     event_free(app.ev_flush);
     log_flush();
+    events_close(&app.events);
     stats_fini(&app.stats);
     free(app.route_slot);
     config_free(app.cfg);

@@ -14,6 +14,7 @@
  * often than keeps the time spent in forced GC under max_gc_duty: after a GC
  * of d ms, the next waits at least d / max_gc_duty ms. */
 #include "memsrc.h"
+#include "events.h"
 #include "app.h"
 #include "config.h"
 #include "log.h"
@@ -568,9 +569,17 @@ int64_t memsrc_header_seen(struct app *app, const char *v, size_t len)
         s.limit = (uint64_t)m->cfg->limit_bytes;
         s.flags |= MEM_HAS_LIMIT;
     }
-    if (global_counts(m) == NULL || series_add(&app->series, &s) == NULL) {
+    uint64_t restarts = app->series.restarts;
+    if (global_counts(m) == NULL || (w = series_add(&app->series, &s)) == NULL) {
         mem_fail(m, "out of memory");
         return 0;
+    }
+    if (app->series.restarts != restarts) {
+        struct event_rec *ev = events_begin(app, EV_RESTART, "memory");
+        ev->worker = w->pid;
+        snprintf(ev->reason, sizeof ev->reason, "worker %lld restarted (incarnation %u): its memory "
+                 "series starts again", (long long)w->pid, w->gen);
+        events_commit(app, ev);
     }
     mem_ok(m);
     return s.pid;

@@ -25,6 +25,7 @@
  * each group is probed on its own: "/live/:id leaks for id 1, 3, 5, not for
  * 2, 4, 6". */
 #include "probe.h"
+#include "events.h"
 #include "app.h"
 #include "attrib.h"
 #include "config.h"
@@ -163,6 +164,11 @@ static void probe_finish(struct probe_run *pr, const char *state, const char *ms
         }
     memsrc_cancel_floor(pr->app);
     log_at(LOG_INFO, "probe of route %s: %s%s%s", pr->route, state, msg ? ": " : "", msg ? msg : "");
+    struct event_rec *ev = events_begin(pr->app, EV_PROBE, "probe");
+    events_add_route(ev, pr->route);
+    snprintf(ev->reason, sizeof ev->reason, "probe of %s %s%s%s", pr->route, state, msg && *msg ? ": " : "",
+             msg ? msg : "");
+    events_commit(pr->app, ev);
 }
 
 /* Expected retention of the live requests forwarded since <counts0>. */
@@ -532,6 +538,11 @@ int probe_start(struct app *app, const char *route, unsigned requests, unsigned 
     pr->started_ms = app_wall_ms(app);
     log_at(LOG_INFO, "probe of route %s: %u requests in blocks of %u%s%s", route, pr->requests, pr->block,
            pr->split[0] ? ", split by " : "", pr->split);
+    struct event_rec *ev = events_begin(app, EV_PROBE, "probe");
+    events_add_route(ev, route);
+    snprintf(ev->reason, sizeof ev->reason, "probe of %s started: %u replayed requests in blocks of %u",
+             route, pr->requests, pr->block);
+    events_commit(app, ev);
     probe_next(pr);
     return 200;
 }

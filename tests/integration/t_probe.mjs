@@ -92,7 +92,9 @@ test('probe: Vue demo, live about traffic during a news probe: news still within
   eq(g.verdict, 'leaking', `news verdict under live traffic: ${groupLine(g)}; about's engine estimate after: ${r.about.verdict} ${JSON.stringify(ab)}`);
   check(Math.abs(g.bytes_per_request - truth) <= 0.15 * truth,
     `news estimate under live traffic ${(g.bytes_per_request / KB).toFixed(1)} KB/request, truth ${(truth / KB).toFixed(1)} KB (band +-15 %): ${groupLine(g)}; about's engine estimate after: ${r.about.verdict} ${JSON.stringify(ab)}`);
-  check(!['leaking', 'suspect'].includes(r.about.verdict) && !(ab && ab.bytes_per_request > 16 * KB),
+  // misattributed replays (~240 KB each) would give about a large, tight
+  // estimate; a few dozen live requests may give a wide, uncertain one
+  check(!['leaking', 'suspect'].includes(r.about.verdict) && !(ab && ab.low > 4 * KB),
     `about (healthy, ${truthSteadyHeap('vue', 'about')} B/request) blamed for the probe's replays: ${r.about.verdict} ${JSON.stringify(ab)}`);
 }, { timeout: 60000 });
 

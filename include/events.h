@@ -1,0 +1,64 @@
+/* events.h -- what leakproxy decided, in order: the guard's trips, switches,
+ * restores and refusals, mode changes by hand, bisect and probe, worker
+ * restarts, reloads. A fixed ring (the newest EVENTS_MAX), served newest
+ * first by GET /api/events, written as JSON lines to "event_log" when set,
+ * counted in /metrics, and handed to the guard's webhook (guard.c). No
+ * allocation in the ring: an event is copied into its slot. */
+#ifndef LEAKPROXY_EVENTS_H
+#define LEAKPROXY_EVENTS_H
+#include <stdint.h>
+#include <stdio.h>
+
+#define EVENTS_MAX        256
+#define EVENT_ROUTES_MAX  480        /* route names, '\n'-separated */
+#define EVENT_REASON_MAX  400
+
+enum event_type { EV_TRIP, EV_SWITCH, EV_RESTORE, EV_REFUSED, EV_RECOVERED,
+                  EV_MODE, EV_BISECT, EV_PROBE, EV_RESTART, EV_RELOAD, EV_NTYPES };
+extern const char *const event_type_names[EV_NTYPES];
+
+enum event_action { EA_NONE, EA_CSR, EA_SSR };
+
+struct event_rec {
+    uint64_t id;                      /* 1, 2, ... */
+    uint64_t time_ms;                 /* Unix ms */
+    enum event_type type;
+    const char *source;               /* static string: "guard", "manual", ... */
+    enum event_action action;
+    int dry_run;
+    int64_t worker;                   /* pid, 0 if none */
+    int metric;                       /* enum attrib_metric, -1 if none */
+    uint64_t bytes, threshold;        /* 0 if none */
+    unsigned nroutes;
+    char routes[EVENT_ROUTES_MAX];
+    char reason[EVENT_REASON_MAX];
+};
+
+struct events {
+    struct event_rec ring[EVENTS_MAX];
+    uint64_t next_id;                 /* id of the next event (starts at 1) */
+    uint64_t count[EV_NTYPES];
+    FILE *log;                        /* "event_log", NULL when off */
+};
+
+struct app;
+
+void events_init(struct events *e);
+/* (Re)opens the event log at <path> (NULL: off, "-": stdout). 0 or -1. */
+int events_open_log(struct events *e, const char *path);
+void events_close(struct events *e);
+
+/* Starts an event (time, id, type, source filled, the rest zero) and returns
+ * it for the caller to fill; events_commit() logs it and hands it on. */
+struct event_rec *events_begin(struct app *app, enum event_type t, const char *source);
+void events_add_route(struct event_rec *ev, const char *name);
+void events_commit(struct app *app, struct event_rec *ev);
+
+/* The <i>-th newest event (0 = newest), NULL past the end. */
+const struct event_rec *events_newest(const struct events *e, unsigned i);
+
+/* <ev> as a JSON object (the API's, the log's and the webhook's shape):
+ * a new reference, NULL on OOM. */
+struct json_t;
+struct json_t *event_json(const struct event_rec *ev);
+#endif

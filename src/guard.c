@@ -1,0 +1,838 @@
+/* guard.c -- the automatic SSR-off switch, see guard.h.
+ *
+ * States: watching -> tripped (memory above high, or too few minutes left)
+ * -> watching again once every worker stayed below low for hold_seconds
+ * ("recovered"); with restore "on_recovery" the routes it switched are then
+ * rendered again one at a time. An "action" is one step that switches one
+ * or more routes (or restores one); actions are what max_switches_per_hour
+ * counts, so the "all" switch is one toggle, not one per route.
+ *
+ * While tripped, with "action": "leaking": every route judged leaking is
+ * switched at once (each is a proven leak); when none is left, the suspects
+ * go one at a time, largest estimate first, each only if memory is still
+ * above high and has grown since the previous action at least
+ * GUARD_SETTLE_MS ago. With nothing to switch the guard says so once per
+ * trip, and waits for the attribution engine (or a person). */
+#include "guard.h"
+#include "app.h"
+#include "attrib.h"
+#include "bisect.h"
+#include "events.h"
+#include "log.h"
+#include "memsrc.h"
+#include "probe.h"
+#include "route.h"
+#include "series.h"
+#include "stats.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum refusal { R_HOLD, R_CAP, R_NOTHING, R_N };
+static const char *const refusal_names[R_N] = { "hold", "cap", "nothing_to_switch" };
+
+struct guard {
+    struct app *app;
+    struct event *timer;
+    /* the reading */
+    int have;                         /* some worker had a figure */
+    int64_t worker;                   /* the worker closest to (or over) its threshold */
+    double value, high, low;          /* its figure and thresholds (0: unknown) */
+    int any_limit;
+    uint64_t newest_us;               /* newest sample seen */
+    unsigned over;                    /* fresh readings in a row above high */
+    uint64_t proj_seen;               /* attribution evaluations seen */
+    unsigned proj_over;
+    /* state */
+    int tripped;
+    uint64_t tripped_ms;
+    char trigger[200];
+    uint64_t below_since_us;          /* every worker below low since (0: not) */
+    uint64_t last_action_us;
+    double value_at_action;
+    int actions_this_trip;
+    int refused_once[R_N];            /* per trip (per recovery for the cap) */
+    uint64_t actions[GUARD_MAX_PER_HOUR];   /* Unix ms of recent actions, a ring */
+    unsigned act_head, act_n;
+    uint8_t *dry;                     /* dry run: per slot, "switched" on paper */
+    unsigned ndry;
+    /* counters */
+    uint64_t trips, refusals[R_N];
+    /* webhook */
+    struct evhttp_connection *conn;
+    char url[512];                    /* the URL conn was made for */
+    char *queue[GUARD_WEBHOOK_QUEUE];
+    unsigned qhead, qn, attempt;
+    int inflight;
+    struct event *kick;
+    uint64_t wh_ok, wh_failed, wh_dropped;
+};
+
+/* ---- readings ------------------------------------------------------------ */
+
+static int worker_figure(const struct series_worker *w, int metric, double *v)
+{
+    const struct series_point *l = &w->last;
+
+    switch (metric) {
+    case ATTRIB_HEAP:
+        if (l->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)) {
+            *v = (double)l->floor;    /* post-GC: the saw-tooth does not count */
+            return 1;
+        }
+        if (l->flags & MEM_HAS_HEAP) {
+            *v = (double)l->heap_used;
+            return 1;
+        }
+        return 0;
+    case ATTRIB_RSS:
+        *v = (double)l->rss;
+        return (l->flags & MEM_HAS_RSS) != 0;
+    default:
+        *v = (double)l->external;
+        return (l->flags & MEM_HAS_EXT) != 0;
+    }
+}
+
+/* Thresholds of one worker; 0 when they cannot be known (a fraction of an
+ * unknown limit). */
+static void thresholds(const struct app *app, const struct series_worker *w, double *high, double *low)
+{
+    const struct config_guard *gc = &app->cfg->guard;
+    uint64_t limit = app->cfg->memory.limit_bytes ? (uint64_t)app->cfg->memory.limit_bytes : w->limit;
+
+    if (gc->high_bytes) {
+        *high = (double)gc->high_bytes;
+        *low = (double)gc->low_bytes;
+    } else if (gc->high_fraction && limit && limit != UINT64_MAX) {
+        *high = gc->high_fraction * (double)limit;
+        *low = gc->low_fraction * (double)limit;
+    } else {
+        *high = *low = 0;
+    }
+}
+
+/* Reads every live worker. Returns 1 if a sample newer than the last check
+ * arrived; sets g->value etc. to the worker nearest its threshold and
+ * <*all_low> when every worker with a figure is below its low threshold. */
+static int read_workers(struct guard *g, int *above, int *all_low)
+{
+    struct app *app = g->app;
+    double best = -1;
+    uint64_t newest = 0;
+
+    g->have = 0;
+    g->any_limit = 0;
+    *above = 0;
+    *all_low = 1;
+    for (unsigned i = 0; i < app->series.nw; i++) {
+        const struct series_worker *w = app->series.w[i];
+        double v, hi, lo;
+        if (!w->alive || !worker_figure(w, app->cfg->guard.metric, &v))
+            continue;
+        thresholds(app, w, &hi, &lo);
+        if (w->last_us > newest)
+            newest = w->last_us;
+        double ratio = hi > 0 ? v / hi : 0;
+        if (!g->have || ratio > best) {
+            best = ratio;
+            g->worker = w->pid;
+            g->value = v;
+            g->high = hi;
+            g->low = lo;
+        }
+        g->have = 1;
+        if (hi > 0) {
+            g->any_limit = 1;
+            if (v > hi)
+                *above = 1;
+            if (v >= lo)
+                *all_low = 0;
+        }
+    }
+    if (!g->any_limit)
+        *all_low = 0;                 /* no threshold known: cannot say it recovered */
+    int fresh = newest > g->newest_us;
+    if (fresh)
+        g->newest_us = newest;
+    return fresh;
+}
+
+/* ---- actions ------------------------------------------------------------- */
+
+static unsigned actions_last_hour(struct guard *g, uint64_t now_ms)
+{
+    while (g->act_n && g->actions[g->act_head] + 3600000 <= now_ms) {
+        g->act_head = (g->act_head + 1) % GUARD_MAX_PER_HOUR;
+        g->act_n--;
+    }
+    return g->act_n;
+}
+
+static void action_taken(struct guard *g, uint64_t now_ms)
+{
+    if (g->act_n == GUARD_MAX_PER_HOUR) {
+        g->act_head = (g->act_head + 1) % GUARD_MAX_PER_HOUR;
+        g->act_n--;
+    }
+    g->actions[(g->act_head + g->act_n++) % GUARD_MAX_PER_HOUR] = now_ms;
+    g->last_action_us = app_now_us();
+    g->value_at_action = g->value;
+    g->actions_this_trip++;
+}
+
+static int dry_get(const struct guard *g, unsigned slot)
+{
+    return slot < g->ndry && g->dry[slot];
+}
+
+static void dry_set(struct guard *g, unsigned slot, int on)
+{
+    if (slot >= g->ndry) {
+        unsigned n = g->app->stats.n > slot ? g->app->stats.n : slot + 1;
+        uint8_t *d = realloc(g->dry, n);
+        if (d == NULL)
+            return;
+        memset(d + g->ndry, 0, n - g->ndry);
+        g->dry = d;
+        g->ndry = n;
+    }
+    g->dry[slot] = (uint8_t)on;
+}
+
+/* A route the guard may switch off now. */
+static int switchable(const struct app *app, unsigned id)
+{
+    const struct config *c = app->cfg;
+    unsigned slot = app->route_slot[id];
+    const struct stats_route *r = app->stats.slot[slot];
+
+    if (id == 0 || r->never_csr || r->mode != MODE_SSR || r->mode_by == BY_MANUAL)
+        return 0;
+    if (dry_get(app->guard, slot))
+        return 0;
+    if (c->fallback.kind == FB_NONE && (id >= c->nroute_fb || c->route_fb[id].kind == FB_NONE))
+        return 0;
+    return c->guard.action != GUARD_LIST || (c->guard.listed && c->guard.listed[id]);
+}
+
+/* The estimate the guard ranks a route by: its estimate on the guard's
+ * metric when there is one, else its largest. */
+static double route_estimate(const struct app *app, unsigned slot, enum attrib_verdict *v)
+{
+    const struct attrib_route *ar = attrib_route_get(app, slot);
+    double best = 0;
+
+    *v = ar ? ar->verdict : V_UNKNOWN;
+    if (ar == NULL)
+        return 0;
+    if (ar->est[app->cfg->guard.metric].ok)
+        return ar->est[app->cfg->guard.metric].beta;
+    for (int m = 0; m < ATTRIB_NMETRIC; m++)
+        if (ar->est[m].ok && ar->est[m].beta > best)
+            best = ar->est[m].beta;
+    return best;
+}
+
+static void fmt_bytes(char *buf, size_t len, double v)
+{
+    if (fabs(v) >= 1073741824.0)
+        snprintf(buf, len, "%.2f GB", v / 1073741824.0);
+    else if (fabs(v) >= 1048576.0)
+        snprintf(buf, len, "%.1f MB", v / 1048576.0);
+    else
+        snprintf(buf, len, "%.1f KB", v / 1024.0);
+}
+
+static struct event_rec *guard_event_begin(struct guard *g, enum event_type t)
+{
+    struct event_rec *ev = events_begin(g->app, t, "guard");
+    ev->dry_run = g->app->cfg->guard.dry_run;
+    ev->worker = g->worker;
+    ev->metric = g->app->cfg->guard.metric;
+    ev->bytes = g->value > 0 ? (uint64_t)g->value : 0;
+    ev->threshold = g->high > 0 ? (uint64_t)g->high : 0;
+    return ev;
+}
+
+static void refuse(struct guard *g, enum refusal why, const char *fmt, const char *arg)
+{
+    g->refusals[why]++;
+    if (g->refused_once[why])
+        return;                       /* said once per trip: no event storm */
+    g->refused_once[why] = 1;
+    struct event_rec *ev = guard_event_begin(g, EV_REFUSED);
+    snprintf(ev->reason, sizeof ev->reason, fmt, arg);
+    events_commit(g->app, ev);
+}
+
+struct cand { unsigned id, slot; double est; enum attrib_verdict v; };
+
+static int cmp_cand(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->v != y->v)
+        return (int)y->v - (int)x->v;      /* leaking before suspect */
+    return y->est > x->est ? 1 : y->est < x->est ? -1 : 0;
+}
+
+/* Switches <n> candidates off as one action. */
+static void switch_off(struct guard *g, const struct cand *c, unsigned n, const char *why)
+{
+    struct app *app = g->app;
+    const struct config_guard *gc = &app->cfg->guard;
+    uint64_t now_ms = app_wall_ms(app);
+    char b[32], list[300] = "";
+    size_t used = 0;
+
+    if (actions_last_hour(g, now_ms) >= (unsigned)gc->max_switches_per_hour) {
+        char cap[64];
+        snprintf(cap, sizeof cap, "%d", gc->max_switches_per_hour);
+        refuse(g, R_CAP, "max_switches_per_hour (%s) reached: no more switches this hour; "
+               "switch routes by hand if memory keeps growing", cap);
+        return;
+    }
+    if (!gc->dry_run) {               /* memory first: a bisection or probe gives way */
+        bisect_abort(app, "the guard tripped: memory is near the limit");
+        probe_abort(app, "the guard tripped: memory is near the limit");
+    }
+    struct event_rec *ev = guard_event_begin(g, EV_SWITCH);
+    ev->action = EA_CSR;
+    for (unsigned i = 0; i < n; i++) {
+        struct stats_route *r = stats_at(&app->stats, c[i].slot);
+        if (gc->dry_run)
+            dry_set(g, c[i].slot, 1);
+        else if (stats_set_mode(r, MODE_CSR, BY_GUARD, now_ms))
+            r->guard_switches[0]++;
+        events_add_route(ev, r->name);
+        if (used < sizeof list - 80) {
+            if (c[i].est > 0)
+                fmt_bytes(b, sizeof b, c[i].est);
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s (%s%s%s)", i ? ", " : "",
+                                     r->name, attrib_verdict_names[c[i].v], c[i].est > 0 ? ", " : "",
+                                     c[i].est > 0 ? b : "");
+        }
+    }
+    snprintf(ev->reason, sizeof ev->reason, "%s%s: %s %s", gc->dry_run ? "would switch to csr " : "switched to csr ",
+             why, list, gc->dry_run ? "(dry run: nothing changed)" : "");
+    action_taken(g, now_ms);
+    events_commit(app, ev);
+}
+
+static void act(struct guard *g, int fresh)
+{
+    struct app *app = g->app;
+    const struct config_guard *gc = &app->cfg->guard;
+    const struct route_table *t = app->cfg->routes;
+    unsigned nid = route_count(t);
+    struct cand *c = calloc(nid ? nid : 1, sizeof *c);
+    unsigned n = 0, nleak = 0;
+
+    if (c == NULL)
+        return;
+    for (unsigned id = 1; id < nid; id++) {
+        if (!switchable(app, id))
+            continue;
+        struct cand *x = &c[n];
+        x->id = id;
+        x->slot = app->route_slot[id];
+        x->est = route_estimate(app, x->slot, &x->v);
+        if (gc->action == GUARD_LEAKING && x->v != V_LEAKING && x->v != V_SUSPECT)
+            continue;
+        nleak += x->v == V_LEAKING;
+        n++;
+    }
+    qsort(c, n, sizeof *c, cmp_cand);
+    if (gc->action == GUARD_ALL && n) {
+        switch_off(g, c, n, "every route that can be (\"action\": \"all\")");
+    } else if (gc->action == GUARD_LIST && n) {
+        switch_off(g, c, n, "the routes \"action\" lists");
+    } else if (gc->action == GUARD_LEAKING && nleak) {
+        switch_off(g, c, nleak, "the routes judged leaking, largest first");
+    } else if (gc->action == GUARD_LEAKING && n) {
+        /* suspects: one at a time, while memory is over and still growing */
+        uint64_t now = app_now_us();
+        int settled = g->actions_this_trip == 0 ||
+                      (now - g->last_action_us >= GUARD_SETTLE_MS * 1000ull && fresh &&
+                       g->value > g->value_at_action);
+        if (settled && g->high > 0 && g->value > g->high)
+            switch_off(g, c, 1, "the largest suspect (no route is proven leaking yet)");
+    } else if (g->actions_this_trip == 0) {
+        refuse(g, R_NOTHING, gc->action == GUARD_LEAKING
+               ? "nothing to switch%s: no route is judged leaking or suspect yet (see /api/report); "
+                 "use \"action\": \"all\" or switch routes by hand"
+               : "nothing to switch%s: every route it may switch is already csr, never_csr or set by hand",
+               "");
+    }
+    free(c);
+}
+
+/* restore "on_recovery": one route back to ssr, the earliest switched. */
+static void restore_one(struct guard *g)
+{
+    struct app *app = g->app;
+    const struct config_guard *gc = &app->cfg->guard;
+    uint64_t now_ms = app_wall_ms(app), best_since = UINT64_MAX;
+    int best = -1, held = 0;
+
+    if (g->last_action_us && app_now_us() - g->last_action_us < (uint64_t)gc->hold_seconds * 1000000u)
+        return;                       /* watch memory between restores */
+    for (unsigned id = 1; id < route_count(app->cfg->routes); id++) {
+        unsigned slot = app->route_slot[id];
+        const struct stats_route *r = app->stats.slot[slot];
+        int ours = gc->dry_run ? dry_get(g, slot) : (r->mode == MODE_CSR && r->mode_by == BY_GUARD);
+        if (!ours || r->never_csr)
+            continue;
+        if (!gc->dry_run && r->mode_since_ms + (uint64_t)gc->hold_seconds * 1000 > now_ms) {
+            held = 1;
+            continue;
+        }
+        if (r->mode_since_ms < best_since) {
+            best_since = r->mode_since_ms;
+            best = (int)slot;
+        }
+    }
+    if (best < 0) {
+        if (held)
+            refuse(g, R_HOLD, "restore waits%s: the routes it switched stay csr at least hold_seconds", "");
+        return;
+    }
+    if (actions_last_hour(g, now_ms) >= (unsigned)gc->max_switches_per_hour) {
+        char cap[32];
+        snprintf(cap, sizeof cap, "%d", gc->max_switches_per_hour);
+        refuse(g, R_CAP, "max_switches_per_hour (%s) reached: restores wait for the next hour", cap);
+        return;
+    }
+    struct stats_route *r = stats_at(&app->stats, (unsigned)best);
+    struct event_rec *ev = guard_event_begin(g, EV_RESTORE);
+    ev->action = EA_SSR;
+    events_add_route(ev, r->name);
+    char v[32], lo[32];
+    fmt_bytes(v, sizeof v, g->value);
+    fmt_bytes(lo, sizeof lo, g->low);
+    snprintf(ev->reason, sizeof ev->reason, "%s %s to ssr: memory %s stayed below low %s "
+             "(restore \"on_recovery\"; the next one after hold_seconds = %d s if memory stays low)",
+             gc->dry_run ? "would restore" : "restored", r->name, v, lo, gc->hold_seconds);
+    if (gc->dry_run)
+        dry_set(g, (unsigned)best, 0);
+    else if (stats_set_mode(r, MODE_SSR, BY_GUARD, now_ms))
+        r->guard_switches[1]++;
+    action_taken(g, now_ms);
+    g->actions_this_trip = 0;
+    events_commit(app, ev);
+}
+
+void guard_check(struct app *app)
+{
+    struct guard *g = app->guard;
+    const struct config_guard *gc = &app->cfg->guard;
+    int above, all_low;
+
+    if (g == NULL || !gc->enabled)
+        return;
+    int fresh = read_workers(g, &above, &all_low);
+    if (fresh)
+        g->over = above ? g->over + 1 : 0;
+    /* projection: counted per attribution evaluation */
+    const struct attrib *at = app->attrib;
+    int proj_low = 0;
+    if (gc->min_minutes_to_oom && at && at->evaluations != g->proj_seen) {
+        g->proj_seen = at->evaluations;
+        int low = at->proj_ok && at->minutes_to_limit < gc->min_minutes_to_oom;
+        g->proj_over = low ? g->proj_over + 1 : 0;
+    }
+    proj_low = g->proj_over >= 2;
+
+    if (!g->tripped && (g->over >= GUARD_CONFIRM || proj_low)) {
+        char v[32], h[32];
+        g->tripped = 1;
+        g->tripped_ms = app_wall_ms(app);
+        g->trips++;
+        g->actions_this_trip = 0;
+        memset(g->refused_once, 0, sizeof g->refused_once);
+        g->below_since_us = 0;
+        fmt_bytes(v, sizeof v, g->value);
+        fmt_bytes(h, sizeof h, g->high);
+        if (g->over >= GUARD_CONFIRM)
+            snprintf(g->trigger, sizeof g->trigger, "%s%s of worker %lld is %s, above %s %s for %d readings",
+                     attrib_metric_names[gc->metric], gc->metric == ATTRIB_HEAP ? " floor" : "",
+                     (long long)g->worker, v, gc->high_bytes ? "high_bytes" : "high_fraction of the limit,",
+                     h, GUARD_CONFIRM);
+        else
+            snprintf(g->trigger, sizeof g->trigger, "projected %.0f minutes until %s reaches its limit "
+                     "(below min_minutes_to_oom = %d)", at->minutes_to_limit,
+                     at->proj_metric ? at->proj_metric : "memory", gc->min_minutes_to_oom);
+        struct event_rec *ev = guard_event_begin(g, EV_TRIP);
+        snprintf(ev->reason, sizeof ev->reason, "tripped: %s", g->trigger);
+        events_commit(app, ev);
+    }
+    if (g->tripped) {
+        if (all_low && !proj_low) {
+            if (g->below_since_us == 0)
+                g->below_since_us = app_now_us();
+            if (app_now_us() - g->below_since_us >= (uint64_t)gc->hold_seconds * 1000000u) {
+                char v[32], lo[32];
+                g->tripped = 0;
+                g->over = 0;
+                g->below_since_us = 0;
+                fmt_bytes(v, sizeof v, g->value);
+                fmt_bytes(lo, sizeof lo, g->low);
+                struct event_rec *ev = guard_event_begin(g, EV_RECOVERED);
+                snprintf(ev->reason, sizeof ev->reason, "recovered: memory %s stayed below low %s for "
+                         "hold_seconds = %d s%s", v, lo, gc->hold_seconds,
+                         gc->restore_on_recovery ? "; restoring routes one at a time"
+                                                 : "; routes stay csr until switched by hand (restore \"manual\")");
+                events_commit(app, ev);
+                memset(g->refused_once, 0, sizeof g->refused_once);
+                return;
+            }
+        } else {
+            g->below_since_us = 0;
+        }
+        act(g, fresh);
+    } else if (gc->restore_on_recovery && all_low) {
+        restore_one(g);
+    }
+}
+
+static void guard_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    guard_check(arg);
+}
+
+/* ---- webhook ------------------------------------------------------------- */
+
+static void wh_send(struct guard *g);
+
+static void wh_done(struct evhttp_request *req, void *arg)
+{
+    struct guard *g = arg;
+    int code = req ? evhttp_request_get_response_code(req) : 0;
+
+    g->inflight = 0;
+    if (code >= 200 && code < 300) {
+        g->wh_ok++;
+        free(g->queue[g->qhead]);
+        g->qhead = (g->qhead + 1) % GUARD_WEBHOOK_QUEUE;
+        g->qn--;
+        g->attempt = 0;
+        struct timeval now = { 0, 0 };
+        evtimer_add(g->kick, &now);
+        return;
+    }
+    if (++g->attempt >= GUARD_WEBHOOK_TRIES) {
+        log_at(LOG_WARN, "guard webhook %s: giving up on an event after %d tries (last: %s)",
+               g->url, GUARD_WEBHOOK_TRIES, code ? "an HTTP error status" : "no response");
+        g->wh_failed++;
+        free(g->queue[g->qhead]);
+        g->qhead = (g->qhead + 1) % GUARD_WEBHOOK_QUEUE;
+        g->qn--;
+        g->attempt = 0;
+    }
+    struct timeval tv = { g->attempt ? 1 << (g->attempt - 1) : 0, 0 };   /* 1, 2, 4, 8 s */
+    evtimer_add(g->kick, &tv);
+}
+
+static void wh_kick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    wh_send(arg);
+}
+
+static void wh_send(struct guard *g)
+{
+    struct app *app = g->app;
+    const char *url = app->cfg->guard.webhook;
+
+    if (g->inflight || g->qn == 0)
+        return;
+    if (url == NULL || strcmp(url, g->url) != 0) {   /* changed by a reload */
+        if (g->conn)
+            evhttp_connection_free(g->conn);
+        g->conn = NULL;
+        g->url[0] = '\0';
+        if (url == NULL) {
+            while (g->qn) {
+                free(g->queue[g->qhead]);
+                g->qhead = (g->qhead + 1) % GUARD_WEBHOOK_QUEUE;
+                g->qn--;
+            }
+            return;
+        }
+    }
+    struct evhttp_uri *u = evhttp_uri_parse(url);
+    if (u == NULL || evhttp_uri_get_host(u) == NULL) {
+        if (u)
+            evhttp_uri_free(u);
+        return;
+    }
+    const char *host = evhttp_uri_get_host(u), *path = evhttp_uri_get_path(u);
+    int port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : 80;
+    if (g->conn == NULL) {
+        g->conn = evhttp_connection_base_new(app->base, NULL, host, (unsigned short)port);
+        if (g->conn == NULL) {
+            evhttp_uri_free(u);
+            return;
+        }
+        evhttp_connection_set_timeout(g->conn, 5);
+        snprintf(g->url, sizeof g->url, "%s", url);
+    }
+    struct evhttp_request *req = evhttp_request_new(wh_done, g);
+    if (req == NULL) {
+        evhttp_uri_free(u);
+        return;
+    }
+    char hostport[300], target[1024];
+    snprintf(hostport, sizeof hostport, "%s:%d", host, port);
+    const char *q = evhttp_uri_get_query(u);
+    snprintf(target, sizeof target, "%s%s%s", path && *path ? path : "/", q ? "?" : "", q ? q : "");
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Host", hostport);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "User-Agent", "leakproxy-guard");
+    const char *body = g->queue[g->qhead];
+    evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
+    evhttp_uri_free(u);
+    if (evhttp_make_request(g->conn, req, EVHTTP_REQ_POST, target) == 0)
+        g->inflight = 1;              /* on failure evhttp freed req: retried by the kick */
+    else {
+        struct timeval tv = { 1, 0 };
+        evtimer_add(g->kick, &tv);
+    }
+}
+
+static void rfc3339(char *buf, size_t len, uint64_t ms)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void guard_event(struct app *app, const struct event_rec *ev)
+{
+    struct guard *g = app->guard;
+
+    if (g == NULL || app->cfg->guard.webhook == NULL || ev->source == NULL ||
+        strcmp(ev->source, "guard") != 0)
+        return;
+    json_t *e = event_json(ev), *body;
+    if (e == NULL)
+        return;
+    char text[600];
+    snprintf(text, sizeof text, "leakproxy guard %s%s: %s", event_type_names[ev->type],
+             ev->dry_run ? " (dry run)" : "", ev->reason);
+    if (app->cfg->guard.webhook_alertmanager) {
+        /* Alertmanager's POST /api/v2/alerts: a list of alerts */
+        char start[32], end[32], routes[EVENT_ROUTES_MAX];
+        rfc3339(start, sizeof start, ev->time_ms);
+        rfc3339(end, sizeof end, ev->time_ms + 3600000);
+        snprintf(routes, sizeof routes, "%s", ev->routes);
+        for (char *p = routes; *p; p++)
+            if (*p == '\n')
+                *p = ',';
+        body = json_pack("[{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s},s:s,s:s}]",
+                         "labels", "alertname", "LeakproxyGuard", "type", event_type_names[ev->type],
+                         "routes", routes, "severity", ev->type == EV_TRIP || ev->type == EV_SWITCH
+                                                       ? "critical" : "warning",
+                         "annotations", "summary", text, "description", ev->reason,
+                         "startsAt", start, "endsAt", end);
+        json_decref(e);
+    } else {
+        body = json_pack("{s:s,s:o}", "text", text, "event", e);
+    }
+    char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (s == NULL)
+        return;
+    if (g->qn == GUARD_WEBHOOK_QUEUE) {      /* full: the oldest waiting one goes */
+        unsigned drop = g->inflight ? (g->qhead + 1) % GUARD_WEBHOOK_QUEUE : g->qhead;
+        free(g->queue[drop]);
+        if (drop == g->qhead) {
+            g->qhead = (g->qhead + 1) % GUARD_WEBHOOK_QUEUE;
+        } else {                      /* close the gap after the one in flight */
+            for (unsigned i = 1; i + 1 < g->qn; i++)
+                g->queue[(g->qhead + i) % GUARD_WEBHOOK_QUEUE] = g->queue[(g->qhead + i + 1) % GUARD_WEBHOOK_QUEUE];
+        }
+        g->qn--;
+        g->wh_dropped++;
+    }
+    g->queue[(g->qhead + g->qn++) % GUARD_WEBHOOK_QUEUE] = s;
+    if (!g->inflight && g->attempt == 0) {
+        struct timeval now = { 0, 0 };
+        evtimer_add(g->kick, &now);   /* never from inside the caller's stack */
+    }
+}
+
+/* ---- life cycle, API ----------------------------------------------------- */
+
+int guard_start(struct app *app)
+{
+    struct guard *g = app->guard;
+    const struct config *c = app->cfg;
+
+    if (!c->guard.enabled) {
+        if (g && g->timer)
+            evtimer_del(g->timer);
+        return 0;
+    }
+    if (g == NULL) {
+        if ((g = calloc(1, sizeof *g)) == NULL)
+            return -1;
+        g->app = app;
+        g->timer = event_new(app->base, -1, EV_PERSIST, guard_tick, app);
+        g->kick = evtimer_new(app->base, wh_kick, g);
+        if (g->timer == NULL || g->kick == NULL) {
+            if (g->timer)
+                event_free(g->timer);
+            if (g->kick)
+                event_free(g->kick);
+            free(g);
+            return -1;
+        }
+        app->guard = g;
+    }
+    int ms = c->memory.interval_ms;
+    ms = ms < 200 ? 200 : ms > 5000 ? 5000 : ms;
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    evtimer_add(g->timer, &tv);
+    if (!c->guard.dry_run && g->ndry)
+        memset(g->dry, 0, g->ndry);   /* out of dry run: nothing was switched */
+    log_at(LOG_INFO, "guard: %s on %s, action %s, restore %s%s", c->guard.dry_run ? "dry run" : "armed",
+           attrib_metric_names[c->guard.metric],
+           c->guard.action == GUARD_ALL ? "all" : c->guard.action == GUARD_LIST ? "a list" : "leaking",
+           c->guard.restore_on_recovery ? "on_recovery" : "manual",
+           c->guard.webhook ? ", webhook set" : "");
+    return 0;
+}
+
+void guard_free(struct app *app)
+{
+    struct guard *g = app->guard;
+
+    if (g == NULL)
+        return;
+    if (g->conn)
+        evhttp_connection_free(g->conn);
+    event_free(g->timer);
+    event_free(g->kick);
+    while (g->qn) {
+        free(g->queue[g->qhead]);
+        g->qhead = (g->qhead + 1) % GUARD_WEBHOOK_QUEUE;
+        g->qn--;
+    }
+    free(g->dry);
+    free(g);
+    app->guard = NULL;
+}
+
+json_t *guard_json(const struct app *app)
+{
+    const struct guard *g = app->guard;
+    const struct config_guard *gc = &app->cfg->guard;
+
+    if (g == NULL || !gc->enabled)
+        return json_pack("{s:b}", "enabled", 0);
+    json_t *sw = json_array();
+    for (unsigned id = 1; id < route_count(app->cfg->routes); id++) {
+        unsigned slot = app->route_slot[id];
+        const struct stats_route *r = app->stats.slot[slot];
+        if (gc->dry_run ? dry_get(g, slot) : (r->mode == MODE_CSR && r->mode_by == BY_GUARD))
+            json_array_append_new(sw, json_string(r->name));
+    }
+    uint64_t now_ms = app_wall_ms(app);
+    unsigned recent = 0;
+    for (unsigned i = 0; i < g->act_n; i++)
+        recent += g->actions[(g->act_head + i) % GUARD_MAX_PER_HOUR] + 3600000 > now_ms;
+    json_t *j = json_pack("{s:b,s:b,s:b,s:s,s:s,s:s,s:o,s:i,s:i,s:i,s:I}",
+        "enabled", 1, "dry_run", gc->dry_run, "tripped", g->tripped,
+        "metric", attrib_metric_names[gc->metric],
+        "action", gc->action == GUARD_ALL ? "all" : gc->action == GUARD_LIST ? "list" : "leaking",
+        "restore", gc->restore_on_recovery ? "on_recovery" : "manual",
+        "switched", sw, "switches_last_hour", (int)recent,
+        "max_switches_per_hour", gc->max_switches_per_hour, "hold_seconds", gc->hold_seconds,
+        "trips", (json_int_t)g->trips);
+    if (g->have) {
+        json_object_set_new(j, "current_bytes", json_integer((json_int_t)g->value));
+        json_object_set_new(j, "worker", json_integer((json_int_t)g->worker));
+    }
+    json_object_set_new(j, "high_bytes", g->high > 0 ? json_integer((json_int_t)g->high) : json_null());
+    json_object_set_new(j, "low_bytes", g->low > 0 ? json_integer((json_int_t)g->low) : json_null());
+    if (!g->any_limit && gc->high_fraction)
+        json_object_set_new(j, "note", json_string("high_fraction needs a known limit (cgroup memory.max, "
+                                                   "the V8 heap limit, or memory.limit_bytes): none yet"));
+    if (gc->min_minutes_to_oom)
+        json_object_set_new(j, "min_minutes_to_oom", json_integer(gc->min_minutes_to_oom));
+    if (g->tripped) {
+        json_object_set_new(j, "tripped_since_ms", json_integer((json_int_t)g->tripped_ms));
+        json_object_set_new(j, "trigger", json_string(g->trigger));
+    }
+    if (gc->webhook)
+        json_object_set_new(j, "webhook", json_pack("{s:s,s:I,s:I,s:I,s:i}", "url", gc->webhook,
+                            "delivered", (json_int_t)g->wh_ok, "failed", (json_int_t)g->wh_failed,
+                            "dropped", (json_int_t)g->wh_dropped, "queued", (int)g->qn));
+    return j;
+}
+
+void guard_metrics(const struct app *app, struct evbuffer *o)
+{
+    const struct guard *g = app->guard;
+
+    evbuffer_add_printf(o, "# HELP leakproxy_route_csr 1 while the route serves the client-render fallback.\n"
+                           "# TYPE leakproxy_route_csr gauge\n");
+    for (unsigned i = 0; i < app->stats.n; i++) {
+        const struct stats_route *r = app->stats.slot[i];
+        if (r->active)
+            evbuffer_add_printf(o, "leakproxy_route_csr{route=\"%s\"} %d\n", r->name, r->mode == MODE_CSR);
+    }
+    evbuffer_add_printf(o, "# HELP leakproxy_events_total Decisions logged (GET /api/events), by type.\n"
+                           "# TYPE leakproxy_events_total counter\n");
+    for (int t = 0; t < EV_NTYPES; t++)
+        evbuffer_add_printf(o, "leakproxy_events_total{type=\"%s\"} %llu\n", event_type_names[t],
+                            (unsigned long long)app->events.count[t]);
+    if (g == NULL || !app->cfg->guard.enabled)
+        return;
+    evbuffer_add_printf(o, "# HELP leakproxy_guard_switches_total Routes the guard switched, by route and to which mode.\n"
+                           "# TYPE leakproxy_guard_switches_total counter\n");
+    for (unsigned i = 0; i < app->stats.n; i++) {
+        const struct stats_route *r = app->stats.slot[i];
+        if (!r->active)
+            continue;
+        evbuffer_add_printf(o, "leakproxy_guard_switches_total{route=\"%s\",action=\"csr\"} %llu\n"
+                               "leakproxy_guard_switches_total{route=\"%s\",action=\"ssr\"} %llu\n",
+                            r->name, (unsigned long long)r->guard_switches[0],
+                            r->name, (unsigned long long)r->guard_switches[1]);
+    }
+    evbuffer_add_printf(o, "# HELP leakproxy_guard_trips_total Times memory crossed the guard's threshold.\n"
+                           "# TYPE leakproxy_guard_trips_total counter\n"
+                           "leakproxy_guard_trips_total %llu\n"
+                           "# HELP leakproxy_guard_tripped 1 while the guard is tripped.\n"
+                           "# TYPE leakproxy_guard_tripped gauge\n"
+                           "leakproxy_guard_tripped %d\n"
+                           "# HELP leakproxy_guard_dry_run 1 when the guard only reports.\n"
+                           "# TYPE leakproxy_guard_dry_run gauge\n"
+                           "leakproxy_guard_dry_run %d\n"
+                           "# HELP leakproxy_guard_refusals_total Switches the guard held back, by reason.\n"
+                           "# TYPE leakproxy_guard_refusals_total counter\n",
+                        (unsigned long long)g->trips, g->tripped, app->cfg->guard.dry_run);
+    for (int r = 0; r < R_N; r++)
+        evbuffer_add_printf(o, "leakproxy_guard_refusals_total{reason=\"%s\"} %llu\n", refusal_names[r],
+                            (unsigned long long)g->refusals[r]);
+    if (app->cfg->guard.webhook)
+        evbuffer_add_printf(o, "# HELP leakproxy_webhook_deliveries_total Guard webhook posts, by result.\n"
+                               "# TYPE leakproxy_webhook_deliveries_total counter\n"
+                               "leakproxy_webhook_deliveries_total{result=\"ok\"} %llu\n"
+                               "leakproxy_webhook_deliveries_total{result=\"failed\"} %llu\n",
+                            (unsigned long long)g->wh_ok, (unsigned long long)g->wh_failed);
+}
