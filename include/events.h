@@ -29,7 +29,8 @@ struct event_rec {
     int64_t worker;                   /* pid, 0 if none */
     int metric;                       /* enum attrib_metric, -1 if none */
     uint64_t bytes, threshold;        /* 0 if none */
-    unsigned nroutes;
+    unsigned nroutes;                 /* names added (some may not fit in <routes>) */
+    int full;                         /* a name did not fit: the list stops there */
     char routes[EVENT_ROUTES_MAX];
     char reason[EVENT_REASON_MAX];
 };

@@ -59,12 +59,14 @@ void events_add_route(struct event_rec *ev, const char *name)
 {
     size_t used = strlen(ev->routes), n = strlen(name);
 
-    if (used + n + 2 > sizeof ev->routes)
-        return;                       /* the count still says how many */
+    ev->nroutes++;                    /* the count says how many, even past the text */
+    if (used + n + 2 > sizeof ev->routes || ev->full) {
+        ev->full = 1;                 /* keep the list a prefix, in order */
+        return;
+    }
     if (used)
         ev->routes[used++] = '\n';
     memcpy(ev->routes + used, name, n + 1);
-    ev->nroutes++;
 }
 
 void events_commit(struct app *app, struct event_rec *ev)

@@ -77,6 +77,60 @@ static void test_full_example_and_defaults(void **state)
     config_free(c);
 }
 
+/* the guard's documented defaults, and the contract's keys as the issue shows them */
+static void test_guard_defaults(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "{\"listen\": \"127.0.0.1:8080\", \"upstream\": \"http://127.0.0.1:3000\",\n"
+        " \"fallback\": {\"header\": \"X-SSR-Off: 1\"},\n"
+        " \"routes\": [{\"name\": \"home\", \"match\": \"/\"}, {\"name\": \"detail\", \"match\": \"/d/:id\"}],\n"
+        " \"memory\": {\"source\": \"http\", \"url\": \"http://127.0.0.1:3000/__mem\"},\n"
+        " \"guard\": {\"high_bytes\": 1200000000}}\n";
+    static const char contract[] =
+        "{\"listen\": \"127.0.0.1:8080\", \"upstream\": \"http://127.0.0.1:3000\",\n"
+        " \"fallback\": {\"header\": \"X-SSR-Off: 1\"},\n"
+        " \"routes\": [{\"name\": \"home\", \"match\": \"/\"}, {\"name\": \"detail\", \"match\": \"/d/:id\"}],\n"
+        " \"memory\": {\"source\": \"cgroup\", \"path\": \"/sys/fs/cgroup\"},\n"
+        " \"event_log\": \"-\",\n"
+        " \"guard\": { \"metric\": \"rss\", \"high_fraction\": 0.8, \"min_minutes_to_oom\": 30,\n"
+        "   \"action\": [\"detail\"], \"hold_seconds\": 300, \"max_switches_per_hour\": 6,\n"
+        "   \"restore\": \"on_recovery\", \"dry_run\": true, \"webhook\": \"http://127.0.0.1:9093/hook\",\n"
+        "   \"webhook_format\": \"alertmanager\"}}\n";
+    struct config_err err;
+    struct config *c = config_parse(text, sizeof text - 1, "g.json", &err);
+    if (c == NULL)
+        fail_msg("%s: %s", err.path, err.text);
+    assert_true(c->guard.enabled);
+    assert_int_equal(c->guard.metric, 0);                  /* heap_used */
+    assert_int_equal(c->guard.low_bytes, 900000000);       /* 75 % of high */
+    assert_int_equal(c->guard.action, GUARD_LEAKING);
+    assert_int_equal(c->guard.hold_seconds, 300);
+    assert_int_equal(c->guard.max_switches_per_hour, 6);
+    assert_false(c->guard.restore_on_recovery);
+    assert_false(c->guard.dry_run);
+    assert_null(c->guard.webhook);
+    assert_null(c->event_log);
+    config_free(c);
+
+    c = config_parse(contract, sizeof contract - 1, "g.json", &err);
+    if (c == NULL)
+        fail_msg("%s: %s", err.path, err.text);
+    assert_int_equal(c->guard.metric, 1);                  /* rss */
+    assert_true(c->guard.high_fraction > 0.79 && c->guard.high_fraction < 0.81);
+    assert_true(c->guard.low_fraction > 0.59 && c->guard.low_fraction < 0.61);
+    assert_int_equal(c->guard.min_minutes_to_oom, 30);
+    assert_int_equal(c->guard.action, GUARD_LIST);
+    assert_false(c->guard.listed[route_find(c->routes, "home")]);
+    assert_true(c->guard.listed[route_find(c->routes, "detail")]);
+    assert_true(c->guard.restore_on_recovery);
+    assert_true(c->guard.dry_run);
+    assert_true(c->guard.webhook_alertmanager);
+    assert_string_equal(c->guard.webhook, "http://127.0.0.1:9093/hook");
+    assert_string_equal(c->event_log, "-");
+    config_free(c);
+}
+
 static void test_public_admin_with_token(void **state)
 {
     (void)state;
@@ -107,6 +161,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_configs_name_key_and_line),
         cmocka_unit_test(test_full_example_and_defaults),
+        cmocka_unit_test(test_guard_defaults),
         cmocka_unit_test(test_public_admin_with_token),
         cmocka_unit_test(test_missing_file),
     };
