@@ -57,6 +57,27 @@ if [ -x contrib/node/test.sh ] && command -v node >/dev/null 2>&1; then
   fi
 fi
 
+if [ -f contrib/check.sh ]; then
+  if out=$(LEAKPROXY_BIN="$bin" bash contrib/check.sh 2>&1); then
+    summary+=("$(printf '%s\n' "$out" | grep -E '^contrib:' | tail -n1)")
+  else
+    printf '%s\n' "$out" | tail -n 30
+    summary+=("contrib checks: FAILED")
+    fail=1
+  fi
+fi
+
+if [ -f tests/browser/run.mjs ] && command -v node >/dev/null 2>&1; then
+  if out=$(LEAKPROXY_BIN="$bin" node tests/browser/run.mjs 2>&1); then
+    printf '%s\n' "$out" | tail -n 15
+    summary+=("$(printf '%s\n' "$out" | grep -E '^browser:' | tail -n1)")
+  else
+    printf '%s\n' "$out" | tail -n 40
+    summary+=("browser: FAILED")
+    fail=1
+  fi
+fi
+
 if [ -x demo/test-through-proxy.sh ]; then
   if [ -d demo/vue/node_modules ] && [ -d demo/react/node_modules ]; then
     if LEAKPROXY_BIN="$bin" demo/test-through-proxy.sh; then
