@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define ADMIN_MAX_BODY 65536
 
@@ -509,6 +510,66 @@ static void fmt_kb(char *buf, size_t len, double v)
         snprintf(buf, len, "%.1f KB", v / 1024);
 }
 
+/* The heap floor (else RSS) of worker <w> over its raw ring as a line of
+ * <cols> block characters, so a report pasted in a ticket shows the curve.
+ * Returns the number of columns with data; <lo>, <hi> get the range and
+ * <span_s> the time covered. */
+#define SPARK_COLS 60
+static unsigned floor_sparkline(const struct app *app, const struct series_worker *w, char *out, size_t len,
+                                double *lo, double *hi, double *span_s, const char **what)
+{
+    static const char *const blocks[8] = { "\u2581", "\u2582", "\u2583", "\u2584",
+                                           "\u2585", "\u2586", "\u2587", "\u2588" };
+    double col[SPARK_COLS];
+    unsigned n = series_npoints(w, 1), used = 0;
+    int floors = 0;
+    (void)app;
+
+    for (unsigned i = 0; i < n && !floors; i++)
+        floors = (series_point(w, 1, i)->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)) != 0;
+    *what = floors ? "heap floor" : "rss";
+    out[0] = '\0';
+    if (n < 2)
+        return 0;
+    uint64_t t0 = series_point(w, 1, 0)->t_us, t1 = series_point(w, 1, n - 1)->t_us;
+    *span_s = (double)(t1 - t0) / 1e6;
+    for (unsigned c = 0; c < SPARK_COLS; c++)
+        col[c] = -1;
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (unsigned i = 0; i < n; i++) {
+        const struct series_point *p = series_point(w, 1, i);
+        double v;
+        if (floors && (p->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)))
+            v = (double)p->floor;
+        else if (!floors && (p->flags & MEM_HAS_RSS))
+            v = (double)p->rss;
+        else
+            continue;
+        unsigned c = t1 > t0 ? (unsigned)((double)(p->t_us - t0) / (double)(t1 - t0) * (SPARK_COLS - 1)) : 0;
+        if (col[c] < 0 || v < col[c])
+            col[c] = v;               /* the lowest: a floor is a lower envelope */
+    }
+    for (unsigned c = 0; c < SPARK_COLS; c++)
+        if (col[c] >= 0) {
+            *lo = col[c] < *lo ? col[c] : *lo;
+            *hi = col[c] > *hi ? col[c] : *hi;
+        }
+    size_t o = 0;
+    for (unsigned c = 0; c < SPARK_COLS && o + 4 < len; c++) {
+        if (col[c] < 0) {
+            out[o++] = ' ';
+            continue;
+        }
+        int k = *hi > *lo ? (int)((col[c] - *lo) / (*hi - *lo) * 7.999) : 0;
+        memcpy(out + o, blocks[k], 3);
+        o += 3;
+        used++;
+    }
+    out[o] = '\0';
+    return used;
+}
+
 static void api_report(struct app *app, struct evhttp_request *req)
 {
     const char *uri = evhttp_request_get_uri(req);
@@ -553,11 +614,23 @@ static void api_report(struct app *app, struct evhttp_request *req)
                                         ? json_real(at->minutes_to_limit) : json_null(),
                 "limit_source", at->limit_bytes > 0 ? at->limit_source : "unknown"));
     }
+    json_t *mem = json_array();
+    for (unsigned i = 0; i < app->series.nw; i++) {
+        const struct series_worker *w = app->series.w[i];
+        char line[SPARK_COLS * 3 + 1];
+        double lo = 0, hi = 0, span = 0;
+        const char *what;
+        if (!w->alive || floor_sparkline(app, w, line, sizeof line, &lo, &hi, &span, &what) == 0)
+            continue;
+        json_array_append_new(mem, json_pack("{s:I,s:s,s:s,s:f,s:f,s:f}", "pid", (json_int_t)w->pid,
+                                             "metric", what, "sparkline", line, "low_bytes", lo,
+                                             "high_bytes", hi, "span_s", span));
+    }
     if (!text) {
         json_t *arr = json_array();
         for (unsigned i = 0; i < n; i++)
             json_array_append_new(arr, route_json(app, rk[i].slot, rk[i].id));
-        json_t *j = json_pack("{s:o,s:o,s:f,s:I}", "findings", arr, "engine", engine,
+        json_t *j = json_pack("{s:o,s:o,s:o,s:f,s:I}", "findings", arr, "engine", engine, "memory", mem,
                               "min_leak_bytes", (double)app->cfg->attrib.min_leak_bytes,
                               "generated_ms", (json_int_t)wall_ms(app, app_now_us()));
         free(rk);
@@ -610,6 +683,29 @@ static void api_report(struct app *app, struct evhttp_request *req)
         const struct attrib_fit_info *fi = &at->info[ATTRIB_HEAP];
         evbuffer_add_printf(b, "window: %u memory intervals (heap fit: %u rows, %u parameters, residual sd %.1f KB)\n",
                             at->window_rows_used, fi->n, fi->p, fi->resid_sd / 1024);
+    }
+    size_t k;
+    json_t *mj;
+    json_array_foreach(mem, k, mj) {
+        char lo[32], hi[32];
+        fmt_kb(lo, sizeof lo, json_real_value(json_object_get(mj, "low_bytes")));
+        fmt_kb(hi, sizeof hi, json_real_value(json_object_get(mj, "high_bytes")));
+        evbuffer_add_printf(b, "%sworker %lld %s, last %.0f s: %s .. %s\n  %s\n", k ? "" : "\n",
+                            (long long)json_integer_value(json_object_get(mj, "pid")),
+                            json_string_value(json_object_get(mj, "metric")),
+                            json_real_value(json_object_get(mj, "span_s")), lo, hi,
+                            json_string_value(json_object_get(mj, "sparkline")));
+    }
+    json_decref(mem);
+    const struct event_rec *ev;
+    for (unsigned e = 0; e < 10 && (ev = events_newest(&app->events, e)); e++) {
+        time_t ts = (time_t)(ev->time_ms / 1000);
+        struct tm tm;
+        char when[32];
+        gmtime_r(&ts, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tm);
+        evbuffer_add_printf(b, "%s%s  %-9s %s%s\n", e ? "" : "\nrecent events (newest first):\n", when,
+                            event_type_names[ev->type], ev->dry_run ? "[dry run] " : "", ev->reason);
     }
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
     evhttp_send_reply(req, 200, "OK", b);

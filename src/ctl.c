@@ -236,6 +236,16 @@ static int cmd_report(const struct ctl *c)
                        (long long)json_integer_value(json_object_get(r, "rendered")),
                        json_string_value(json_object_get(r, "reason")));
             }
+            json_array_foreach(json_object_get(j, "memory"), i, r) {
+                char lo[32], hi[32];
+                print_kb(lo, sizeof lo, json_object_get(r, "low_bytes"));
+                print_kb(hi, sizeof hi, json_object_get(r, "high_bytes"));
+                printf("%sWorker %lld, %s over the last %.0f s (%s .. %s):\n\n    %s\n",
+                       i ? "\n" : "\n", (long long)json_integer_value(json_object_get(r, "pid")),
+                       json_string_value(json_object_get(r, "metric")),
+                       json_number_value(json_object_get(r, "span_s")), lo, hi,
+                       json_string_value(json_object_get(r, "sparkline")));
+            }
         }
         json_decref(j);
         return status == 200 ? 0 : 1;

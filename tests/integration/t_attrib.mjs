@@ -90,6 +90,13 @@ test('attrib: Vue demo, news leaking with an estimate near the truth, healthy ro
   const rep = await adminJson(p, '/api/report');
   const text = (await get(p.adminPort, '/api/report?format=text')).body.toString();
   check(/news/.test(text) && /leak/i.test(text), `text report mentions news as a leak: ${JSON.stringify(text.slice(0, 400))}`);
+  // the heap floor's curve, so the report stands alone in a ticket: rising (news leaks)
+  const spark = /worker \d+ heap floor, last \d+ s: [\d.]+ [KM]B \.\. [\d.]+ [KM]B\n {2}([\u2581-\u2588 ]{20,})\n/.exec(text);
+  check(spark, `text report has a sparkline of the heap floor: ${JSON.stringify(text.slice(-900))}`);
+  const levels = [...spark[1]].filter((c) => c !== ' ').map((c) => c.codePointAt(0) - 0x2581);
+  check(levels.length >= 20 && levels.slice(-5).reduce((a, b) => a + b, 0) > levels.slice(0, 5).reduce((a, b) => a + b, 0),
+    `the sparkline rises with the leak: ${spark[1]}`);
+  check((rep.memory || []).some((w) => w.metric === 'heap floor' && w.high_bytes > w.low_bytes), `JSON report memory: ${JSON.stringify(rep.memory)}`);
   const repStr = JSON.stringify(rep);
   check(repStr.indexOf('"news"') >= 0, `JSON report lists news: ${repStr.slice(0, 300)}`);
   for (const h of healthy) {

@@ -69,6 +69,10 @@ test('ctl: routes, mode, report, memory, status: exit codes and key lines', asyn
   check(Array.isArray(parse(r, 'ctl report --json').findings), `ctl report --json: findings array: ${out(r)}`);
   r = ok(await runCtl(p, ['report', '--markdown']), 'ctl report --markdown');
   check(/^\| route \| verdict \|/.test(r.stdout) && /^\|---/m.test(r.stdout), `ctl report --markdown: a table: ${out(r)}`);
+  r = ok(await runCtl(p, ['events']), 'ctl events');
+  check(/mode\s+manual\s+route news set to csr by hand/.test(r.stdout) && /route news set to ssr by hand/.test(r.stdout),
+    `ctl events lists the manual switches: ${out(r)}`);
+  check(r.stdout.indexOf('set to ssr') < r.stdout.indexOf('set to csr'), `ctl events: newest first: ${out(r)}`);
   r = ok(await runCtl(p, ['memory']), 'ctl memory');
   const m = parse(r, 'ctl memory');
   eq(m.source, 'http', 'ctl memory: source');
