@@ -710,11 +710,15 @@ static void latency_trend(struct app *app, struct attrib_route *ar, const struct
     ar->trend_high = slope + tq * se;
 }
 
+/* Time until a worker reaches its limit: the growth rate of the summed
+ * floor (or RSS) over the window, shared evenly among the live workers,
+ * against each worker's own limit (its V8 heap limit, cgroup memory.max, or
+ * memory.limit_bytes); the soonest worker is reported. */
 static void projection(struct app *app)
 {
     struct attrib *at = app->attrib;
     const struct series *s = &app->series;
-    double cur = 0, limit = 0;
+    unsigned alive = 0;
     int heap = 0;
 
     at->proj_ok = 0;
@@ -722,19 +726,9 @@ static void projection(struct app *app)
         const struct series_worker *w = s->w[i];
         if (!w->alive)
             continue;
-        if (w->last.flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)) {
-            cur += (double)w->last.floor;
+        alive++;
+        if (w->last.flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV))
             heap = 1;
-        } else {
-            cur += (double)w->last.rss;
-        }
-        if (w->limit && (limit == 0 || (double)w->limit < limit))
-            limit = (double)w->limit;
-    }
-    at->limit_source = "source";
-    if (app->cfg->memory.limit_bytes) {
-        limit = (double)app->cfg->memory.limit_bytes;
-        at->limit_source = "memory.limit_bytes";
     }
     /* growth: least-squares slope of the summed row deltas against time */
     double sx = 0, sy = 0, sxx = 0, sxy = 0, acc = 0, t0 = -1;
@@ -756,18 +750,38 @@ static void projection(struct app *app)
         n++;
     }
     at->proj_metric = attrib_metric_names[m];
-    at->current_bytes = cur;
-    at->limit_bytes = limit;
-    if (n < 8)
+    at->limit_source = app->cfg->memory.limit_bytes ? "memory.limit_bytes" : "source";
+    at->current_bytes = 0;
+    at->limit_bytes = 0;
+    at->minutes_to_limit = -1;
+    if (n < 8 || alive == 0)
         return;
     double den = n * sxx - sx * sx;
     if (den <= 0)
         return;
     at->growth_bytes_per_s = (n * sxy - sx * sy) / den;
     at->proj_ok = 1;
-    at->minutes_to_limit = -1;
-    if (limit > 0 && at->growth_bytes_per_s > 0 && limit > cur)
-        at->minutes_to_limit = (limit - cur) / at->growth_bytes_per_s / 60.0;
+    /* report the soonest worker; failing that one with a limit, else any */
+    double share = at->growth_bytes_per_s / alive, best = -1;
+    int rank_best = -1;
+    for (unsigned i = 0; i < s->nw; i++) {
+        const struct series_worker *w = s->w[i];
+        if (!w->alive)
+            continue;
+        double cur = heap && (w->last.flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)) ? (double)w->last.floor
+                                                                                  : (double)w->last.rss;
+        uint64_t lim = app->cfg->memory.limit_bytes ? (uint64_t)app->cfg->memory.limit_bytes : w->limit;
+        double limit = lim && lim != UINT64_MAX ? (double)lim : 0;
+        double mins = limit > cur && share > 0 ? (limit - cur) / share / 60.0 : -1;
+        int rank = mins >= 0 ? 2 : limit > 0 ? 1 : 0;
+        if (rank > rank_best || (rank == 2 && mins < best)) {
+            rank_best = rank;
+            best = mins;
+            at->current_bytes = cur;
+            at->limit_bytes = limit;
+        }
+    }
+    at->minutes_to_limit = best;
 }
 
 static int attrib_resize(struct attrib *at, unsigned n)

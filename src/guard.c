@@ -446,7 +446,8 @@ void guard_check(struct app *app)
     int proj_low = 0;
     if (gc->min_minutes_to_oom && at && at->evaluations != g->proj_seen) {
         g->proj_seen = at->evaluations;
-        int low = at->proj_ok && at->minutes_to_limit < gc->min_minutes_to_oom;
+        int low = at->proj_ok && at->limit_bytes > 0 && at->minutes_to_limit >= 0 &&
+                  at->minutes_to_limit < gc->min_minutes_to_oom;
         g->proj_over = low ? g->proj_over + 1 : 0;
     }
     proj_low = g->proj_over >= 2;
@@ -474,8 +475,11 @@ void guard_check(struct app *app)
         snprintf(ev->reason, sizeof ev->reason, "tripped: %s", g->trigger);
         events_commit(app, ev);
     }
+    /* calm: below low everywhere, or, for a guard on the projection alone,
+     * the projection no longer short */
+    int calm = g->any_limit ? all_low && !proj_low : !proj_low && gc->min_minutes_to_oom;
     if (g->tripped) {
-        if (all_low && !proj_low) {
+        if (calm) {
             if (g->below_since_us == 0)
                 g->below_since_us = app_now_us();
             if (app_now_us() - g->below_since_us >= (uint64_t)gc->hold_seconds * 1000000u) {
@@ -498,7 +502,7 @@ void guard_check(struct app *app)
             g->below_since_us = 0;
         }
         act(g, fresh);
-    } else if (gc->restore_on_recovery && all_low) {
+    } else if (gc->restore_on_recovery && calm) {
         restore_one(g);
     }
 }

@@ -169,6 +169,41 @@ test('guard: memory oscillating around the threshold does not flap; recovery res
   eq(g.tripped, false, 'not tripped after recovery');
 });
 
+test('guard: the projected minutes to the limit trip it (min_minutes_to_oom), then recovery when growth stops', async (ctx) => {
+  const up = await ctx.upstream((req, res) => res.send(200, [], 'ok'));
+  const t0 = Date.now();
+  let growing = true, stoppedAt = 0, heapAtStop = 0;
+  // heap floor rising 4 MB/s towards a 1 GB V8 heap limit: about 3.5 minutes left
+  const heapNow = () => (growing ? 100 * MB + 4 * MB * (Date.now() - t0) / 1000 : heapAtStop);
+  const mem = await startHttp(ctx, (req, res) => {
+    const h = Math.round(heapNow());
+    const body = JSON.stringify({ pid: 777, rss: h + 50 * MB, heapTotal: h + 8 * MB, heapUsed: h, external: MB,
+      heapLimit: 1024 * MB });
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(body);
+  });
+  const url = `http://127.0.0.1:${mem.port}/__mem`;
+  const p = await ctx.proxy(guardConfig(up.port, { url },
+    { min_minutes_to_oom: 30, action: 'all', hold_seconds: 1 },
+    { memory: { source: 'http', url, gc_url: url + '?gc=1', interval_ms: 100, gc_interval_ms: 100 },
+      attribution: { interval_ms: 300 } }));
+  await pollUntil(async () => (await guardState(p)).tripped, { timeout: 15000, what: 'a trip on the projection' });
+  const trip = (await events(p)).find((e) => e.type === 'trip');
+  check(/projected \d+ minutes until heap_used reaches its limit \(below min_minutes_to_oom = 30\)/.test(trip.reason),
+    `trip reason: ${trip.reason}`);
+  const rep = await adminJson(p, '/api/report');
+  const pr = rep.engine.projection;
+  check(pr && Math.abs(pr.limit_bytes - 1024 * MB) < 1e4 && pr.minutes_to_limit > 1 && pr.minutes_to_limit < 10,
+    `projection against the 1 GB heap limit at 4 MB/s: ${JSON.stringify(pr)}`);
+  eq((await routesByName(p)).news.mode, 'csr', 'news switched');
+  heapAtStop = heapNow(); growing = false; stoppedAt = Date.now();
+  await pollUntil(async () => (await events(p)).some((e) => e.type === 'recovered'),
+    { timeout: 30000, interval: 250, what: 'recovery once the floor stops growing' });
+  note(`recovered ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s after growth stopped`);
+  eq((await guardState(p)).tripped, false, 'not tripped');
+  eq((await routesByName(p)).news.mode, 'csr', 'restore "manual": news stays csr');
+}, { timeout: 60000 });
+
 test('guard: config errors name the key', async (ctx) => {
   const bad = [
     [{ guard: { high_bytes: 1 } }, /guard: needs a "memory" source/],
