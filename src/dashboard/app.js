@@ -529,7 +529,8 @@
         m.day = new Map();
         (j.workers || []).forEach(function (w) { m.day.set(w.pid, w.samples || []); });
       }) : Promise.resolve();
-    var q = m.last ? '/api/memory?points=1024&since=' + m.last : '/api/memory?points=1024';
+    /* 5 s of overlap: workers are read at different moments; duplicates are dropped below */
+    var q = m.last ? '/api/memory?points=1024&since=' + Math.max(0, m.last - 5000) : '/api/memory?points=1024';
     return Promise.all([dayJob, api('GET', q).then(function (j) {
       m.info = j;
       (j.workers || []).forEach(function (w) {
