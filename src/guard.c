@@ -362,8 +362,9 @@ static void act(struct guard *g, int fresh)
         uint64_t now = app_now_us();
         int settled = g->actions_this_trip == 0 ||
                       (now - g->last_action_us >= GUARD_SETTLE_MS * 1000ull && fresh &&
-                       g->value > g->value_at_action);
-        if (settled && g->high > 0 && g->value > g->high)
+                       (g->value > g->value_at_action || g->proj_over >= 2));
+        int needed = (g->high > 0 && g->value > g->high) || g->proj_over >= 2;
+        if (settled && needed)
             switch_off(g, c, 1, "the largest suspect (no route is proven leaking yet)");
     } else if (g->actions_this_trip == 0) {
         refuse(g, R_NOTHING, gc->action == GUARD_LEAKING
