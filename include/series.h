@@ -84,6 +84,13 @@ struct series {
     int agg_has_base;
     uint64_t agg_sig;                 /* which workers made the base */
     uint64_t *agg_first_row;          /* per slot, for aggregate rows (pid 0) */
+    /* without GC floors (no forced GC, no app-reported floor): rows run from
+     * the lowest summed heap reading of one window to the lowest of the next
+     * (trough to trough), with the counts at those two moments */
+    uint64_t trough_window_us;        /* 8 readings, at least 1 s (memsrc_start) */
+    uint64_t tr_win_t, tr_t, tr_level, tr_rss, tr_ext, tr_sig;
+    int tr_valid;
+    uint64_t *tr_counts;              /* global counts at the trough */
     /* the row ring */
     struct series_row *rows;
     uint32_t *row_counts;             /* SERIES_ROWS x ncols */

@@ -655,6 +655,10 @@ int memsrc_start(struct app *app)
         return -1;
     }
     app->mem = m;
+    /* without GC floors a row spans the troughs of two windows of at least
+     * 8 readings (and 1 s): enough readings to catch a collection in each */
+    uint64_t tw = (uint64_t)c->interval_ms * 8000u;
+    app->series.trough_window_us = tw > 1000000 ? tw : 1000000;
     log_at(LOG_INFO, "memory source %s every %d ms%s", kind_names[c->source], c->interval_ms,
            c->gc_url ? " (forced GC through gc_url)" : "");
     event_active(m->timer, EV_TIMEOUT, 0);       /* a first reading now */

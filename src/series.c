@@ -11,11 +11,13 @@ int series_init(struct series *s, unsigned ncols, uint64_t floor_window_us)
     memset(s, 0, sizeof *s);
     s->ncols = ncols;
     s->floor_window_us = floor_window_us;
+    s->trough_window_us = 1000000;   /* memsrc_start sets it from memory.interval_ms */
     s->rows = calloc(SERIES_ROWS, sizeof *s->rows);
     s->row_counts = calloc((size_t)SERIES_ROWS * ncols, sizeof *s->row_counts);
     s->agg_base_counts = calloc(ncols, sizeof *s->agg_base_counts);
     s->agg_first_row = calloc(ncols ? ncols : 1, sizeof *s->agg_first_row);
-    if (!s->rows || !s->row_counts || !s->agg_base_counts || !s->agg_first_row) {
+    s->tr_counts = calloc(ncols ? ncols : 1, sizeof *s->tr_counts);
+    if (!s->rows || !s->row_counts || !s->agg_base_counts || !s->agg_first_row || !s->tr_counts) {
         series_fini(s);
         return -1;
     }
@@ -42,6 +44,7 @@ void series_fini(struct series *s)
     free(s->row_counts);
     free(s->agg_base_counts);
     free(s->agg_first_row);
+    free(s->tr_counts);
     memset(s, 0, sizeof *s);
 }
 
@@ -50,8 +53,9 @@ int series_resize(struct series *s, unsigned ncols)
     if (ncols <= s->ncols)
         return 0;
     uint32_t *rc = calloc((size_t)SERIES_ROWS * ncols, sizeof *rc);
-    uint64_t *agg = calloc(ncols, sizeof *agg), *af = calloc(ncols, sizeof *af);
-    if (!rc || !agg || !af)
+    uint64_t *agg = calloc(ncols, sizeof *agg), *af = calloc(ncols, sizeof *af),
+             *tc = calloc(ncols, sizeof *tc);
+    if (!rc || !agg || !af || !tc)
         goto oom;
     for (unsigned i = 0; i < s->nw; i++) {
         struct series_worker *w = s->w[i];
@@ -78,6 +82,9 @@ int series_resize(struct series *s, unsigned ncols)
                s->ncols * sizeof *rc);
     memcpy(agg, s->agg_base_counts, s->ncols * sizeof *agg);
     memcpy(af, s->agg_first_row, s->ncols * sizeof *af);
+    memcpy(tc, s->tr_counts, s->ncols * sizeof *tc);
+    free(s->tr_counts);
+    s->tr_counts = tc;
     free(s->row_counts);
     free(s->agg_base_counts);
     free(s->agg_first_row);
@@ -91,6 +98,7 @@ oom:
     free(rc);
     free(agg);
     free(af);
+    free(tc);
     return -1;
 }
 
@@ -304,7 +312,7 @@ void series_batch(struct series *s, const struct mem_sample *m, unsigned n,
 {
     struct series_worker *seen[SERIES_MAX_WORKERS];
     unsigned ns = 0;
-    uint64_t sig = 1469598103934665603ull, floor = 0, rss = 0, ext = 0, t = 0;
+    uint64_t sig = 1469598103934665603ull, floor = 0, rss = 0, ext = 0, t = 0, heap = 0;
     uint32_t flags = 0xffu | SERIES_FLOOR_GC | SERIES_FLOOR_ENV;
     int complete = n > 0;
 
@@ -318,6 +326,7 @@ void series_batch(struct series *s, const struct mem_sample *m, unsigned n,
         seen[ns++] = w;
         sig = (sig ^ (uint64_t)w->pid ^ ((uint64_t)w->gen << 40)) * 1099511628211ull;
         floor += w->last.floor;
+        heap += w->last.heap_used;
         rss += w->last.rss;
         ext += w->last.external;
         flags &= w->last.flags;
@@ -334,6 +343,45 @@ void series_batch(struct series *s, const struct mem_sample *m, unsigned n,
      * points; the caller says which batches carry floors */
     if (!complete || !floor_tick)
         return;
+    if ((flags & SERIES_FLOOR_ENV) && !(flags & SERIES_FLOOR_GC) && (flags & MEM_HAS_HEAP)) {
+        /* no GC floors: the lower envelope lags the requests that moved it,
+         * so rows go from trough to trough instead (see series.h) */
+        if (s->tr_sig != sig || s->tr_win_t == 0 || t < s->tr_win_t) {
+            s->tr_sig = sig;
+            s->tr_win_t = t;
+            s->tr_valid = 0;
+        }
+        if (!s->tr_valid || heap < s->tr_level) {
+            s->tr_valid = 1;
+            s->tr_level = heap;
+            s->tr_t = t;
+            s->tr_rss = rss;
+            s->tr_ext = ext;
+            memcpy(s->tr_counts, global_counts, s->ncols * sizeof *global_counts);
+        }
+        if (t - s->tr_win_t < s->trough_window_us)
+            return;
+        if (s->agg_has_base && s->agg_sig == sig) {
+            struct series_row r = {
+                .t0 = s->agg_base_t, .t1 = s->tr_t, .pid = 0, .floor = s->tr_level,
+                .d_floor = (int64_t)s->tr_level - (int64_t)s->agg_base_floor,
+                .d_rss = (int64_t)s->tr_rss - (int64_t)s->agg_base_rss,
+                .d_ext = (int64_t)s->tr_ext - (int64_t)s->agg_base_ext,
+                .flags = flags,
+            };
+            row_emit(s, &r, s->tr_counts, s->agg_base_counts, s->agg_first_row);
+        }
+        s->agg_has_base = 1;
+        s->agg_sig = sig;
+        s->agg_base_t = s->tr_t;
+        s->agg_base_floor = s->tr_level;
+        s->agg_base_rss = s->tr_rss;
+        s->agg_base_ext = s->tr_ext;
+        memcpy(s->agg_base_counts, s->tr_counts, s->ncols * sizeof *s->tr_counts);
+        s->tr_win_t = t;
+        s->tr_valid = 0;
+        return;
+    }
     if (s->agg_has_base && s->agg_sig == sig) {
         struct series_row r = {
             .t0 = s->agg_base_t, .t1 = t, .pid = 0, .floor = floor,
