@@ -966,16 +966,21 @@ static void admin_cb(struct evhttp_request *req, void *arg)
     int get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
     if (get && strncmp(path, "/api/", 5) != 0 && serve_asset(req, path))
         return;
-    if (!admin_auth(app, req))
-        return;
-
+    /* health needs no token (load balancers and kubelet probes cannot send
+     * one; it tells nothing but up or draining) */
     if (strcmp(path, "/healthz") == 0) {
         if (!get) {
             reply_error(req, 405, "use GET");
             return;
         }
-        reply_json(req, 200, json_pack("{s:s}", "status", app->draining ? "draining" : "ok"));
-    } else if (strcmp(path, "/metrics") == 0) {
+        reply_json(req, app->draining ? 503 : 200,
+                   json_pack("{s:s}", "status", app->draining ? "draining" : "ok"));
+        return;
+    }
+    if (!admin_auth(app, req))
+        return;
+
+    if (strcmp(path, "/metrics") == 0) {
         if (!get) {
             reply_error(req, 405, "use GET");
             return;

@@ -237,8 +237,11 @@ test('admin: admin_token required as Bearer on every admin request', async (ctx)
     eq((await get(p.adminPort, path, { headers: [['Authorization', `Basic ${token}`]] })).status, 401, `${path} with Basic scheme`);
     eq((await get(p.adminPort, path, { headers: [['Authorization', `Bearer ${token}`]] })).status, 200, `${path} with the token`);
   }
-  // proxied traffic does not need the token
+  // proxied traffic does not need the token, nor does the health check
   eq((await get(p.port, '/detail/1')).status, 200, 'proxied request');
+  eq((await get(p.adminPort, '/healthz')).status, 200, '/healthz without the token (probes cannot send one)');
+  eq((await get(p.adminPort, '/')).status, 200, 'the dashboard page without the token (it holds no data)');
+  eq((await get(p.adminPort, '/api/events')).status, 401, '/api/events without the token');
 });
 
 test('admin: loopback admin with admin_token also enforces it', async (ctx) => {
