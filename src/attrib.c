@@ -733,6 +733,9 @@ static void projection(struct app *app)
     /* growth: least-squares slope of the summed row deltas against time */
     double sx = 0, sy = 0, sxx = 0, sxy = 0, acc = 0, t0 = -1;
     unsigned n = 0;
+    /* memory.limit_bytes is a process or container limit: RSS is what it caps */
+    if (app->cfg->memory.limit_bytes)
+        heap = 0;
     enum attrib_metric m = heap ? ATTRIB_HEAP : ATTRIB_RSS;
     unsigned from = s->row_n > at->window_rows_used ? s->row_n - at->window_rows_used : 0;
     for (unsigned i = from; i < s->row_n; i++) {
