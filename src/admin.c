@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -949,6 +950,58 @@ static int serve_asset(struct evhttp_request *req, const char *path)
     return 0;
 }
 
+/* 1 if <h> ("host", "host:port", "[v6]:port") names a loopback host. */
+static int host_is_loopback(const char *h)
+{
+    char host[256];
+    size_t n;
+
+    if (h[0] == '[') {
+        n = strcspn(h + 1, "]");
+        snprintf(host, sizeof host, "%.*s", (int)n, h + 1);
+    } else {
+        n = strcspn(h, ":");
+        snprintf(host, sizeof host, "%.*s", (int)n, h);
+    }
+    return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+}
+
+/* Browsers on the operator's machine can be made to send requests to a
+ * loopback admin (cross-site forms, DNS rebinding). Refuse what a browser
+ * would send on another site's behalf: a foreign Origin, a body that is not
+ * JSON (a form or text/plain POST needs no CORS preflight), and -- from a
+ * browser, without a token -- a Host that is not a loopback name. */
+static int admin_same_origin(const struct app *app, struct evhttp_request *req, enum evhttp_cmd_type cmd)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *host = evhttp_find_header(in, "Host"), *origin = evhttp_find_header(in, "Origin");
+
+    const char *ua = evhttp_find_header(in, "User-Agent");
+    int browser = (ua && strncmp(ua, "Mozilla/", 8) == 0) || evhttp_find_header(in, "Sec-Fetch-Site") ||
+                  evhttp_find_header(in, "Sec-Fetch-Mode");
+    if (browser && app->cfg->admin_token == NULL && config_addr_is_loopback(&app->cfg->admin) && host &&
+        !host_is_loopback(host)) {
+        reply_error(req, 403, "Host is not a loopback name: refused (DNS rebinding); use 127.0.0.1 or localhost");
+        return 0;
+    }
+    if (origin) {
+        const char *o = strstr(origin, "://");
+        if (o == NULL || host == NULL || strcasecmp(o + 3, host) != 0) {
+            reply_error(req, 403, "cross-origin request refused");
+            return 0;
+        }
+    }
+    if (cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT) {
+        const char *ct = evhttp_find_header(in, "Content-Type");
+        if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0 &&
+            (ct == NULL || strncasecmp(ct, "application/json", 16) != 0)) {
+            reply_error(req, 415, "send the body as Content-Type: application/json");
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void admin_cb(struct evhttp_request *req, void *arg)
 {
     struct app *app = arg;
@@ -977,7 +1030,7 @@ static void admin_cb(struct evhttp_request *req, void *arg)
                    json_pack("{s:s}", "status", app->draining ? "draining" : "ok"));
         return;
     }
-    if (!admin_auth(app, req))
+    if (!admin_same_origin(app, req, cmd) || !admin_auth(app, req))
         return;
 
     if (strcmp(path, "/metrics") == 0) {

@@ -251,3 +251,30 @@ test('admin: loopback admin with admin_token also enforces it', async (ctx) => {
   eq((await get(p.adminPort, '/api/routes')).status, 401, 'without Authorization');
   eq((await get(p.adminPort, '/api/routes', { headers: [['Authorization', `Bearer ${tok}`]] })).status, 200, 'with the token');
 });
+
+test('admin: a browser cannot be made to drive a loopback admin (foreign Origin, form bodies, DNS rebinding)', async (ctx) => {
+  const up = await ctx.upstream();
+  const p = await ctx.proxy(baseConfig(up.port, { fallback: { header: 'X-SSR-Off: 1' } }));
+  const host = `127.0.0.1:${p.adminPort}`;
+  const mode = (headers, body = '{"mode": "csr"}') =>
+    request(p.adminPort, 'PUT', '/api/routes/detail/mode', { headers, body });
+  const json = ['Content-Type', 'application/json'];
+  // a cross-site page posting a form or text/plain (no CORS preflight needed)
+  let r = await request(p.adminPort, 'POST', '/api/bisect', { headers: [['Host', host], ['Content-Type', 'text/plain'], ['Origin', 'http://evil.example']], body: '{"routes": "all"}' });
+  eq(r.status, 403, 'foreign Origin');
+  r = await request(p.adminPort, 'POST', '/api/bisect', { headers: [['Host', host], ['Content-Type', 'application/x-www-form-urlencoded']], body: 'routes=all' });
+  eq(r.status, 415, 'form-encoded body');
+  r = await mode([['Host', host], ['Content-Type', 'text/plain']]);
+  eq(r.status, 415, 'text/plain body');
+  // DNS rebinding: a browser sent to evil.example, which now resolves to 127.0.0.1
+  r = await get(p.adminPort, '/api/routes', { headers: [['Host', `evil.example:${p.adminPort}`], ['User-Agent', 'Mozilla/5.0 (X11; Linux x86_64)']] });
+  eq(r.status, 403, 'browser with a foreign Host');
+  r = await mode([['Host', `evil.example:${p.adminPort}`], ['Origin', `http://evil.example:${p.adminPort}`], ['Sec-Fetch-Site', 'same-origin'], json]);
+  eq(r.status, 403, 'rebound same-origin PUT');
+  eq((await routeStats(p.adminPort, 'detail')).mode, 'ssr', 'nothing was switched');
+  // the dashboard itself: same origin, JSON, loopback Host
+  r = await mode([['Host', host], ['Origin', `http://${host}`], ['User-Agent', 'Mozilla/5.0'], json]);
+  eq(r.status, 200, 'same-origin PUT from the dashboard');
+  r = await get(p.adminPort, '/api/routes', { headers: [['Host', `localhost:${p.adminPort}`], ['User-Agent', 'Mozilla/5.0']] });
+  eq(r.status, 200, 'browser on localhost');
+});
