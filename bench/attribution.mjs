@@ -44,6 +44,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--keep') opt.keep = true;
   else if (a === '--from') opt.from = v();
   else if (a === '--rate') opt.rate = +v();
+  else if (a === '--attribution') opt.attribution = JSON.parse(v());   // extra "attribution" keys
   else if (a === '-h' || a === '--help') {
     console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 15).join('\n'));
     process.exit(0);
@@ -210,7 +211,7 @@ async function oneRun(work, lpBin, cfgName, app, seed, nreq) {
     conf.admin = '127.0.0.1:0';
     conf.upstream = `http://127.0.0.1:${upPort}`;
     conf.memory = C.memory(upPort);
-    conf.attribution = { interval_ms: 1000 };
+    conf.attribution = { interval_ms: 1000, ...(opt.attribution || {}) };
     fs.writeFileSync(path.join(dir, 'proxy.json'), JSON.stringify(conf, null, 1));
     const lp = lpP = start(lpBin, ['-c', path.join(dir, 'proxy.json')], { cwd: dir });
     procs.push(lp);
@@ -549,7 +550,7 @@ async function main() {
     leakproxy_built: fs.statSync(lpSrc).mtime.toISOString(), git_head: git(['rev-parse', '--short', 'HEAD']),
     attrib_diff: createHash('sha256').update(git(['diff', 'HEAD', '--', 'src/attrib.c', 'include/attrib.h', 'src/series.c', 'src/memsrc.c'])).digest('hex').slice(0, 12),
     cpus: os.cpus().length, loadavg_start: os.loadavg().map((x) => x.toFixed(1)).join(' '),
-    argv: process.argv.slice(2).join(' ') };
+    argv: process.argv.slice(2).map((a) => (/[\s"{]/.test(a) ? `'${a}'` : a)).join(' ') };
   process.stderr.write(`# work dir ${work}; leakproxy ${sha} (built ${meta.leakproxy_built}), HEAD ${meta.git_head}\n`);
 
   const jobs = [];
@@ -603,7 +604,7 @@ function render(meta, results, work) {
     `leakproxy sha256 ${sha} (HEAD ${meta.git_head}, built ${meta.leakproxy_built.slice(0, 16)}Z), Node ${meta.node}, ${meta.cpus} CPUs ` +
     `(load average at start ${meta.loadavg_start}, at end ${meta.loadavg_end}). Load: \`node demo/load.mjs --app APP --seed S --rate ${opt.rate} -c ${opt.conc} --requests N\`; ` +
     `\`/api/routes\` polled every ${opt.poll} ms; "requests" = mixed requests the proxy had received at that poll. ` +
-    `Attribution \`interval_ms\` 1000, defaults otherwise (min_leak_bytes 4 KB, window_rows 600, confirm_requests 200).`);
+    `Attribution \`interval_ms\` 1000${opt.attribution ? `, ${JSON.stringify(opt.attribution)}` : ''}, defaults otherwise (min_leak_bytes 4 KB, window_rows 600, confirm_requests 200).`);
   for (const c of configNames) {
     const byApp = {};
     for (const app of opt.apps) byApp[app] = results.filter((r) => r.config === c && r.app === app && r.polls.length)
