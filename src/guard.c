@@ -85,7 +85,9 @@ static int worker_figure(const struct series_worker *w, int metric, double *v)
     switch (metric) {
     case ATTRIB_HEAP:
         if (l->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)) {
-            *v = (double)l->floor;    /* post-GC: the saw-tooth does not count */
+            /* post-GC: the saw-tooth does not count; a floor carried over
+             * from an earlier GC is stale once the heap is below it */
+            *v = (double)(l->floor < l->heap_used || !(l->flags & MEM_HAS_HEAP) ? l->floor : l->heap_used);
             return 1;
         }
         if (l->flags & MEM_HAS_HEAP) {
@@ -139,8 +141,12 @@ static int read_workers(struct guard *g, int *above, int *all_low)
         if (!w->alive || !worker_figure(w, app->cfg->guard.metric, &v))
             continue;
         thresholds(app, w, &hi, &lo);
-        if (w->last_us > newest)
-            newest = w->last_us;
+        /* a fresh reading of a GC floor is a new GC, not a new sample that
+         * carries the last floor over: one high floor must not count thrice */
+        uint64_t seen = app->cfg->guard.metric == ATTRIB_HEAP && (w->last.flags & SERIES_FLOOR_GC) &&
+                        w->gc_floor_us ? w->gc_floor_us : w->last_us;
+        if (seen > newest)
+            newest = seen;
         double ratio = hi > 0 ? v / hi : 0;
         if (!g->have || ratio > best) {
             best = ratio;
@@ -321,8 +327,8 @@ static void switch_off(struct guard *g, const struct cand *c, unsigned n, const 
                                      c[i].est > 0 ? b : "");
         }
     }
-    snprintf(ev->reason, sizeof ev->reason, "%s%s: %s %s", gc->dry_run ? "would switch to csr " : "switched to csr ",
-             why, list, gc->dry_run ? "(dry run: nothing changed)" : "");
+    snprintf(ev->reason, sizeof ev->reason, "%s%s: %s%s", gc->dry_run ? "would switch to csr " : "switched to csr ",
+             why, list, gc->dry_run ? " (dry run: nothing changed)" : "");
     action_taken(g, now_ms);
     events_commit(app, ev);
 }
@@ -406,10 +412,13 @@ static void restore_one(struct guard *g)
             refuse(g, R_HOLD, "restore waits%s: the routes it switched stay csr at least hold_seconds", "");
         return;
     }
-    if (actions_last_hour(g, now_ms) >= (unsigned)gc->max_switches_per_hour) {
+    /* one action of the hour stays in reserve for a switch-off: restores
+     * alone must never leave the guard unable to act */
+    if (actions_last_hour(g, now_ms) + 1 >= (unsigned)gc->max_switches_per_hour) {
         char cap[32];
         snprintf(cap, sizeof cap, "%d", gc->max_switches_per_hour);
-        refuse(g, R_CAP, "max_switches_per_hour (%s) reached: restores wait for the next hour", cap);
+        refuse(g, R_CAP, "max_switches_per_hour (%s) nearly reached: restores wait (one action is kept "
+               "for a switch-off)", cap);
         return;
     }
     struct stats_route *r = stats_at(&app->stats, (unsigned)best);

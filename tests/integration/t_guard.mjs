@@ -204,6 +204,27 @@ test('guard: the projected minutes to the limit trip it (min_minutes_to_oom), th
   eq((await routesByName(p)).news.mode, 'csr', 'restore "manual": news stays csr');
 }, { timeout: 60000 });
 
+test('guard: one high GC floor carried over by plain readings does not trip it', async (ctx) => {
+  const up = await ctx.upstream((req, res) => res.send(200, [], 'ok'));
+  let gcs = 0;
+  // the second forced GC alone reads 250 MB; every other reading, 100 MB
+  const mem = await startHttp(ctx, (req, res) => {
+    const gc = req.url.includes('gc=1');
+    if (gc) gcs++;
+    const h = gc && gcs === 2 ? 250 * MB : 100 * MB;
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ pid: 31, rss: h + 50 * MB, heapTotal: h + 8 * MB, heapUsed: h, external: MB }));
+  });
+  const url = `http://127.0.0.1:${mem.port}/__mem`;
+  const p = await ctx.proxy(guardConfig(up.port, { url }, { high_bytes: 200 * MB, action: 'all' },
+    { memory: { source: 'http', url, gc_url: url + '?gc=1', interval_ms: 100, gc_interval_ms: 1000 } }));
+  await pollUntil(() => gcs >= 4, { timeout: 10000, what: 'four forced GCs' });
+  await sleep(300);
+  const g = await guardState(p);
+  eq(g.tripped, false, `tripped on a single high floor: ${JSON.stringify(g)}`);
+  eq((await events(p)).filter((e) => e.type === 'trip').length, 0, 'no trip event');
+});
+
 test('guard: config errors name the key', async (ctx) => {
   const bad = [
     [{ guard: { high_bytes: 1 } }, /guard: needs a "memory" source/],
@@ -264,7 +285,7 @@ test('guard: Vue demo, the leaking route is switched off before the limit, the f
     check(/leaking|suspect/.test(sw.reason), `the event gives the verdict: ${sw.reason}`);
     eq(r1.news.mode, 'csr', 'news csr');
     eq(r1.news.mode_by, 'guard', 'news mode_by guard');
-    check(r1.home.rendered > r0.home.rendered + 100 && r1.about.rendered > r0.about.rendered + 50,
+    check(r1.home.rendered > r0.home.rendered + 20 && r1.about.rendered > r0.about.rendered + 10,
       `healthy routes still rendered: home ${r0.home.rendered}->${r1.home.rendered}, about ${r0.about.rendered}->${r1.about.rendered}`);
     check(r1.news.rendered === r0.news.rendered, `news no longer rendered: ${r0.news.rendered}->${r1.news.rendered}`);
     check(r1.news.csr_requests > r0.news.csr_requests, 'news answered from the fallback');
