@@ -17,6 +17,7 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import { num } from './config.mjs';
 
 const STATIC_DIR = new URL('./static/', import.meta.url);
@@ -55,6 +56,7 @@ export function memReading(forceGc) {
   Object.assign(out, process.memoryUsage());
   const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'latin1'));
   out.vmrss = m ? Number(m[1]) * 1024 : null;
+  out.heapLimit = v8.getHeapStatistics().heap_size_limit;   /* for projections and the guard's high_fraction */
   if (cluster.isWorker) out.worker = cluster.worker.id;
   return out;
 }
