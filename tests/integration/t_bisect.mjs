@@ -33,7 +33,8 @@ test('bisect: Vue demo under mixed load: leaking is exactly news, modes switched
   eq([...s.json.candidates].sort().join(','), [...CAND].sort().join(','), 'candidates');
   eq(s.json.rounds[0]?.kind, 'baseline', 'first round');
 
-  // watch: while a test round runs, the routes it switched off are csr by bisect, the others ssr
+  // watch: while a test round runs, the routes it switched off, and the leaks
+  // found in earlier rounds (kept off), are csr by bisect, the others ssr
   let j, checkedRounds = new Set(), problems = [];
   await pollUntil(async () => {
     j = (await adminCall(p, 'GET', '/api/bisect')).json;
@@ -44,7 +45,7 @@ test('bisect: Vue demo under mixed load: leaking is exactly news, modes switched
       const again = (await adminCall(p, 'GET', '/api/bisect')).json;
       if (again.rounds.length === j.rounds.length && again.state === 'running') {
         for (const n of CAND) {
-          const off = cur.off.includes(n);
+          const off = cur.off.includes(n) || (again.leaking || []).includes(n);
           const want = off ? 'csr/bisect' : 'ssr/config';
           const got = `${routes[n].mode}/${routes[n].mode_by}`;
           if (got !== want) problems.push(`round ${cur.round} (off [${cur.off}]): ${n} is ${got}, expected ${want}`);
