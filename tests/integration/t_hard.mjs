@@ -15,7 +15,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import {
   test, baseConfig, rawRequest, get, request, getJson, hdr, check, eq, sleep, assertStillServes, routeStats,
-  Client, memEnv, note, skip, runSync, configText, parseMetrics, metric, adminCall,
+  Client, memEnv, note, skip, runSync, configText, parseMetrics, metric, adminCall, deadPort,
 } from './lib.mjs';
 
 const rssKb = (pid) => +/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1];
@@ -178,6 +178,75 @@ test('hard: client stalls in the middle of its body -> 408 after client_idle_ms,
   if (partial) await up.waitFor(() => up.conns[partial.conn - 1].closed, 2000, 'the proxy to close the upstream connection holding half a body');
   await assertStillServes(p, '/detail/after');
   if (partial) check(up.requests.find((q) => q.target === '/detail/after').conn !== partial.conn, 'the upstream connection with half a body was reused');
+});
+
+// The exact answer where t_framing/t_edge/t_faults accept a range (their
+// cases hold for any RFC-conforming proxy; these pin what leakproxy does, as
+// docs/hardening.md states it).
+test('hard: exact answers: unknown/odd transfer codings 400, HTTP/2.0 505, CONNECT 400, HTTP/1.0 + TE 400, chunked over the limit 413', async (ctx) => {
+  const up = await ctx.upstream();
+  const p = await ctx.proxy(baseConfig(up.port, { limits: { max_body_bytes: 1000 } }));
+  const cases = [
+    ['POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', 400],
+    ['POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', 400],
+    ['POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', 400],
+    ['POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1ffffffffffffffff0\r\nhello\r\n0\r\n\r\n', 400],
+    ['GET /detail/1 HTTP/2.0\r\nHost: a\r\n\r\n', 505],
+    ['CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 400],
+    ['POST /detail/1 HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', 400],
+    ['POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n' + 'q'.repeat(1000) + '\r\n1\r\nq\r\n0\r\n\r\n', 413],
+    ['GET /detail/1 HTTP/1.1\r\nHost: a\r\nExpect: something-else\r\n\r\n', 417],
+  ];
+  for (const [raw, status] of cases) {
+    const c = await ctx.client(p.port);
+    await c.write(raw, []);
+    const r = await c.readResponse(2000);
+    eq(r.status, status, `status for ${JSON.stringify(raw.slice(0, 70))}`);
+    check(await c.waitClosed(1000), `connection not closed after ${r.status} for ${JSON.stringify(raw.slice(0, 50))}`);
+    c.close();
+  }
+  eq(up.requests.length, 0, 'complete requests at the upstream');
+  await assertStillServes(p);
+});
+
+test('hard: exact answers from upstream faults: refused 502 (connect), reset mid-head 502 (reset), garbage 502 (bad_response), bad chunk 502 before any byte went out, else a cut', async (ctx) => {
+  const up = await ctx.upstream(async (req, res) => {
+    if (req.target === '/detail/reset') { res.write('HTTP/1.1 200 OK\r\nContent-Le'); await sleep(30); return res.reset(); }
+    if (req.target === '/detail/garbage') return res.write('SSH-2.0-OpenSSH_9.2\r\n\r\n');
+    // head, a good chunk and a broken one in one write: nothing has reached the client yet
+    if (req.target === '/detail/badchunk') return res.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n');
+    // the same, the broken chunk 100 ms later: the head and "hello" are out
+    if (req.target === '/detail/badlater') {
+      res.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+      await sleep(100);
+      return res.write('zz\r\n');
+    }
+    res.send(200, [], 'ok');
+  });
+  const p = await ctx.proxy(baseConfig(up.port));
+  for (const [t, kind] of [['/detail/reset', 'reset'], ['/detail/garbage', 'bad_response'], ['/detail/badchunk', 'bad_response']]) {
+    const c = await ctx.client(p.port);
+    await c.write(rawRequest('GET', t));
+    const r = await c.readResponse(2000);
+    eq(r.status, 502, `${t} status`);
+    eq(hdr(r, 'x-leakproxy-error'), kind, `${t} X-Leakproxy-Error`);
+    await c.write(rawRequest('GET', '/detail/next'));
+    eq((await c.readResponse(2000)).body.toString(), 'ok', `the next request on the connection after ${t}`);
+  }
+  const c = await ctx.client(p.port);
+  await c.write(rawRequest('GET', '/detail/badlater'));
+  check(await c.waitClosed(2000), 'client connection open after a bad chunk mid-body');
+  check(c.rawText().startsWith('HTTP/1.1 200') && c.rawText().includes('hello'), `client got ${JSON.stringify(c.rawText().slice(0, 120))}`);
+  const d = await settledRoute(p, 'detail');
+  eq(JSON.stringify([d.errors.reset, d.errors.bad_response, d.errors.connect, d.errors.timeout, d.errors.client_abort]),
+    JSON.stringify([1, 3, 0, 0, 0]), 'detail errors [reset, bad_response, connect, timeout, client_abort]');
+  eq(d.status['5xx'], 3, 'detail.status.5xx (the cut response has no status class)');
+  eq(d.status['2xx'], 3, 'detail.status.2xx');
+  const p2 = await ctx.proxy(baseConfig(await deadPort()));
+  const r = await get(p2.port, '/detail/1');
+  eq(r.status, 502, 'refused: status');
+  eq(hdr(r, 'x-leakproxy-error'), 'connect', 'refused: X-Leakproxy-Error');
+  eq((await settledRoute(p2, 'detail')).errors.connect, 1, 'refused: detail.errors.connect');
 });
 
 // ---------------------------------------------------------------------------
