@@ -249,6 +249,32 @@ test('hard: exact answers from upstream faults: refused 502 (connect), reset mid
   eq((await settledRoute(p2, 'detail')).errors.connect, 1, 'refused: detail.errors.connect');
 });
 
+test('hard: drain_ms bounds a SIGTERM: a request the upstream never answers is cut at drain_ms, exit 0', async (ctx) => {
+  const up = await ctx.upstream((req, res) => { if (req.target !== '/detail/hang') res.send(200, [], 'ok'); });
+  const p = await ctx.proxy(baseConfig(up.port, { timeouts: { drain_ms: 500 } }));
+  const c = await ctx.client(p.port);
+  await c.write(rawRequest('GET', '/detail/hang'));
+  await up.waitRequests(1);
+  const t0 = Date.now();
+  p.signal('SIGTERM');
+  const exit = await p.waitExit(5000);
+  const ms = Date.now() - t0;
+  eq(exit.code, 0, 'exit code');
+  check(ms >= 400 && ms < 2500, `exited ${ms} ms after SIGTERM, want ~500 (drain_ms)`);
+  check(await c.waitClosed(1000), 'the hanging client connection was left open');
+});
+
+test('hard: upstream_idle bounds the keep-alive pool: 20 concurrent requests leave at most 3 idle upstream connections', async (ctx) => {
+  const up = await ctx.upstream(async (req, res) => { await sleep(100); res.send(200, [], 'ok'); });
+  const p = await ctx.proxy(baseConfig(up.port, { limits: { upstream_idle: 3 } }));
+  const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => get(p.port, `/detail/${i}`)));
+  check(rs.every((r) => r.status === 200), 'a request failed');
+  await sleep(100);
+  const st = (await getJson(p.adminPort, '/api/status')).json;
+  eq(st.upstream_pool.idle, 3, 'upstream_pool.idle');
+  eq(up.conns.filter((c) => !c.closed).length, 3, 'upstream connections left open');
+});
+
 // ---------------------------------------------------------------------------
 // Slow and hostile clients
 
