@@ -52,6 +52,10 @@ test: $(BIN) units
 test-asan:
 	$(MAKE) test SANITIZER=address,undefined CC=clang
 
+test-long: $(BIN)    # minutes (docs/hardening.md): a 5-minute soak, 1M distinct paths; ASan: add SANITIZER=address,undefined CC=clang
+	bench/soak.sh --duration 300 --interval 30 --bin ./$(BIN) && bench/soak.sh --distinct --bin ./$(BIN)
+.PHONY: test-long
+
 demo: leakproxy
 	./demo/run.sh
 

@@ -12,7 +12,9 @@
 #
 # Pinning as in proxy.sh: leakproxy on CPU 0, wrk and the upstream on CPU 1.
 # Env: REQS (1000000), CONNS (256), CHUNK (5), LIMIT_KB (2048),
-#      RAW_OUT (prefix for the per-second RSS samples), LEAKPROXY.
+#      RAW_OUT (prefix for the per-second RSS samples), LEAKPROXY,
+#      RUNS ("same-path distinct-paths"; bench/soak.sh --distinct runs only
+#      distinct-paths), LP_ENV (environment for leakproxy, e.g. ASAN_OPTIONS).
 # Output: markdown on stdout. Exit 1 on errors, non-2xx, a dead proxy, or
 # growth beyond LIMIT_KB.
 set -u
@@ -122,8 +124,13 @@ mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 signed_mb() { awk -v k="$1" 'BEGIN { printf "%+.2f", k / 1024 }'; }
 
 : >"$WORK/rows"
-one_run same-path /page/1
-one_run distinct-paths / "$WORK/distinct.lua"
+for run in ${RUNS:-same-path distinct-paths}; do
+    case $run in
+        same-path) one_run same-path /page/1 ;;
+        distinct-paths) one_run distinct-paths / "$WORK/distinct.lua" ;;
+        *) die "RUNS: unknown run $run (same-path, distinct-paths)" ;;
+    esac
+done
 
 echo "## rss.sh: leakproxy RSS across $REQS requests"
 echo

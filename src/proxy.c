@@ -94,6 +94,8 @@ struct client {
     int64_t resp_left;
     struct http1_chunked resp_ch;
     int resp_started, status, up_reusable;
+    int resp_sent;                   /* a byte of this upstream response reached the client */
+    size_t resp_mark;                /* bytes of earlier answers in c->out before its head */
     int from_upstream;               /* the response head came from the upstream */
     int csr;                         /* served by the fallback (route in csr mode) */
     const struct config_fallback *fb;/* valid while app->cfg == fb_cfg */
@@ -733,6 +735,21 @@ static void exchange_fail(struct client *c, enum stats_err kind, int status)
     }
     client_stats(c)->errors[kind]++;
     c->err_kind = stats_err_names[kind];
+    if (c->resp_started && c->from_upstream && !c->resp_sent) {
+        /* nothing of this response has reached the client yet (a broken
+         * body in the same read as the head): take it back and answer with
+         * a status rather than a bare close */
+        struct evbuffer *keep = evbuffer_new();
+        if (keep) {
+            evbuffer_remove_buffer(c->out, keep, c->resp_mark);
+            evbuffer_drain(c->out, evbuffer_get_length(c->out));
+            evbuffer_add_buffer(c->out, keep);
+            evbuffer_free(keep);
+            c->resp_started = 0;
+            c->from_upstream = 0;
+            c->bytes_out = 0;
+        }
+    }
     if (c->resp_started) {
         log_at(LOG_DEBUG, "upstream %s mid-response on route %s: closing the client",
                stats_err_names[kind], client_stats(c)->name);
@@ -804,6 +821,9 @@ static void serialize_response(struct client *c, const char *p)
     struct evbuffer *o = c->out;
     size_t before = evbuffer_get_length(o);
     const struct config_memory *mc = &c->app->cfg->memory;
+
+    c->resp_mark = before;
+    c->resp_sent = 0;
     const char *strip = mc->source == MEMSRC_HEADER && mc->strip ? mc->header : NULL;
     size_t strip_len = strip ? strlen(strip) : 0;
 
@@ -1038,6 +1058,12 @@ static void client_flush(struct client *c)
 
     while (evbuffer_get_length(c->out) > 0) {
         int n = evbuffer_write(c->out, c->fd);
+        if (n > 0 && !c->resp_sent) {
+            if ((size_t)n > c->resp_mark)
+                c->resp_sent = 1;
+            else
+                c->resp_mark -= (size_t)n;
+        }
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) {
                 event_add(&c->wev, NULL);

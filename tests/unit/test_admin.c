@@ -1,0 +1,99 @@
+/* test_admin.c -- the admin token check: right answers, and time that does
+ * not depend on where a wrong token differs (issue 10, "Admin security"). */
+#include "cm.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "admin.h"
+
+static void test_token_ok_accepts_only_the_exact_token(void **state)
+{
+    (void)state;
+    const char *tok = "s3cret-token-0123456789";
+    size_t n = strlen(tok);
+    assert_int_equal(admin_token_ok(tok, tok, n), 1);
+    assert_int_equal(admin_token_ok(tok, "s3cret-token-012345678X", n), 0);   /* last byte */
+    assert_int_equal(admin_token_ok(tok, "X3cret-token-0123456789", n), 0);   /* first byte */
+    assert_int_equal(admin_token_ok(tok, tok, n - 1), 0);                     /* a prefix */
+    assert_int_equal(admin_token_ok(tok, "s3cret-token-0123456789x", n + 1), 0); /* + suffix */
+    assert_int_equal(admin_token_ok(tok, "", 0), 0);
+    /* <given> is counted, not NUL-terminated: bytes after glen do not count */
+    assert_int_equal(admin_token_ok(tok, "s3cret-token-0123456789+junk", n), 1);
+    /* an embedded NUL is a difference, not an end */
+    char with_nul[64];
+    memcpy(with_nul, tok, n);
+    with_nul[5] = '\0';
+    assert_int_equal(admin_token_ok(tok, with_nul, n), 0);
+}
+
+static volatile int sink;
+
+/* Median ns of <reps> calls of admin_token_ok(tok, given, n). */
+static double median_ns(const char *tok, const char *given, size_t n, int reps)
+{
+    double t[15];
+    for (int k = 0; k < 15; k++) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (int i = 0; i < reps; i++)
+            sink += admin_token_ok(tok, given, n);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        t[k] = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+    }
+    for (int i = 1; i < 15; i++)                  /* insertion sort */
+        for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+            double x = t[j]; t[j] = t[j - 1]; t[j - 1] = x;
+        }
+    return t[7] / reps;
+}
+
+/* With a 256 KiB token, a comparison that stops at the first difference
+ * (memcmp, strcmp) answers a wrong first byte thousands of times faster than
+ * a wrong last byte. The check must take the same time for both (within 1.5x:
+ * noise of a shared machine, never a factor of thousands). */
+static void test_token_ok_time_does_not_depend_on_where_it_differs(void **state)
+{
+    (void)state;
+    enum { N = 256 * 1024 };
+    char *tok = malloc(N + 1), *first = malloc(N), *last = malloc(N), *mid = malloc(N);
+    assert_non_null(tok);
+    memset(tok, 'a', N);
+    tok[N] = '\0';
+    memcpy(first, tok, N);
+    memcpy(last, tok, N);
+    memcpy(mid, tok, N);
+    first[0] = 'b';
+    last[N - 1] = 'b';
+    mid[N / 2] = 'b';
+    /* the ratio of the slowest to the fastest case, the best of 3 rounds
+     * (a round disturbed by other processes only makes it larger) */
+    double best_ns = 1e300, ratio = 1e300;
+    for (int round = 0; round < 3; round++) {
+        double t[3] = { median_ns(tok, first, N, 20), median_ns(tok, mid, N, 20), median_ns(tok, last, N, 20) };
+        double lo = t[0], hi = t[0];
+        for (int i = 1; i < 3; i++) {
+            lo = t[i] < lo ? t[i] : lo;
+            hi = t[i] > hi ? t[i] : hi;
+        }
+        ratio = hi / lo < ratio ? hi / lo : ratio;
+        best_ns = lo < best_ns ? lo : best_ns;
+    }
+    print_message("admin_token_ok on 256 KiB: %.0f ns; slowest / fastest of first, middle, last byte wrong: %.2f\n",
+                  best_ns, ratio);
+    assert_true(ratio < 1.5);
+    free(tok);
+    free(first);
+    free(last);
+    free(mid);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_token_ok_accepts_only_the_exact_token),
+        cmocka_unit_test(test_token_ok_time_does_not_depend_on_where_it_differs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
