@@ -93,8 +93,8 @@ test('probe: Vue demo, live about traffic during a news probe: news still within
   check(Math.abs(g.bytes_per_request - truth) <= 0.15 * truth,
     `news estimate under live traffic ${(g.bytes_per_request / KB).toFixed(1)} KB/request, truth ${(truth / KB).toFixed(1)} KB (band +-15 %): ${groupLine(g)}; about's engine estimate after: ${r.about.verdict} ${JSON.stringify(ab)}`);
   // misattributed replays (~240 KB each) would give about a large, tight
-  // estimate; a few dozen live requests may give a wide, uncertain one
-  // estimate. (RSS moves in MB steps while the replays run: about can end
+  // estimate; a few dozen live requests may give a wide, uncertain one.
+  // (RSS moves in MB steps while the replays run: about can end
   // `suspect` on RSS with a few dozen requests -- not proven, not blamed.)
   check(r.about.verdict !== 'leaking' && !(ab && ab.low > 4 * KB),
     `about (healthy, ${truthSteadyHeap('vue', 'about')} B/request) blamed for the probe's replays: ${r.about.verdict} ${JSON.stringify(ab)}`);
