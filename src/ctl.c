@@ -304,6 +304,29 @@ static int cmd_events(const struct ctl *c)
     return 0;
 }
 
+/* A probe's or bisection's answer <j>: says <what>'s error and frees <j>
+ * unless <*status> is 200; with <wait>, polls GET <path> every <secs> s
+ * while its "state" is "running". The last answer, or NULL. */
+static json_t *ctl_follow(const struct ctl *c, const char *what, const char *path, json_t *j,
+                          int *status, int wait, unsigned secs)
+{
+    if (j == NULL)
+        return NULL;
+    if (*status != 200) {
+        fprintf(stderr, "leakproxy ctl: %s: %s\n", what, json_string_value(json_object_get(j, "error")));
+        json_decref(j);
+        return NULL;
+    }
+    const char *st;
+    while (wait && (st = json_string_value(json_object_get(j, "state"))) && strcmp(st, "running") == 0) {
+        json_decref(j);
+        sleep(secs);
+        if ((j = ctl_json(c, "GET", path, NULL, status)) == NULL)
+            return NULL;
+    }
+    return j;
+}
+
 /* probe ROUTE [--requests N] [--concurrency C] [--split KEY] [--wait] */
 static int cmd_probe(const struct ctl *c, int argc, char **argv)
 {
@@ -337,19 +360,8 @@ static int cmd_probe(const struct ctl *c, int argc, char **argv)
                  route, requests, conc, split ? ", \"split\": \"" : "", split ? split : "", split ? "\"" : "");
         j = ctl_json(c, "POST", "/api/probe", body, &status);
     }
-    if (j == NULL)
+    if ((j = ctl_follow(c, "probe", "/api/probe", j, &status, wait, 1)) == NULL)
         return 1;
-    if (status != 200) {
-        fprintf(stderr, "leakproxy ctl: probe: %s\n", json_string_value(json_object_get(j, "error")));
-        json_decref(j);
-        return 1;
-    }
-    while (wait && strcmp(json_string_value(json_object_get(j, "state")), "running") == 0) {
-        json_decref(j);
-        sleep(1);
-        if ((j = ctl_json(c, "GET", "/api/probe", NULL, &status)) == NULL)
-            return 1;
-    }
     if (c->json || !json_object_get(j, "summary")) {
         char *s = json_dumps(j, JSON_INDENT(2));
         puts(s);
@@ -395,19 +407,8 @@ static int cmd_bisect(const struct ctl *c, int argc, char **argv)
     json_t *j = abort_ ? ctl_json(c, "DELETE", "/api/bisect", NULL, &status)
               : start ? ctl_json(c, "POST", "/api/bisect", body, &status)
                       : ctl_json(c, "GET", "/api/bisect", NULL, &status);
-    if (j == NULL)
+    if ((j = ctl_follow(c, "bisect", "/api/bisect", j, &status, wait, 2)) == NULL)
         return 1;
-    if (status != 200) {
-        fprintf(stderr, "leakproxy ctl: bisect: %s\n", json_string_value(json_object_get(j, "error")));
-        json_decref(j);
-        return 1;
-    }
-    while (wait && strcmp(json_string_value(json_object_get(j, "state")), "running") == 0) {
-        json_decref(j);
-        sleep(2);
-        if ((j = ctl_json(c, "GET", "/api/bisect", NULL, &status)) == NULL)
-            return 1;
-    }
     if (c->json) {
         char *s = json_dumps(j, JSON_INDENT(2));
         puts(s);
