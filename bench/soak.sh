@@ -266,8 +266,7 @@ echo "- RSS: start $(awk -F'\t' '$1 ~ /^[0-9]+$/ { print $3; exit }' "$OUT") KB,
 echo "- requests: $reqs counted by leakproxy, $load_done completed by the load driver"
 echo "- errors: load driver $load_err, non-2xx at the client $load_non2xx, leakproxy 4xx $s4 / 5xx $s5, upstream errors $uperr $errkinds, poller $poll_fail of $polls polls failed, warn/error log lines $logbad (and $memslow late memory readings)"
 echo "- sanitizer reports: $san${vg:+ (valgrind: $vg)}; leakproxy exit status after SIGTERM: $lp_rc"
-echo "- after the load stopped (2 s): RSS $(tail -n1 "$OUT" | cut -f3) KB (not part of the drift: an idle proxy under ASan grows its allocator's\
-  caches for the engine's larger, rarer allocations, bounded by the quarantine; a release build stays flat)"
+echo "- after the load stopped (2 s): RSS $(tail -n1 "$OUT" | cut -f3) KB (not judged: idle under ASan, its allocator's caches grow, bounded by the quarantine; a release build stays flat)"
 echo "- fds at start / end: $(awk -F'\t' '$1 ~ /^[0-9]+$/ { print $4; exit }' "$OUT") / $(tail -n1 "$OUT" | cut -f4)"
 echo
 echo "Status: $([ "$FAIL" = 0 ] && echo OK || echo FAILED)"
