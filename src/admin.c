@@ -516,7 +516,7 @@ static void fmt_kb(char *buf, size_t len, double v)
  * Returns the number of columns with data; <lo>, <hi> get the range and
  * <span_s> the time covered. */
 #define SPARK_COLS 60
-static unsigned floor_sparkline(const struct app *app, const struct series_worker *w, char *out, size_t len,
+static unsigned floor_sparkline(const struct series_worker *w, char *out, size_t len,
                                 double *lo, double *hi, double *span_s, const char **what)
 {
     static const char *const blocks[8] = { "\u2581", "\u2582", "\u2583", "\u2584",
@@ -524,7 +524,6 @@ static unsigned floor_sparkline(const struct app *app, const struct series_worke
     double col[SPARK_COLS];
     unsigned n = series_npoints(w, 1), used = 0;
     int floors = 0;
-    (void)app;
 
     for (unsigned i = 0; i < n && !floors; i++)
         floors = (series_point(w, 1, i)->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)) != 0;
@@ -621,7 +620,7 @@ static void api_report(struct app *app, struct evhttp_request *req)
         char line[SPARK_COLS * 3 + 1];
         double lo = 0, hi = 0, span = 0;
         const char *what;
-        if (!w->alive || floor_sparkline(app, w, line, sizeof line, &lo, &hi, &span, &what) == 0)
+        if (!w->alive || floor_sparkline(w, line, sizeof line, &lo, &hi, &span, &what) == 0)
             continue;
         json_array_append_new(mem, json_pack("{s:I,s:s,s:s,s:f,s:f,s:f}", "pid", (json_int_t)w->pid,
                                              "metric", what, "sparkline", line, "low_bytes", lo,

@@ -31,6 +31,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,14 +270,21 @@ static struct event_rec *guard_event_begin(struct guard *g, enum event_type t)
     return ev;
 }
 
-static void refuse(struct guard *g, enum refusal why, const char *fmt, const char *arg)
+static void refuse(struct guard *g, enum refusal why, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void refuse(struct guard *g, enum refusal why, const char *fmt, ...)
 {
+    va_list ap;
+
     g->refusals[why]++;
     if (g->refused_once[why])
         return;                       /* said once per trip: no event storm */
     g->refused_once[why] = 1;
     struct event_rec *ev = guard_event_begin(g, EV_REFUSED);
-    snprintf(ev->reason, sizeof ev->reason, fmt, arg);
+    va_start(ap, fmt);
+    vsnprintf(ev->reason, sizeof ev->reason, fmt, ap);
+    va_end(ap);
     events_commit(g->app, ev);
 }
 
@@ -300,10 +308,8 @@ static void switch_off(struct guard *g, const struct cand *c, unsigned n, const 
     size_t used = 0;
 
     if (actions_last_hour(g, now_ms) >= (unsigned)gc->max_switches_per_hour) {
-        char cap[64];
-        snprintf(cap, sizeof cap, "%d", gc->max_switches_per_hour);
-        refuse(g, R_CAP, "max_switches_per_hour (%s) reached: no more switches this hour; "
-               "switch routes by hand if memory keeps growing", cap);
+        refuse(g, R_CAP, "max_switches_per_hour (%d) reached: no more switches this hour; "
+               "switch routes by hand if memory keeps growing", gc->max_switches_per_hour);
         return;
     }
     if (!gc->dry_run) {               /* memory first: a bisection or probe gives way */
@@ -373,11 +379,10 @@ static void act(struct guard *g, int fresh)
         if (settled && needed)
             switch_off(g, c, 1, "the largest suspect (no route is proven leaking yet)");
     } else if (g->actions_this_trip == 0) {
-        refuse(g, R_NOTHING, gc->action == GUARD_LEAKING
-               ? "nothing to switch%s: no route is judged leaking or suspect yet (see /api/report); "
+        refuse(g, R_NOTHING, "%s", gc->action == GUARD_LEAKING
+               ? "nothing to switch: no route is judged leaking or suspect yet (see /api/report); "
                  "use \"action\": \"all\" or switch routes by hand"
-               : "nothing to switch%s: every route it may switch is already csr, never_csr or set by hand",
-               "");
+               : "nothing to switch: every route it may switch is already csr, never_csr or set by hand");
     }
     free(c);
 }
@@ -409,16 +414,14 @@ static void restore_one(struct guard *g)
     }
     if (best < 0) {
         if (held)
-            refuse(g, R_HOLD, "restore waits%s: the routes it switched stay csr at least hold_seconds", "");
+            refuse(g, R_HOLD, "restore waits: the routes it switched stay csr at least hold_seconds");
         return;
     }
     /* one action of the hour stays in reserve for a switch-off: restores
      * alone must never leave the guard unable to act */
     if (actions_last_hour(g, now_ms) + 1 >= (unsigned)gc->max_switches_per_hour) {
-        char cap[32];
-        snprintf(cap, sizeof cap, "%d", gc->max_switches_per_hour);
-        refuse(g, R_CAP, "max_switches_per_hour (%s) nearly reached: restores wait (one action is kept "
-               "for a switch-off)", cap);
+        refuse(g, R_CAP, "max_switches_per_hour (%d) nearly reached: restores wait (one action is kept "
+               "for a switch-off)", gc->max_switches_per_hour);
         return;
     }
     struct stats_route *r = stats_at(&app->stats, (unsigned)best);
