@@ -87,15 +87,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# wait_line FILE REGEX SECONDS: prints the first match of REGEX (grep -o) once FILE has it.
-wait_line() {
-    local i
-    for ((i = 0; i < $3 * 10; i++)); do
-        if grep -qE "$2" "$1" 2>/dev/null; then grep -oE "$2" "$1" | head -n1; return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
+. "$ROOT/demo/lib/wait_line.sh"   # wait_line FILE REGEX SECONDS
 stamp() { date -u '+%H:%M:%S'; }
 
 # a private copy: others may rebuild ./leakproxy during the run

@@ -109,15 +109,7 @@ trap cleanup EXIT
 trap 'KEEP=1; exit 130' INT TERM
 set -m    # background jobs get their own process group: cleanup kills whole groups
 
-# wait_line FILE REGEX SECONDS -> the first match
-wait_line() {
-    local i
-    for ((i = 0; i < $3 * 10; i++)); do
-        if grep -qE "$2" "$1" 2>/dev/null; then grep -oE "$2" "$1" | head -n1; return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
+. "$ROOT/demo/lib/wait_line.sh"   # wait_line FILE REGEX SECONDS
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 
