@@ -39,6 +39,8 @@ struct attrib_problem {
     const double *dt;                 /* n: interval length, seconds (NULL: no drift term) */
     const int64_t *group;             /* n or NULL: rows of one worker share a group */
     unsigned max_cols;                /* 0: no cap; else only the busiest routes get a column */
+    double small_df_above;            /* small-sample df only for coefficients whose 99 % lower
+                                       * end clears this (they may be named leaks) */
 };
 
 struct attrib_coef {
@@ -47,6 +49,8 @@ struct attrib_coef {
     double beta, se, low, high;       /* bytes per request; 95 % interval */
     double vif;                       /* variance inflation (collinearity) */
     int df;                           /* residual degrees of freedom of the fit */
+    double df_small;                  /* Bell-McCaffrey degrees of freedom of this coefficient's
+                                       * HC3 variance (== df when not computed) */
     double n;                         /* requests of this route in the rows */
     unsigned rows;                    /* rows where this route had requests */
     int has_gamma;
@@ -60,6 +64,7 @@ struct attrib_fit_info {
     double tq;                        /* t quantile used */
     double rho;                       /* lag-1 residual autocorrelation */
     double resid_sd;
+    double kurtosis;                  /* excess kurtosis of the residuals (>= 0) */
     double drift, drift_se;           /* alpha: bytes per second not tied to requests */
     unsigned outliers;                /* rows the robust pass left out */
     int drift_dropped;                /* steady traffic: no separate growth per second */
@@ -68,7 +73,6 @@ struct attrib_fit_info {
 #define ATTRIB_MIN_ROWS_PER_ROUTE 4
 #define ATTRIB_MAX_VIF            1000.0   /* near-exact collinearity: the SE means nothing */
 #define ATTRIB_DRIFT_MAX_VIF      1000.0   /* growth per second dropped only when inseparable */
-#define ATTRIB_MIN_DF_LEAK        20       /* residual degrees of freedom before naming a leak */
 
 /* Fits <pr>; fills out[k] and <info>. Columns with fewer than <min_requests>
  * requests or ATTRIB_MIN_ROWS_PER_ROUTE rows are left out (ok = 0). Returns 0,
@@ -78,6 +82,8 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
 
 /* Two-sided 95 % Student t quantile for <df> degrees of freedom. */
 double attrib_t975(int df);
+/* The <q> quantile (0.5 < q < 1) of Student's t with real <df> > 0. */
+double attrib_t_quantile(double q, double df);
 
 /* ---- the engine ----------------------------------------------------------- */
 

@@ -595,8 +595,9 @@ static void api_report(struct app *app, struct evhttp_request *req)
         for (int m = 0; m < ATTRIB_NMETRIC; m++) {
             const struct attrib_fit_info *fi = &at->info[m];
             json_object_set_new(fits, attrib_metric_names[m],
-                json_pack("{s:i,s:i,s:i,s:f,s:f,s:f,s:i,s:b}", "rows", (int)fi->n, "parameters", (int)fi->p,
+                json_pack("{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:i,s:b}", "rows", (int)fi->n, "parameters", (int)fi->p,
                           "df", fi->df, "residual_sd_bytes", fi->resid_sd, "lag1_autocorrelation", fi->rho,
+                          "residual_excess_kurtosis", fi->kurtosis,
                           "drift_bytes_per_s", fi->drift, "outliers", (int)fi->outliers,
                           "drift_dropped", fi->drift_dropped));
         }

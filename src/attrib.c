@@ -45,6 +45,67 @@ double attrib_t975(int df)
     return z + (z * z * z + z) / (4 * d) + (5 * pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * d * d);
 }
 
+/* Regularised incomplete beta I_x(a, b) by its continued fraction
+ * (modified Lentz), for the t distribution below. */
+static double betacf(double a, double b, double x)
+{
+    const double tiny = 1e-300;
+    double c = 1, d = 1 - (a + b) * x / (a + 1);
+    if (fabs(d) < tiny)
+        d = tiny;
+    d = 1 / d;
+    double h = d;
+    for (int m = 1; m <= 300; m++) {
+        double m2 = 2.0 * m, aa = m * (b - m) * x / ((a + m2 - 1) * (a + m2));
+        d = 1 + aa * d;
+        d = fabs(d) < tiny ? 1 / tiny : 1 / d;
+        c = 1 + aa / c;
+        if (fabs(c) < tiny)
+            c = tiny;
+        h *= d * c;
+        aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1));
+        d = 1 + aa * d;
+        d = fabs(d) < tiny ? 1 / tiny : 1 / d;
+        c = 1 + aa / c;
+        if (fabs(c) < tiny)
+            c = tiny;
+        double del = d * c;
+        h *= del;
+        if (fabs(del - 1) < 1e-14)
+            break;
+    }
+    return h;
+}
+
+static double ibeta(double a, double b, double x)
+{
+    if (x <= 0)
+        return 0;
+    if (x >= 1)
+        return 1;
+    double lb = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x);
+    if (x < (a + 1) / (a + b + 2))
+        return exp(lb) * betacf(a, b, x) / a;
+    return 1 - exp(lb) * betacf(b, a, 1 - x) / b;
+}
+
+double attrib_t_quantile(double q, double df)
+{
+    if (!(df > 0) || !(q > 0.5) || !(q < 1))
+        return INFINITY;
+    /* upper tail P(T > t) = I_{df/(df+t^2)}(df/2, 1/2) / 2, decreasing in t:
+     * bisection on log t is exact enough and never diverges */
+    double tail = 1 - q, lo = 1e-9, hi = 1e7;
+    for (int i = 0; i < 200 && hi - lo > 1e-10 * hi; i++) {
+        double t = sqrt(lo * hi);
+        if (0.5 * ibeta(df / 2, 0.5, df / (df + t * t)) > tail)
+            lo = t;
+        else
+            hi = t;
+    }
+    return sqrt(lo * hi);
+}
+
 /* In-place Cholesky of the p x p matrix <a> (lower triangle). -1 if not
  * positive definite. */
 static int cholesky(double *a, unsigned p)
@@ -102,7 +163,7 @@ static void chol_inverse(const double *l, double *inv, double *tmp, unsigned p)
 struct ls {
     unsigned n, p;
     const double *X, *y;
-    double *A, *A0, *L, *C, *tmp, *b, *beta, *z, *var, *e;
+    double *A, *A0, *L, *C, *tmp, *b, *beta, *z, *var, *e, *h;
     unsigned *nzi;                    /* nonzero columns of one row */
 };
 
@@ -182,6 +243,7 @@ static int ls_solve(struct ls *w, const uint8_t *use, unsigned *used, double *ss
         }
         if (h > 0.99)
             h = 0.99;
+        w->h[i] = h;
         double q = w->e[i] / (1 - h);
         q *= q;
         for (unsigned a = 0; a < p; a++)
@@ -189,6 +251,64 @@ static int ls_solve(struct ls *w, const uint8_t *use, unsigned *used, double *ss
     }
     *sse_out = sse;
     return 0;
+}
+
+/* Bell-McCaffrey degrees of freedom of coefficient <c>'s HC3 variance
+ * V = sum_i D_i e_i^2, D_i = a_i^2 / (1 - h_i)^2, a_i = (C x_i)_c. Under
+ * normal homoskedastic errors e = M eps (M = I - H) and V is the quadratic
+ * form eps' M D M eps; Satterthwaite's approximation gives it
+ *     df = tr(DM)^2 / tr(DMDM),
+ *     tr(DM) = sum D_i (1 - h_i),
+ *     tr(DMDM) = sum D_i^2 - 2 sum D_i^2 h_i + tr((C G)^2), G = X' D X.
+ * Few rows, or a few rows carrying most of a route's requests (high
+ * leverage), make it small: the t quantile then widens the interval where
+ * HC3 alone is too optimistic (Imbens & Kolesar 2016). Heavy-tailed noise
+ * (RSS moves in steps of megabytes) makes V vary more than the normal
+ * reference says: Var(eps' A eps) gains kurt * sum A_ii^2 (excess kurtosis
+ * <kurt> of the residuals; A_ii taken as D_i (1 - h_i)^2, its leading term),
+ * which lowers df further. Cost: rows x nnz^2 + p^3, so it is computed only
+ * for coefficients that may be named leaks. */
+static double bm_df(const struct ls *w, const uint8_t *use, unsigned c, double kurt, double *G, double *P)
+{
+    unsigned n = w->n, p = w->p;
+    double tr1 = 0, d2 = 0, d2h = 0, a2 = 0;
+
+    memset(G, 0, (size_t)p * p * sizeof *G);
+    for (unsigned i = 0; i < n; i++) {
+        if (!use[i])
+            continue;
+        const double *xi = w->X + (size_t)i * p;
+        unsigned nz = 0;
+        double a = 0;
+        for (unsigned u = 0; u < p; u++)
+            if (xi[u] != 0) {
+                w->nzi[nz++] = u;
+                a += w->C[(size_t)c * p + u] * xi[u];
+            }
+        double h = w->h[i], D = a * a / ((1 - h) * (1 - h));
+        if (D == 0)
+            continue;
+        tr1 += D * (1 - h);
+        d2 += D * D;
+        a2 += D * D * (1 - h) * (1 - h) * (1 - h) * (1 - h);
+        d2h += D * D * h;
+        for (unsigned u = 0; u < nz; u++)
+            for (unsigned v = 0; v < nz; v++)
+                G[(size_t)w->nzi[u] * p + w->nzi[v]] += D * xi[w->nzi[u]] * xi[w->nzi[v]];
+    }
+    for (unsigned r = 0; r < p; r++)
+        for (unsigned s = 0; s < p; s++) {
+            double sum = 0;
+            for (unsigned t = 0; t < p; t++)
+                sum += w->C[(size_t)r * p + t] * G[(size_t)t * p + s];
+            P[(size_t)r * p + s] = sum;
+        }
+    double trp2 = 0;
+    for (unsigned r = 0; r < p; r++)
+        for (unsigned s = 0; s < p; s++)
+            trp2 += P[(size_t)r * p + s] * P[(size_t)s * p + r];
+    double tr2 = d2 - 2 * d2h + trp2 + kurt / 2 * a2;
+    return tr2 > 0 ? tr1 * tr1 / tr2 : 0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -293,7 +413,7 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
         free(scratch);
         free(w.nzi);
         X = malloc(((size_t)n * p + 1) * sizeof *X);
-        scratch = malloc(((size_t)p * p * 4 + (size_t)p * 6 + n + 8) * sizeof *scratch);
+        scratch = malloc(((size_t)p * p * 6 + (size_t)p * 6 + 2 * (size_t)n + 8) * sizeof *scratch);
         w.nzi = malloc((p + 1) * sizeof *w.nzi);
         if (!X || !scratch || !w.nzi)
             goto out;
@@ -324,6 +444,7 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
         w.z = w.beta + p;
         w.var = w.z + p;
         w.e = w.var + p;
+        w.h = w.e + n;
         if (p == 0 || ls_solve(&w, use, &used, &sse) < 0) {
             for (unsigned j = 0; j < k; j++)
                 if (bcol[j] >= 0) {
@@ -403,6 +524,20 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
     info->df = (int)used - (int)p;
     info->tq = attrib_t975(info->df);
     info->resid_sd = info->df > 0 ? sqrt(sse / info->df) : 0;
+    /* excess kurtosis of the residuals, for the small-sample df (>= 0: a
+     * light tail does not earn narrower intervals) */
+    double m2 = 0, m4 = 0, kurt = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (use[i]) {
+            double e2 = w.e[i] * w.e[i];
+            m2 += e2;
+            m4 += e2 * e2;
+        }
+    if (m2 > 0)
+        kurt = (double)used * m4 / (m2 * m2) - 3;
+    if (!(kurt > 0))
+        kurt = 0;
+    info->kurtosis = kurt;
     for (unsigned j = 0; j < k; j++) {
         if (bcol[j] < 0)
             continue;
@@ -414,6 +549,13 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
         o->high = o->beta + info->tq * o->se;
         o->vif = w.C[c * p + c] * w.A0[c];
         o->df = info->df;
+        o->df_small = info->df;
+        if (info->df > 0 && o->beta - 2.576 * o->se > pr->small_df_above) {
+            double *G = w.h + n, *P = G + (size_t)p * p;
+            o->df_small = bm_df(&w, use, (unsigned)c, kurt, G, P);
+            if (o->df_small > info->df)
+                o->df_small = info->df;
+        }
         if (o->vif > ATTRIB_MAX_VIF)
             o->why = "not identifiable: its traffic moves in step with other routes";
         else
@@ -515,7 +657,7 @@ static int fit_rows(struct app *app, enum attrib_metric m, unsigned from, unsign
         n++;
     }
     struct attrib_problem pr = { n, k, fb->y, fb->x, fb->first, fb->dt, fb->group,
-                                 (unsigned)ac->max_routes };
+                                 (unsigned)ac->max_routes, (double)ac->min_leak_bytes };
     return attrib_fit(&pr, ac->min_requests, fb->coef, info);
 }
 
@@ -627,16 +769,14 @@ void attrib_metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
         return;
     }
     /* A leak is proven on the whole window (whose interval is the one
-     * published) and still present in the newest rows; the proof uses a
+     * published) and still present in the newest rows. The proof uses a
      * stricter quantile (99 % instead of 95 %) because many routes and
-     * metrics are tested at every evaluation. */
-    double strict = full->se * (full->high - full->low > 0 ? (full->high - full->beta) / full->se : 2.0) * 1.314;
-    double low99 = full->beta - strict;
+     * metrics are tested at every evaluation, on the coefficient's own
+     * small-sample (Bell-McCaffrey) degrees of freedom: with few memory
+     * intervals, or a route whose requests sit in a few of them, HC3 errors
+     * are optimistic and the t quantile has to make up for it. */
+    double low99 = full->beta - attrib_t_quantile(0.995, full->df_small) * full->se;
     int candidate = e->recent_ok && low99 > thr && recent->beta > thr && recent->low > 0;
-    /* few intervals make even HC3 intervals optimistic: a leak is named only
-     * with ATTRIB_MIN_DF_LEAK residual degrees of freedom behind it */
-    if (candidate && full->df < ATTRIB_MIN_DF_LEAK)
-        candidate = 0;
     if (candidate) {
         if (rows_now != e->streak_rows)
             e->streak++;             /* persistence counts new memory readings only */
