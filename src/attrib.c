@@ -635,7 +635,7 @@ struct fitbuf {
 
 /* Fits metric <m> on rows [from, to) of the window. */
 static int fit_rows(struct app *app, enum attrib_metric m, unsigned from, unsigned to,
-                    struct fitbuf *fb, struct attrib_fit_info *info)
+                    struct fitbuf *fb, struct attrib_fit_info *info, int small_df)
 {
     const struct series *s = &app->series;
     const struct config_attrib *ac = &app->cfg->attrib;
@@ -657,7 +657,7 @@ static int fit_rows(struct app *app, enum attrib_metric m, unsigned from, unsign
         n++;
     }
     struct attrib_problem pr = { n, k, fb->y, fb->x, fb->first, fb->dt, fb->group,
-                                 (unsigned)ac->max_routes, (double)ac->min_leak_bytes };
+                                 (unsigned)ac->max_routes, small_df ? (double)ac->min_leak_bytes : INFINITY };
     return attrib_fit(&pr, ac->min_requests, fb->coef, info);
 }
 
@@ -973,9 +973,9 @@ void attrib_evaluate(struct app *app)
         at->r[j].reason[0] = '\0';
     for (int m = 0; m < ATTRIB_NMETRIC; m++) {
         struct attrib_fit_info info;
-        int rc = fit_rows(app, (enum attrib_metric)m, from, s->row_n, &fb, &at->info[m]);
+        int rc = fit_rows(app, (enum attrib_metric)m, from, s->row_n, &fb, &at->info[m], 1);
         memcpy(full, fb.coef, k * sizeof *full);
-        int rrc = rc == 0 ? fit_rows(app, (enum attrib_metric)m, half, s->row_n, &fb, &info) : -1;
+        int rrc = rc == 0 ? fit_rows(app, (enum attrib_metric)m, half, s->row_n, &fb, &info, 0) : -1;
         for (unsigned j = 0; j < k; j++) {
             struct attrib_route *ar = &at->r[j];
             if (rc < 0 && at->info[m].n == 0) {
