@@ -10,7 +10,7 @@
 // a JSON file with every run's per-route results, and every poll in the work dir's
 // attribution-traces.json.
 //
-//   node bench/attribution.mjs [--quick] [--seeds N] [--configs gcq,gc,env,cluster,header,gcqt]
+//   node bench/attribution.mjs [--quick] [--seeds N] [--configs gcq,gc,env,cluster,header,gcqt,gcqnobus]
 //        [--apps vue,react] [--requests N] [--parallel 2] [--md FILE] [--json FILE]
 //        [--keep]
 //   node bench/attribution.mjs --from /tmp/attrbench-*/attribution-traces.json [--md FILE]
@@ -64,6 +64,12 @@ const CONFIGS = {
   gcqt: { title: 'forced GC + quiescing, memory `timeout_ms` 2000 (the default is min(2 × interval_ms, 2000) = 200 ms)',
     seeds: [2, 1], requests: { vue: 6000, react: 9000 }, optional: true,
     memory: (p) => httpMem(p, { ...gcMem(p), quiesce_ms: 50, timeout_ms: 2000 }) },
+  // the step after the biggest leak is found and switched to CSR: the app without it (the news
+  // leak's switch off), so the smaller leaks can be measured over a longer run (news is then
+  // healthy: ignore its "missed" line)
+  gcqnobus: { title: 'forced GC + quiescing, Vue `news` leak off (`LEAK_BUS=0`, as after switching news to CSR)',
+    seeds: [3, 1], requests: { vue: 20000, react: 9000 }, optional: true, env: { LEAK_BUS: '0' },
+    memory: (p) => httpMem(p, { ...gcMem(p), quiesce_ms: 50 }) },
   gc: { title: 'forced GC, no quiescing (http source)', seeds: [2, 1],
     requests: { vue: 6000, react: 9000 },
     memory: (p) => httpMem(p, gcMem(p)) },

@@ -13,7 +13,9 @@
 #
 # Configurations: gcq (forced GC + quiescing), gc (forced GC), env (no forced GC, lower envelope),
 # cluster (WORKERS=2, forced GC through /__mem/all), header (WORKERS=2, header source, the app's
-# LEAKPROXY_HEADER=1 switch); gcqt (gcq with memory timeout_ms 2000) only when asked for.
+# LEAKPROXY_HEADER=1 switch); gcqt (gcq with memory timeout_ms 2000) and gcqnobus (gcq on the Vue app
+# with the news leak off, 20,000 requests: the smaller leaks after the big one is switched off) only
+# when asked for.
 # Re-render a report from a previous run's polls: node bench/attribution.mjs --from TRACES.json
 # Loopback only; at most two apps at once; every process started is killed on exit (the Node
 # driver starts each child in its own process group and kills the groups; this script kills
