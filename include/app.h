@@ -78,8 +78,13 @@ struct app {
 
 /* Microseconds from a monotonic clock. */
 uint64_t app_now_us(void);
-/* (Re)derives limits and timeouts from app->cfg. */
+/* (Re)derives limits and timeouts from app->cfg, and the descriptor
+ * budget (app_fd_budget). */
 void app_apply_limits(struct app *app);
+/* Raises the soft RLIMIT_NOFILE towards what <max_connections> needs (two
+ * descriptors each, plus a margin), warns when the hard limit stops it;
+ * returns how many connections the limit allows. */
+long app_fd_budget(int max_connections);
 /* Applies the config's per-route "mode" and "never_csr" to the stats slots:
  * config modes follow the file; modes set by hand, bisect, probe or guard
  * stay, except that a never_csr route always renders. */

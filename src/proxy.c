@@ -546,8 +546,7 @@ static void respond_file(struct client *c)
             b->refs--;
         c->bytes_out += b->len;
     }
-    evbuffer_drain(c->in, c->req.head_len);
-    c->status = 200;
+    c->status = 200;                 /* exchange_finish drains the head (head_pending) */
     c->resp_started = 1;
     c->resp_state = 2;
     c->t_first = app_now_us();
@@ -567,6 +566,10 @@ static void client_start_exchange(struct client *c, const char *p)
     else
         route = route_match(app->cfg->routes, p + h->target, h->path_len);
     exchange_begin(c, route);
+    /* the head stays in c->in until something consumes it (dispatch of a
+     * request with a body) or the exchange ends (exchange_finish drains it):
+     * an answer the proxy makes itself must not leave it to be parsed again */
+    c->head_pending = h->head_len;
     c->bytes_in = h->head_len;
     c->minor = h->minor;
     c->keepalive = h->minor == 1 ? !(h->flags & HTTP1_CONN_CLOSE) : !!(h->flags & HTTP1_CONN_KEEP);
@@ -728,8 +731,7 @@ static void exchange_fail(struct client *c, enum stats_err kind, int status)
         if (lim.max_headers > c->maxhdr)
             lim.max_headers = c->maxhdr;
         if (p && http1_parse_request(p, c->head_pending, &lim, &c->req) == 0) {
-            c->head_pending = 0;
-            dispatch(c, p);
+            dispatch(c, p);         /* B_NONE: the head stays pending, whatever the outcome */
             return;
         }
     }

@@ -633,12 +633,14 @@ export class Proxy {
 
 // Spawns leakproxy with <config> (object or text) in <dir>; resolves when
 // both listeners are announced. Rejects (with stderr) if it exits first.
-export async function spawnProxy(config, dir, { args = [], timeout = 5000, env, needAdmin = true } = {}) {
+// <prefix>: a command the binary runs under, e.g. ['sh', '-c', 'ulimit -n 256; exec "$0" "$@"'].
+export async function spawnProxy(config, dir, { args = [], timeout = 5000, env, needAdmin = true, prefix } = {}) {
   const text = typeof config === 'string' ? config : configText(config);
   const configPath = path.join(dir, `leakproxy-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);
   fs.writeFileSync(configPath, text);
   if (!fs.existsSync(BIN)) throw new Error(`binary ${BIN} does not exist (set LEAKPROXY_BIN or run make)`);
-  const proc = spawn(BIN, ['-c', configPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const argv = [...(prefix || []), BIN, '-c', configPath, ...args];
+  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   liveChildren.add(proc);
   const p = new Proxy(proc, configPath);
   proc.on('error', (e) => { p.spawnError = e; p._notify(); });

@@ -681,3 +681,38 @@ test('hard: dashboard and API are safe against HTML/JS injection (CSP, nosniff, 
   const text = await get(p.adminPort, '/api/report?format=text');
   check(!/^text\/html/.test(hdr(text, 'content-type') || ''), `/api/report?format=text served as ${hdr(text, 'content-type')}`);
 });
+
+// Descriptors: each proxied connection needs two (client + upstream). Under a
+// soft RLIMIT_NOFILE below what max_connections needs, leakproxy raises it (as
+// far as the hard limit allows; it warns, naming limits.max_connections, when
+// the hard limit is too low).
+const nofileLimit = (pid) => +/Max open files\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/limits`, 'utf8'))[1];
+async function openKeepAlive(port, n, target) {
+  const socks = [];
+  const answered = [];
+  for (let i = 0; i < n; i++) {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    let buf = '';
+    s.on('data', (d) => { buf += d; if (/^HTTP\/1\.1 \d+/.test(buf) && !answered[i]) answered[i] = +buf.slice(9, 12); });
+    s.write(`GET ${target}${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    socks.push(s);
+  }
+  return { socks, answered, close: () => socks.forEach((s) => s.destroy()) };
+}
+
+test('hard: a low soft descriptor limit is raised to what max_connections needs; 300 clients at once all served', async (ctx) => {
+  const up = await ctx.upstream(async (req, res) => res.send(200, [], 'ok'));
+  const cfg = baseConfig(up.port, { limits: { max_connections: 300 } });
+  const p = await ctx.proxy(cfg, { prefix: ['sh', '-c', 'ulimit -Sn 256 && exec "$0" "$@"'] });
+  if (nofileLimit(p.pid) < 664) { skip('the hard descriptor limit here is below 664'); return; }
+  await p.waitStderr(/raised the descriptor limit \(RLIMIT_NOFILE\) from 256 to 664 for limits\.max_connections 300/);
+  eq(nofileLimit(p.pid), 664, 'the proxy\'s soft RLIMIT_NOFILE');
+  const k = await openKeepAlive(p.port, 300, '/detail/');
+  try {
+    for (let t = 0; t < 150 && k.answered.filter((x) => x === 200).length < 300; t++) await sleep(100);
+    eq(k.answered.filter((x) => x === 200).length, 300, '200 answers with 300 connections open at once');
+  } finally { k.close(); }
+  const m = parseMetrics((await adminCall(p, 'GET', '/metrics')).text);
+  eq(metric(m, 'leakproxy_accept_fd_exhausted_total')[0].value, 0, 'leakproxy_accept_fd_exhausted_total');
+});

@@ -363,6 +363,18 @@ test('switch: the memory endpoint paths are refused to clients (403)', async (ct
   eq((await get(p.port, '/about')).status, 200, '/about');
   await sleep(50);
   eq(targets(up).join(','), 'GET /__memx,GET /about', 'requests at the upstream');
+  // on a keep-alive connection: exactly one 403, then the next pipelined
+  // request is served (the refused head must not be parsed again: it was,
+  // in an endless loop of 403s, before the fix)
+  const c = await ctx.client(p.port);
+  await c.write('GET /__mem HTTP/1.1\r\nHost: x\r\n\r\nGET /about HTTP/1.1\r\nHost: x\r\n\r\n');
+  const r1 = await c.readResponse(3000);
+  const r2 = await c.readResponse(3000);
+  eq(r1.status, 403, 'first pipelined answer');
+  eq(r2.status, 200, 'second pipelined answer (GET /about)');
+  await sleep(200);
+  eq(c.responses.length, 0, 'responses after the two answers');
+  check(c.bytes < 4096, `bytes received on the connection: ${c.bytes}`);
 });
 
 // ---------------------------------------------------------------------------
