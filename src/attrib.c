@@ -167,6 +167,22 @@ struct ls {
     unsigned *nzi;                    /* nonzero columns of one row */
 };
 
+/* The nonzero columns of row <xi> into <nzi> (returns how many), and the
+ * row's dot product with <v> into <dot>: rows are sparse (a few routes per
+ * interval), so every pass over them walks only these. */
+static unsigned row_nonzeros(const double *xi, unsigned p, unsigned *nzi, const double *v, double *dot)
+{
+    unsigned nz = 0;
+    double d = 0;
+    for (unsigned a = 0; a < p; a++)
+        if (xi[a] != 0) {
+            nzi[nz++] = a;
+            d += xi[a] * v[a];
+        }
+    *dot = d;
+    return nz;
+}
+
 static int ls_solve(struct ls *w, const uint8_t *use, unsigned *used, double *sse_out)
 {
     unsigned n = w->n, p = w->p, m = 0;
@@ -220,13 +236,8 @@ static int ls_solve(struct ls *w, const uint8_t *use, unsigned *used, double *ss
     memset(w->var, 0, p * sizeof *w->var);
     for (unsigned i = 0; i < n; i++) {
         const double *xi = w->X + (size_t)i * p;
-        unsigned nz = 0;
-        double f = 0;
-        for (unsigned a = 0; a < p; a++)
-            if (xi[a] != 0) {
-                w->nzi[nz++] = a;
-                f += xi[a] * w->beta[a];
-            }
+        double f;
+        unsigned nz = row_nonzeros(xi, p, w->nzi, w->beta, &f);
         w->e[i] = w->y[i] - f;
         if (!use[i])
             continue;
@@ -278,13 +289,8 @@ static double bm_df(const struct ls *w, const uint8_t *use, unsigned c, double k
         if (!use[i])
             continue;
         const double *xi = w->X + (size_t)i * p;
-        unsigned nz = 0;
-        double a = 0;
-        for (unsigned u = 0; u < p; u++)
-            if (xi[u] != 0) {
-                w->nzi[nz++] = u;
-                a += w->C[(size_t)c * p + u] * xi[u];
-            }
+        double a;
+        unsigned nz = row_nonzeros(xi, p, w->nzi, w->C + (size_t)c * p, &a);
         double h = w->h[i], D = a * a / ((1 - h) * (1 - h));
         if (D == 0)
             continue;
