@@ -228,6 +228,41 @@ static void test_plateau_is_not_a_leak_and_a_leak_is(void **state)
     assert_int_equal(verdict_of(y, 60, N, 0, &later), V_CLEAN);
 }
 
+/* A worker restarts mid-window: its new incarnation is a new group (lag-1
+ * residual pairs never span it) and its first interval holds every route's
+ * first request plus a 30 MB start-up cost. With the first-request flags the
+ * row is left out; without them (a source that cannot tell) the robust pass
+ * drops it. Either way the leak is recovered and the healthy route is not
+ * made a leak by the step. */
+static void test_worker_restart_mid_window(void **state)
+{
+    (void)state;
+    const double beta[K] = { 50000, 0, 8000, 1000 }, rate[K] = { 6, 25, 10, 15 };
+    int64_t group[N];
+    for (int flagged = 0; flagged < 2; flagged++) {
+        simulate(beta, rate, 100000, 0);
+        for (int i = 0; i < N; i++)
+            group[i] = i < N / 2 ? 101 : 202;
+        y[N / 2] += 30e6;
+        if (flagged)
+            for (int j = 0; j < K; j++)
+                first[(N / 2) * K + j] = 1;
+        struct attrib_problem pr = { N, K, y, x, first, dt, group, 0, 4096 };
+        struct attrib_coef c[K];
+        struct attrib_fit_info fi;
+        assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
+        print_message("%s: leak %.0f [%.0f, %.0f], healthy %.0f [%.0f, %.0f], outliers %u\n",
+                      flagged ? "flagged first requests" : "unflagged step", c[0].beta, c[0].low, c[0].high,
+                      c[1].beta, c[1].low, c[1].high, fi.outliers);
+        assert_true(c[0].ok && c[0].low <= beta[0] && beta[0] <= c[0].high);
+        assert_true(c[1].ok && c[1].low < 4096);
+        if (!flagged)
+            assert_true(fi.outliers >= 1);
+        else
+            assert_true(c[0].has_gamma && fabs(c[0].gamma - 30e6 / K) < 2e6);
+    }
+}
+
 static void test_steady_traffic_drops_the_drift_term(void **state)
 {
     (void)state;
@@ -363,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_one_time_step_is_not_a_leak),
         cmocka_unit_test(test_plateau_is_not_a_leak_and_a_leak_is),
         cmocka_unit_test(test_steady_traffic_drops_the_drift_term),
+        cmocka_unit_test(test_worker_restart_mid_window),
         cmocka_unit_test(test_t_quantiles),
         cmocka_unit_test(test_t_quantile_any_df),
         cmocka_unit_test(test_small_samples_keep_the_leak_test_honest),
