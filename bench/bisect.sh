@@ -87,7 +87,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-. "$ROOT/demo/lib/wait_line.sh"   # wait_line FILE REGEX SECONDS
+. "$ROOT/demo/lib/wait_line.sh"   # wait_line, wait_app, wait_leakproxy
 stamp() { date -u '+%H:%M:%S'; }
 
 # a private copy: others may rebuild ./leakproxy during the run
@@ -100,8 +100,7 @@ if git -C "$ROOT" status --porcelain --untracked-files=no -- src include 2>/dev/
 echo "== $(stamp) Vue demo app (node --expose-gc, free port)"
 (cd "$APPDIR" && PORT=0 exec node --expose-gc server.js) >"$WORK/app.out" 2>"$WORK/app.err" &
 PIDS+=($!)
-line=$(wait_line "$WORK/app.out" 'listening on [0-9.]+:[0-9]+' 15) || { cat "$WORK/app.err" >&2; die "the app did not start"; }
-UP=${line#listening on }
+UP=$(wait_app "$WORK/app.out" "$WORK/app.err" 15) || die "the app did not start"
 echo "   app on http://$UP ($(sed -n 2p "$WORK/app.out" | cut -c1-160))"
 
 node -e '
@@ -120,10 +119,7 @@ fs.writeFileSync(dst, JSON.stringify(c, null, 2) + "\n");' \
 echo "== $(stamp) leakproxy (sha256 $LP_SHA, HEAD $HEAD$DIRTY)"
 "$WORK/leakproxy" -c "$WORK/leakproxy.json" 2>"$WORK/leakproxy.log" &
 PIDS+=($!)
-line=$(wait_line "$WORK/leakproxy.log" 'proxy listening on [^ ,]+:[0-9]+' 10) || { cat "$WORK/leakproxy.log" >&2; die "leakproxy did not start"; }
-PROXY=${line#proxy listening on }
-line=$(wait_line "$WORK/leakproxy.log" 'admin listening on [^ ,]+:[0-9]+' 5) || { cat "$WORK/leakproxy.log" >&2; die "leakproxy has no admin listener"; }
-ADMIN=${line#admin listening on }
+wait_leakproxy "$WORK/leakproxy.log" 10 || die "leakproxy did not start (no proxy or admin listener)"
 echo "   proxy http://$PROXY, admin http://$ADMIN"
 ctl() { "$WORK/leakproxy" ctl --admin "$ADMIN" "$@"; }
 

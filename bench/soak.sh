@@ -109,7 +109,7 @@ trap cleanup EXIT
 trap 'KEEP=1; exit 130' INT TERM
 set -m    # background jobs get their own process group: cleanup kills whole groups
 
-. "$ROOT/demo/lib/wait_line.sh"   # wait_line FILE REGEX SECONDS
+. "$ROOT/demo/lib/wait_line.sh"   # wait_line, wait_app, wait_leakproxy
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 
@@ -126,8 +126,7 @@ leak_env=()
     >"$WORK/app.out" 2>"$WORK/app.err" &
 APP_PID=$!
 PIDS+=("$APP_PID")
-line=$(wait_line "$WORK/app.out" 'listening on [0-9.]+:[0-9]+' 20) || { cat "$WORK/app.err" >&2; die "the app did not start"; }
-UP=${line#listening on }
+UP=$(wait_app "$WORK/app.out" "$WORK/app.err" 20) || die "the app did not start"
 APP_NODE=$(sed -n 's/^vue: pid \([0-9]*\),.*/\1/p' "$WORK/app.out" | head -1)
 
 node -e '
@@ -150,10 +149,7 @@ note "starting leakproxy ($MODE, $BIN, sha256 $SHA)"
 nice -n "$NICE" "${lp_cmd[@]}" 2>"$WORK/leakproxy.log" &
 LP_PID=$!
 PIDS+=("$LP_PID")
-line=$(wait_line "$WORK/leakproxy.log" 'proxy listening on [^ ,]+:[0-9]+' 60) || { cat "$WORK/leakproxy.log" >&2; die "leakproxy did not start"; }
-PROXY=${line#proxy listening on }
-line=$(wait_line "$WORK/leakproxy.log" 'admin listening on [^ ,]+:[0-9]+' 10) || die "no admin listener"
-ADMIN=${line#admin listening on }
+wait_leakproxy "$WORK/leakproxy.log" 60 || die "leakproxy did not start (no proxy or admin listener)"
 # under valgrind the pid to watch is valgrind's (it is the process)
 note "app http://$UP (pid $APP_NODE), proxy http://$PROXY, admin http://$ADMIN, work $WORK"
 

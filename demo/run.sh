@@ -44,7 +44,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-. "$ROOT/demo/lib/wait_line.sh"   # wait_line FILE REGEX SECONDS
+. "$ROOT/demo/lib/wait_line.sh"   # wait_line, wait_app, wait_leakproxy
 
 if [ ! -d "$DEMO/$APP/node_modules" ]; then
     echo "== installing demo/$APP (npm ci)"
@@ -54,8 +54,7 @@ fi
 echo "== starting the $APP SSR app (node --expose-gc, free port)"
 (cd "$DEMO/$APP" && PORT=0 exec node --expose-gc server.js) >"$WORK/app.out" 2>"$WORK/app.err" &
 PIDS+=($!)
-line=$(wait_line "$WORK/app.out" 'listening on [0-9.]+:[0-9]+' 15) || { cat "$WORK/app.err" >&2; die "the app did not start"; }
-UP=${line#listening on }
+UP=$(wait_app "$WORK/app.out" "$WORK/app.err" 15) || die "the app did not start"
 echo "   app on http://$UP  ($(sed -n 2p "$WORK/app.out" | cut -c1-150))"
 
 node -e '
@@ -71,10 +70,7 @@ fs.writeFileSync(dst, JSON.stringify(c, null, 2) + "\n");' "$DEMO/$APP/leakproxy
 echo "== starting leakproxy -c $WORK/leakproxy.json"
 "$BIN" -c "$WORK/leakproxy.json" 2>"$WORK/leakproxy.log" &
 PIDS+=($!)
-line=$(wait_line "$WORK/leakproxy.log" 'proxy listening on [^ ,]+:[0-9]+' 10) || { cat "$WORK/leakproxy.log" >&2; die "leakproxy did not start"; }
-PROXY=${line#proxy listening on }
-line=$(wait_line "$WORK/leakproxy.log" 'admin listening on [^ ,]+:[0-9]+' 5) || { cat "$WORK/leakproxy.log" >&2; die "leakproxy has no admin listener"; }
-ADMIN=${line#admin listening on }
+wait_leakproxy "$WORK/leakproxy.log" 10 || die "leakproxy did not start (no proxy or admin listener)"
 echo "   proxy on http://$PROXY, admin on http://$ADMIN"
 
 mem() { curl -s --max-time 10 "http://$UP/__mem?gc=1" || echo '{}'; }

@@ -82,9 +82,9 @@ uint64_t app_now_us(void);
  * budget (app_fd_budget). */
 void app_apply_limits(struct app *app);
 /* Raises the soft RLIMIT_NOFILE towards what <max_connections> needs (two
- * descriptors each, plus a margin), warns when the hard limit stops it;
- * returns how many connections the limit allows. */
-long app_fd_budget(int max_connections);
+ * descriptors each, plus a margin) and warns, with how many connections
+ * fit, when the hard limit stops it. */
+void app_fd_budget(int max_connections);
 /* Applies the config's per-route "mode" and "never_csr" to the stats slots:
  * config modes follow the file; modes set by hand, bisect, probe or guard
  * stay, except that a never_csr route always renders. */

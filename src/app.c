@@ -43,13 +43,13 @@ void app_apply_limits(struct app *app)
  * HAProxy, raise the soft RLIMIT_NOFILE to what max_connections needs (as
  * far as the hard limit allows) and say so when it cannot: otherwise the
  * proxy runs out of descriptors long before max_connections and the
- * listener stalls on EMFILE. Returns the connections the limit allows. */
-long app_fd_budget(int max_connections)
+ * listener stalls on EMFILE. */
+void app_fd_budget(int max_connections)
 {
     struct rlimit rl;
     rlim_t need = (rlim_t)max_connections * 2 + 64;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return max_connections;
+        return;
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
         struct rlimit want = rl;
         want.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
@@ -60,13 +60,12 @@ long app_fd_budget(int max_connections)
         }
     }
     if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
-        return max_connections;
+        return;
     long fit = rl.rlim_cur > 64 ? (long)(rl.rlim_cur - 64) / 2 : 0;
     log_at(LOG_WARN, "limits.max_connections %d needs ~%llu descriptors but RLIMIT_NOFILE is %llu (hard %llu): "
            "about %ld connections fit; raise the limit (ulimit -n, LimitNOFILE=) or lower limits.max_connections",
            max_connections, (unsigned long long)need, (unsigned long long)rl.rlim_cur,
            (unsigned long long)rl.rlim_max, fit);
-    return fit;
 }
 
 

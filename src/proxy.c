@@ -503,9 +503,7 @@ static void dispatch(struct client *c, const char *p)
     c->resp_started = 0;
     c->reused = reused;
     serialize_request(c, p, u->out);
-    if (c->req_mode == B_NONE) {
-        c->head_pending = c->req.head_len;
-    } else {
+    if (c->req_mode != B_NONE) {      /* the body follows the head: consume the head now */
         evbuffer_drain(c->in, c->req.head_len);
         c->head_pending = 0;
     }
