@@ -141,6 +141,15 @@ void attrib_metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
                            const struct attrib_coef *recent, const struct config_attrib *ac,
                            uint64_t rows_now, char *why, size_t whylen);
 
+struct series;
+/* Where the "newest half" of series rows [from, to) starts: the newest rows
+ * that hold half of the window's requests (half the rows if none). Counting
+ * requests rather than rows keeps the recent fit on traffic when the load
+ * pauses: idle rows after the load ends would otherwise fill the newest
+ * half, leave every route without a recent estimate and demote a proven
+ * leak for want of evidence. */
+unsigned attrib_recent_start(const struct series *s, unsigned from, unsigned to);
+
 int attrib_start(struct app *app);
 void attrib_stop(struct app *app);
 /* Runs one evaluation now (tests, the report endpoint). */

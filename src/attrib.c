@@ -317,6 +317,15 @@ static double bm_df(const struct ls *w, const uint8_t *use, unsigned c, double k
     return tr2 > 0 ? tr1 * tr1 / tr2 : 0;
 }
 
+/* Row <i> of <pr> served requests (an idle row only moves with time). */
+static int row_busy(const struct attrib_problem *pr, unsigned i)
+{
+    for (unsigned j = 0; j < pr->k; j++)
+        if (pr->x[(size_t)i * pr->k + j] > 0)
+            return 1;
+    return 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -472,13 +481,16 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
         break;
     }
     /* One robust pass: a row far outside the residual spread (a worker's
-     * own warm-up, a cache flushed at once) is dropped and the fit redone. */
+     * own warm-up, a cache flushed at once) is dropped and the fit redone.
+     * The spread is read on rows that served requests: idle rows (a pause
+     * in the load) move the floor by almost nothing, and counted in they
+     * would shrink the spread until ordinary busy rows looked like outliers. */
     {
         double *ae = malloc((used + 1) * sizeof *ae);
         unsigned m = 0, dropped = 0;
         if (ae) {
             for (unsigned i = 0; i < n; i++)
-                if (use[i])
+                if (use[i] && row_busy(pr, i))
                     ae[m++] = fabs(w.e[i]);
             qsort(ae, m, sizeof *ae, cmp_double);
             double mad = m ? ae[m / 2] : 0, cut = 8 * 1.4826 * mad;
@@ -531,16 +543,20 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
     info->tq = attrib_t975(info->df);
     info->resid_sd = info->df > 0 ? sqrt(sse / info->df) : 0;
     /* excess kurtosis of the residuals, for the small-sample df (>= 0: a
-     * light tail does not earn narrower intervals) */
+     * light tail does not earn narrower intervals); on busy rows, as the
+     * spread above: idle rows' near-zero residuals are another distribution,
+     * and mixed in they would fake a heavy tail */
     double m2 = 0, m4 = 0, kurt = 0;
+    unsigned nbusy = 0;
     for (unsigned i = 0; i < n; i++)
-        if (use[i]) {
+        if (use[i] && row_busy(pr, i)) {
             double e2 = w.e[i] * w.e[i];
             m2 += e2;
             m4 += e2 * e2;
+            nbusy++;
         }
     if (m2 > 0)
-        kurt = (double)used * m4 / (m2 * m2) - 3;
+        kurt = (double)nbusy * m4 / (m2 * m2) - 3;
     if (!(kurt > 0))
         kurt = 0;
     info->kurtosis = kurt;
@@ -790,7 +806,13 @@ void attrib_metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
     } else {
         e->streak = 0;
     }
-    if (candidate && e->streak >= 2 && full->n >= ac->confirm_requests)
+    /* Once named, a leak stays named while the published interval still
+     * clears the threshold and the newest rows, when they can say, do not
+     * show it stopped: a verdict changes on evidence against it, not on a
+     * pause in the evidence (a few idle rows after the load ends widen the
+     * small-sample quantile for a moment). */
+    int holds = e->verdict == V_LEAKING && full->low > thr && !(e->recent_ok && recent->beta < thr);
+    if ((candidate && e->streak >= 2 && full->n >= ac->confirm_requests) || holds)
         e->verdict = V_LEAKING;
     else if (full->low > thr && e->recent_ok && recent->low <= 0 && recent->beta < thr)
         e->verdict = V_WARMING;       /* it grew, and it stopped */
@@ -946,6 +968,30 @@ static int attrib_resize(struct attrib *at, unsigned n)
     return 0;
 }
 
+unsigned attrib_recent_start(const struct series *s, unsigned from, unsigned to)
+{
+    double total = 0, acc = 0;
+    for (unsigned i = from; i < to; i++) {
+        const uint32_t *c;
+        if (series_row(s, i, &c) == NULL)
+            continue;
+        for (unsigned j = 0; j < s->ncols; j++)
+            total += c[j];
+    }
+    if (total <= 0)
+        return from + (to - from) / 2;
+    for (unsigned i = to; i-- > from;) {
+        const uint32_t *c;
+        if (series_row(s, i, &c) == NULL)
+            continue;
+        for (unsigned j = 0; j < s->ncols; j++)
+            acc += c[j];
+        if (acc >= total / 2)
+            return i;
+    }
+    return from;
+}
+
 void attrib_evaluate(struct app *app)
 {
     struct attrib *at = app->attrib;
@@ -957,7 +1003,7 @@ void attrib_evaluate(struct app *app)
     if (at == NULL || attrib_resize(at, k) < 0)
         return;
     unsigned w = s->row_n < (unsigned)ac->window_rows ? s->row_n : (unsigned)ac->window_rows;
-    unsigned from = s->row_n - w, half = from + w / 2;
+    unsigned from = s->row_n - w, half = attrib_recent_start(s, from, s->row_n);
     /* the newest half, but enough rows to fit every route it may hold */
     unsigned need = k + 12;
     if (s->row_n - half < need)

@@ -10,6 +10,7 @@
 
 #include "attrib.h"
 #include "config.h"
+#include "series.h"
 
 /* deterministic PRNG and normal deviates */
 static uint64_t rng = 88172645463325252ull;
@@ -378,6 +379,96 @@ static void test_bell_mccaffrey_df(void **state)
     assert_true(c[0].df_small < 4.5);
 }
 
+/* The load stops and the memory source goes on reading floors: idle rows
+ * (no requests, the floor still) pile up after the busy ones. A named leak
+ * must stay named: the newest "half" is counted in requests, so the recent
+ * fit still sees traffic; the robust pass reads the residual spread on busy
+ * rows only, so the idle rows' tiny residuals do not make ordinary busy rows
+ * look like outliers; and a moment of small-sample doubt does not demote a
+ * leak whose published interval still clears the threshold. */
+static void test_a_pause_in_the_load_keeps_a_named_leak(void **state)
+{
+    (void)state;
+    const double beta[K] = { 100000, 0, 2000, 0 }, rate[K] = { 4, 20, 10, 10 };
+    enum { BUSY = 50 };
+    simulate(beta, rate, 40000, 0);
+    for (int i = BUSY; i < N; i++) {            /* 70 idle rows after 50 busy ones */
+        for (int j = 0; j < K; j++)
+            x[i * K + j] = 0;
+        y[i] = 500 * gauss();
+    }
+    /* the same rows as a series: one worker, a forced-GC floor per row */
+    struct series s;
+    uint64_t counts[K] = { 0 };
+    double heap = 50e6;
+    assert_int_equal(series_init(&s, K, 30000000), 0);
+    for (int i = 0; i <= N; i++) {
+        struct mem_sample m;
+        memset(&m, 0, sizeof m);
+        m.pid = 7;
+        m.t_us = (uint64_t)i * 1000000;
+        m.heap_used = m.heap_total = (uint64_t)heap;
+        m.rss = (uint64_t)heap * 2;
+        m.flags = MEM_HAS_RSS | MEM_HAS_HEAP | MEM_GC;
+        series_batch(&s, &m, 1, counts, 1);
+        if (i < N) {
+            heap += y[i];
+            for (int j = 0; j < K; j++)
+                counts[j] += (uint64_t)x[i * K + j];
+        }
+    }
+    assert_int_equal(s.row_n, N);
+    unsigned half = attrib_recent_start(&s, 0, N);
+    print_message("newest half of the requests starts at row %u of %d (busy rows 0-%d)\n", half, N, BUSY - 1);
+    assert_true(half >= BUSY / 4 && half < BUSY - 10);
+    /* with all rows idle it falls back to half the rows */
+    assert_int_equal(attrib_recent_start(&s, BUSY, N), BUSY + (N - BUSY) / 2);
+    series_fini(&s);
+
+    struct attrib_coef full[K], recent[K];
+    struct attrib_fit_info fi;
+    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 4096 };
+    assert_int_equal(attrib_fit(&pr, 30, full, &fi), 0);
+    print_message("whole window: outliers %u, leak %.0f [%.0f, %.0f]\n", fi.outliers, full[0].beta, full[0].low,
+                  full[0].high);
+    assert_true(fi.outliers <= 1);
+    assert_true(full[0].ok && full[0].low < beta[0] && beta[0] < full[0].high);
+    struct attrib_problem pr2 = { N - half, K, y + half, x + half * K, first + half * K, dt + half, NULL, 0, 4096 };
+    assert_int_equal(attrib_fit(&pr2, 30, recent, &fi), 0);
+    assert_true(recent[0].ok);
+    struct attrib_est e = { 0 };
+    for (int t = 0; t < 3; t++)
+        attrib_metric_verdict(&e, &full[0], &recent[0], &ac, ++rows_seq, NULL, 0);
+    assert_int_equal(e.verdict, V_LEAKING);
+
+    /* hysteresis: the small-sample df collapses for one evaluation (one
+     * high-leverage idle row) and the recent fit has nothing to say: the
+     * 99 % test fails, the published interval still clears the threshold */
+    struct attrib_coef doubt = full[0];
+    doubt.df_small = 1.2;
+    assert_true(doubt.beta - attrib_t_quantile(0.995, doubt.df_small) * doubt.se < 4096);
+    attrib_metric_verdict(&e, &doubt, NULL, &ac, ++rows_seq, NULL, 0);
+    assert_int_equal(e.verdict, V_LEAKING);
+    /* the same doubt never names a leak that was not named */
+    struct attrib_est fresh = { 0 };
+    for (int t = 0; t < 3; t++)
+        attrib_metric_verdict(&fresh, &doubt, &recent[0], &ac, ++rows_seq, NULL, 0);
+    assert_int_equal(fresh.verdict, V_SUSPECT);
+    /* evidence against it demotes it: the newest rows show the growth stopped */
+    struct attrib_coef stopped = recent[0];
+    stopped.beta = 300;
+    stopped.low = -20000;
+    stopped.high = 20600;
+    attrib_metric_verdict(&e, &full[0], &stopped, &ac, ++rows_seq, NULL, 0);
+    assert_int_equal(e.verdict, V_WARMING);
+    /* and so does an interval that no longer clears the threshold */
+    e.verdict = V_LEAKING;
+    struct attrib_coef wide = full[0];
+    wide.low = 1000;
+    attrib_metric_verdict(&e, &wide, NULL, &ac, ++rows_seq, NULL, 0);
+    assert_int_not_equal(e.verdict, V_LEAKING);
+}
+
 static void test_t_quantiles(void **state)
 {
     (void)state;
@@ -403,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_t_quantile_any_df),
         cmocka_unit_test(test_small_samples_keep_the_leak_test_honest),
         cmocka_unit_test(test_bell_mccaffrey_df),
+        cmocka_unit_test(test_a_pause_in_the_load_keeps_a_named_leak),
     };
     return cmocka_run_group_tests_name("attrib", tests, NULL, NULL);
 }
