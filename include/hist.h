@@ -27,6 +27,9 @@ void hist_init(struct hist *h);
 void hist_add(struct hist *h, uint64_t us);
 /* Value at quantile <q> (0..1) in microseconds; 0 when empty. */
 double hist_quantile(const struct hist *h, double q);
+/* Value at quantile <q> of the values added since <prev> (a copy of
+ * h->bucket taken earlier), in microseconds; 0 when none were. */
+double hist_delta_quantile(const struct hist *h, const uint64_t *prev, double q);
 /* Number of values <= <us> (exact to one bucket's width). */
 uint64_t hist_count_le(const struct hist *h, uint64_t us);
 /* Adds every count of <src> into <dst>. */

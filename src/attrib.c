@@ -831,23 +831,37 @@ void attrib_metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
     }
 }
 
-static void latency_trend(struct app *app, struct attrib_route *ar, const struct stats_route *rs,
-                          double floor_mb)
+/* The route's median latency over the requests since the last evaluation
+ * against the upstream's heap floor then: one point per evaluation, the
+ * newest 64 kept, and the least-squares slope with its 95 % interval. The
+ * median rather than the mean, and of at least ATTRIB_LAT_MIN_REQUESTS
+ * requests (a rare route's point spans several evaluations): one slow
+ * request (a cold cache, a GC pause) should not make a point. */
+static void latency_trend(struct attrib_route *ar, const struct stats_route *rs, double floor_mb)
 {
-    uint64_t cnt = rs->latency.count, sum = rs->latency.sum_us;
-    if (cnt > ar->lat_prev_count && floor_mb > 0) {
-        double mean_ms = (double)(sum - ar->lat_prev_sum) / (double)(cnt - ar->lat_prev_count) / 1000.0;
+    uint64_t cnt = rs->latency.count;
+    if (ar->lat_prev == NULL) {
+        ar->lat_prev = calloc(HIST_BUCKETS, sizeof *ar->lat_prev);
+        if (ar->lat_prev == NULL)
+            return;
+        memcpy(ar->lat_prev, rs->latency.bucket, sizeof rs->latency.bucket);
+        ar->lat_prev_count = cnt;
+        return;
+    }
+    if (cnt - ar->lat_prev_count < ATTRIB_LAT_MIN_REQUESTS)
+        return;                       /* too few for a median yet: keep counting */
+    if (floor_mb > 0) {
+        double p50_ms = hist_delta_quantile(&rs->latency, ar->lat_prev, 0.5) / 1000.0;
         unsigned i = (ar->lat_head + ar->lat_n) % 64;
         if (ar->lat_n == 64)
             ar->lat_head = (ar->lat_head + 1) % 64;
         else
             ar->lat_n++;
         ar->lat_x[i] = floor_mb;
-        ar->lat_y[i] = mean_ms;
+        ar->lat_y[i] = p50_ms;
     }
+    memcpy(ar->lat_prev, rs->latency.bucket, sizeof rs->latency.bucket);
     ar->lat_prev_count = cnt;
-    ar->lat_prev_sum = sum;
-    (void)app;
     ar->trend_ok = 0;
     if (ar->lat_n < 8)
         return;
@@ -1074,7 +1088,7 @@ void attrib_evaluate(struct app *app)
         if (s->w[i]->alive)
             floor_mb += (double)(s->w[i]->last.floor ? s->w[i]->last.floor : s->w[i]->last.rss) / 1048576.0;
     for (unsigned j = 0; j < k && j < app->stats.n; j++)
-        latency_trend(app, &at->r[j], stats_at(&app->stats, j), floor_mb);
+        latency_trend(&at->r[j], stats_at(&app->stats, j), floor_mb);
     projection(app);
 out:
     free(fb.y);
@@ -1129,6 +1143,8 @@ void attrib_stop(struct app *app)
     if (at == NULL)
         return;
     event_free(at->timer);
+    for (unsigned j = 0; j < at->nr; j++)
+        free(at->r[j].lat_prev);
     free(at->r);
     free(at);
     app->attrib = NULL;

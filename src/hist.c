@@ -72,6 +72,35 @@ double hist_quantile(const struct hist *h, double q)
     return (double)h->max_us;
 }
 
+double hist_delta_quantile(const struct hist *h, const uint64_t *prev, double q)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < HIST_BUCKETS; i++)
+        n += h->bucket[i] - prev[i];
+    if (n == 0)
+        return 0;
+    if (q < 0)
+        q = 0;
+    if (q > 1)
+        q = 1;
+    uint64_t rank = (uint64_t)(q * (double)n);
+    if ((double)rank < q * (double)n)
+        rank++;
+    if (rank == 0)
+        rank = 1;
+    uint64_t seen = 0;
+    for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+        seen += h->bucket[i] - prev[i];
+        if (seen >= rank) {
+            uint64_t lo, hi;
+            hist_bounds(i, &lo, &hi);
+            double mid = ((double)lo + (double)hi) / 2;
+            return mid > (double)h->max_us ? (double)h->max_us : mid;
+        }
+    }
+    return (double)h->max_us;
+}
+
 uint64_t hist_count_le(const struct hist *h, uint64_t us)
 {
     uint64_t n = 0;

@@ -120,7 +120,8 @@ test('attrib: Vue demo, news leaking with an estimate near the truth, healthy ro
 // <jitter> (ms): instead, that response waits a random 0..jitter ms, so the
 // intervals' lengths vary independently of the requests in them (as with
 // uneven traffic).
-async function fakeHeaderApp(ctx, { beta, per = 20, noise = 16 * KB, seed = 3, pid = 31337, tick = 0, jitter = 0 }) {
+// <delay>(route, st): ms the app takes to answer (render time), or none.
+async function fakeHeaderApp(ctx, { beta, per = 20, noise = 16 * KB, seed = 3, pid = 31337, tick = 0, jitter = 0, delay = null }) {
   const rand = prng(seed);
   const st = { retained: 0, gcSeq: 1, served: 0, floor: 12 * MB };
   const t0 = Date.now();
@@ -132,6 +133,8 @@ async function fakeHeaderApp(ctx, { beta, per = 20, noise = 16 * KB, seed = 3, p
       if (tick) { const el = Date.now() - t0; await new Promise((r) => setTimeout(r, tick - (el % tick))); }
       else if (jitter) await new Promise((r) => setTimeout(r, Math.floor(rand() * jitter)));
     }
+    const ms = delay ? delay(route, st) : 0;
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
     st.served++;
     st.retained += beta[route] ?? 0;
     const heapUsed = st.floor + (st.served % per) * 50 * KB;     // saw-tooth between collections
@@ -237,3 +240,26 @@ test('attrib: random mix at a steady request rate: the leak is still identified 
   const ea = last.a.estimate.heap_used;
   check(Math.abs(ea.bytes_per_request - BA) < 0.05 * BA, `a: estimate ${ea.bytes_per_request} B/request, truth ${BA} (band +-5 %)`);
 }, { timeout: 40000 });
+
+test('attrib: latency trend: a route whose render time grows with the heap rises with memory, a flat one does not', async (ctx) => {
+  // seed 002 of FIELD.md: render time from ~200 ms to 3.7 s as the heap filled. Here route a
+  // leaks 100 KB/request; route b's render takes 2 ms + 0.25 ms per MiB the app retains (its
+  // work grows with the leaked data), and one in 10 of its requests 150 ms more (a cold cache:
+  // the median per evaluation must not care); route c always takes 2 ms.
+  const f = await fakeHeaderApp(ctx, { beta: { a: 100 * KB, b: 0, c: 0 }, seed: 21, delay: (route, st) =>
+    route === 'b' ? 2 + 0.25 * st.retained / MB + (st.served % 10 === 3 ? 150 : 0) : 2 });
+  const p = await headerProxy(ctx, f.app.port);
+  const rand = prng(9);
+  const N = 2000;
+  const r = await drive(p.port, (i) => { const u = rand(); return u < 0.45 ? `/a/${i}` : u < 0.8 ? `/b/${i}` : `/c/${i}`; },
+    { requests: N, concurrency: 4, maxMs: 40000 });
+  eq(r.statuses[200], N, `statuses ${JSON.stringify(r.statuses)}`);
+  await new Promise((res) => setTimeout(res, 500));
+  const last = await routesOf(p);
+  const tb = last.b.latency_trend, tc = last.c.latency_trend;
+  note(`retained ${(f.st.retained / MB).toFixed(0)} MiB; b: ${JSON.stringify(tb)}; c: ${JSON.stringify(tc)}`);
+  check(tb && tb.rises_with_memory === 'yes', `b's latency trend should rise with memory: ${JSON.stringify(tb)}`);
+  check(tb && tb.ms_per_mb > 0.15 && tb.ms_per_mb < 0.4, `b: ${tb && tb.ms_per_mb} ms per MB, truth 0.25`);
+  check(tc && Math.abs(tc.ms_per_mb) < 0.05, `c's latency does not move with memory: ${JSON.stringify(tc)}`);
+  check(tc && tc.rises_with_memory !== 'yes' || Math.abs(tc.ms_per_mb) < 0.02, `c: ${JSON.stringify(tc)}`);
+}, { timeout: 60000 });

@@ -2,6 +2,7 @@
 #include "cm.h"
 
 #include <math.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "hist.h"
@@ -91,6 +92,25 @@ static void test_count_le_and_merge(void **state)
     assert_int_equal(a.sum_us, 100 * 1000 + 50 * 100000);
 }
 
+/* The median of the values added since a snapshot: what the latency trend
+ * reads per evaluation (the route's p50 in that interval, not since start). */
+static void test_delta_quantile_reads_only_new_values(void **state)
+{
+    (void)state;
+    static struct hist h;
+    static uint64_t prev[HIST_BUCKETS];
+    hist_init(&h);
+    for (int i = 0; i < 1000; i++)
+        hist_add(&h, 10000);                   /* 10 ms, long ago */
+    memcpy(prev, h.bucket, sizeof prev);
+    assert_true(hist_delta_quantile(&h, prev, 0.5) == 0);
+    for (int i = 0; i < 9; i++)
+        hist_add(&h, 200000 + 1000 * (uint64_t)i);   /* 200..208 ms since */
+    double p50 = hist_delta_quantile(&h, prev, 0.5);
+    assert_true(fabs(p50 - 204000) < 204000 / 64.0 + 1);
+    assert_true(hist_quantile(&h, 0.5) < 11000);     /* the whole history still says 10 ms */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -98,6 +118,7 @@ int main(void)
         cmocka_unit_test(test_small_values_are_exact_and_empty_is_zero),
         cmocka_unit_test(test_bucket_bounds_tile_the_range),
         cmocka_unit_test(test_count_le_and_merge),
+        cmocka_unit_test(test_delta_quantile_reads_only_new_values),
     };
     return cmocka_run_group_tests_name("hist", tests, NULL, NULL);
 }
