@@ -10,7 +10,7 @@
 // a JSON file with every run's per-route results, and every poll in the work dir's
 // attribution-traces.json.
 //
-//   node bench/attribution.mjs [--quick] [--seeds N] [--configs gcq,gc,env,cluster,header,gcqt,gcqnobus]
+//   node bench/attribution.mjs [--quick] [--seeds N] [--configs gcq,gc,env,cluster,header,gcqt,gcqnobus,proc]
 //        [--apps vue,react] [--requests N] [--parallel 2] [--md FILE] [--json FILE]
 //        [--keep]
 //   node bench/attribution.mjs --from /tmp/attrbench-*/attribution-traces.json [--md FILE]
@@ -76,6 +76,10 @@ const CONFIGS = {
   env: { title: 'no forced GC: lower envelope of heap_used (http source, no `gc_url`)', seeds: [3, 1],
     requests: { vue: 10500, react: 10500 },
     memory: (p) => httpMem(p) },
+  // the source a plain app needs no code for: RSS of the process from /proc, nothing else
+  proc: { title: 'no app support: `proc` source (RSS of the app process from /proc/PID/status, no heap, no floors)',
+    seeds: [3, 1], requests: { vue: 10500, react: 10500 }, optional: true,
+    memory: (p, pid) => ({ source: 'proc', pid, interval_ms: 100 }) },
   cluster: { title: 'cluster, `WORKERS=2`, forced GC + quiescing through `/__mem/all` (http source, all workers in one reading)',
     seeds: [2, 1], requests: { vue: 6000, react: 9000 }, workers: 2,
     memory: (p) => ({ source: 'http', url: `http://127.0.0.1:${p}/__mem/all`, interval_ms: 100,
@@ -216,7 +220,7 @@ async function oneRun(work, lpBin, cfgName, app, seed, nreq) {
     conf.listen = '127.0.0.1:0';
     conf.admin = '127.0.0.1:0';
     conf.upstream = `http://127.0.0.1:${upPort}`;
-    conf.memory = C.memory(upPort);
+    conf.memory = C.memory(upPort, appP.pid);
     conf.attribution = { interval_ms: 1000, ...(opt.attribution || {}) };
     fs.writeFileSync(path.join(dir, 'proxy.json'), JSON.stringify(conf, null, 1));
     const lp = lpP = start(lpBin, ['-c', path.join(dir, 'proxy.json')], { cwd: dir });
@@ -616,7 +620,7 @@ function render(meta, results, work) {
     for (const app of opt.apps) byApp[app] = results.filter((r) => r.config === c && r.app === app && r.polls.length)
       .sort((a, b) => a.seed - b.seed);
     md.push(`\n### ${CONFIGS[c].title}\n`);
-    md.push(`\`"memory": ${JSON.stringify(CONFIGS[c].memory('PORT'))}\`${CONFIGS[c].workers ? `, app \`WORKERS=${CONFIGS[c].workers}\`` : ''}${CONFIGS[c].env ? Object.entries(CONFIGS[c].env).map(([k, v]) => ` \`${k}=${v}\``).join('') : ''}\n`);
+    md.push(`\`"memory": ${JSON.stringify(CONFIGS[c].memory('PORT', 'PID'))}\`${CONFIGS[c].workers ? `, app \`WORKERS=${CONFIGS[c].workers}\`` : ''}${CONFIGS[c].env ? Object.entries(CONFIGS[c].env).map(([k, v]) => ` \`${k}=${v}\``).join('') : ''}\n`);
     const failed = results.filter((r) => r.config === c && (r.error || !r.polls.length));
     if (failed.length) md.push(`Failed runs: ${failed.map((r) => `${r.app} seed ${r.seed}: ${r.error}`).join('; ')}\n`);
     const again = results.filter((r) => r.config === c && r.retried);
