@@ -41,8 +41,6 @@ struct attrib_problem {
     unsigned max_cols;                /* 0: no cap; else only the busiest routes get a column */
     double small_df_above;            /* small-sample df only for coefficients whose 99 % lower
                                        * end clears this (they may be named leaks) */
-    const double *cov;                /* n or NULL: a covariate column (for RSS: the growth of
-                                       * the V8 heap's committed size), never dropped */
 };
 
 struct attrib_coef {
@@ -68,8 +66,6 @@ struct attrib_fit_info {
     double resid_sd;
     double kurtosis;                  /* excess kurtosis of the residuals (>= 0) */
     double drift, drift_se;           /* alpha: bytes per second not tied to requests */
-    int has_cov;
-    double cov, cov_se;               /* the covariate's coefficient */
     unsigned outliers;                /* rows the robust pass left out */
     int drift_dropped;                /* steady traffic: no separate growth per second */
 };

@@ -68,7 +68,6 @@ struct series_row {
     int64_t pid;                      /* 0: all workers together */
     uint64_t floor;                   /* floor at t1 (sum over workers for pid 0) */
     int64_t d_floor, d_rss, d_ext;
-    int64_t d_heap_total;             /* growth of the V8 heap's committed size (MEM_HAS_HEAP) */
     uint32_t flags;                   /* SERIES_FLOOR_GC or _ENV; MEM_HAS_* valid */
     uint32_t total;                   /* requests in the row, all routes */
 };
@@ -81,7 +80,7 @@ struct series {
     uint64_t restarts;
     /* aggregate rows (sources that read all workers at once) */
     uint64_t *agg_base_counts;        /* global counts at the last aggregate base */
-    uint64_t agg_base_floor, agg_base_rss, agg_base_ext, agg_base_t, agg_base_htot;
+    uint64_t agg_base_floor, agg_base_rss, agg_base_ext, agg_base_t;
     int agg_has_base;
     uint64_t agg_sig;                 /* which workers made the base */
     uint64_t *agg_first_row;          /* per slot, for aggregate rows (pid 0) */
@@ -89,7 +88,7 @@ struct series {
      * the lowest summed heap reading of one window to the lowest of the next
      * (trough to trough), with the counts at those two moments */
     uint64_t trough_window_us;        /* 8 readings, at least 1 s (memsrc_start) */
-    uint64_t tr_win_t, tr_t, tr_level, tr_rss, tr_ext, tr_htot, tr_sig;
+    uint64_t tr_win_t, tr_t, tr_level, tr_rss, tr_ext, tr_sig;
     int tr_valid;
     uint64_t *tr_counts;              /* global counts at the trough */
     /* the row ring */

@@ -602,9 +602,6 @@ static void api_report(struct app *app, struct evhttp_request *req)
                           "residual_excess_kurtosis", fi->kurtosis,
                           "drift_bytes_per_s", fi->drift, "outliers", (int)fi->outliers,
                           "drift_dropped", fi->drift_dropped));
-            if (fi->has_cov)          /* rss: bytes of RSS per byte of heap committed */
-                json_object_set_new(json_object_get(fits, attrib_metric_names[m]), "per_heap_committed_byte",
-                                    json_pack("{s:f,s:f}", "coef", fi->cov, "se", fi->cov_se));
         }
         json_object_set_new(engine, "fits", fits);
         json_object_set_new(engine, "evaluations", json_integer((json_int_t)at->evaluations));

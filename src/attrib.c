@@ -419,10 +419,6 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
     unsigned p_routes = p;
     if (pr->dt)
         drift = (int)p++;
-    int covc = -1;
-    for (unsigned i = 0; pr->cov && covc < 0 && i < n; i++)
-        if (use[i] && pr->cov[i] != 0)
-            covc = (int)p++;
     info->n = n;
     unsigned used;
     double sse;
@@ -448,8 +444,6 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
             }
             if (drift >= 0)
                 xi[drift] = pr->dt[i];
-            if (covc >= 0)
-                xi[covc] = pr->cov[i];
         }
         w.n = n;
         w.p = p;
@@ -481,8 +475,6 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
         if (attempt == 0 && drift >= 0 && w.C[drift * p + drift] * w.A0[drift] > ATTRIB_DRIFT_MAX_VIF) {
             drift = -1;
             p = p_routes;
-            if (covc >= 0)
-                covc = (int)p++;
             info->drift_dropped = 1;
             continue;
         }
@@ -611,11 +603,6 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
         info->drift = w.beta[drift];
         info->drift_se = sqrt(w.var[drift] * infl);
     }
-    if (covc >= 0) {
-        info->has_cov = 1;
-        info->cov = w.beta[covc];
-        info->cov_se = sqrt(w.var[covc] * infl);
-    }
     rc = 0;
 out:
     free(bcol);
@@ -662,7 +649,7 @@ static double row_y(const struct series_row *r, enum attrib_metric m)
 }
 
 struct fitbuf {
-    double *y, *x, *dt, *cov;
+    double *y, *x, *dt;
     uint8_t *first;
     int64_t *group;
     struct attrib_coef *coef;
@@ -675,14 +662,6 @@ static int fit_rows(struct app *app, enum attrib_metric m, unsigned from, unsign
     const struct series *s = &app->series;
     const struct config_attrib *ac = &app->cfg->attrib;
     unsigned k = s->ncols, n = 0;
-    /* RSS grows when the V8 heap commits more pages, and those steps fall in
-     * whichever rows were allocating when the heap grew: a heavy but healthy
-     * route then takes part of another route's heap leak on RSS. With the
-     * heap's committed size as a covariate, a route's RSS estimate is what
-     * it retains beyond the heap (native memory: Buffers, addons), which is
-     * what the RSS metric is for; the heap leak stays on heap_used. Only
-     * when every row has heap figures (not proc or cgroup). */
-    int cov = m == ATTRIB_RSS;
 
     for (unsigned i = from; i < to; i++) {
         const uint32_t *c;
@@ -691,8 +670,6 @@ static int fit_rows(struct app *app, enum attrib_metric m, unsigned from, unsign
             continue;
         fb->y[n] = row_y(r, m);
         fb->dt[n] = (double)(r->t1 - r->t0) / 1e6;
-        fb->cov[n] = (double)r->d_heap_total;
-        cov = cov && (r->flags & MEM_HAS_HEAP);
         fb->group[n] = r->pid;
         const uint64_t *first = series_first_rows(s, r->pid);
         for (unsigned j = 0; j < k; j++) {
@@ -702,8 +679,7 @@ static int fit_rows(struct app *app, enum attrib_metric m, unsigned from, unsign
         n++;
     }
     struct attrib_problem pr = { n, k, fb->y, fb->x, fb->first, fb->dt, fb->group,
-                                 (unsigned)ac->max_routes, small_df ? (double)ac->min_leak_bytes : INFINITY,
-                                 cov ? fb->cov : NULL };
+                                 (unsigned)ac->max_routes, small_df ? (double)ac->min_leak_bytes : INFINITY };
     return attrib_fit(&pr, ac->min_requests, fb->coef, info);
 }
 
@@ -1051,12 +1027,12 @@ void attrib_evaluate(struct app *app)
     at->window_rows_used = w;
     struct fitbuf fb = {
         malloc((w + 1) * sizeof(double)), malloc(((size_t)w * k + 1) * sizeof(double)),
-        malloc((w + 1) * sizeof(double)), malloc((w + 1) * sizeof(double)), malloc((size_t)w * k + 1),
-        malloc((w + 1) * sizeof(int64_t)), calloc(k + 1, sizeof(struct attrib_coef)),
+        malloc((w + 1) * sizeof(double)), malloc((size_t)w * k + 1), malloc((w + 1) * sizeof(int64_t)),
+        calloc(k + 1, sizeof(struct attrib_coef)),
     };
     struct attrib_coef *full = calloc(k + 1, sizeof *full);
     char (*why)[160] = calloc(k + 1, sizeof *why);
-    if (!fb.y || !fb.x || !fb.dt || !fb.cov || !fb.first || !fb.group || !fb.coef || !full || !why)
+    if (!fb.y || !fb.x || !fb.dt || !fb.first || !fb.group || !fb.coef || !full || !why)
         goto out;
 
     for (unsigned j = 0; j < k; j++)
@@ -1118,7 +1094,6 @@ out:
     free(fb.y);
     free(fb.x);
     free(fb.dt);
-    free(fb.cov);
     free(fb.first);
     free(fb.group);
     free(fb.coef);

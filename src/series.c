@@ -296,7 +296,6 @@ struct series_worker *series_add(struct series *s, const struct mem_sample *m)
             .d_floor = (int64_t)p->floor - (int64_t)w->base.floor,
             .d_rss = (int64_t)p->rss - (int64_t)w->base.rss,
             .d_ext = (int64_t)p->external - (int64_t)w->base.external,
-            .d_heap_total = (int64_t)p->heap_total - (int64_t)w->base.heap_total,
             .flags = (p->flags & w->base.flags & 0xffu) | (p->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)),
         };
         row_emit(s, &r, w->counts, w->base_counts, w->first_row);
@@ -313,7 +312,7 @@ void series_batch(struct series *s, const struct mem_sample *m, unsigned n,
 {
     struct series_worker *seen[SERIES_MAX_WORKERS];
     unsigned ns = 0;
-    uint64_t sig = 1469598103934665603ull, floor = 0, rss = 0, ext = 0, t = 0, heap = 0, htot = 0;
+    uint64_t sig = 1469598103934665603ull, floor = 0, rss = 0, ext = 0, t = 0, heap = 0;
     uint32_t flags = 0xffu | SERIES_FLOOR_GC | SERIES_FLOOR_ENV;
     int complete = n > 0;
 
@@ -328,7 +327,6 @@ void series_batch(struct series *s, const struct mem_sample *m, unsigned n,
         sig = (sig ^ (uint64_t)w->pid ^ ((uint64_t)w->gen << 40)) * 1099511628211ull;
         floor += w->last.floor;
         heap += w->last.heap_used;
-        htot += w->last.heap_total;
         rss += w->last.rss;
         ext += w->last.external;
         flags &= w->last.flags;
@@ -359,7 +357,6 @@ void series_batch(struct series *s, const struct mem_sample *m, unsigned n,
             s->tr_t = t;
             s->tr_rss = rss;
             s->tr_ext = ext;
-            s->tr_htot = htot;
             memcpy(s->tr_counts, global_counts, s->ncols * sizeof *global_counts);
         }
         if (t - s->tr_win_t < s->trough_window_us)
@@ -370,7 +367,6 @@ void series_batch(struct series *s, const struct mem_sample *m, unsigned n,
                 .d_floor = (int64_t)s->tr_level - (int64_t)s->agg_base_floor,
                 .d_rss = (int64_t)s->tr_rss - (int64_t)s->agg_base_rss,
                 .d_ext = (int64_t)s->tr_ext - (int64_t)s->agg_base_ext,
-                .d_heap_total = (int64_t)s->tr_htot - (int64_t)s->agg_base_htot,
                 .flags = flags,
             };
             row_emit(s, &r, s->tr_counts, s->agg_base_counts, s->agg_first_row);
@@ -381,7 +377,6 @@ void series_batch(struct series *s, const struct mem_sample *m, unsigned n,
         s->agg_base_floor = s->tr_level;
         s->agg_base_rss = s->tr_rss;
         s->agg_base_ext = s->tr_ext;
-        s->agg_base_htot = s->tr_htot;
         memcpy(s->agg_base_counts, s->tr_counts, s->ncols * sizeof *s->tr_counts);
         s->tr_win_t = t;
         s->tr_valid = 0;
@@ -393,7 +388,6 @@ void series_batch(struct series *s, const struct mem_sample *m, unsigned n,
             .d_floor = (int64_t)floor - (int64_t)s->agg_base_floor,
             .d_rss = (int64_t)rss - (int64_t)s->agg_base_rss,
             .d_ext = (int64_t)ext - (int64_t)s->agg_base_ext,
-            .d_heap_total = (int64_t)htot - (int64_t)s->agg_base_htot,
             .flags = flags,
         };
         row_emit(s, &r, global_counts, s->agg_base_counts, s->agg_first_row);
@@ -404,7 +398,6 @@ void series_batch(struct series *s, const struct mem_sample *m, unsigned n,
     s->agg_base_floor = floor;
     s->agg_base_rss = rss;
     s->agg_base_ext = ext;
-    s->agg_base_htot = htot;
     memcpy(s->agg_base_counts, global_counts, s->ncols * sizeof *global_counts);
 }
 

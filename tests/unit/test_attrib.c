@@ -64,7 +64,7 @@ static void test_exact_recovery_without_noise(void **state)
     struct attrib_coef c[K];
     struct attrib_fit_info fi;
     simulate(beta, rate, 0, 5000);
-    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 0, NULL };
+    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 0 };
     assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
     for (int j = 0; j < K; j++) {
         assert_true(c[j].ok);
@@ -94,7 +94,7 @@ static void test_interval_coverage_is_about_95_percent(void **state)
             y[i] += 20000 * sqrt(tot) * gauss();
         }
         memset(first, 0, sizeof first);
-        struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 0, NULL };
+        struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 0 };
         assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
         for (int j = 0; j < K; j++) {
             total++;
@@ -118,7 +118,7 @@ static void test_routes_in_fixed_proportion_are_unknown(void **state)
         x[i * K + 1] = 2 * x[i * K + 0];
         y[i] = 100000 * x[i * K + 0] + 2000 * x[i * K + 3] + 50000 * gauss() + 0 * x[i * K + 2];
     }
-    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 0, NULL };
+    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 0 };
     assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
     assert_false(c[0].ok);
     assert_false(c[1].ok);
@@ -134,7 +134,7 @@ static void test_too_few_requests_is_unknown(void **state)
     struct attrib_coef c[K];
     struct attrib_fit_info fi;
     simulate(beta, rate, 1000, 0);
-    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 0, NULL };
+    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 0 };
     assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
     assert_false(c[0].ok);
     assert_non_null(strstr(c[0].why, "too few requests"));
@@ -154,11 +154,11 @@ static enum attrib_verdict verdict_of(const double *yy, int from, int to, int ro
     struct attrib_coef full[K], recent[K];
     struct attrib_fit_info fi;
     struct attrib_problem pr = { (unsigned)(to - from), K, yy + from, x + from * K, first + from * K,
-                                 dt + from, NULL, 0, 4096, NULL };
+                                 dt + from, NULL, 0, 4096 };
     attrib_fit(&pr, 30, full, &fi);
     int half = from + (to - from) / 2;
     struct attrib_problem pr2 = { (unsigned)(to - half), K, yy + half, x + half * K, first + half * K,
-                                  dt + half, NULL, 0, 4096, NULL };
+                                  dt + half, NULL, 0, 4096 };
     attrib_fit(&pr2, 30, recent, &fi);
     attrib_metric_verdict(e, &full[route], &recent[route], &ac, ++rows_seq, NULL, 0);
     return e->verdict;
@@ -177,7 +177,7 @@ static void test_one_time_step_is_not_a_leak(void **state)
     first[10 * K + 0] = 1;
     struct attrib_coef c[K];
     struct attrib_fit_info fi;
-    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 0, NULL };
+    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 0 };
     assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
     assert_true(c[0].ok);
     assert_true(c[0].high < 4096);         /* clean per request */
@@ -248,7 +248,7 @@ static void test_worker_restart_mid_window(void **state)
         if (flagged)
             for (int j = 0; j < K; j++)
                 first[(N / 2) * K + j] = 1;
-        struct attrib_problem pr = { N, K, y, x, first, dt, group, 0, 4096, NULL };
+        struct attrib_problem pr = { N, K, y, x, first, dt, group, 0, 4096 };
         struct attrib_coef c[K];
         struct attrib_fit_info fi;
         assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
@@ -284,7 +284,7 @@ static void test_steady_traffic_drops_the_drift_term(void **state)
     memset(first, 0, sizeof first);
     struct attrib_coef c[K];
     struct attrib_fit_info fi;
-    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 0, NULL };
+    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 0 };
     assert_int_equal(attrib_fit(&pr, 30, c, &fi), 0);
     assert_true(fi.drift_dropped);
     assert_true(c[0].ok && c[1].ok);
@@ -331,7 +331,7 @@ static void test_small_samples_keep_the_leak_test_honest(void **state)
             yy[i] += thr * xx[i * KK] + leak * xx[i * KK + 1];
             yy[i] += 30000 * sqrt(tot) * (unif() < 0.1 ? 3 : 1) * gauss();
         }
-        struct attrib_problem pr = { R, KK, yy, xx, NULL, NULL, NULL, 0, -1e300, NULL };
+        struct attrib_problem pr = { R, KK, yy, xx, NULL, NULL, NULL, 0, -1e300 };
         struct attrib_coef c[KK];
         struct attrib_fit_info fi;
         if (attrib_fit(&pr, 1, c, &fi) < 0 || !c[0].ok)
@@ -363,7 +363,7 @@ static void test_bell_mccaffrey_df(void **state)
         xx[i] = 5;
         yy[i] = 5 * 10000 + 20000 * gauss();
     }
-    struct attrib_problem pr = { R, 1, yy, xx, NULL, NULL, NULL, 0, -1e300, NULL };
+    struct attrib_problem pr = { R, 1, yy, xx, NULL, NULL, NULL, 0, -1e300 };
     assert_int_equal(attrib_fit(&pr, 1, c, &fi), 0);
     assert_true(c[0].ok);
     assert_true(fabs(c[0].df_small - (R - 1)) < 1e-6);
@@ -427,13 +427,13 @@ static void test_a_pause_in_the_load_keeps_a_named_leak(void **state)
 
     struct attrib_coef full[K], recent[K];
     struct attrib_fit_info fi;
-    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 4096, NULL };
+    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 4096 };
     assert_int_equal(attrib_fit(&pr, 30, full, &fi), 0);
     print_message("whole window: outliers %u, leak %.0f [%.0f, %.0f]\n", fi.outliers, full[0].beta, full[0].low,
                   full[0].high);
     assert_true(fi.outliers <= 1);
     assert_true(full[0].ok && full[0].low < beta[0] && beta[0] < full[0].high);
-    struct attrib_problem pr2 = { N - half, K, y + half, x + half * K, first + half * K, dt + half, NULL, 0, 4096, NULL };
+    struct attrib_problem pr2 = { N - half, K, y + half, x + half * K, first + half * K, dt + half, NULL, 0, 4096 };
     assert_int_equal(attrib_fit(&pr2, 30, recent, &fi), 0);
     assert_true(recent[0].ok);
     struct attrib_est e = { 0 };
@@ -469,52 +469,6 @@ static void test_a_pause_in_the_load_keeps_a_named_leak(void **state)
     assert_int_not_equal(e.verdict, V_LEAKING);
 }
 
-/* RSS grows when the V8 heap commits more pages, in megabyte steps, and a
- * step lands in a row where something allocated: here route 0 leaks 100 KB
- * per request on the heap, and the committed size catches up in rows heavy
- * with route 1 (healthy, but a big allocator: 256 KB pages commit in its busy rows). On plain RSS route 1 looks
- * like a leak; with the heap's committed growth as a covariate its RSS
- * estimate is ~0, route 2's native leak (RSS only, 50 KB) is still found, and
- * route 0's heap leak stays out of its RSS estimate. */
-static void test_rss_beyond_the_heap(void **state)
-{
-    (void)state;
-    double cov[N], pending = 0;
-    for (int i = 0; i < N; i++) {
-        double n0 = poisson(6), n1 = poisson(1 + 30 * unif()), n2 = poisson(4), n3 = poisson(8);
-        x[i * K + 0] = n0;
-        x[i * K + 1] = n1;
-        x[i * K + 2] = n2;
-        x[i * K + 3] = n3;
-        dt[i] = 1;
-        pending += 100000 * n0;
-        double step = 0;
-        if (n1 >= 16 && pending >= 262144) {          /* whole 256 KB pages */
-            step = floor(pending / 262144) * 262144;
-            pending -= step;
-        }
-        cov[i] = step;
-        y[i] = step + 50000 * n2 + 20000 * gauss();
-    }
-    memset(first, 0, sizeof first);
-    struct attrib_coef plain[K], adj[K];
-    struct attrib_fit_info fi;
-    struct attrib_problem pr = { N, K, y, x, first, dt, NULL, 0, 4096, NULL };
-    assert_int_equal(attrib_fit(&pr, 30, plain, &fi), 0);
-    assert_false(fi.has_cov);
-    pr.cov = cov;
-    assert_int_equal(attrib_fit(&pr, 30, adj, &fi), 0);
-    print_message("plain RSS: heavy allocator %.0f [%.0f, %.0f]; beyond the heap: %.0f [%.0f, %.0f], native leak "
-                  "%.0f [%.0f, %.0f], heap leak %.0f [%.0f, %.0f], per committed byte %.3f\n",
-                  plain[1].beta, plain[1].low, plain[1].high, adj[1].beta, adj[1].low, adj[1].high, adj[2].beta,
-                  adj[2].low, adj[2].high, adj[0].beta, adj[0].low, adj[0].high, fi.cov);
-    assert_true(plain[1].low > 4096);                       /* the trap, on plain RSS */
-    assert_true(fi.has_cov && fabs(fi.cov - 1) < 0.05);
-    assert_true(adj[1].ok && adj[1].low < 0 && adj[1].high < 8192);
-    assert_true(adj[2].ok && adj[2].low < 50000 && 50000 < adj[2].high && adj[2].low > 4096);
-    assert_true(adj[0].ok && fabs(adj[0].beta) < 10000);
-}
-
 static void test_t_quantiles(void **state)
 {
     (void)state;
@@ -541,7 +495,6 @@ int main(void)
         cmocka_unit_test(test_small_samples_keep_the_leak_test_honest),
         cmocka_unit_test(test_bell_mccaffrey_df),
         cmocka_unit_test(test_a_pause_in_the_load_keeps_a_named_leak),
-        cmocka_unit_test(test_rss_beyond_the_heap),
     };
     return cmocka_run_group_tests_name("attrib", tests, NULL, NULL);
 }
