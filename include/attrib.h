@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "route.h"
+
 enum attrib_metric { ATTRIB_HEAP, ATTRIB_RSS, ATTRIB_EXT, ATTRIB_NMETRIC };
 extern const char *const attrib_metric_names[ATTRIB_NMETRIC];   /* "heap_used", "rss", "external" */
 
@@ -106,6 +108,7 @@ struct attrib_route {
     enum attrib_verdict verdict;
     char reason[512];
     char metric[16];                  /* the metric that decided, "" if none */
+    char rss_held[ROUTE_NAME_MAX + 1]; /* RSS leak held back: the route leaking on the heap */
     struct attrib_est est[ATTRIB_NMETRIC];
     int has_first;
     double first_request_bytes;       /* one-time cost at the route's first request */
