@@ -44,24 +44,23 @@ void hist_add(struct hist *h, uint64_t us)
     h->bucket[hist_index(us)]++;
 }
 
-double hist_quantile(const struct hist *h, double q)
+/* The value at quantile <q> of the <n> values in h->bucket minus <prev>
+ * (all of them when <prev> is NULL): the midpoint of the bucket holding the
+ * smallest value with at least ceil(q * n) values at or below it. */
+static double quantile_since(const struct hist *h, const uint64_t *prev, uint64_t n, double q)
 {
-    if (h->count == 0)
+    if (n == 0)
         return 0;
-    if (q <= 0)
+    if (q < 0)
         q = 0;
-    if (q >= 1)
-        return (double)h->max_us;
-    /* rank of the wanted value, 1-based: the smallest value with at least
-     * ceil(q * count) values at or below it */
-    uint64_t rank = (uint64_t)(q * (double)h->count);
-    if ((double)rank < q * (double)h->count)
+    uint64_t rank = (uint64_t)(q * (double)n);
+    if ((double)rank < q * (double)n)
         rank++;
     if (rank == 0)
         rank = 1;
     uint64_t seen = 0;
     for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-        seen += h->bucket[i];
+        seen += h->bucket[i] - (prev ? prev[i] : 0);
         if (seen >= rank) {
             uint64_t lo, hi;
             hist_bounds(i, &lo, &hi);
@@ -72,33 +71,19 @@ double hist_quantile(const struct hist *h, double q)
     return (double)h->max_us;
 }
 
+double hist_quantile(const struct hist *h, double q)
+{
+    if (h->count && q >= 1)
+        return (double)h->max_us;
+    return quantile_since(h, NULL, h->count, q);
+}
+
 double hist_delta_quantile(const struct hist *h, const uint64_t *prev, double q)
 {
     uint64_t n = 0;
     for (unsigned i = 0; i < HIST_BUCKETS; i++)
         n += h->bucket[i] - prev[i];
-    if (n == 0)
-        return 0;
-    if (q < 0)
-        q = 0;
-    if (q > 1)
-        q = 1;
-    uint64_t rank = (uint64_t)(q * (double)n);
-    if ((double)rank < q * (double)n)
-        rank++;
-    if (rank == 0)
-        rank = 1;
-    uint64_t seen = 0;
-    for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-        seen += h->bucket[i] - prev[i];
-        if (seen >= rank) {
-            uint64_t lo, hi;
-            hist_bounds(i, &lo, &hi);
-            double mid = ((double)lo + (double)hi) / 2;
-            return mid > (double)h->max_us ? (double)h->max_us : mid;
-        }
-    }
-    return (double)h->max_us;
+    return quantile_since(h, prev, n, q > 1 ? 1 : q);
 }
 
 uint64_t hist_count_le(const struct hist *h, uint64_t us)

@@ -90,7 +90,9 @@ static void reload(struct app *app)
         log_at(LOG_WARN, "reload: \"admin\" changed to %s; this takes a restart", nc->admin.text);
     int upstream_changed = old->ntargets != nc->ntargets;
     for (unsigned i = 0; !upstream_changed && i < nc->ntargets; i++)
-        upstream_changed = strcmp(old->targets[i].text, nc->targets[i].text) != 0;
+        upstream_changed = strcmp(old->targets[i].text, nc->targets[i].text) != 0 ||
+                           old->targets[i].salen != nc->targets[i].salen ||
+                           memcmp(&old->targets[i].sa, &nc->targets[i].sa, nc->targets[i].salen) != 0;
     free(app->route_slot);
     app->route_slot = map;
     memsrc_stop(app);                 /* it points into the old config */
