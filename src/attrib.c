@@ -720,14 +720,20 @@ static void route_reason(struct attrib_route *ar, const struct config_attrib *ac
     fmt_bytes(d, sizeof d, (double)ac->min_leak_bytes);
     switch (best) {
     case V_LEAKING: {
-        char r[32];
+        char r[32], x[96] = "";
         fmt_bytes(r, sizeof r, e->recent);
+        const struct attrib_est *ext = &ar->est[ATTRIB_EXT];
+        if (bm == ATTRIB_RSS && ext->ok && ext->verdict >= V_SUSPECT) {
+            char xe[32];
+            fmt_bytes(xe, sizeof xe, ext->beta);
+            snprintf(x, sizeof x, "; of it, %s per request on external (Buffers)", xe);
+        }
         snprintf(ar->reason, sizeof ar->reason,
                  "retains %s per request on %s (95%%: %s to %s) over %.0f requests, and still %s/request "
-                 "in the newest half of the window%s",
+                 "in the newest half of the window%s%s",
                  a, ar->metric, b, c, e->n, r,
                  bm != ATTRIB_HEAP && ar->est[ATTRIB_HEAP].verdict == V_CLEAN
-                     ? "; the V8 heap is clean: native memory (Buffers, addons)" : "");
+                     ? "; the V8 heap is clean: native memory (Buffers, addons)" : "", x);
         break;
     }
     case V_SUSPECT:
