@@ -48,6 +48,7 @@ struct app {
     unsigned exchanges;              /* exchanges begun and not finished */
     struct client *parked;           /* clients holding a request while quiescing */
     uint64_t connections_total, connections_rejected;
+    uint64_t idle_drained;            /* idle keep-alive connections closed for lack of descriptors */
     char listen_addr[64];
 
     /* upstream pools (upstream.c): [0] the upstream, then fallback upstreams */

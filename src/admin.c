@@ -359,7 +359,7 @@ static void api_events(struct app *app, struct evhttp_request *req)
 static void api_status(struct app *app, struct evhttp_request *req)
 {
     uint64_t now = app_now_us();
-    reply_json(req, 200, json_pack("{s:s,s:f,s:s,s:s,s:{s:I,s:I,s:I,s:b},s:{s:I,s:I,s:I,s:I},s:{s:I,s:I},s:o}",
+    reply_json(req, 200, json_pack("{s:s,s:f,s:s,s:s,s:{s:I,s:I,s:I,s:I,s:b},s:{s:I,s:I,s:I,s:I},s:{s:I,s:I},s:o}",
         "version", LEAKPROXY_VERSION,
         "uptime_s", (double)(now - app->start_us) / 1e6,
         "listen", app->listen_addr,
@@ -367,6 +367,7 @@ static void api_status(struct app *app, struct evhttp_request *req)
         "connections", "current", (json_int_t)app->nclients,
                        "total", (json_int_t)app->connections_total,
                        "fd_exhausted", (json_int_t)app->connections_rejected,
+                       "idle_closed", (json_int_t)app->idle_drained,
                        "paused", app->listener_paused ? 1 : 0,
         "upstream_pool", "idle", (json_int_t)app->nidle,
                          "open", (json_int_t)app->nupconns,
@@ -886,6 +887,9 @@ void admin_metrics(struct app *app, struct evbuffer *o)
                 "Accepts that failed for lack of file descriptors (the listener pauses until a connection closes).");
     evbuffer_add_printf(o, "leakproxy_accept_fd_exhausted_total %llu\n",
                         (unsigned long long)app->connections_rejected);
+    metric_head(o, "leakproxy_idle_connections_closed_total", "counter",
+                "Idle keep-alive client connections closed to free descriptors when accept ran out of them.");
+    evbuffer_add_printf(o, "leakproxy_idle_connections_closed_total %llu\n", (unsigned long long)app->idle_drained);
     metric_head(o, "leakproxy_upstream_connections", "gauge", "Open upstream connections, by state.");
     evbuffer_add_printf(o, "leakproxy_upstream_connections{state=\"idle\"} %u\n", app->nidle);
     evbuffer_add_printf(o, "leakproxy_upstream_connections{state=\"active\"} %u\n",

@@ -67,6 +67,7 @@ struct client {
     int header_timer;                /* header deadline armed */
     int out_blocked;                 /* pipelined input waits for c->out to drain */
     int parked;                      /* on app->parked: waits for a forced GC to end */
+    int kept;                        /* kept alive after an exchange (drainable while idle) */
     struct client *park_next;
     struct event rev, wev, tmo, resume;
     struct evbuffer *in, *out;
@@ -382,6 +383,7 @@ static void exchange_finish(struct client *c)
     c->state = C_HEAD;
     c->scan = 0;
     c->header_timer = 0;
+    c->kept = 1;
     client_read_enable(c, 1);
     client_flush(c);
     if (c->dead)
@@ -1348,18 +1350,47 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     }
 }
 
+/* Out of descriptors: close up to <max> keep-alive connections that sit
+ * idle between requests, oldest first (nginx does the same), so that new
+ * clients are not left in the kernel's backlog until an idle one times out.
+ * A connection in the middle of a request, or one that has not sent its
+ * first request yet, is left alone. Returns how many were closed. */
+static unsigned drain_idle(struct app *app, unsigned max)
+{
+    struct client *c = app->clients, *prev;
+    unsigned n = 0;
+
+    while (c && c->next)
+        c = c->next;                  /* the tail: the oldest connection */
+    for (; c && n < max; c = prev) {
+        prev = c->prev;
+        if (c->dead || !c->kept || c->state != C_HEAD || c->in_exchange ||
+            evbuffer_get_length(c->in) > 0 || evbuffer_get_length(c->out) > 0)
+            continue;
+        client_kill(c);
+        n++;
+    }
+    return n;
+}
+
 static void accept_error_cb(struct evconnlistener *l, void *arg)
 {
     struct app *app = arg;
     int err = EVUTIL_SOCKET_ERROR();
     (void)l;
-    log_at(LOG_WARN, "accept: %s", evutil_socket_error_to_string(err));
     if (err == EMFILE || err == ENFILE) {
         /* out of descriptors: pause until a connection closes */
         evconnlistener_disable(app->listener);
         app->listener_paused = 1;
         app->connections_rejected++;
+        unsigned n = drain_idle(app, 32);
+        app->idle_drained += n;
+        log_at(LOG_WARN, "accept: %s: closed %u idle keep-alive connection%s (limits.max_connections %d; "
+               "raise the descriptor limit or lower it)", evutil_socket_error_to_string(err), n,
+               n == 1 ? "" : "s", app->cfg->limits.max_connections);
+        return;
     }
+    log_at(LOG_WARN, "accept: %s", evutil_socket_error_to_string(err));
 }
 
 int proxy_start(struct app *app)

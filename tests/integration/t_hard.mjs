@@ -716,3 +716,34 @@ test('hard: a low soft descriptor limit is raised to what max_connections needs;
   const m = parseMetrics((await adminCall(p, 'GET', '/metrics')).text);
   eq(metric(m, 'leakproxy_accept_fd_exhausted_total')[0].value, 0, 'leakproxy_accept_fd_exhausted_total');
 });
+
+test('hard: out of descriptors, idle keep-alive connections are closed (oldest first) so new clients are served', async (ctx) => {
+  // 64 descriptors for the whole proxy, clients that each make one request and then stay
+  // connected (keep-alive, idle for client_idle_ms = 60 s): without draining, the 60th or so
+  // client would wait in the kernel's backlog for a minute.
+  const up = await ctx.upstream(async (req, res) => res.send(200, [], 'ok'));
+  const p = await ctx.proxy(baseConfig(up.port, {}), { prefix: ['sh', '-c', 'ulimit -n 64 && exec "$0" "$@"'] });
+  eq(nofileLimit(p.pid), 64, 'the proxy\'s RLIMIT_NOFILE');
+  const socks = [], closedBy = [];
+  try {
+    for (let i = 0; i < 100; i++) {
+      const s = net.connect(p.port, '127.0.0.1');
+      s.on('error', () => {});
+      s.on('close', () => closedBy.push(i));
+      socks.push(s);
+      const status = await new Promise((resolve) => {
+        let buf = '';
+        const t = setTimeout(() => resolve(`no answer within 5 s (client ${i})`), 5000);
+        s.on('data', (d) => { buf += d; if (/^HTTP\/1\.1 \d+/.test(buf)) { clearTimeout(t); resolve(+buf.slice(9, 12)); } });
+        s.write(`GET /detail/${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      });
+      eq(status, 200, `client ${i} of 100 (each keeps its connection open)`);
+    }
+    const m = parseMetrics((await adminCall(p, 'GET', '/metrics')).text);
+    const drained = metric(m, 'leakproxy_idle_connections_closed_total')[0].value;
+    note(`${drained} idle connections closed; first closed: ${closedBy.slice(0, 5).join(', ')}`);
+    check(drained > 0 && metric(m, 'leakproxy_accept_fd_exhausted_total')[0].value > 0, `drained ${drained}`);
+    check(closedBy.length > 0 && Math.min(...closedBy.slice(0, 5)) < 10, `the oldest idle connections go first: ${closedBy.slice(0, 10)}`);
+    await p.waitStderr(/closed \d+ idle keep-alive connection/);
+  } finally { socks.forEach((s) => s.destroy()); }
+});
