@@ -670,6 +670,23 @@ static void api_report(struct app *app, struct evhttp_request *req)
         evbuffer_add_printf(b, "%-16s %-8s %-10s %12s %25s %9llu  %s\n", r->name, verdict, metric, est, iv,
                             (unsigned long long)r->rendered, reason);
     }
+    /* render latency against memory: the routes whose median latency rises
+     * with the heap floor (FIELD.md seed 002: 200 ms to 3.7 s before the crash) */
+    unsigned rising = 0, trends = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const struct attrib_route *ar = attrib_route_get(app, rk[i].slot);
+        if (ar == NULL || !ar->trend_ok)
+            continue;
+        trends++;
+        if (ar->trend_low <= 0)
+            continue;
+        const struct stats_route *r = stats_at(&app->stats, rk[i].slot);
+        evbuffer_add_printf(b, "%s  %-16s %+.4f ms per MB of heap floor (95%%: %+.4f .. %+.4f), p50 now %.1f ms\n",
+                            rising++ ? "" : "\nmedian latency rises with memory:\n", r->name, ar->trend,
+                            ar->trend_low, ar->trend_high, hist_quantile(&r->latency, 0.5) / 1000.0);
+    }
+    if (trends && !rising)
+        evbuffer_add_printf(b, "\nmedian latency: no route's rises with memory (%u with a trend)\n", trends);
     if (at && at->proj_ok) {
         char g[32], c[32], l[32];
         fmt_kb(g, sizeof g, at->growth_bytes_per_s * 60);

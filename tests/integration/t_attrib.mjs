@@ -264,6 +264,9 @@ test('attrib: latency trend: a route whose render time grows with the heap rises
   check(tb && tb.ms_per_mb > 0.15 && tb.ms_per_mb < 0.4, `b: ${tb && tb.ms_per_mb} ms per MB, truth 0.25`);
   check(tc && Math.abs(tc.ms_per_mb) < 0.05, `c's latency does not move with memory: ${JSON.stringify(tc)}`);
   check(tc && tc.rises_with_memory !== 'yes' || Math.abs(tc.ms_per_mb) < 0.02, `c: ${JSON.stringify(tc)}`);
+  const text = (await get(p.adminPort, '/api/report?format=text')).body.toString();
+  check(/median latency rises with memory:\n {2}b +\+0\.2\d+ ms per MB/.test(text), `the text report gives b's latency trend: ${JSON.stringify(text.slice(text.indexOf('median latency'), text.indexOf('median latency') + 300))}`);
+  check(!/^ {2}c +\+/m.test(text), 'c is not listed as rising');
 }, { timeout: 60000 });
 
 test('attrib: a leak on RSS only is held at suspect while another route leaks on the heap, named once it is alone', async (ctx) => {
