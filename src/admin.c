@@ -681,9 +681,11 @@ static void api_report(struct app *app, struct evhttp_request *req)
         if (ar->trend_low <= 0)
             continue;
         const struct stats_route *r = stats_at(&app->stats, rk[i].slot);
-        evbuffer_add_printf(b, "%s  %-16s %+.4f ms per MB of heap floor (95%%: %+.4f .. %+.4f), p50 now %.1f ms\n",
+        evbuffer_add_printf(b, "%s  %-16s %+.4f ms per MB of heap floor (95%%: %+.4f .. %+.4f), "
+                            "median %.1f ms lately, %.1f ms since start\n",
                             rising++ ? "" : "\nmedian latency rises with memory:\n", r->name, ar->trend,
-                            ar->trend_low, ar->trend_high, hist_quantile(&r->latency, 0.5) / 1000.0);
+                            ar->trend_low, ar->trend_high, ar->lat_y[(ar->lat_head + ar->lat_n - 1) % 64],
+                            hist_quantile(&r->latency, 0.5) / 1000.0);
     }
     if (trends && !rising)
         evbuffer_add_printf(b, "\nmedian latency: no route's rises with memory (%u with a trend)\n", trends);
