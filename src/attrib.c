@@ -997,21 +997,12 @@ static int attrib_resize(struct attrib *at, unsigned n)
 unsigned attrib_recent_start(const struct series *s, unsigned from, unsigned to)
 {
     double total = 0, acc = 0;
-    for (unsigned i = from; i < to; i++) {
-        const uint32_t *c;
-        if (series_row(s, i, &c) == NULL)
-            continue;
-        for (unsigned j = 0; j < s->ncols; j++)
-            total += c[j];
-    }
+    for (unsigned i = from; i < to; i++)
+        total += series_row(s, i, NULL)->total;
     if (total <= 0)
         return from + (to - from) / 2;
     for (unsigned i = to; i-- > from;) {
-        const uint32_t *c;
-        if (series_row(s, i, &c) == NULL)
-            continue;
-        for (unsigned j = 0; j < s->ncols; j++)
-            acc += c[j];
+        acc += series_row(s, i, NULL)->total;
         if (acc >= total / 2)
             return i;
     }
