@@ -88,6 +88,10 @@ static json_t *est_json(const struct attrib_est *e)
     if (e->recent_ok)
         json_object_set_new(j, "recent", json_pack("{s:f,s:f,s:f}", "bytes_per_request", round(e->recent),
                                                    "low", round(e->recent_low), "high", round(e->recent_high)));
+    /* what the leak test saw: its 99 % lower end and degrees of freedom */
+    if (isfinite(e->test_low))
+        json_object_set_new(j, "leak_test", json_pack("{s:f,s:f}", "low99", round(e->test_low),
+                                                      "df", round(e->test_df * 10) / 10));
     return j;
 }
 

@@ -810,6 +810,8 @@ void attrib_metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
      * intervals, or a route whose requests sit in a few of them, HC3 errors
      * are optimistic and the t quantile has to make up for it. */
     double low99 = full->beta - attrib_t_quantile(0.995, full->df_small) * full->se;
+    e->test_low = low99;
+    e->test_df = full->df_small;
     int candidate = e->recent_ok && low99 > thr && recent->beta > thr && recent->low > 0;
     if (candidate) {
         if (rows_now != e->streak_rows)

@@ -79,6 +79,8 @@ test('attrib: Vue demo, news leaking with an estimate near the truth, healthy ro
     `news heap estimate ${est && (est.bytes_per_request / KB).toFixed(1)} KB/request, truth ${(truth / KB).toFixed(1)} KB (band +-40 %): ${show(last.news)}`);
   check(est.low > 4096 && est.low <= est.bytes_per_request && est.high >= est.bytes_per_request,
     `news interval [${est.low}, ${est.high}] around ${est.bytes_per_request}, low above min_leak_bytes`);
+  check(est.leak_test && est.leak_test.low99 > 4096 && est.leak_test.low99 < est.low && est.leak_test.df > 0,
+    `news leak_test (99 % lower end on its small-sample df) clears min_leak_bytes below the 95 % low: ${JSON.stringify(est.leak_test)}`);
   check(/news|KB|per request/i.test(last.news.reason) && last.news.reason.length > 20, `news reason: ${JSON.stringify(last.news.reason)}`);
   for (const h of healthy) {
     check(['clean', 'unknown', 'warming', 'suspect'].includes(last[h].verdict), `${h}: ${show(last[h])}`);
