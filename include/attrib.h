@@ -75,6 +75,7 @@ struct attrib_fit_info {
 #define ATTRIB_MIN_ROWS_PER_ROUTE 4
 #define ATTRIB_MAX_VIF            1000.0   /* near-exact collinearity: the SE means nothing */
 #define ATTRIB_LAT_MIN_REQUESTS   5        /* requests behind one latency-trend point */
+#define ATTRIB_LAT_POINTS         64       /* latency-trend points kept */
 #define ATTRIB_DRIFT_MAX_VIF      1000.0   /* growth per second dropped only when inseparable */
 
 /* Fits <pr>; fills out[k] and <info>. Columns with fewer than <min_requests>
@@ -115,7 +116,7 @@ struct attrib_route {
     double first_request_bytes;       /* one-time cost at the route's first request */
     /* latency against memory: (heap floor, median latency of the requests
      * since the previous evaluation) per evaluation */
-    double lat_x[64], lat_y[64];
+    double lat_x[ATTRIB_LAT_POINTS], lat_y[ATTRIB_LAT_POINTS];
     unsigned lat_n, lat_head;
     uint64_t *lat_prev;               /* the latency histogram's buckets then (HIST_BUCKETS) */
     uint64_t lat_prev_count;

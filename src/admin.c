@@ -688,7 +688,7 @@ static void api_report(struct app *app, struct evhttp_request *req)
         evbuffer_add_printf(b, "%s  %-16s %+.4f ms per MB of heap floor (95%%: %+.4f .. %+.4f), "
                             "median %.1f ms lately, %.1f ms since start\n",
                             rising++ ? "" : "\nmedian latency rises with memory:\n", r->name, ar->trend,
-                            ar->trend_low, ar->trend_high, ar->lat_y[(ar->lat_head + ar->lat_n - 1) % 64],
+                            ar->trend_low, ar->trend_high, ar->lat_y[(ar->lat_head + ar->lat_n - 1) % ATTRIB_LAT_POINTS],
                             hist_quantile(&r->latency, 0.5) / 1000.0);
     }
     if (trends && !rising)

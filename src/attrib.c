@@ -847,7 +847,7 @@ void attrib_metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
 
 /* The route's median latency over the requests since the last evaluation
  * against the upstream's heap floor then: one point per evaluation, the
- * newest 64 kept, and the least-squares slope with its 95 % interval. The
+ * newest ATTRIB_LAT_POINTS kept, and the least-squares slope with its 95 % interval. The
  * median rather than the mean, and of at least ATTRIB_LAT_MIN_REQUESTS
  * requests (a rare route's point spans several evaluations): one slow
  * request (a cold cache, a GC pause) should not make a point. */
@@ -866,9 +866,9 @@ static void latency_trend(struct attrib_route *ar, const struct stats_route *rs,
         return;                       /* too few for a median yet: keep counting */
     if (floor_mb > 0) {
         double p50_ms = hist_delta_quantile(&rs->latency, ar->lat_prev, 0.5) / 1000.0;
-        unsigned i = (ar->lat_head + ar->lat_n) % 64;
-        if (ar->lat_n == 64)
-            ar->lat_head = (ar->lat_head + 1) % 64;
+        unsigned i = (ar->lat_head + ar->lat_n) % ATTRIB_LAT_POINTS;
+        if (ar->lat_n == ATTRIB_LAT_POINTS)
+            ar->lat_head = (ar->lat_head + 1) % ATTRIB_LAT_POINTS;
         else
             ar->lat_n++;
         ar->lat_x[i] = floor_mb;
