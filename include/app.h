@@ -50,6 +50,9 @@ struct app {
     uint64_t connections_total, connections_rejected;
     uint64_t idle_drained;            /* idle keep-alive connections closed for lack of descriptors */
     char listen_addr[64];
+    size_t pipelined;                /* request bytes read ahead, all clients */
+    char *path_buf;                  /* a target's path normalised for matching */
+    size_t path_cap;
 
     /* upstream pools (upstream.c): [0] the upstream, then fallback upstreams */
     struct upconn *idle[CONFIG_TARGETS_MAX];  /* idle keep-alive connections */

@@ -84,7 +84,15 @@ int http1_parse_request(const char *buf, size_t len,
 int http1_parse_response(const char *buf, size_t len,
                          const struct http1_limits *lim, struct http1_head *h);
 
-/* 1 if header <i> of <h> is named in a Connection header of <h>. */
+/* Writes <p>[0, <n>) to <out> (room for <n> bytes) with every percent-encoded
+ * unreserved character (RFC 3986 2.3: ALPHA DIGIT - . _ ~) decoded, the form
+ * two URI normalisers agree on; returns its length. Requests with a path the
+ * upstream could resolve to another one (dot segments, also as %2e, or a
+ * backslash) never get here: http1_parse_request() refuses them (400). */
+size_t http1_path_canon(const char *p, size_t n, char *out);
+
+/* 1 if header <i> of <h> is named in a Connection header of <h> (never for
+ * Host: the proxy relies on it, so a client cannot make it hop-by-hop). */
 int http1_conn_names(const char *buf, const struct http1_head *h, unsigned i);
 
 /* Case-insensitive comparison of <n> bytes against a lower-case literal. */

@@ -22,8 +22,12 @@ struct probe_state {                  /* lives in struct app */
     uint64_t captured;
 };
 
-/* Hot path: copies a GET/HEAD request (head at <p>) into its route's ring. */
-void probe_capture(struct app *app, unsigned slot, const char *p, const struct http1_head *h);
+/* Hot path: copies a GET/HEAD request (head at <p>) into its route's ring,
+ * as the upstream gets it: only the headers for which <forwarded>(<ctx>, i)
+ * says 1 (the proxy's forwarding rules), never cookies or credentials.
+ * Called once the request passed every rule that could refuse it. */
+void probe_capture(struct app *app, unsigned slot, const char *p, const struct http1_head *h,
+                   int (*forwarded)(const void *ctx, unsigned i), const void *ctx);
 unsigned probe_captured(const struct app *app, unsigned slot);
 
 /* Starts a probe of <route>: <requests> replayed in blocks of <block>, at

@@ -906,6 +906,9 @@ void admin_metrics(struct app *app, struct evbuffer *o)
     metric_head(o, "leakproxy_listener_paused", "gauge",
                 "1 while the proxy accepts no new connections (max_connections reached or out of descriptors).");
     evbuffer_add_printf(o, "leakproxy_listener_paused %d\n", app->listener_paused ? 1 : 0);
+    metric_head(o, "leakproxy_pipelined_bytes", "gauge",
+                "Request bytes read ahead of the responses being relayed, all clients (bounded at 16 MiB).");
+    evbuffer_add_printf(o, "leakproxy_pipelined_bytes %zu\n", app->pipelined);
     metric_head(o, "leakproxy_accept_fd_exhausted_total", "counter",
                 "Accepts that failed for lack of file descriptors (the listener pauses until a connection closes).");
     evbuffer_add_printf(o, "leakproxy_accept_fd_exhausted_total %llu\n",

@@ -278,6 +278,67 @@ static int parse_version(const char *p, const char *end, struct http1_head *h)
     return 0;
 }
 
+/* 1 if <p>[0, <n>) is "." or "..", each dot possibly written "%2e". */
+static int dot_segment(const char *p, size_t n)
+{
+    unsigned dots = 0;
+    size_t i = 0;
+    while (i < n) {
+        if (p[i] == '.')
+            i++;
+        else if (n - i >= 3 && p[i] == '%' && p[i + 1] == '2' && lower((unsigned char)p[i + 2]) == 'e')
+            i += 3;
+        else
+            return 0;
+        dots++;
+    }
+    return dots == 1 || dots == 2;
+}
+
+/* A path the upstream may read as another path than the one the proxy
+ * matches: a dot segment (Node's URL parser resolves "/./x", "/a/../x" and
+ * their %2e spellings) or a backslash (which it reads as '/'). Browsers
+ * never send either: they resolve dot segments before sending. */
+static int path_ambiguous(const char *p, size_t n)
+{
+    if (memchr(p, '\\', n))
+        return 1;
+    size_t s = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || p[i] == '/') {
+            if (i > s && dot_segment(p + s, i - s))
+                return 1;
+            s = i + 1;
+        }
+    }
+    return 0;
+}
+
+static int hexval(unsigned char c);
+
+static int unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+size_t http1_path_canon(const char *p, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '%' && n - i >= 3) {
+            int hi = hexval((unsigned char)p[i + 1]), lo = hexval((unsigned char)p[i + 2]);
+            if (hi >= 0 && lo >= 0 && unreserved((unsigned char)(hi * 16 + lo))) {
+                out[o++] = (char)(hi * 16 + lo);
+                i += 2;
+                continue;
+            }
+        }
+        out[o++] = p[i];
+    }
+    return o;
+}
+
 int http1_parse_request(const char *buf, size_t len,
                         const struct http1_limits *lim, struct http1_head *h)
 {
@@ -337,6 +398,8 @@ int http1_parse_request(const char *buf, size_t len,
         return -400;
     const char *q = memchr(buf + h->target, '?', h->target_len);
     h->path_len = q ? (uint32_t)(q - (buf + h->target)) : h->target_len;
+    if (path_ambiguous(buf + h->target, h->path_len))
+        return -400;
 
     int rc = parse_headers(buf, p + 10, end, lim, h, -400);
     if (rc < 0)
@@ -386,8 +449,8 @@ int http1_parse_response(const char *buf, size_t len,
 
 int http1_conn_names(const char *buf, const struct http1_head *h, unsigned i)
 {
-    if (!(h->flags & HTTP1_CONN_NAMES))
-        return 0;
+    if (!(h->flags & HTTP1_CONN_NAMES) || (h->hdr_kind[i] & HTTP1_HDR_HOST))
+        return 0;                    /* Host is never hop-by-hop, whatever Connection says */
     const char *name = buf + h->hdr[i].name;
     size_t nlen = h->hdr[i].name_len;
     for (unsigned k = 0; k < h->nhdr; k++) {

@@ -51,7 +51,8 @@ struct capture_ring {
     char data[PROBE_RING][PROBE_ENTRY_MAX];
 };
 
-void probe_capture(struct app *app, unsigned slot, const char *p, const struct http1_head *h)
+void probe_capture(struct app *app, unsigned slot, const char *p, const struct http1_head *h,
+                   int (*forwarded)(const void *ctx, unsigned i), const void *ctx)
 {
     struct probe_state *ps = &app->probe;
     if (slot >= PROBE_MAX_SLOTS)
@@ -75,9 +76,8 @@ void probe_capture(struct app *app, unsigned slot, const char *p, const struct h
     for (unsigned i = 0; i < h->nhdr; i++) {
         const struct http1_hdr *hd = &h->hdr[i];
         const char *name = p + hd->name;
-        if (h->hdr_kind[i] & (HTTP1_HDR_HOP | HTTP1_HDR_CL | HTTP1_HDR_TE | HTTP1_HDR_XFF |
-                              HTTP1_HDR_XFWD | HTTP1_HDR_EXPECT))
-            continue;
+        if (!forwarded(ctx, i))
+            continue;                 /* as the upstream got it: the proxy's rules applied */
         if (http1_name_is(name, hd->name_len, "cookie") || http1_name_is(name, hd->name_len, "authorization"))
             continue;                 /* never kept: credentials */
         PUT(name, hd->name_len);

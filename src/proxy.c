@@ -50,6 +50,12 @@
 #define OUT_HIGH   (64 * 1024)       /* pause the producer above this */
 #define OUT_LOW    (16 * 1024)       /* resume it below this */
 #define LINGER_SEC 2
+/* Request bytes read ahead of the response being relayed (pipelining), over
+ * all clients. Each client may hold one head's worth ahead, but ten
+ * thousand connections doing so would be a gigabyte; past this budget a
+ * pipelining client's next requests wait in the kernel's socket buffers
+ * until its current exchange ends, which costs it nothing but latency. */
+#define PIPELINE_BUDGET (16u * 1024 * 1024)
 #define CSR_HEADERS "Cache-Control: no-store\r\nX-Leakproxy-Mode: csr\r\n"
 
 enum { C_HEAD, C_BODY, C_WAIT, C_CLOSING };
@@ -68,6 +74,7 @@ struct client {
     int out_blocked;                 /* pipelined input waits for c->out to drain */
     int parked;                      /* on app->parked: waits for a forced GC to end */
     int kept;                        /* kept alive after an exchange (drainable while idle) */
+    size_t ahead;                    /* bytes read during the exchange: app->pipelined */
     struct client *park_next;
     struct event rev, wev, tmo, resume;
     struct evbuffer *in, *out;
@@ -83,6 +90,7 @@ struct client {
     unsigned route, slot;
     int keepalive, minor, is_head;
     int reused, retried;             /* this attempt's connection was pooled; retried once */
+    int safe_method;                 /* GET, HEAD or OPTIONS: may be retried */
     uint32_t head_pending;           /* request head bytes still in c->in */
     int req_mode;
     int64_t req_left, req_body;
@@ -147,11 +155,19 @@ static void client_out(struct client *c, const void *p, size_t n)
 
 #define OUT_LIT(c, s) client_out((c), (s), sizeof(s) - 1)
 
+/* The pipelined bytes this client read ahead are no longer ahead. */
+static void client_ahead_release(struct client *c)
+{
+    c->app->pipelined -= c->ahead;
+    c->ahead = 0;
+}
+
 static void client_kill(struct client *c)
 {
     if (c->dead)
         return;
     c->dead = 1;
+    client_ahead_release(c);
     event_del(&c->rev);
     event_del(&c->wev);
     event_del(&c->tmo);
@@ -374,6 +390,7 @@ static void exchange_finish(struct client *c)
     }
     c->bytes_in = 0;
     c->retried = 0;
+    client_ahead_release(c);
     if (!c->keepalive || c->eof || app->draining) {
         c->state = C_CLOSING;
         client_read_enable(c, 1);     /* lingering: read and discard */
@@ -402,6 +419,40 @@ static int is_ctl_header(const struct config *cfg, const char *name, size_t len)
     return 0;
 }
 
+/* 1 if request header <i> goes to the upstream as the client sent it: not
+ * hop-by-hop (nor named by Connection), not framing or X-Forwarded-* (the
+ * proxy writes its own), not the SSR switch's control header, and Host only
+ * when the target did not carry the authority. The one rule for forwarding
+ * and for what a probe captures. */
+static int header_forwarded(const struct config *cfg, const char *p, const struct http1_head *h,
+                            unsigned i)
+{
+    const struct http1_hdr *hd = &h->hdr[i];
+    uint8_t k = h->hdr_kind[i];
+    if (k & HTTP1_HDR_HOST)
+        return !(h->flags & HTTP1_ABSOLUTE);
+    if (k & (HTTP1_HDR_HOP | HTTP1_HDR_CL | HTTP1_HDR_TE | HTTP1_HDR_XFWD |
+             HTTP1_HDR_EXPECT | HTTP1_HDR_XFF))
+        return 0;
+    if (http1_conn_names(p, h, i))
+        return 0;
+    if (cfg->nctl_headers && is_ctl_header(cfg, p + hd->name, hd->name_len))
+        return 0;                    /* nobody outside steers the SSR switch */
+    return 1;
+}
+
+struct fwd_ctx {
+    const struct config *cfg;
+    const char *p;
+    const struct http1_head *h;
+};
+
+static int capture_forwarded(const void *ctx, unsigned i)
+{
+    const struct fwd_ctx *f = ctx;
+    return header_forwarded(f->cfg, f->p, f->h, i);
+}
+
 /* Appends the request head for the upstream: origin-form target, headers
  * minus hop-by-hop ones, X-Forwarded-*, and framing we generate. */
 static void serialize_request(struct client *c, const char *p, struct evbuffer *o)
@@ -424,16 +475,9 @@ static void serialize_request(struct client *c, const char *p, struct evbuffer *
         if (k & HTTP1_HDR_HOST) {
             host = p + hd->value;
             host_len = hd->value_len;
-            if (h->flags & HTTP1_ABSOLUTE)
-                continue;
         }
-        if (k & (HTTP1_HDR_HOP | HTTP1_HDR_CL | HTTP1_HDR_TE | HTTP1_HDR_XFWD |
-                 HTTP1_HDR_EXPECT | HTTP1_HDR_XFF))
+        if (!header_forwarded(cfg, p, h, i))
             continue;
-        if (http1_conn_names(p, h, i))
-            continue;
-        if (cfg->nctl_headers && is_ctl_header(cfg, p + hd->name, hd->name_len))
-            continue;                /* nobody outside steers the SSR switch */
         evbuffer_add(o, p + hd->name, hd->name_len);
         evbuffer_add(o, ": ", 2);
         evbuffer_add(o, p + hd->value, hd->value_len);
@@ -553,18 +597,51 @@ static void respond_file(struct client *c)
     exchange_finish(c);
 }
 
+/* The path routes and reserved paths are matched on: percent-encoded
+ * unreserved characters decoded (http1_path_canon), so "/d%65tail/1" is
+ * "/detail/1" here as for an upstream that normalises. <*len> in and out. */
+static const char *match_path(struct app *app, const char *path, size_t *len)
+{
+    if (!memchr(path, '%', *len))
+        return path;
+    if (*len > app->path_cap) {      /* grows to the longest such path seen, once */
+        char *b = realloc(app->path_buf, *len);
+        if (b == NULL)
+            return path;
+        app->path_buf = b;
+        app->path_cap = *len;
+    }
+    *len = http1_path_canon(path, *len, app->path_buf);
+    return app->path_buf;
+}
+
+/* 1 if <path> is one of the memory source's own paths: clients never reach
+ * them (forced GCs are leakproxy's to schedule). Case-insensitive, as some
+ * routers are. */
+static int reserved_path(const struct config *cfg, const char *path, size_t len)
+{
+    for (int k = 0; k < 2; k++) {
+        const char *rp = cfg->reserved_paths[k];
+        if (rp && strlen(rp) == len && strncasecmp(rp, path, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static void client_start_exchange(struct client *c, const char *p)
 {
     struct app *app = c->app;
     const struct http1_head *h = &c->req;
     unsigned route;
 
+    size_t plen = h->path_len;
+    const char *path = h->path_len ? match_path(app, p + h->target, &plen) : "/";
+    if (h->path_len == 0)
+        plen = 1;
     if (h->target_len == 1 && p[h->target] == '*')
         route = ROUTE_OTHER;
-    else if (h->path_len == 0)
-        route = route_match(app->cfg->routes, "/", 1);
     else
-        route = route_match(app->cfg->routes, p + h->target, h->path_len);
+        route = route_match(app->cfg->routes, path, plen);
     exchange_begin(c, route);
     /* the head stays in c->in until something consumes it (dispatch of a
      * request with a body) or the exchange ends (exchange_finish drains it):
@@ -576,6 +653,8 @@ static void client_start_exchange(struct client *c, const char *p)
     if ((h->flags & HTTP1_TE_CL) || app->draining)
         c->keepalive = 0;
     c->is_head = http1_name_is(p + h->method, h->method_len, "head");
+    c->safe_method = c->is_head || http1_name_is(p + h->method, h->method_len, "get") ||
+                     http1_name_is(p + h->method, h->method_len, "options");
     c->retried = 0;
     if (log_access_file()) {
         size_t m = h->method_len < sizeof c->method - 1 ? h->method_len : sizeof c->method - 1;
@@ -596,8 +675,10 @@ static void client_start_exchange(struct client *c, const char *p)
     }
     c->req_body = 0;
     c->csr = 0;
-    if (c->req_mode == B_NONE && (c->is_head || http1_name_is(p + h->method, h->method_len, "get")))
-        probe_capture(app, c->slot, p, h);
+    if (reserved_path(app->cfg, path, plen)) {
+        respond_error(c, 403, c->req_mode != B_NONE, "memory_endpoint");
+        return;
+    }
     struct stats_route *rs = client_stats(c);
     if (rs->mode == MODE_CSR && !rs->never_csr && (c->is_head || http1_name_is(p + h->method, h->method_len, "get"))) {
         const struct config *cfg = app->cfg;
@@ -610,13 +691,6 @@ static void client_start_exchange(struct client *c, const char *p)
             rs->csr_requests++;
         }
     }
-    for (int k = 0; k < 2; k++) {
-        const char *rp = app->cfg->reserved_paths[k];
-        if (rp && strlen(rp) == h->path_len && memcmp(rp, p + h->target, h->path_len) == 0) {
-            respond_error(c, 403, c->req_mode != B_NONE, "memory_endpoint");
-            return;
-        }
-    }
     if (h->flags & HTTP1_EXPECT_OTHER) {
         respond_error(c, 417, 1, "expectation");
         return;
@@ -624,6 +698,10 @@ static void client_start_exchange(struct client *c, const char *p)
     if (c->req_mode == B_CL && h->content_length > app->cfg->limits.max_body_bytes) {
         respond_error(c, 413, 1, "body_too_large");
         return;
+    }
+    if (c->req_mode == B_NONE && (c->is_head || http1_name_is(p + h->method, h->method_len, "get"))) {
+        struct fwd_ctx f = { app->cfg, p, h };
+        probe_capture(app, c->slot, p, h, capture_forwarded, &f);
     }
     if (c->csr && c->fb->kind == FB_FILE) {
         respond_file(c);
@@ -717,8 +795,12 @@ static void exchange_fail(struct client *c, enum stats_err kind, int status)
     struct app *app = c->app;
     struct upconn *u = c->up;
 
-    /* a stale pooled connection: try once more on a fresh one */
+    /* a stale pooled connection: try once more on a fresh one, only for a
+     * safe method (GET, HEAD, OPTIONS): the upstream may have read the
+     * request and acted on it before closing, and a POST, PUT, DELETE or
+     * PATCH must never run twice on the proxy's initiative */
     if (!c->resp_started && !c->up_got_bytes && c->reused && !c->retried && c->req_mode == B_NONE &&
+        c->safe_method &&
         (kind == STATS_ERR_RESET || kind == STATS_ERR_CONNECT) && c->head_pending) {
         c->up = NULL;
         u->client = NULL;
@@ -998,9 +1080,13 @@ static void process_response(struct client *c)
         if (c->resp_in == B_CHUNKED)
             http1_chunked_init(&c->resp_ch);
         c->resp_left = h->content_length;
+        /* after a response that has no body by rule (HEAD, 204, 304) the
+         * connection is not pooled: an upstream that sends a body anyway
+         * may do so in a later write, and those bytes would be read as the
+         * next client's response */
         c->up_reusable = (h->minor == 1 ? !(h->flags & HTTP1_CONN_CLOSE)
                                         : !!(h->flags & HTTP1_CONN_KEEP)) &&
-                         c->resp_in != B_EOF;
+                         c->resp_in != B_EOF && !nobody;
         if (nobody || (c->resp_in == B_NONE))
             c->resp_out = O_NONE;
         else if (c->resp_in == B_CL)
@@ -1213,6 +1299,10 @@ static void client_readcb(evutil_socket_t fd, short what, void *arg)
             client_process(c);
         return;
     }
+    if (c->state == C_WAIT && c->app->pipelined >= PIPELINE_BUDGET) {
+        client_read_enable(c, 0);    /* exchange_finish reads again */
+        return;
+    }
     long r = io_read(c->in, fd);
     if (r < 0) {
         if (errno == EAGAIN || errno == EINTR)
@@ -1232,6 +1322,10 @@ static void client_readcb(evutil_socket_t fd, short what, void *arg)
             c->keepalive = 0;        /* answer, then close */
             return;
         }
+    }
+    if (c->state == C_WAIT && r > 0) {
+        c->ahead += (size_t)r;
+        c->app->pipelined += (size_t)r;
     }
     if (c->state == C_BODY)
         client_timer(c, &c->app->tv_idle);
@@ -1457,4 +1551,7 @@ void proxy_stop(struct app *app)
         client_free(c);
     }
     upstream_pool_clear(app);
+    free(app->path_buf);
+    app->path_buf = NULL;
+    app->path_cap = 0;
 }

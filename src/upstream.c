@@ -169,18 +169,33 @@ static void upstream_timercb(evutil_socket_t fd, short what, void *arg)
         upstream_close(u);
 }
 
+/* 1 if an idle connection has nothing to read: no byte the upstream sent
+ * after its last response (which must never reach another client) and no
+ * close. The read event may not have run yet, so ask the socket. */
+static int pooled_clean(struct upconn *u)
+{
+    char b[1];
+    if (evbuffer_get_length(u->in) > 0)
+        return 0;
+    return recv(u->fd, b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 struct upconn *upstream_get(struct app *app, unsigned target, int fresh, int *reused)
 {
     struct upconn *u = app->idle[target];
     const struct config_addr *addr = &app->cfg->targets[target];
     int one = 1;
 
-    if (u && !fresh) {
+    while (u && !fresh) {
         pool_unlink(u);
         event_del(&u->tmo);
-        app->upstream_reuses++;
-        *reused = 1;
-        return u;
+        if (pooled_clean(u)) {
+            app->upstream_reuses++;
+            *reused = 1;
+            return u;
+        }
+        upstream_close(u);          /* late bytes or a close since it was pooled */
+        u = app->idle[target];
     }
     *reused = 0;
     if ((u = calloc(1, sizeof *u)) == NULL)

@@ -2,6 +2,7 @@
  * what is accepted, what is refused and with which status. */
 #include "cm.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "http1.h"
@@ -121,6 +122,45 @@ static void test_target_forms(void **state)
     assert_int_equal(req("GET * HTTP/1.1\r\nHost: x\r\n\r\n", &h), -400);
 }
 
+/* A path the upstream could resolve to another one is refused; look-alikes
+ * are not. */
+static void test_dot_segments(void **state)
+{
+    (void)state;
+    struct http1_head h;
+    static const char *const bad[] = {
+        "/.", "/..", "/./x", "/x/../y", "/x/..", "/%2e/x", "/%2E%2e/x", "/.%2e", "/%2e.",
+        "/x\\y", "/x\\..\\y", "/a/./b?q=1", "http://h/./x",
+    };
+    static const char *const good[] = {
+        "/", "/a.b", "/...", "/.well-known/x", "/x%2e.y", "/%2e%2e%2e", "/x?a=/../b", "/x?q=\\",
+        "/x.", "/.x",
+    };
+    char buf[256];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(buf, sizeof buf, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", bad[i]);
+        if (req(buf, &h) != -400)
+            fail_msg("accepted %s", bad[i]);
+    }
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(buf, sizeof buf, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", good[i]);
+        if (req(buf, &h) != 0)
+            fail_msg("refused %s", good[i]);
+    }
+}
+
+static void test_path_canon(void **state)
+{
+    (void)state;
+    char out[64];
+    const char *in = "/d%65tail/%7e%7Eu/%2F%25%zz%4/%5f_";
+    size_t n = http1_path_canon(in, strlen(in), out);
+    assert_int_equal(n, strlen("/detail/~~u/%2F%25%zz%4/__"));
+    assert_memory_equal(out, "/detail/~~u/%2F%25%zz%4/__", n);
+    assert_int_equal(http1_path_canon("%", 1, out), 1);
+    assert_int_equal(http1_path_canon("", 0, out), 0);
+}
+
 static void test_limits(void **state)
 {
     (void)state;
@@ -165,6 +205,11 @@ static void test_connection_and_hop_by_hop(void **state)
     assert_true(kind[1] & HTTP1_HDR_HOP);          /* Connection */
     assert_true(http1_conn_names(s, &h, 2));       /* X-Secret named by Connection */
     assert_false(http1_conn_names(s, &h, 0));
+    /* Host is never hop-by-hop, even when Connection names it */
+    const char *t = "GET / HTTP/1.1\r\nHost: a\r\nConnection: host, x\r\nX: 1\r\n\r\n";
+    assert_int_equal(req(t, &h), 0);
+    assert_false(http1_conn_names(t, &h, 0));
+    assert_true(http1_conn_names(t, &h, 2));
     assert_true(kind[3] & HTTP1_HDR_HOP);          /* Keep-Alive */
     assert_true(kind[4] & HTTP1_HDR_HOP);          /* Proxy-* */
     assert_true(kind[5] & HTTP1_HDR_HOP);          /* TE */
@@ -256,6 +301,8 @@ int main(void)
         cmocka_unit_test(test_framing_rules),
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_target_forms),
+        cmocka_unit_test(test_dot_segments),
+        cmocka_unit_test(test_path_canon),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_connection_and_hop_by_hop),
         cmocka_unit_test(test_responses),
