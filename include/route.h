@@ -12,8 +12,10 @@
  * "/static/" and everything below). Precedence, independent of the order in
  * the file: at each segment a literal beats a parameter, which beats a
  * wildcard; so the route with the longer literal prefix wins. Matching is on
- * the raw path bytes: "%2F" is not a slash, "//" is an empty segment (which no
- * literal or parameter matches), and one trailing slash is ignored. */
+ * the bytes given: the proxy passes the path with percent-encoded unreserved
+ * characters decoded (http1_path_canon) and has refused dot segments; "%2F"
+ * is not a slash, "//" is an empty segment (which no literal or parameter
+ * matches), and one trailing slash is ignored. */
 #ifndef LEAKPROXY_ROUTE_H
 #define LEAKPROXY_ROUTE_H
 #include <stddef.h>
