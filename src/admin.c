@@ -16,6 +16,7 @@
 #include "route.h"
 #include "version.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -25,6 +26,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
@@ -986,20 +988,49 @@ static int serve_asset(struct evhttp_request *req, const char *path)
     return 0;
 }
 
-/* 1 if <h> ("host", "host:port", "[v6]:port") names a loopback host. */
-static int host_is_loopback(const char *h)
+/* 1 if <p> is empty or ":" and 1 to 5 digits up to 65535: the port part of
+ * a Host value. */
+static int host_port_ok(const char *p)
 {
-    char host[256];
+    if (*p == '\0')
+        return 1;
+    if (*p++ != ':')
+        return 0;
+    size_t n = strspn(p, "0123456789");
+    return n >= 1 && n <= 5 && p[n] == '\0' && atol(p) <= 65535;
+}
+
+/* The host part is parsed as an address, whole, never matched by prefix:
+ * wildcard DNS ("127.0.0.1.nip.io") lets a page name any address, so only
+ * literals and "localhost" (which browsers resolve to loopback themselves)
+ * prove the browser meant this machine. */
+int admin_host_is_loopback(const char *h)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *rest;
     size_t n;
 
     if (h[0] == '[') {
-        n = strcspn(h + 1, "]");
-        snprintf(host, sizeof host, "%.*s", (int)n, h + 1);
-    } else {
-        n = strcspn(h, ":");
-        snprintf(host, sizeof host, "%.*s", (int)n, h);
+        const char *close = strchr(h, ']');
+        n = close ? (size_t)(close - h - 1) : 0;
+        if (close == NULL || n == 0 || n >= sizeof host)
+            return 0;
+        memcpy(host, h + 1, n);
+        host[n] = '\0';
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6) &&
+               host_port_ok(close + 1);
     }
-    return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+    n = strcspn(h, ":");
+    rest = h + n;
+    if (n == 0 || n >= sizeof host || !host_port_ok(rest))
+        return 0;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    if (strcasecmp(host, "localhost") == 0)
+        return 1;
+    struct in_addr a4;
+    return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
 /* Browsers on the operator's machine can be made to send requests to a
@@ -1015,8 +1046,8 @@ static int admin_same_origin(const struct app *app, struct evhttp_request *req, 
     const char *ua = evhttp_find_header(in, "User-Agent");
     int browser = (ua && strncmp(ua, "Mozilla/", 8) == 0) || evhttp_find_header(in, "Sec-Fetch-Site") ||
                   evhttp_find_header(in, "Sec-Fetch-Mode");
-    if (browser && app->cfg->admin_token == NULL && config_addr_is_loopback(&app->cfg->admin) && host &&
-        !host_is_loopback(host)) {
+    if (browser && app->cfg->admin_token == NULL && config_addr_is_loopback(&app->cfg->admin) &&
+        (host == NULL || !admin_host_is_loopback(host))) {
         reply_error(req, 403, "Host is not a loopback name: refused (DNS rebinding); use 127.0.0.1 or localhost");
         return 0;
     }
