@@ -1069,6 +1069,23 @@ static int admin_same_origin(const struct app *app, struct evhttp_request *req, 
     return 1;
 }
 
+/* The route name in the admin path segment <seg> (percent-encoded), as a
+ * string the caller frees; NULL unless it decodes to a whole route name.
+ * Names are compared as C strings, so a decoded NUL ("detail%00junk")
+ * would act on "detail": any byte a route name cannot hold refuses it. */
+static char *path_route_name(const char *seg)
+{
+    size_t n = 0;
+    const char *why;
+    char *name = evhttp_uridecode(seg, 0, &n);
+
+    if (name && strlen(name) == n &&
+        (strcmp(name, ROUTE_OTHER_NAME) == 0 || route_name_check(name, &why) == 0))
+        return name;
+    free(name);
+    return NULL;
+}
+
 static void admin_cb(struct evhttp_request *req, void *arg)
 {
     struct app *app = arg;
@@ -1124,16 +1141,22 @@ static void admin_cb(struct evhttp_request *req, void *arg)
             return;
         }
         *strchr(path + 12, '/') = '\0';
-        char *name = evhttp_uridecode(path + 12, 0, NULL);
-        api_route_mode(app, req, name ? name : path + 12);
+        char *name = path_route_name(path + 12);
+        if (name)
+            api_route_mode(app, req, name);
+        else
+            reply_error(req, 404, "no such route");
         free(name);
     } else if (strncmp(path, "/api/routes/", 12) == 0 && !strchr(path + 12, '/')) {
         if (!get) {
             reply_error(req, 405, "use GET");
             return;
         }
-        char *name = evhttp_uridecode(path + 12, 0, NULL);
-        api_routes(app, req, name ? name : path + 12);
+        char *name = path_route_name(path + 12);
+        if (name)
+            api_routes(app, req, name);
+        else
+            reply_error(req, 404, "no such route");
         free(name);
     } else if (strcmp(path, "/api/memory") == 0) {
         if (!get) {
