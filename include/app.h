@@ -49,6 +49,8 @@ struct app {
     struct client *parked;           /* clients holding a request while quiescing */
     uint64_t connections_total, connections_rejected;
     uint64_t idle_drained;            /* idle keep-alive connections closed for lack of descriptors */
+    struct event *ev_accept_retry;   /* re-enables a listener paused for lack of descriptors */
+    uint64_t accept_warn_us;         /* last "out of descriptors" warning (one a second) */
     char listen_addr[64];
 
     /* upstream pools (upstream.c): [0] the upstream, then fallback upstreams */

@@ -61,3 +61,58 @@ test('hard2: route names in admin paths are decoded and compared whole: NAME%00j
   eq((await adminCall(p, 'GET', '/api/routes/_other')).json.name, '_other', 'GET /api/routes/_other');
   eq((await adminCall(p, 'PUT', '/api/routes/detail/mode', { mode: 'csr' })).status, 200, 'PUT detail mode');
 });
+
+const fdCount = (pid) => fs.readdirSync(`/proc/${pid}/fd`).length;
+const nofileLimit = (pid) => +/Max open files\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/limits`, 'utf8'))[1];
+
+// <n> connections to <port> that each send <head> (a partial request, no
+// token needed) and stay open.
+function openIdle(port, n, head = 'GET /api/status HTTP/1.1\r\n') {
+  const socks = [];
+  for (let i = 0; i < n; i++) {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    s.on('connect', () => s.write(head));
+    socks.push(s);
+  }
+  return { socks, closed: () => socks.filter((s) => s.destroyed || s.readyState === 'closed').length,
+    close: () => socks.forEach((s) => s.destroy()) };
+}
+
+// One GET on a new connection to the proxy; resolves the status, or a string
+// saying it was not answered within <ms>.
+function proxyGet(port, target, ms) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let buf = '';
+    const t = setTimeout(() => { s.destroy(); resolve(`no answer within ${ms} ms`); }, ms);
+    s.on('error', (e) => { clearTimeout(t); resolve(`error ${e.code}`); });
+    s.on('data', (d) => { buf += d; if (/^HTTP\/1\.1 \d+/.test(buf)) { clearTimeout(t); s.destroy(); resolve(+buf.slice(9, 12)); } });
+    s.write(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  });
+}
+
+test('hard2: descriptors filled by idle admin connections, then freed: the paused proxy listener resumes by itself (new client served within 2 s, listener_paused back to 0)', async (ctx) => {
+  const up = await ctx.upstream(async (req, res) => res.send(200, [], 'ok'));
+  const p = await ctx.proxy(baseConfig(up.port, {}), { prefix: ['sh', '-c', 'ulimit -n 64 && exec "$0" "$@"'] });
+  eq(nofileLimit(p.pid), 64, 'the proxy\'s RLIMIT_NOFILE');
+  eq(await proxyGet(p.port, '/detail/0', 3000), 200, 'a client before');
+  const idle = openIdle(p.adminPort, 80);
+  try {
+    for (let t = 0; t < 50 && fdCount(p.pid) < 63; t++) await sleep(100);
+    check(fdCount(p.pid) >= 63, `descriptors in use once the admin connections are open: ${fdCount(p.pid)} of 64`);
+    // this client meets EMFILE: the proxy listener pauses; it is answered once descriptors are free
+    const waiting = proxyGet(p.port, '/detail/1', 6000);
+    await sleep(500);
+    idle.close();
+    const t0 = Date.now();
+    const st = await waiting;
+    note(`the client that met EMFILE answered ${Date.now() - t0} ms after the admin connections closed`);
+    eq(st, 200, 'the client that arrived while descriptors were exhausted');
+    check(Date.now() - t0 < 2000, `answered ${Date.now() - t0} ms after the descriptors were freed (bound 2000)`);
+    eq(await proxyGet(p.port, '/detail/2', 2000), 200, 'a new client after');
+    const m = parseMetrics((await adminCall(p, 'GET', '/metrics')).text);
+    check(metric(m, 'leakproxy_accept_fd_exhausted_total')[0].value > 0, 'the proxy did run out of descriptors');
+    eq(metric(m, 'leakproxy_listener_paused')[0].value, 0, 'leakproxy_listener_paused');
+  } finally { idle.close(); }
+});
