@@ -17,7 +17,7 @@
 struct event_base;
 struct event;
 struct evconnlistener;
-struct evhttp;
+struct admin;
 struct config;
 struct client;
 struct upconn;
@@ -61,7 +61,7 @@ struct app {
     uint64_t upstream_connects, upstream_reuses;
 
     /* admin (admin.c) */
-    struct evhttp *admin;
+    struct admin *admin;             /* opaque: the listener and its connections */
     char admin_addr[64];
 
     /* memory (memsrc.c, series.c) */

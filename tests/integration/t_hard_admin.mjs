@@ -116,3 +116,56 @@ test('hard2: descriptors filled by idle admin connections, then freed: the pause
     eq(metric(m, 'leakproxy_listener_paused')[0].value, 0, 'leakproxy_listener_paused');
   } finally { idle.close(); }
 });
+
+test('hard2: admin connections are capped at 64: 200 idle admin connections hold at most 64 descriptors, the proxy keeps serving, the admin answers once they close', async (ctx) => {
+  const up = await ctx.upstream(async (req, res) => res.send(200, [], 'ok'));
+  const p = await ctx.proxy(baseConfig(up.port, {}));
+  const base = fdCount(p.pid);
+  const idle = openIdle(p.adminPort, 200);
+  try {
+    await sleep(1000);
+    const held = fdCount(p.pid) - base;
+    note(`200 idle admin connections hold ${held} descriptors`);
+    check(held <= 64 + 2, `200 idle admin connections hold ${held} descriptors (cap 64)`);
+    check(held >= 60, `only ${held} admin connections accepted: the test did not reach the cap`);
+    eq(await proxyGet(p.port, '/detail/1', 2000), 200, 'a proxy client meanwhile');
+  } finally { idle.close(); }
+  const t0 = Date.now();
+  const r = await adminCall(p, 'GET', '/metrics', undefined, { timeout: 3000 });
+  eq(r.status, 200, '/metrics once the idle connections closed');
+  note(`admin answered ${Date.now() - t0} ms after they closed`);
+  // the closed ones still in the backlog are accepted, read to EOF and freed
+  let open = -1;
+  for (let t = 0; t < 30 && open !== 1; t++) {
+    if (t) await sleep(100);
+    open = metric(parseMetrics((await adminCall(p, 'GET', '/metrics')).text), 'leakproxy_admin_connections')[0].value;
+  }
+  eq(open, 1, 'leakproxy_admin_connections (this request) within 3 s');
+});
+
+test('hard2: an admin request must arrive complete within 5 s (a head trickled a byte a second is closed), and an idle keep-alive admin connection is closed after 5 s', async (ctx) => {
+  const up = await ctx.upstream();
+  const p = await ctx.proxy(baseConfig(up.port, {}));
+  const trickle = net.connect(p.adminPort, '127.0.0.1');
+  const idle = net.connect(p.adminPort, '127.0.0.1');
+  const closedAt = {};
+  const t0 = Date.now();
+  let answered = '';
+  trickle.on('error', () => {}); idle.on('error', () => {});
+  trickle.on('close', () => { closedAt.trickle = Date.now() - t0; });
+  idle.on('close', () => { closedAt.idle = Date.now() - t0; });
+  idle.on('data', (d) => { answered += d; });
+  idle.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  const head = 'GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ' + 'a'.repeat(20);
+  try {
+    for (let i = 0; i < head.length && closedAt.trickle === undefined && Date.now() - t0 < 9000; i++) {
+      trickle.write(head[i]);
+      await sleep(1000);
+    }
+    for (let t = 0; t < 30 && (closedAt.trickle === undefined || closedAt.idle === undefined); t++) await sleep(100);
+  } finally { trickle.destroy(); idle.destroy(); }
+  note(`trickled head closed after ${closedAt.trickle} ms, idle keep-alive after ${closedAt.idle} ms`);
+  check(/^HTTP\/1\.1 200/.test(answered), `the keep-alive connection's request was answered: ${JSON.stringify(answered.slice(0, 40))}`);
+  check(closedAt.trickle >= 4500 && closedAt.trickle <= 7000, `trickled head closed after ${closedAt.trickle} ms (expected 5 s)`);
+  check(closedAt.idle >= 4500 && closedAt.idle <= 7000, `idle keep-alive admin connection closed after ${closedAt.idle} ms (expected 5 s)`);
+}, { timeout: 20000 });
