@@ -63,6 +63,11 @@ test('hard2: route names in admin paths are decoded and compared whole: NAME%00j
 });
 
 const fdCount = (pid) => fs.readdirSync(`/proc/${pid}/fd`).length;
+// CPU time (user + system) of <pid> in ms
+const cpuMs = (pid) => {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (+f[11] + +f[12]) * 10;   // utime, stime in clock ticks (100 a second)
+};
 const nofileLimit = (pid) => +/Max open files\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/limits`, 'utf8'))[1];
 
 // <n> connections to <port> that each send <head> (a partial request, no
@@ -92,7 +97,7 @@ function proxyGet(port, target, ms) {
   });
 }
 
-test('hard2: descriptors filled by idle admin connections, then freed: the paused proxy listener resumes by itself (new client served within 2 s, listener_paused back to 0)', async (ctx) => {
+test('hard2: descriptors filled by idle admin connections, then freed: no accept() loop meanwhile; the paused proxy listener resumes by itself (new client served within 2 s, listener_paused back to 0)', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => res.send(200, [], 'ok'));
   const p = await ctx.proxy(baseConfig(up.port, {}), { prefix: ['sh', '-c', 'ulimit -n 64 && exec "$0" "$@"'] });
   eq(nofileLimit(p.pid), 64, 'the proxy\'s RLIMIT_NOFILE');
@@ -103,7 +108,12 @@ test('hard2: descriptors filled by idle admin connections, then freed: the pause
     check(fdCount(p.pid) >= 63, `descriptors in use once the admin connections are open: ${fdCount(p.pid)} of 64`);
     // this client meets EMFILE: the proxy listener pauses; it is answered once descriptors are free
     const waiting = proxyGet(p.port, '/detail/1', 6000);
-    await sleep(500);
+    // meanwhile admin connections wait in the backlog too: neither listener may spin on accept()
+    const cpu0 = cpuMs(p.pid), w0 = Date.now();
+    await sleep(1000);
+    const busy = (cpuMs(p.pid) - cpu0) / (Date.now() - w0);
+    note(`CPU while out of descriptors: ${Math.round(busy * 100)} %`);
+    check(busy < 0.3, `the proxy used ${Math.round(busy * 100)} % of a CPU while out of descriptors (accept() in a loop?)`);
     idle.close();
     const t0 = Date.now();
     const st = await waiting;
