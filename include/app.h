@@ -42,7 +42,7 @@ struct app {
     struct evconnlistener *listener;
     struct client *clients;          /* all open client connections */
     unsigned nclients;
-    int listener_paused;             /* at max_connections */
+    int listener_paused;             /* at max_connections, or out of descriptors */
     int draining;                    /* SIGTERM: finish and exit */
     int quiescing;                   /* memsrc: hold new requests for a forced GC */
     unsigned exchanges;              /* exchanges begun and not finished */
