@@ -17,7 +17,7 @@
 struct event_base;
 struct event;
 struct evconnlistener;
-struct evhttp;
+struct admin;
 struct config;
 struct client;
 struct upconn;
@@ -42,13 +42,15 @@ struct app {
     struct evconnlistener *listener;
     struct client *clients;          /* all open client connections */
     unsigned nclients;
-    int listener_paused;             /* at max_connections */
+    int listener_paused;             /* at max_connections, or out of descriptors */
     int draining;                    /* SIGTERM: finish and exit */
     int quiescing;                   /* memsrc: hold new requests for a forced GC */
     unsigned exchanges;              /* exchanges begun and not finished */
     struct client *parked;           /* clients holding a request while quiescing */
     uint64_t connections_total, connections_rejected;
     uint64_t idle_drained;            /* idle keep-alive connections closed for lack of descriptors */
+    struct event *ev_accept_retry;   /* re-enables a listener paused for lack of descriptors */
+    uint64_t accept_warn_us;         /* last "out of descriptors" warning (one a second) */
     char listen_addr[64];
     size_t pipelined;                /* request bytes read ahead, all clients */
     char *path_buf;                  /* a target's path normalised for matching */
@@ -62,7 +64,7 @@ struct app {
     uint64_t upstream_connects, upstream_reuses;
 
     /* admin (admin.c) */
-    struct evhttp *admin;
+    struct admin *admin;             /* opaque: the listener and its connections */
     char admin_addr[64];
 
     /* memory (memsrc.c, series.c) */

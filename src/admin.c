@@ -16,15 +16,19 @@
 #include "route.h"
 #include "version.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
@@ -33,6 +37,24 @@
 #include <time.h>
 
 #define ADMIN_MAX_BODY 65536
+
+/* One admin connection (see "listener and connections" below). */
+struct admin_conn {
+    struct admin *adm;
+    struct bufferevent *bev;           /* referenced until attached, then NULL */
+    struct evhttp_connection *evcon;   /* NULL until attached */
+    struct event attach, deadline;
+    struct admin_conn *prev, *next;
+};
+
+struct admin {
+    struct app *app;
+    struct evhttp *http;
+    struct evconnlistener *listener;   /* owned by <http>; NULL once stopping */
+    struct event *retry;               /* see admin_accept_error_cb */
+    struct admin_conn *conns;
+    unsigned nconns;
+};
 
 int admin_token_ok(const char *token, const char *given, size_t glen)
 {
@@ -916,6 +938,10 @@ void admin_metrics(struct app *app, struct evbuffer *o)
     metric_head(o, "leakproxy_idle_connections_closed_total", "counter",
                 "Idle keep-alive client connections closed to free descriptors when accept ran out of them.");
     evbuffer_add_printf(o, "leakproxy_idle_connections_closed_total %llu\n", (unsigned long long)app->idle_drained);
+    if (app->admin) {
+        metric_head(o, "leakproxy_admin_connections", "gauge", "Open admin connections (at most 64: ADMIN_MAX_CONNS).");
+        evbuffer_add_printf(o, "leakproxy_admin_connections %u\n", app->admin->nconns);
+    }
     metric_head(o, "leakproxy_upstream_connections", "gauge", "Open upstream connections, by state.");
     evbuffer_add_printf(o, "leakproxy_upstream_connections{state=\"idle\"} %u\n", app->nidle);
     evbuffer_add_printf(o, "leakproxy_upstream_connections{state=\"active\"} %u\n",
@@ -989,20 +1015,49 @@ static int serve_asset(struct evhttp_request *req, const char *path)
     return 0;
 }
 
-/* 1 if <h> ("host", "host:port", "[v6]:port") names a loopback host. */
-static int host_is_loopback(const char *h)
+/* 1 if <p> is empty or ":" and 1 to 5 digits up to 65535: the port part of
+ * a Host value. */
+static int host_port_ok(const char *p)
 {
-    char host[256];
+    if (*p == '\0')
+        return 1;
+    if (*p++ != ':')
+        return 0;
+    size_t n = strspn(p, "0123456789");
+    return n >= 1 && n <= 5 && p[n] == '\0' && atol(p) <= 65535;
+}
+
+/* The host part is parsed as an address, whole, never matched by prefix:
+ * wildcard DNS ("127.0.0.1.nip.io") lets a page name any address, so only
+ * literals and "localhost" (which browsers resolve to loopback themselves)
+ * prove the browser meant this machine. */
+int admin_host_is_loopback(const char *h)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *rest;
     size_t n;
 
     if (h[0] == '[') {
-        n = strcspn(h + 1, "]");
-        snprintf(host, sizeof host, "%.*s", (int)n, h + 1);
-    } else {
-        n = strcspn(h, ":");
-        snprintf(host, sizeof host, "%.*s", (int)n, h);
+        const char *close = strchr(h, ']');
+        n = close ? (size_t)(close - h - 1) : 0;
+        if (close == NULL || n == 0 || n >= sizeof host)
+            return 0;
+        memcpy(host, h + 1, n);
+        host[n] = '\0';
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6) &&
+               host_port_ok(close + 1);
     }
-    return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+    n = strcspn(h, ":");
+    rest = h + n;
+    if (n == 0 || n >= sizeof host || !host_port_ok(rest))
+        return 0;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    if (strcasecmp(host, "localhost") == 0)
+        return 1;
+    struct in_addr a4;
+    return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
 /* Browsers on the operator's machine can be made to send requests to a
@@ -1018,8 +1073,8 @@ static int admin_same_origin(const struct app *app, struct evhttp_request *req, 
     const char *ua = evhttp_find_header(in, "User-Agent");
     int browser = (ua && strncmp(ua, "Mozilla/", 8) == 0) || evhttp_find_header(in, "Sec-Fetch-Site") ||
                   evhttp_find_header(in, "Sec-Fetch-Mode");
-    if (browser && app->cfg->admin_token == NULL && config_addr_is_loopback(&app->cfg->admin) && host &&
-        !host_is_loopback(host)) {
+    if (browser && app->cfg->admin_token == NULL && config_addr_is_loopback(&app->cfg->admin) &&
+        (host == NULL || !admin_host_is_loopback(host))) {
         reply_error(req, 403, "Host is not a loopback name: refused (DNS rebinding); use 127.0.0.1 or localhost");
         return 0;
     }
@@ -1041,12 +1096,33 @@ static int admin_same_origin(const struct app *app, struct evhttp_request *req, 
     return 1;
 }
 
+static void admin_conn_rearm(struct admin *adm, struct evhttp_request *req);
+
+/* The route name in the admin path segment <seg> (percent-encoded), as a
+ * string the caller frees; NULL unless it decodes to a whole route name.
+ * Names are compared as C strings, so a decoded NUL ("detail%00junk")
+ * would act on "detail": any byte a route name cannot hold refuses it. */
+static char *path_route_name(const char *seg)
+{
+    size_t n = 0;
+    const char *why;
+    char *name = evhttp_uridecode(seg, 0, &n);
+
+    if (name && strlen(name) == n &&
+        (strcmp(name, ROUTE_OTHER_NAME) == 0 || route_name_check(name, &why) == 0))
+        return name;
+    free(name);
+    return NULL;
+}
+
 static void admin_cb(struct evhttp_request *req, void *arg)
 {
     struct app *app = arg;
     const char *uri = evhttp_request_get_uri(req);
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     char path[512];
+
+    admin_conn_rearm(app->admin, req);
 
     size_t plen = strcspn(uri, "?");
     if (plen >= sizeof path) {
@@ -1096,16 +1172,22 @@ static void admin_cb(struct evhttp_request *req, void *arg)
             return;
         }
         *strchr(path + 12, '/') = '\0';
-        char *name = evhttp_uridecode(path + 12, 0, NULL);
-        api_route_mode(app, req, name ? name : path + 12);
+        char *name = path_route_name(path + 12);
+        if (name)
+            api_route_mode(app, req, name);
+        else
+            reply_error(req, 404, "no such route");
         free(name);
     } else if (strncmp(path, "/api/routes/", 12) == 0 && !strchr(path + 12, '/')) {
         if (!get) {
             reply_error(req, 405, "use GET");
             return;
         }
-        char *name = evhttp_uridecode(path + 12, 0, NULL);
-        api_routes(app, req, name ? name : path + 12);
+        char *name = path_route_name(path + 12);
+        if (name)
+            api_routes(app, req, name);
+        else
+            reply_error(req, 404, "no such route");
         free(name);
     } else if (strcmp(path, "/api/memory") == 0) {
         if (!get) {
@@ -1140,41 +1222,208 @@ static void admin_cb(struct evhttp_request *req, void *arg)
     }
 }
 
+/* ---- listener and connections ----------------------------------------
+ *
+ * evhttp (libevent 2.1) has no connection limit, and its timeout restarts at
+ * every read: idle or trickling admin connections, which need no token,
+ * could hold every descriptor. So each connection is counted: at
+ * ADMIN_MAX_CONNS the listener stops accepting (further connections wait in
+ * the kernel's backlog, as the proxy's do at max_connections), and each has
+ * a deadline, ADMIN_REQUEST_SEC after it opens and after each request.
+ *
+ * evhttp says nothing when it accepts. Its bufferevent callback
+ * (evhttp_set_bevcb) runs just before it builds the connection; its close
+ * callback (evhttp_connection_set_closecb) needs the connection. So the
+ * bufferevent callback counts the connection and activates <attach>, which
+ * runs once evhttp has built it (in the same pass of the loop, before any
+ * read on it) and finds it as the bufferevent's callback argument; a
+ * reference on the bufferevent keeps that look-up safe even if evhttp gave
+ * up on the connection in between. */
+
+static const struct timeval admin_request_tv = { ADMIN_REQUEST_SEC, 0 };
+
+/* Accepts again when below the cap. Enabling an enabled listener is a no-op. */
+static void admin_resume(struct admin *adm)
+{
+    if (adm->listener && adm->nconns < ADMIN_MAX_CONNS)
+        evconnlistener_enable(adm->listener);
+}
+
+static void conn_gone(struct admin_conn *ac)
+{
+    struct admin *adm = ac->adm;
+
+    event_del(&ac->attach);
+    event_del(&ac->deadline);
+    if (ac->prev)
+        ac->prev->next = ac->next;
+    else
+        adm->conns = ac->next;
+    if (ac->next)
+        ac->next->prev = ac->prev;
+    adm->nconns--;
+    free(ac);
+    admin_resume(adm);
+}
+
+static void conn_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    conn_gone(arg);
+}
+
+/* The request did not arrive in time (or the connection sat idle): close. */
+static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct admin_conn *ac = arg;
+    (void)fd;
+    (void)what;
+    evhttp_connection_free(ac->evcon);   /* runs conn_closed_cb: <ac> is gone */
+}
+
+static void conn_attach_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct admin_conn *ac = arg;
+    struct bufferevent *bev = ac->bev;
+    bufferevent_event_cb eventcb;
+    void *evcon;
+    (void)fd;
+    (void)what;
+
+    ac->bev = NULL;
+    bufferevent_getcb(bev, NULL, NULL, &eventcb, &evcon);
+    if (eventcb == NULL || evcon == NULL) {
+        conn_gone(ac);                  /* evhttp freed or reset it already */
+    } else {
+        ac->evcon = evcon;
+        evhttp_connection_set_closecb(ac->evcon, conn_closed_cb, ac);
+        evtimer_add(&ac->deadline, &admin_request_tv);
+    }
+    bufferevent_decref(bev);
+}
+
+static struct bufferevent *admin_bev_cb(struct event_base *base, void *arg)
+{
+    struct admin *adm = arg;
+    struct admin_conn *ac = calloc(1, sizeof *ac);
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);   /* evhttp's own options */
+
+    if (ac == NULL || bev == NULL) {
+        free(ac);
+        if (bev)
+            bufferevent_free(bev);
+        return NULL;                    /* evhttp makes its own; not counted */
+    }
+    bufferevent_incref(bev);
+    ac->adm = adm;
+    ac->bev = bev;
+    event_assign(&ac->attach, base, -1, 0, conn_attach_cb, ac);
+    evtimer_assign(&ac->deadline, base, conn_deadline_cb, ac);
+    ac->next = adm->conns;
+    if (adm->conns)
+        adm->conns->prev = ac;
+    adm->conns = ac;
+    if (++adm->nconns >= ADMIN_MAX_CONNS) {
+        evconnlistener_disable(adm->listener);
+        log_at(LOG_WARN, "admin: %d connections open: not accepting until one closes", ADMIN_MAX_CONNS);
+    }
+    event_active(&ac->attach, EV_TIMEOUT, 1);
+    return bev;
+}
+
+/* A request arrived complete on <req>'s connection: it has a new
+ * ADMIN_REQUEST_SEC to read the answer and send the next one. */
+static void admin_conn_rearm(struct admin *adm, struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    for (struct admin_conn *ac = adm->conns; ac; ac = ac->next)
+        if (ac->evcon == evcon) {
+            evtimer_add(&ac->deadline, &admin_request_tv);
+            return;
+        }
+}
+
+/* accept() failed (out of descriptors, most likely). Without this callback
+ * libevent logs and tries again at once, in a loop, as long as a connection
+ * waits. The callback's argument is evhttp's, not ours, so the listener is
+ * paused here and <adm->retry>, armed whenever the listener exists, enables
+ * it again within ADMIN_RETRY_MS. */
+#define ADMIN_RETRY_MS 500
+static void admin_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    (void)arg;
+    evconnlistener_disable(l);
+}
+
+static void admin_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    admin_resume(arg);
+}
+
 int admin_start(struct app *app)
 {
     const struct config_addr *a = &app->cfg->admin;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
+    static const struct timeval retry_tv = { 0, ADMIN_RETRY_MS * 1000 };
+    struct admin *adm = calloc(1, sizeof *adm);
 
-    app->admin = evhttp_new(app->base);
-    if (app->admin == NULL)
+    if (adm == NULL)
         return -1;
-    struct evconnlistener *l = evconnlistener_new_bind(app->base, NULL, NULL,
+    adm->app = app;
+    adm->http = evhttp_new(app->base);
+    adm->retry = event_new(app->base, -1, EV_PERSIST, admin_retry_cb, adm);
+    if (adm->http == NULL || adm->retry == NULL)
+        goto err;
+    adm->listener = evconnlistener_new_bind(app->base, NULL, NULL,
         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
         (const struct sockaddr *)&a->sa, (int)a->salen);
-    if (l == NULL) {
+    if (adm->listener == NULL) {
         log_at(LOG_ERROR, "admin listen %s: %s", a->text, strerror(errno));
-        evhttp_free(app->admin);
-        app->admin = NULL;
-        return -1;
+        goto err;
     }
-    evhttp_bind_listener(app->admin, l);
-    evhttp_set_max_body_size(app->admin, ADMIN_MAX_BODY);
-    evhttp_set_max_headers_size(app->admin, 65536);
-    evhttp_set_timeout(app->admin, 30);
-    evhttp_set_allowed_methods(app->admin, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
-    evhttp_set_gencb(app->admin, admin_cb, app);
-    if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &sl) == 0)
+    evhttp_bind_listener(adm->http, adm->listener);
+    evconnlistener_set_error_cb(adm->listener, admin_accept_error_cb);
+    evhttp_set_bevcb(adm->http, admin_bev_cb, adm);
+    evhttp_set_max_body_size(adm->http, ADMIN_MAX_BODY);
+    evhttp_set_max_headers_size(adm->http, 65536);
+    evhttp_set_timeout(adm->http, ADMIN_REQUEST_SEC);
+    evhttp_set_allowed_methods(adm->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+    evhttp_set_gencb(adm->http, admin_cb, app);
+    evtimer_add(adm->retry, &retry_tv);
+    app->admin = adm;
+    if (getsockname(evconnlistener_get_fd(adm->listener), (struct sockaddr *)&ss, &sl) == 0)
         config_addr_str((struct sockaddr *)&ss, app->admin_addr, sizeof app->admin_addr);
     log_at(LOG_INFO, "admin listening on %s%s", app->admin_addr,
            app->cfg->admin_token ? " (bearer token required)" : "");
     return 0;
+
+err:
+    if (adm->http)
+        evhttp_free(adm->http);
+    if (adm->retry)
+        event_free(adm->retry);
+    free(adm);
+    return -1;
 }
 
 void admin_stop(struct app *app)
 {
-    if (app->admin)
-        evhttp_free(app->admin);
+    struct admin *adm = app->admin;
+
+    if (adm == NULL)
+        return;
+    adm->listener = NULL;               /* evhttp_free frees it first */
+    event_free(adm->retry);
+    evhttp_free(adm->http);             /* runs conn_closed_cb for each attached one */
+    while (adm->conns) {                /* accepted, not attached yet */
+        struct admin_conn *ac = adm->conns;
+        bufferevent_decref(ac->bev);
+        conn_gone(ac);
+    }
+    free(adm);
     app->admin = NULL;
 }

@@ -56,6 +56,7 @@
  * pipelining client's next requests wait in the kernel's socket buffers
  * until its current exchange ends, which costs it nothing but latency. */
 #define PIPELINE_BUDGET (16u * 1024 * 1024)
+#define ACCEPT_RETRY_MS 100          /* out of descriptors: try accept() again after this (HAProxy) */
 #define CSR_HEADERS "Cache-Control: no-store\r\nX-Leakproxy-Mode: csr\r\n"
 
 enum { C_HEAD, C_BODY, C_WAIT, C_CLOSING };
@@ -1467,21 +1468,45 @@ static unsigned drain_idle(struct app *app, unsigned max)
     return n;
 }
 
+/* The listener was paused for lack of descriptors. Whoever frees one -- a
+ * client, an upstream connection, the admin listener, a memory reading --
+ * does not know about the proxy's listener, so accept() is simply tried
+ * again a little later (HAProxy and nginx do the same); if descriptors are
+ * still short it fails and pauses again. A pause at max_connections is left
+ * to client_free(). */
+static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct app *app = arg;
+    (void)fd;
+    (void)what;
+    if (app->listener && app->listener_paused && !app->draining &&
+        app->nclients < (unsigned)app->cfg->limits.max_connections) {
+        evconnlistener_enable(app->listener);
+        app->listener_paused = 0;
+    }
+}
+
 static void accept_error_cb(struct evconnlistener *l, void *arg)
 {
     struct app *app = arg;
     int err = EVUTIL_SOCKET_ERROR();
     (void)l;
     if (err == EMFILE || err == ENFILE) {
-        /* out of descriptors: pause until a connection closes */
+        static const struct timeval retry = { 0, ACCEPT_RETRY_MS * 1000 };
+        /* out of descriptors: pause until a connection closes, or the retry */
         evconnlistener_disable(app->listener);
         app->listener_paused = 1;
         app->connections_rejected++;
+        evtimer_add(app->ev_accept_retry, &retry);
         unsigned n = drain_idle(app, 32);
         app->idle_drained += n;
-        log_at(LOG_WARN, "accept: %s: closed %u idle keep-alive connection%s (limits.max_connections %d; "
-               "raise the descriptor limit or lower it)", evutil_socket_error_to_string(err), n,
-               n == 1 ? "" : "s", app->cfg->limits.max_connections);
+        uint64_t now = app_now_us();
+        if (n > 0 || now - app->accept_warn_us >= 1000000) {   /* not ten lines a second */
+            app->accept_warn_us = now;
+            log_at(LOG_WARN, "accept: %s: closed %u idle keep-alive connection%s (limits.max_connections %d; "
+                   "raise the descriptor limit or lower it)", evutil_socket_error_to_string(err), n,
+                   n == 1 ? "" : "s", app->cfg->limits.max_connections);
+        }
         return;
     }
     log_at(LOG_WARN, "accept: %s", evutil_socket_error_to_string(err));
@@ -1502,6 +1527,13 @@ int proxy_start(struct app *app)
         return -1;
     }
     evconnlistener_set_error_cb(app->listener, accept_error_cb);
+    app->ev_accept_retry = evtimer_new(app->base, accept_retry_cb, app);
+    if (app->ev_accept_retry == NULL) {
+        log_at(LOG_ERROR, "listen %s: out of memory", a->text);
+        evconnlistener_free(app->listener);
+        app->listener = NULL;
+        return -1;
+    }
     if (getsockname(evconnlistener_get_fd(app->listener), (struct sockaddr *)&ss, &sl) == 0)
         config_addr_str((struct sockaddr *)&ss, app->listen_addr, sizeof app->listen_addr);
     log_at(LOG_INFO, "proxy listening on %s, upstream %s", app->listen_addr,
@@ -1525,6 +1557,8 @@ void proxy_unpark(struct app *app)
 void proxy_drain(struct app *app)
 {
     app->draining = 1;
+    if (app->ev_accept_retry)
+        event_del(app->ev_accept_retry);
     if (app->listener) {
         evconnlistener_free(app->listener);   /* new connections are refused */
         app->listener = NULL;
@@ -1541,6 +1575,9 @@ void proxy_drain(struct app *app)
 
 void proxy_stop(struct app *app)
 {
+    if (app->ev_accept_retry)
+        event_free(app->ev_accept_retry);
+    app->ev_accept_retry = NULL;
     if (app->listener) {
         evconnlistener_free(app->listener);
         app->listener = NULL;

@@ -1,5 +1,7 @@
 /* test_admin.c -- the admin token check: right answers, and time that does
- * not depend on where a wrong token differs (issue 10, "Admin security"). */
+ * not depend on where a wrong token differs; the Host check that keeps a
+ * DNS-rebinding page away from a token-less loopback admin
+ * (docs/hardening.md, "Admin security"). */
 #include "cm.h"
 
 #include <stdlib.h>
@@ -89,11 +91,55 @@ static void test_token_ok_time_does_not_depend_on_where_it_differs(void **state)
     free(mid);
 }
 
+/* Every loopback spelling a browser on this machine sends, with and without
+ * a port. */
+static void test_host_is_loopback_accepts_loopback_hosts(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "localhost", "localhost:8081", "LocalHost:1", "127.0.0.1", "127.0.0.1:8081",
+        "127.1.2.3:65535", "127.255.255.255", "[::1]", "[::1]:8081",
+        "[0:0:0:0:0:0:0:1]:80",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        print_message("  loopback: %s\n", ok[i]);
+        assert_int_equal(admin_host_is_loopback(ok[i]), 1);
+    }
+}
+
+/* Names a rebinding page can carry (they resolve to 127.0.0.1 through
+ * wildcard DNS but are not loopback names), and malformed values. A prefix
+ * match on "127." or "localhost" accepts the first three. */
+static void test_host_is_loopback_refuses_hostile_hosts(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "127.0.0.1.nip.io", "127.0.0.1.nip.io:8081", "127.evil.com", "127.evil.com:80",
+        "localhost.evil.com", "localhost.evil.com:8081", "localhostx", "localhost.",
+        "[::1]x", "[::1]:80x", "[::1", "[::1]:", "[::2]", "[127.0.0.1]", "::1", "[::ffff:10.0.0.1]",
+        "127.0.0.1:80:80", "127.0.0.1:", "127.0.0.1:x", "127.0.0.1:65536", "127.0.0.1:-1",
+        "127.0.0.1:+80", "127.0.0.1 ", " 127.0.0.1", "127.0.0.1\t", "127.1", "127.0.0.01",
+        "0x7f.0.0.1", "128.0.0.1", "10.0.0.1", "0.0.0.0", "evil.example", "evil.example:8081",
+        "", ":8081", "127.0.0.1%2e", "127.0.0.1:99999999999999999999",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        print_message("  not loopback: '%s'\n", bad[i]);
+        assert_int_equal(admin_host_is_loopback(bad[i]), 0);
+    }
+    char longhost[600];
+    memset(longhost, '1', sizeof longhost - 1);
+    memcpy(longhost, "127.0.0.1:", 10);
+    longhost[sizeof longhost - 1] = '\0';
+    assert_int_equal(admin_host_is_loopback(longhost), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_ok_accepts_only_the_exact_token),
         cmocka_unit_test(test_token_ok_time_does_not_depend_on_where_it_differs),
+        cmocka_unit_test(test_host_is_loopback_accepts_loopback_hosts),
+        cmocka_unit_test(test_host_is_loopback_refuses_hostile_hosts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
