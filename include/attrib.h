@@ -130,6 +130,7 @@ struct attrib {
     struct event *timer;
     uint64_t evaluations, last_cost_us, max_cost_us;
     uint64_t last_eval_us;
+    uint64_t rows_at_eval;            /* series rows_total at the last timed evaluation */
     unsigned window_rows_used;
     struct attrib_fit_info info[ATTRIB_NMETRIC];
     /* projection */

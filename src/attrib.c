@@ -1145,17 +1145,34 @@ out:
         at->max_cost_us = at->last_cost_us;
 }
 
+/* New memory rows that make an evaluation due before attribution.interval_ms:
+ * at full speed with designed rows, dozens of rows arrive per second, and a
+ * verdict needs two evaluations that saw new rows; waiting the whole
+ * interval would spend thousands of requests on nothing. */
+#define ATTRIB_ROWS_PER_EVAL 20
+#define ATTRIB_POLL_MS       250
+
 static void attrib_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct app *app = arg;
     struct attrib *at = app->attrib;
     (void)fd;
     (void)what;
-    attrib_evaluate(app);
+    uint64_t now = app_now_us();
+    uint64_t interval_us = (uint64_t)app->cfg->attrib.interval_ms * 1000;
     /* keep the engine under ~2 % of one core however many routes there are */
-    uint64_t next_us = (uint64_t)app->cfg->attrib.interval_ms * 1000;
-    if (at->last_cost_us * 50 > next_us)
-        next_us = at->last_cost_us * 50;
+    uint64_t min_gap_us = at->last_cost_us * 50;
+    uint64_t since = now - at->last_eval_us;
+    int rows_due = app->series.rows_total - at->rows_at_eval >= ATTRIB_ROWS_PER_EVAL;
+    if (at->evaluations == 0 || since >= interval_us || (rows_due && since >= min_gap_us)) {
+        at->rows_at_eval = app->series.rows_total;
+        attrib_evaluate(app);
+    }
+    uint64_t next_us = (uint64_t)ATTRIB_POLL_MS * 1000;
+    if (next_us > interval_us)
+        next_us = interval_us;
+    if (next_us < min_gap_us)
+        next_us = min_gap_us;
     struct timeval tv = { (time_t)(next_us / 1000000), (suseconds_t)(next_us % 1000000) };
     event_add(at->timer, &tv);
 }
