@@ -5,6 +5,7 @@
  * fully understand with a message saying what and where: the input comes
  * from other processes, and a garbage reading must never become a sample. */
 #include "memsrc.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -23,7 +24,7 @@ static void seterr(char *err, size_t len, const char *fmt, ...)
     if (err == NULL || len == 0)
         return;
     va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
+    utf8_vformat(err, len, fmt, ap);  /* messages quote the input: keep them UTF-8 */
     va_end(ap);
 }
 

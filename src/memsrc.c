@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "proxy.h"
+#include "utf8.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -80,7 +81,9 @@ static void mem_fail(struct memsrc *m, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(m->last_error, sizeof m->last_error, fmt, ap);
+    /* the message quotes the source's own text: cut at a character
+     * boundary, or /api/memory cannot encode it */
+    utf8_vformat(m->last_error, sizeof m->last_error, fmt, ap);
     va_end(ap);
     m->errors++;
     series_stale(&m->app->series);

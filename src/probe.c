@@ -33,6 +33,7 @@
 #include "memsrc.h"
 #include "route.h"
 #include "stats.h"
+#include "utf8.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -385,7 +386,9 @@ static void probe_next(struct probe_run *pr)
     }
 }
 
-/* Value of the split key in captured entry <e> ("" if absent). */
+/* Value of the split key in captured entry <e> ("" if absent). The value
+ * comes from a client's request and is shown by GET /api/probe: it is cut
+ * and cleaned as UTF-8 (utf8.h). */
 static void split_value(const char *split, const char *pattern, const char *e, size_t len,
                         char *out, size_t outlen)
 {
@@ -421,7 +424,7 @@ static void split_value(const char *split, const char *pattern, const char *e, s
         for (char *s = target; *s; s++)
             if (*s == '/' && ++k == seg) {
                 size_t l = strcspn(s + 1, "/");
-                snprintf(out, outlen, "%.*s", (int)l, s + 1);
+                utf8_copy(out, outlen, s + 1, l);
                 return;
             }
     } else if (strncmp(split, "query:", 6) == 0) {
@@ -430,7 +433,7 @@ static void split_value(const char *split, const char *pattern, const char *e, s
         for (char *s = q; s && *s; s = strchr(s + 1, '&')) {
             if (strncmp(s + 1, split + 6, kl) == 0 && s[1 + kl] == '=') {
                 size_t l = strcspn(s + 2 + kl, "&");
-                snprintf(out, outlen, "%.*s", (int)l, s + 2 + kl);
+                utf8_copy(out, outlen, s + 2 + kl, l);
                 return;
             }
         }
@@ -442,7 +445,7 @@ static void split_value(const char *split, const char *pattern, const char *e, s
                 const char *v = s + kl + 1;
                 while (*v == ' ')
                     v++;
-                snprintf(out, outlen, "%.*s", (int)(end ? end - v : (long)strlen(v)), v);
+                utf8_copy(out, outlen, v, end ? (size_t)(end - v) : strlen(v));
                 return;
             }
             s = end ? end + 1 : NULL;

@@ -6,9 +6,13 @@
  * "worker"). The rest of the input is the parser's input. The sample array
  * is allocated at exactly its size, so writing past <max> is caught.
  * Invariants: 0 or -1 only; on success 1..max samples, each with RSS or
- * heap and known flags only; on -1 a non-empty, terminated message. */
+ * heap and known flags only; on -1 a non-empty, terminated message that is
+ * valid UTF-8 (it quotes the input, and /api/memory serves it as JSON). */
 #include "fuzz.h"
 #include "memsrc.h"
+#include "utf8.h"
+
+#include <string.h>
 
 #define KNOWN_FLAGS (MEM_HAS_RSS | MEM_HAS_HEAP | MEM_HAS_EXT | MEM_GC | MEM_HAS_FLOOR | \
                      MEM_HAS_LIMIT | MEM_HAS_SPLIT)
@@ -27,8 +31,10 @@ static void check_err(int rc, const char *err)
 {
     FUZZ_CHECK(rc == 0 || rc == -1);
     FUZZ_CHECK(memchr(err, '\0', MEM_ERR_MAX) != NULL);
-    if (rc < 0)
+    if (rc < 0) {
         FUZZ_CHECK(err[0] != '\0');
+        FUZZ_CHECK(utf8_valid(err, strlen(err)));
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
