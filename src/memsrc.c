@@ -552,12 +552,14 @@ int64_t memsrc_header_seen(struct app *app, const char *v, size_t len)
 {
     struct memsrc *m = app->mem;
     struct mem_sample s;
+    char err[MEM_ERR_MAX];
 
     if (m == NULL || m->cfg->source != MEMSRC_HEADER)
         return 0;
-    if (memparse_header(v, len, &s) < 0) {
+    if (memparse_header(v, len, &s, err, sizeof err) < 0) {
         if (!m->failing)
-            mem_fail(m, "unparseable %s header: %.*s", m->cfg->header, (int)(len > 80 ? 80 : len), v);
+            mem_fail(m, "unparseable %s header (%s): %.*s", m->cfg->header, err,
+                     (int)(len > 80 ? 80 : len), v);
         else
             m->errors++;
         return 0;

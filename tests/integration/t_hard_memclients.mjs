@@ -78,3 +78,42 @@ test('hard2: a memory source error cut in the middle of a UTF-8 character: /api/
   check(/not valid Prometheus/.test(j2.health.last_error), `prometheus last_error: ${JSON.stringify(j2.health.last_error)}`);
   eq((await get(p.port, '/')).status, 200, 'proxying');
 });
+
+// ---------------------------------------------------------------------------
+// Hostile figures
+
+test('hard2: memory figures near 2^63 (http, prometheus, header) are refused, naming 1 PiB; proxy keeps reading', async (ctx) => {
+  // Before: accepted as samples; series.c subtracted them as int64 (signed
+  // overflow: UBSan aborted the proxy, release builds made rows of nonsense).
+  const huge = '9223372036854775807';
+  let body = memJson(7);
+  const ep = await startHttp(ctx, (req, res) => sendBody(res, 200, body));
+  let hv = 'pid=8; rss=1000; heap_used=500; heap_total=900';
+  const up = await startHttp(ctx, (req, res) => { res.setHeader('X-Leakproxy-Memory', hv); sendBody(res, 200, 'ok', 'text/plain'); });
+  const p = await ctx.proxy(proxyConfig(up.port, { source: 'http', url: `http://127.0.0.1:${ep.port}/__mem`, interval_ms: 50 }));
+  await pollUntil(async () => (await memory(p)).workers.some((w) => w.pid === 7), { timeout: 3000, what: 'a first reading' });
+  let j;
+  for (const b of [`{"pid":7,"rss":${huge},"heapUsed":1,"heapTotal":2}`, `{"pid":7,"rss":1,"heapUsed":${huge},"heapTotal":${huge}}`,
+    `{"pid":7,"rss":1,"heapUsed":1,"heapTotal":2,"external":4611686018427387904}`]) {
+    body = b;
+    await pollUntil(async () => { j = await memory(p); return j.health.failing; }, { timeout: 3000, what: `failing on ${b}` });
+    check(/1 PiB/.test(j.health.last_error), `last_error should say the figure is implausible: ${JSON.stringify(j.health.last_error)}`);
+    body = memJson(7);
+    await pollUntil(async () => { j = await memory(p); return !j.health.failing; }, { timeout: 3000, what: 'recovery' });
+  }
+  for (const w of j.workers) check(w.latest.rss < 2 ** 50 && w.latest.heap_used < 2 ** 50, `worker ${w.pid}: ${JSON.stringify(w.latest)}`);
+
+  const ep2 = await startHttp(ctx, (req, res) => sendBody(res, 200, `process_resident_memory_bytes 9.2e18\n`, 'text/plain'));
+  const p2 = await ctx.proxy(proxyConfig(up.port, { source: 'prometheus', url: `http://127.0.0.1:${ep2.port}/metrics`, interval_ms: 50 }));
+  await pollUntil(async () => { j = await memory(p2); return j.health.failing; }, { timeout: 3000, what: 'prometheus failing' });
+  check(/1 PiB/.test(j.health.last_error) && /line 1/.test(j.health.last_error), `prometheus last_error: ${JSON.stringify(j.health.last_error)}`);
+
+  const p3 = await ctx.proxy(proxyConfig(up.port, { source: 'header', interval_ms: 50 }));
+  eq((await get(p3.port, '/')).status, 200, 'proxying (header source)');
+  await pollUntil(async () => { j = await memory(p3); return j.workers.some((w) => w.pid === 8); }, { timeout: 3000, what: 'header reading' });
+  hv = `pid=9; rss=${huge}; heap_used=1; heap_total=2`;
+  for (let i = 0; i < 3; i++) eq((await get(p3.port, '/')).status, 200, 'proxying with a hostile memory header');
+  j = await memory(p3);
+  check(j.health.failing && /1 PiB/.test(j.health.last_error), `header source health: ${JSON.stringify(j.health)}`);
+  check(!j.workers.some((w) => w.pid === 9), 'no series for the hostile reading');
+});
