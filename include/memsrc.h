@@ -11,7 +11,10 @@
  *   header      a response header the app adds (contrib/node/): the only source
  *               that says which worker served each request
  * Every reading becomes a struct mem_sample handed to series.c. The parsers
- * are pure functions (no I/O), unit-tested and fuzzed on their own. */
+ * are pure functions (no I/O), unit-tested and fuzzed on their own.
+ * What the http and prometheus sources read is bounded (memsrc.c: head
+ * 64 KiB, body 1 MiB for JSON, 4 MiB for Prometheus text): a larger answer
+ * fails the read, and the health message names the cap. */
 #ifndef LEAKPROXY_MEMSRC_H
 #define LEAKPROXY_MEMSRC_H
 #include <stddef.h>

@@ -34,7 +34,19 @@
 #include <unistd.h>
 
 #define MEM_MAX_WORKERS 64
-#define MEM_BODY_MAX    (4u << 20)
+/* Caps of what the http and prometheus sources read (libevent's client
+ * buffers a whole response otherwise: an endpoint sending endless header
+ * lines grew the proxy by hundreds of MB in one read). A response over them
+ * fails the read, and the health message names the cap.
+ * - head: 64 KiB, the proxy's own default limits.max_header_bytes; a memory
+ *   endpoint sends a handful of headers.
+ * - JSON body: 1 MiB; process.memoryUsage() is ~200 bytes per worker, so
+ *   MEM_MAX_WORKERS of them fit fifty times over.
+ * - Prometheus body: 4 MiB; an app's whole /metrics (prom-client with
+ *   per-route histograms) runs to hundreds of KB, and all of it is read. */
+#define MEM_HEAD_MAX      (64u << 10)
+#define MEM_BODY_MAX_JSON (1u << 20)
+#define MEM_BODY_MAX_PROM (4u << 20)
 
 struct memsrc {
     struct app *app;
@@ -45,6 +57,7 @@ struct memsrc {
     struct evhttp_connection *conn;
     struct evhttp_request *inflight;
     int inflight_gc;
+    int req_error;                    /* enum evhttp_request_error of the read in flight, -1 if none */
     uint64_t sent_us, last_gc_us;
     int quiesce_wait;                 /* a GC read waits for requests in flight */
     memsrc_floor_cb floor_cb;         /* a probe waits for a forced-GC reading */
@@ -343,6 +356,28 @@ static void gc_spent(struct memsrc *m)
     m->last_gc_us = now;
 }
 
+static size_t body_max(const struct memsrc *m)
+{
+    return m->cfg->source == MEMSRC_HTTP ? MEM_BODY_MAX_JSON : MEM_BODY_MAX_PROM;
+}
+
+/* "64 KiB", "1 MiB": a cap as the health message names it. */
+static const char *cap_text(char *buf, size_t len, size_t cap)
+{
+    if (cap % (1u << 20) == 0)
+        snprintf(buf, len, "%zu MiB", cap >> 20);
+    else
+        snprintf(buf, len, "%zu KiB", cap >> 10);
+    return buf;
+}
+
+/* libevent says why a read failed only here, before http_done(NULL). */
+static void http_error(enum evhttp_request_error e, void *arg)
+{
+    struct memsrc *m = arg;
+    m->req_error = (int)e;
+}
+
 static void http_done(struct evhttp_request *req, void *arg)
 {
     struct memsrc *m = arg;
@@ -354,8 +389,15 @@ static void http_done(struct evhttp_request *req, void *arg)
     if (gc && (req == NULL || evhttp_request_get_response_code(req) != 200))
         gc_spent(m);
     if (req == NULL || evhttp_request_get_response_code(req) == 0) {
-        mem_fail(m, "%s: no answer (refused, reset or timed out after %d ms)",
-                 gc ? m->cfg->gc_url : m->cfg->url, m->cfg->timeout_ms);
+        const char *what = gc ? m->cfg->gc_url : m->cfg->url;
+        char cap[32];
+        if (m->req_error == EVREQ_HTTP_DATA_TOO_LONG)
+            mem_fail(m, "%s: response body over the %s cap", what, cap_text(cap, sizeof cap, body_max(m)));
+        else if (m->req_error == EVREQ_HTTP_INVALID_HEADER)
+            mem_fail(m, "%s: response head over the %s cap, or malformed", what,
+                     cap_text(cap, sizeof cap, MEM_HEAD_MAX));
+        else
+            mem_fail(m, "%s: no answer (refused, reset or timed out after %d ms)", what, m->cfg->timeout_ms);
         return;
     }
     int code = evhttp_request_get_response_code(req);
@@ -431,7 +473,8 @@ static int http_conn(struct memsrc *m, const struct evhttp_uri *u)
     /* libevent's own timeout (whole seconds) is only a backstop: tick_http
      * enforces timeout_ms, and a longer limit for forced-GC reads */
     evhttp_connection_set_timeout(m->conn, 60);
-    evhttp_connection_set_max_body_size(m->conn, MEM_BODY_MAX);
+    evhttp_connection_set_max_headers_size(m->conn, MEM_HEAD_MAX);
+    evhttp_connection_set_max_body_size(m->conn, body_max(m));
     evhttp_connection_set_retries(m->conn, 0);
     return 0;
 }
@@ -449,6 +492,8 @@ static void http_send(struct memsrc *m, int gc)
         mem_fail(m, "out of memory");
         return;
     }
+    evhttp_request_set_error_cb(req, http_error);
+    m->req_error = -1;
     char target[2048];
     const char *path = evhttp_uri_get_path(u), *query = evhttp_uri_get_query(u);
     snprintf(target, sizeof target, "%s%s%s", path && *path ? path : "/", query ? "?" : "",

@@ -299,6 +299,16 @@ static void replay_done(struct evhttp_request *req, void *arg)
     probe_next(pr);
 }
 
+/* A replay's body, as it arrives: a probe needs the status only (the memory
+ * it moved is read from the upstream), so the body is dropped chunk by chunk
+ * (libevent drains the buffer after this call) instead of being buffered
+ * whole: a 100 MB page cost the proxy hundreds of MB. */
+static void replay_body(struct evhttp_request *req, void *arg)
+{
+    (void)req;
+    (void)arg;
+}
+
 /* Sends captured entry <e> of the route on connection <ci>. */
 static int replay_one(struct probe_run *pr, unsigned ci, const char *e, size_t len)
 {
@@ -320,10 +330,13 @@ static int replay_one(struct probe_run *pr, unsigned ci, const char *e, size_t l
         if (pr->conn[ci] == NULL)
             return -1;
         evhttp_connection_set_timeout(pr->conn[ci], (app->cfg->timeouts.response_ms + 999) / 1000);
+        /* the head is held whole: the same cap as for proxied responses */
+        evhttp_connection_set_max_headers_size(pr->conn[ci], (size_t)app->cfg->limits.max_header_bytes);
     }
     struct evhttp_request *req = evhttp_request_new(replay_done, pr);
     if (req == NULL)
         return -1;
+    evhttp_request_set_chunked_cb(req, replay_body);
     char line[PROBE_ENTRY_MAX + 1];
     memcpy(line, e, len);
     line[len] = '\0';

@@ -7,6 +7,7 @@
 
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import {
   test, get, check, eq, sleep, note, getJson, adminJson, adminCall, pollUntil, startHttp, startFakeMemory,
 } from './lib.mjs';
@@ -116,4 +117,152 @@ test('hard2: memory figures near 2^63 (http, prometheus, header) are refused, na
   j = await memory(p3);
   check(j.health.failing && /1 PiB/.test(j.health.last_error), `header source health: ${JSON.stringify(j.health)}`);
   check(!j.workers.some((w) => w.pid === 9), 'no series for the hostile reading');
+});
+
+// ---------------------------------------------------------------------------
+// The proxy's own HTTP clients read bounded responses
+
+const hwmKb = (pid) => +/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1];
+
+// Writes <total> bytes made by <piece>() to <sock> as fast as it drains;
+// stops early if the peer closes. Resolves the bytes written.
+function pump(sock, total, piece) {
+  return new Promise((resolve) => {
+    let sent = 0, done = false;
+    const finish = () => { if (!done) { done = true; resolve(sent); } };
+    sock.on('close', finish);
+    sock.on('error', finish);
+    const go = () => {
+      while (!done && sent < total) {
+        const b = piece();
+        sent += b.length;
+        if (!sock.write(b)) return sock.once('drain', go);
+      }
+      if (!done) { sock.end(); finish(); }
+    };
+    go();
+  });
+}
+
+// Reads one request head from <sock>, then calls onHead(head text).
+function onRequest(sock, onHead) {
+  let buf = '';
+  const f = (d) => {
+    buf += d.toString('latin1');
+    const i = buf.indexOf('\r\n\r\n');
+    if (i < 0) return;
+    sock.off('data', f);
+    onHead(buf.slice(0, i));
+  };
+  sock.on('data', f);
+}
+
+const HEADER_LINES = Buffer.from(`X-Pad: ${'a'.repeat(90)}\r\n`.repeat(700));   // ~68 KB of header lines
+const BODY_PIECE = Buffer.alloc(1 << 20, 'x');
+
+test('hard2: memory endpoint with endless header lines or an endless body -> read refused at its cap, proxy RSS bounded', async (ctx) => {
+  // Before: libevent's client buffered the whole head (the red team's 916 MB).
+  let mode = 'good';
+  const sent = [];
+  const port = await rawServer(ctx, (sock) => onRequest(sock, async () => {
+    if (mode === 'good') {
+      const b = memJson(7);
+      sock.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${b.length}\r\nConnection: close\r\n\r\n${b}`);
+    } else if (mode === 'head') {
+      sock.write('HTTP/1.1 200 OK\r\n');
+      sent.push(await pump(sock, 200 * MB, () => HEADER_LINES));
+    } else if (mode === 'chunked') {
+      sock.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+      sent.push(await pump(sock, 200 * MB, () => Buffer.concat([Buffer.from('100000\r\n'), BODY_PIECE, Buffer.from('\r\n')])));
+    } else {   // a JSON body of 2 MB: valid, but over the 1 MiB cap
+      const b = JSON.stringify({ pad: 'x'.repeat(2 * MB), pid: 7, rss: 80 * MB, heapUsed: MB, heapTotal: 2 * MB });
+      sock.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${b.length}\r\n\r\n${b}`);
+    }
+  }));
+  const up = await startHttp(ctx, (req, res) => sendBody(res, 200, 'ok', 'text/plain'));
+  const p = await ctx.proxy(proxyConfig(up.port, { source: 'http', url: `http://127.0.0.1:${port}/__mem`, interval_ms: 300, timeout_ms: 5000 }));
+  let j;
+  await pollUntil(async () => { j = await memory(p); return j.workers.some((w) => w.pid === 7) && !j.health.failing; }, { timeout: 3000, what: 'a first reading' });
+  const base = hwmKb(p.pid);
+  for (const [m, re] of [['head', /head over the 64 KiB cap/], ['chunked', /body over the 1 MiB cap/], ['big', /body over the 1 MiB cap/]]) {
+    mode = m;
+    await pollUntil(async () => { j = await memory(p); return j.health.failing; }, { timeout: 8000, what: `failing on ${m}`, describe: () => JSON.stringify(j.health) });
+    check(re.test(j.health.last_error), `${m}: last_error should name the cap (${re}): ${JSON.stringify(j.health.last_error)}`);
+    eq((await get(p.port, '/')).status, 200, `proxying while the memory endpoint sends ${m}`);
+    mode = 'good';
+    await pollUntil(async () => { j = await memory(p); return !j.health.failing; }, { timeout: 5000, what: `recovery after ${m}` });
+    const grew = hwmKb(p.pid) - base;
+    note(`${m}: peak RSS +${grew} kB; endpoint wrote ${sent.map((x) => (x / MB).toFixed(1)).join(', ')} MB`);
+    check(grew < 16 * 1024, `${m}: proxy peak RSS grew ${grew} kB (limit 16 MB)`);
+  }
+});
+
+test('hard2: a probe replaying a route whose page is 100 MB (or has 100 MB of headers) -> bodies streamed and dropped, proxy RSS bounded', async (ctx) => {
+  // Before: each replay's body was buffered whole (the red team saw 416 MB
+  // for a 100 MB page); a head without end was buffered too.
+  let replays = 0;
+  const sent = [];
+  const port = await rawServer(ctx, (sock) => onRequest(sock, async (head) => {
+    if (!/\r\nX-Leakproxy-Probe: 1/i.test(head)) {
+      sock.end('HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 4\r\nConnection: close\r\n\r\npage');
+      return;
+    }
+    const k = replays++;
+    if (k === 0) {
+      sock.write(`HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: ${100 * MB}\r\nConnection: close\r\n\r\n`);
+      sent.push(await pump(sock, 100 * MB, () => BODY_PIECE));
+    } else if (k === 1) {
+      sock.write('HTTP/1.1 200 OK\r\n');
+      sent.push(await pump(sock, 100 * MB, () => HEADER_LINES));
+    } else if (k === 2) {
+      sock.write('HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n');
+      sent.push(await pump(sock, 100 * MB, () => Buffer.concat([Buffer.from('100000\r\n'), BODY_PIECE, Buffer.from('\r\n')])));
+    } else {
+      sock.end('HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 4\r\nConnection: close\r\n\r\npage');
+    }
+  }));
+  const fm = await startFakeMemory(ctx);
+  const p = await ctx.proxy(proxyConfig(port, { source: 'http', url: fm.url, gc_url: fm.gc_url, interval_ms: 100, gc_interval_ms: 100 }));
+  for (let i = 1; i <= 3; i++) eq((await get(p.port, `/page/${i}`)).status, 200, `GET /page/${i}`);
+  const base = hwmKb(p.pid);
+  const s = await adminCall(p, 'POST', '/api/probe', { route: 'page', requests: 10, block: 2, concurrency: 1 });
+  eq(s.status, 200, `POST /api/probe: ${s.text}`);
+  let j;
+  await pollUntil(async () => { j = (await adminCall(p, 'GET', '/api/probe')).json; return j.state !== 'running'; },
+    { timeout: 30000, what: 'the probe to finish', describe: () => JSON.stringify(j).slice(0, 300) });
+  const grew = hwmKb(p.pid) - base;
+  note(`probe ${j.state} (${j.message}); ${replays} replays; upstream wrote ${sent.map((x) => (x / MB).toFixed(1)).join(', ')} MB; peak RSS +${grew} kB`);
+  check(replays >= 4, `replays: ${replays}`);
+  eq(j.state, 'done', `probe state (${j.message})`);
+  check(grew < 16 * 1024, `proxy peak RSS grew ${grew} kB during the probe (limit 16 MB)`);
+  eq((await get(p.port, '/page/9')).status, 200, 'proxying after the probe');
+});
+
+test('hard2: the guard webhook answering 100 MB of headers or of body -> dropped, proxy RSS bounded, retried', async (ctx) => {
+  let posts = 0;
+  const sent = [];
+  const port = await rawServer(ctx, (sock) => onRequest(sock, async () => {
+    const k = posts++;
+    if (k === 0) {
+      sock.write('HTTP/1.1 200 OK\r\n');
+      sent.push(await pump(sock, 100 * MB, () => HEADER_LINES));
+    } else {
+      sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${100 * MB}\r\nConnection: close\r\n\r\n`);
+      sent.push(await pump(sock, 100 * MB, () => BODY_PIECE));
+    }
+  }));
+  const fm = await startFakeMemory(ctx, { heap: () => 300 * MB });
+  const up = await startHttp(ctx, (req, res) => sendBody(res, 200, 'ok', 'text/plain'));
+  const shell = path.join(ctx.tmp(), 'shell.html');
+  fs.writeFileSync(shell, '<!doctype html><div id="app"></div>');
+  const p = await ctx.proxy(proxyConfig(up.port, { source: 'http', url: fm.url, interval_ms: 100, floor_window_ms: 300 }, {
+    fallback: { file: shell },
+    guard: { metric: 'heap_used', high_bytes: 200 * MB, low_bytes: 150 * MB, action: 'all', dry_run: true, hold_seconds: 1,
+      webhook: `http://127.0.0.1:${port}/hook` } }));
+  const base = hwmKb(p.pid);
+  await pollUntil(() => posts >= 3 && sent.length >= 3, { timeout: 15000, what: 'three webhook posts (the first refused for its head, then retried)' });
+  const grew = hwmKb(p.pid) - base;
+  note(`${posts} posts; webhook wrote ${sent.map((x) => (x / MB).toFixed(1)).join(', ')} MB; peak RSS +${grew} kB`);
+  check(grew < 16 * 1024, `proxy peak RSS grew ${grew} kB (limit 16 MB)`);
+  eq((await get(p.port, '/')).status, 200, 'proxying');
 });
