@@ -12,7 +12,15 @@
  * upstream that grows with its heap (DESIGN.md: ~7 ms at 7 MB, ~300 ms at
  * 500 MB). So a GC read happens at most every gc_interval_ms and never more
  * often than keeps the time spent in forced GC under max_gc_duty: after a GC
- * of d ms, the next waits at least d / max_gc_duty ms. */
+ * of d ms, the next waits at least d / max_gc_duty ms. d is the app's own
+ * figure but never more than the read's round trip, which leakproxy measures:
+ * the pause happened between sending the read and its answer, so a source
+ * claiming hours cannot stop forced GCs for good.
+ *
+ * Quiescing (quiesce_ms) holds new requests in two steps, each bounded by
+ * quiesce_ms on the quiesce's own timer: until those in flight are done (or
+ * the time is up), then while the forced-GC read runs (or the time is up).
+ * The read itself may take longer; held requests never wait for it. */
 #include "memsrc.h"
 #include "events.h"
 #include "app.h"
@@ -62,7 +70,7 @@ struct memsrc {
     int quiesce_wait;                 /* a GC read waits for requests in flight */
     memsrc_floor_cb floor_cb;         /* a probe waits for a forced-GC reading */
     void *floor_arg;
-    struct event *quiesce_timer;
+    struct event *quiesce_timer;      /* bounds each step of a quiesce */
     uint64_t quiesced, quiesce_timeouts;
     /* health */
     int failing;
@@ -335,7 +343,15 @@ static void tick_cgroup(struct memsrc *m)
 
 /* ---- http, prometheus ----------------------------------------------------- */
 
-/* The GC read is over (or failed): release the held requests. */
+/* One step of a quiesce lasts at most quiesce_ms (quiesce_timeout). */
+static void quiesce_arm(struct memsrc *m)
+{
+    struct timeval tv = { m->cfg->quiesce_ms / 1000, (m->cfg->quiesce_ms % 1000) * 1000 };
+    event_add(m->quiesce_timer, &tv);
+}
+
+/* The GC read is over (or failed, or takes too long): release the held
+ * requests. */
 static void quiesce_end(struct memsrc *m)
 {
     if (!m->app->quiescing)
@@ -355,6 +371,10 @@ static void gc_spent(struct memsrc *m)
     m->last_gc_ms = (double)(now - m->sent_us) / 1000.0;
     m->last_gc_us = now;
 }
+
+/* Longest wait for a forced-GC read: libevent's own backstop on the
+ * connection (60 s, http_conn) ends any read anyway. */
+#define MEM_GC_READ_MAX_MS 60000
 
 static size_t body_max(const struct memsrc *m)
 {
@@ -425,16 +445,20 @@ static void http_done(struct evhttp_request *req, void *arg)
         return;
     }
     if (gc) {
-        /* the GC pause: the app's own figure, else the round trip */
-        double ms = 0;
+        /* the GC pause: the app's own figure, else the round trip; never
+         * more than the round trip (the pause happened within it), or one
+         * lying figure would hold off forced GCs for hours (the duty cap) */
+        uint64_t now = app_now_us();
+        double rtt = (double)(now - m->sent_us) / 1000.0, ms = 0;
         for (unsigned i = 0; i < n; i++) {
             m->samples[i].flags |= MEM_GC;
+            if (m->samples[i].gc_ms > rtt)
+                m->samples[i].gc_ms = rtt;
             if (m->samples[i].gc_ms > ms)
                 ms = m->samples[i].gc_ms;
         }
         if (ms == 0)
-            ms = (double)(app_now_us() - m->sent_us) / 1000.0;
-        uint64_t now = app_now_us();
+            ms = rtt;
         double span = m->last_gc_us ? (double)(now - m->last_gc_us) / 1000.0 : 0;
         if (span > 0)
             m->gc_duty = 0.7 * m->gc_duty + 0.3 * (ms / span);
@@ -525,6 +549,7 @@ static void tick_http(struct memsrc *m)
             uint64_t g = (uint64_t)(m->last_gc_ms * 10);
             limit_ms = limit_ms > 10000 ? limit_ms : 10000;
             limit_ms = limit_ms > g ? limit_ms : g;
+            limit_ms = limit_ms < MEM_GC_READ_MAX_MS ? limit_ms : MEM_GC_READ_MAX_MS;
         }
         if (now - m->sent_us > limit_ms * 1000) {
             /* libevent's timeout is whole seconds: enforce ours */
@@ -552,28 +577,34 @@ static void tick_http(struct memsrc *m)
         /* hold new requests; read once those in flight are done */
         m->app->quiescing = 1;
         m->quiesce_wait = 1;
-        if (m->app->exchanges == 0) {
+        if (m->app->exchanges == 0)
             memsrc_quiesced(m->app);
-        } else {
-            struct timeval tv = { m->cfg->quiesce_ms / 1000, (m->cfg->quiesce_ms % 1000) * 1000 };
-            event_add(m->quiesce_timer, &tv);
-        }
+        else
+            quiesce_arm(m);
         return;
     }
     http_send(m, gc);
 }
 
+/* Step 1 of a quiesce is over (the last exchange ended, or quiesce_ms
+ * passed): send the forced-GC read and hold requests while it runs, at most
+ * another quiesce_ms (step 2). */
 void memsrc_quiesced(struct app *app)
 {
     struct memsrc *m = app->mem;
-    if (m == NULL || !m->quiesce_wait) {
+    if (m == NULL) {
         app->quiescing = 0;
         proxy_unpark(app);
         return;
     }
+    if (!m->quiesce_wait) {
+        /* step 2: the read or the quiesce's timer releases the requests */
+        if (m->inflight == NULL)
+            quiesce_end(m);
+        return;
+    }
     m->quiesce_wait = 0;
-    if (m->quiesce_timer)
-        event_del(m->quiesce_timer);
+    event_del(m->quiesce_timer);
     if (app->exchanges == 0)
         m->quiesced++;
     else
@@ -581,6 +612,8 @@ void memsrc_quiesced(struct app *app)
     http_send(m, 1);
     if (m->inflight == NULL)
         quiesce_end(m);
+    else if (app->quiescing)
+        quiesce_arm(m);
 }
 
 static void quiesce_timeout(evutil_socket_t fd, short what, void *arg)
@@ -588,7 +621,10 @@ static void quiesce_timeout(evutil_socket_t fd, short what, void *arg)
     struct memsrc *m = arg;
     (void)fd;
     (void)what;
-    memsrc_quiesced(m->app);           /* requests still in flight: read anyway */
+    if (m->quiesce_wait)
+        memsrc_quiesced(m->app);       /* requests still in flight: read anyway */
+    else
+        quiesce_end(m);                /* the read takes longer: stop holding */
 }
 
 /* ---- header --------------------------------------------------------------- */

@@ -266,3 +266,53 @@ test('hard2: the guard webhook answering 100 MB of headers or of body -> dropped
   check(grew < 16 * 1024, `proxy peak RSS grew ${grew} kB (limit 16 MB)`);
   eq((await get(p.port, '/')).status, 200, 'proxying');
 });
+
+// ---------------------------------------------------------------------------
+// Forced GC: quiescing and the duty cap
+
+test('hard2: quiesce_ms with a gc_url that never answers -> requests held at most ~2 x quiesce_ms, never the read timeout', async (ctx) => {
+  // Before: the held requests were released only when the forced-GC read
+  // ended, i.e. at its 10 s timeout (30 s after a GC that said "gc_ms": 3000).
+  let gcHits = 0;
+  const ep = await startHttp(ctx, (req, res) => {
+    if (req.url.includes('gc=1')) { gcHits++; return; }        // never answers
+    sendBody(res, 200, memJson(7));
+  });
+  const up = await startHttp(ctx, (req, res) => sendBody(res, 200, 'ok', 'text/plain'));
+  const url = `http://127.0.0.1:${ep.port}/__mem`;
+  const p = await ctx.proxy(proxyConfig(up.port, { source: 'http', url, gc_url: `${url}?gc=1`, interval_ms: 100,
+    gc_interval_ms: 100, max_gc_duty: 0.5, quiesce_ms: 50 }));
+  await pollUntil(() => gcHits >= 1, { timeout: 3000, what: 'a forced-GC read' });
+  const times = [];
+  const t0 = Date.now();
+  while (Date.now() - t0 < 2500) {
+    const t = Date.now();
+    const r = await get(p.port, '/', { timeout: 3000 });
+    eq(r.status, 200, 'status');
+    times.push(Date.now() - t);
+    await sleep(10);
+  }
+  const worst = Math.max(...times);
+  note(`${times.length} requests, worst ${worst} ms; ${gcHits} forced-GC reads`);
+  check(worst < 400, `a request took ${worst} ms while the forced-GC read hung (quiesce_ms 50)`);
+});
+
+test('hard2: a memory source claiming a GC pause of an hour cannot stop forced GCs (duty cap uses the measured round trip)', async (ctx) => {
+  // Before: "gc_ms": 3600000 made the next forced GC wait 3600 s / max_gc_duty.
+  let gcHits = 0;
+  const ep = await startHttp(ctx, (req, res) => {
+    const gc = req.url.includes('gc=1');
+    if (gc) gcHits++;
+    sendBody(res, 200, memJson(7, 20 * MB, gc ? { gc_ms: 3600000 } : {}));
+  });
+  const up = await startHttp(ctx, (req, res) => sendBody(res, 200, 'ok', 'text/plain'));
+  const url = `http://127.0.0.1:${ep.port}/__mem`;
+  const p = await ctx.proxy(proxyConfig(up.port, { source: 'http', url, gc_url: `${url}?gc=1`, interval_ms: 100,
+    gc_interval_ms: 100, max_gc_duty: 0.1 }));
+  await pollUntil(() => gcHits >= 1, { timeout: 3000, what: 'a first forced GC' });
+  await sleep(2000);
+  const j = await memory(p);
+  note(`${gcHits} forced GCs in ~2 s; gc ${JSON.stringify(j.gc)}`);
+  check(gcHits >= 4, `forced GCs after one that claimed an hour: ${gcHits} (want several in 2 s)`);
+  check(j.gc.last_ms < 1000, `gc.last_ms should be bounded by the read's round trip: ${j.gc.last_ms}`);
+});
