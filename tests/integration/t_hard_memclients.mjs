@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {
-  test, get, check, eq, sleep, note, getJson, adminJson, adminCall, pollUntil, startHttp, startFakeMemory,
+  test, get, check, eq, sleep, note, getJson, adminCall, pollUntil, startHttp, startFakeMemory, memEnv,
 } from './lib.mjs';
 
 const MB = 1024 * 1024;
@@ -180,7 +180,7 @@ test('hard2: memory endpoint with endless header lines or an endless body -> rea
     }
   }));
   const up = await startHttp(ctx, (req, res) => sendBody(res, 200, 'ok', 'text/plain'));
-  const p = await ctx.proxy(proxyConfig(up.port, { source: 'http', url: `http://127.0.0.1:${port}/__mem`, interval_ms: 300, timeout_ms: 5000 }));
+  const p = await ctx.proxy(proxyConfig(up.port, { source: 'http', url: `http://127.0.0.1:${port}/__mem`, interval_ms: 300, timeout_ms: 5000 }), { env: memEnv() });   // ASan: no quarantine, RSS is what is held
   let j;
   await pollUntil(async () => { j = await memory(p); return j.workers.some((w) => w.pid === 7) && !j.health.failing; }, { timeout: 3000, what: 'a first reading' });
   const base = hwmKb(p.pid);
@@ -222,7 +222,7 @@ test('hard2: a probe replaying a route whose page is 100 MB (or has 100 MB of he
     }
   }));
   const fm = await startFakeMemory(ctx);
-  const p = await ctx.proxy(proxyConfig(port, { source: 'http', url: fm.url, gc_url: fm.gc_url, interval_ms: 100, gc_interval_ms: 100 }));
+  const p = await ctx.proxy(proxyConfig(port, { source: 'http', url: fm.url, gc_url: fm.gc_url, interval_ms: 100, gc_interval_ms: 100 }), { env: memEnv() });
   for (let i = 1; i <= 3; i++) eq((await get(p.port, `/page/${i}`)).status, 200, `GET /page/${i}`);
   const base = hwmKb(p.pid);
   const s = await adminCall(p, 'POST', '/api/probe', { route: 'page', requests: 10, block: 2, concurrency: 1 });
@@ -258,7 +258,7 @@ test('hard2: the guard webhook answering 100 MB of headers or of body -> dropped
   const p = await ctx.proxy(proxyConfig(up.port, { source: 'http', url: fm.url, interval_ms: 100, floor_window_ms: 300 }, {
     fallback: { file: shell },
     guard: { metric: 'heap_used', high_bytes: 200 * MB, low_bytes: 150 * MB, action: 'all', dry_run: true, hold_seconds: 1,
-      webhook: `http://127.0.0.1:${port}/hook` } }));
+      webhook: `http://127.0.0.1:${port}/hook` } }), { env: memEnv() });
   const base = hwmKb(p.pid);
   await pollUntil(() => posts >= 3 && sent.length >= 3, { timeout: 15000, what: 'three webhook posts (the first refused for its head, then retried)' });
   const grew = hwmKb(p.pid) - base;
