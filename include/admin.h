@@ -16,6 +16,7 @@
 
 struct app;
 struct evbuffer;
+struct json_t;
 
 #define ADMIN_MAX_CONNS   64   /* open admin connections */
 #define ADMIN_REQUEST_SEC 5    /* to send a whole request (head and body) */
@@ -27,6 +28,11 @@ void admin_stop(struct app *app);
 
 /* Renders the Prometheus text exposition of <app> into <out>. */
 void admin_metrics(struct app *app, struct evbuffer *out);
+/* Appends <j> as the body of a JSON answer (compact, one line) to <out>.
+ * 0, or -1 when <j> is NULL (a json_pack that failed) or cannot be encoded
+ * (a string that is not UTF-8) or out of memory; then the caller discards
+ * what <out> got and answers 500. Does not take <j>. */
+int admin_json_body(struct evbuffer *out, const struct json_t *j);
 /* 1 if <given> (<glen> bytes) equals <token>, in time independent of where
  * they differ. */
 int admin_token_ok(const char *token, const char *given, size_t glen);

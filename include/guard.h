@@ -18,6 +18,7 @@
 #define GUARD_SETTLE_MS      10000    /* least time to judge a switch's effect */
 #define GUARD_WEBHOOK_QUEUE  64       /* pending webhook posts; the oldest goes first */
 #define GUARD_WEBHOOK_TRIES  5        /* attempts per post: 1, 2, 4, 8 s apart */
+#define GUARD_WEBHOOK_HEAD_MAX 16384  /* the answer's head; its body is never kept (only the status counts) */
 
 struct app;
 struct event_rec;

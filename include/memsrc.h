@@ -11,7 +11,10 @@
  *   header      a response header the app adds (contrib/node/): the only source
  *               that says which worker served each request
  * Every reading becomes a struct mem_sample handed to series.c. The parsers
- * are pure functions (no I/O), unit-tested and fuzzed on their own. */
+ * are pure functions (no I/O), unit-tested and fuzzed on their own.
+ * What the http and prometheus sources read is bounded (memsrc.c: head
+ * 64 KiB, body 1 MiB for JSON, 4 MiB for Prometheus text): a larger answer
+ * fails the read, and the health message names the cap. */
 #ifndef LEAKPROXY_MEMSRC_H
 #define LEAKPROXY_MEMSRC_H
 #include <stddef.h>
@@ -39,6 +42,12 @@ struct mem_sample {
 };
 
 #define MEM_ERR_MAX 160
+
+/* The largest memory figure (bytes) the parsers of samples (proc status,
+ * JSON, Prometheus, header) accept: 1 PiB, far above any process, far below 2^63. The figures come
+ * from other processes; one near 2^63 would overflow the sums and deltas of
+ * series.c, so a larger one (or a negative one) is an error, never a sample. */
+#define MEM_FIGURE_MAX (UINT64_C(1) << 50)
 
 /* /proc/PID/status: VmRSS, RssAnon, RssFile (kB). 0, or -1 with <err>. */
 int memparse_proc_status(const char *s, size_t n, struct mem_sample *out,
@@ -70,8 +79,9 @@ int memparse_prom(const char *s, size_t n, const struct memparse_prom_names *nam
 /* The memory header: "pid=4123; rss=183500800; heap_used=91234560; ...".
  * Keys: pid, rss, heap_used, heap_total, external, array_buffers, floor,
  * gc_seq, heap_limit, gc (1: read right after a GC). Unknown keys are
- * ignored. 0, or -1 if malformed or without pid and a figure. */
-int memparse_header(const char *s, size_t n, struct mem_sample *out);
+ * ignored. 0, or -1 with <err> if malformed, without pid and a figure, or
+ * with a figure above MEM_FIGURE_MAX. */
+int memparse_header(const char *s, size_t n, struct mem_sample *out, char *err, size_t errlen);
 
 /* ---- the sampler ---------------------------------------------------------- */
 

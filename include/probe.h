@@ -1,5 +1,7 @@
 /* probe.h -- captured requests per route, and the probe: replay one route's
- * requests between forced-GC readings and divide (see probe.c). */
+ * requests between forced-GC readings and divide (see probe.c). A replay's
+ * answer costs the proxy one head (at most limits.max_header_bytes) and no
+ * body: bodies are dropped as they arrive, whatever their size. */
 #ifndef LEAKPROXY_PROBE_H
 #define LEAKPROXY_PROBE_H
 #include <jansson.h>

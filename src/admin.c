@@ -65,21 +65,39 @@ int admin_token_ok(const char *token, const char *given, size_t glen)
     return diff == 0;
 }
 
+int admin_json_body(struct evbuffer *out, const json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+    if (s == NULL)
+        return -1;
+    int rc = evbuffer_add(out, s, strlen(s)) == 0 && evbuffer_add(out, "\n", 1) == 0 ? 0 : -1;
+    free(s);
+    return rc;
+}
+
+/* Every JSON answer goes out here, and takes <j> (NULL: a failed json_pack).
+ * An answer that cannot be encoded (NULL, a string that is not UTF-8) is a
+ * 500 that says so, never a 200 with an empty body a client would take for
+ * an answer. */
 static void reply_json(struct evhttp_request *req, int code, json_t *j)
 {
     struct evbuffer *b = evbuffer_new();
-    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
-    if (b && s) {
-        evbuffer_add(b, s, strlen(s));
-        evbuffer_add(b, "\n", 1);
+    if (b && admin_json_body(b, j) < 0) {
+        static const char msg[] = "{\"error\":\"internal error: the answer could not be encoded as "
+                                  "JSON (out of memory, or text that is not UTF-8)\"}\n";
+        log_at(LOG_ERROR, "admin: %s %s: the %d answer could not be encoded as JSON; answering 500",
+               evhttp_request_get_command(req) == EVHTTP_REQ_GET ? "GET" : "request",
+               evhttp_request_get_uri(req), code);
+        code = 500;
+        evbuffer_drain(b, evbuffer_get_length(b));
+        evbuffer_add(b, msg, sizeof msg - 1);
     }
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "application/json");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
     evhttp_send_reply(req, code, code == 200 ? "OK" : code == 404 ? "Not Found" : code == 400 ? "Bad Request" :
                       code == 401 ? "Unauthorized" : code == 405 ? "Method Not Allowed" :
-                      code == 409 ? "Conflict" : "Error", b);
-    free(s);
+                      code == 409 ? "Conflict" : code == 500 ? "Internal Server Error" : "Error", b);
     json_decref(j);
     if (b)
         evbuffer_free(b);

@@ -560,6 +560,14 @@ static void wh_done(struct evhttp_request *req, void *arg)
     evtimer_add(g->kick, &tv);
 }
 
+/* The webhook's answer: only its status counts, the body is dropped as it
+ * arrives (libevent drains it after this call), never buffered. */
+static void wh_body(struct evhttp_request *req, void *arg)
+{
+    (void)req;
+    (void)arg;
+}
+
 static void wh_kick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -603,6 +611,7 @@ static void wh_send(struct guard *g)
             return;
         }
         evhttp_connection_set_timeout(g->conn, 5);
+        evhttp_connection_set_max_headers_size(g->conn, GUARD_WEBHOOK_HEAD_MAX);
         snprintf(g->url, sizeof g->url, "%s", url);
     }
     struct evhttp_request *req = evhttp_request_new(wh_done, g);
@@ -610,6 +619,7 @@ static void wh_send(struct guard *g)
         evhttp_uri_free(u);
         return;
     }
+    evhttp_request_set_chunked_cb(req, wh_body);
     char hostport[300], target[1024];
     snprintf(hostport, sizeof hostport, "%s:%d", host, port);
     const char *q = evhttp_uri_get_query(u);

@@ -3,8 +3,11 @@
  * All of them take a byte range (not a C string), never read past it, never
  * allocate except through jansson for JSON, and reject anything they do not
  * fully understand with a message saying what and where: the input comes
- * from other processes, and a garbage reading must never become a sample. */
+ * from other processes, and a garbage reading must never become a sample.
+ * Figures in bytes above MEM_FIGURE_MAX (1 PiB) are garbage too: no process
+ * has them, and near 2^63 they would overflow series.c's arithmetic. */
 #include "memsrc.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -23,7 +26,7 @@ static void seterr(char *err, size_t len, const char *fmt, ...)
     if (err == NULL || len == 0)
         return;
     va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
+    utf8_vformat(err, len, fmt, ap);  /* messages quote the input: keep them UTF-8 */
     va_end(ap);
 }
 
@@ -82,7 +85,7 @@ int memparse_proc_status(const char *s, size_t n, struct mem_sample *out,
             if (dst) {
                 const char *v = skip_ws(colon + 1, le);
                 uint64_t kb;
-                if (parse_u64(&v, le, &kb) < 0 || kb > (UINT64_MAX >> 10)) {
+                if (parse_u64(&v, le, &kb) < 0 || kb > (MEM_FIGURE_MAX >> 10)) {
                     seterr(err, errlen, "/proc status: bad value for %.*s", (int)klen, p);
                     return -1;
                 }
@@ -187,15 +190,15 @@ static int json_u64(json_t *v, uint64_t *out)
 /* One entry; <key> is the object key it came under (worker id), or NULL. */
 static int json_entry(json_t *o, struct mem_sample *s, char *err, size_t errlen, const char *where)
 {
-    static const struct { const char *name; size_t off; unsigned flag; } fields[] = {
-        { "rss", offsetof(struct mem_sample, rss), MEM_HAS_RSS },
-        { "heapUsed", offsetof(struct mem_sample, heap_used), MEM_HAS_HEAP },
-        { "heapTotal", offsetof(struct mem_sample, heap_total), MEM_HAS_HEAP },
-        { "external", offsetof(struct mem_sample, external), MEM_HAS_EXT },
-        { "arrayBuffers", offsetof(struct mem_sample, array_buffers), 0 },
-        { "heapFloor", offsetof(struct mem_sample, floor), MEM_HAS_FLOOR },
-        { "heapLimit", offsetof(struct mem_sample, limit), MEM_HAS_LIMIT },
-        { "gcSeq", offsetof(struct mem_sample, gc_seq), 0 },
+    static const struct { const char *name; size_t off; unsigned flag; int bytes; } fields[] = {
+        { "rss", offsetof(struct mem_sample, rss), MEM_HAS_RSS, 1 },
+        { "heapUsed", offsetof(struct mem_sample, heap_used), MEM_HAS_HEAP, 1 },
+        { "heapTotal", offsetof(struct mem_sample, heap_total), MEM_HAS_HEAP, 1 },
+        { "external", offsetof(struct mem_sample, external), MEM_HAS_EXT, 1 },
+        { "arrayBuffers", offsetof(struct mem_sample, array_buffers), 0, 1 },
+        { "heapFloor", offsetof(struct mem_sample, floor), MEM_HAS_FLOOR, 1 },
+        { "heapLimit", offsetof(struct mem_sample, limit), MEM_HAS_LIMIT, 1 },
+        { "gcSeq", offsetof(struct mem_sample, gc_seq), 0, 0 },      /* a count */
     };
     unsigned have = 0;
 
@@ -208,8 +211,14 @@ static int json_entry(json_t *o, struct mem_sample *s, char *err, size_t errlen,
         json_t *v = json_object_get(o, fields[i].name);
         if (v == NULL || json_is_null(v))
             continue;
-        if (json_u64(v, (uint64_t *)((char *)s + fields[i].off)) < 0) {
+        uint64_t *dst = (uint64_t *)((char *)s + fields[i].off);
+        if (json_u64(v, dst) < 0) {
             seterr(err, errlen, "%s: \"%s\" is not a non-negative number", where, fields[i].name);
+            return -1;
+        }
+        if (fields[i].bytes && *dst > MEM_FIGURE_MAX) {
+            seterr(err, errlen, "%s: \"%s\" is %llu bytes, above 1 PiB: not a memory figure", where,
+                   fields[i].name, (unsigned long long)*dst);
             return -1;
         }
         have |= fields[i].flag;
@@ -220,6 +229,11 @@ static int json_entry(json_t *o, struct mem_sample *s, char *err, size_t errlen,
     if (!(have & (MEM_HAS_RSS | MEM_HAS_HEAP))) {
         /* "vmrss" alone (a reading of /proc) is an RSS too */
         json_t *v = json_object_get(o, "vmrss");
+        if (v && json_u64(v, &s->rss) == 0 && s->rss > MEM_FIGURE_MAX) {
+            seterr(err, errlen, "%s: \"vmrss\" is %llu bytes, above 1 PiB: not a memory figure", where,
+                   (unsigned long long)s->rss);
+            return -1;
+        }
         if (v && json_u64(v, &s->rss) == 0)
             have |= MEM_HAS_RSS;
         else {
@@ -394,7 +408,8 @@ int memparse_prom(const char *s, size_t n, const struct memparse_prom_names *nam
 {
     const char *p = s, *end = s + n;
     struct prom_worker *w = calloc(PROM_WORKER_MAX, sizeof *w);
-    unsigned nw = 0, line = 0;
+    unsigned nw = 0, line = 0, odd_line = 0;    /* odd_line: first value that is no figure */
+    double odd_v = 0;
     const char *wlabel = names->worker_label ? names->worker_label : "pid";
     int rc = -1;
 
@@ -513,8 +528,15 @@ int memparse_prom(const char *s, size_t n, const struct memparse_prom_names *nam
         for (int k = 0; k < 5; k++) {
             if (!want[k] || strlen(want[k]) != nlen || memcmp(want[k], name, nlen) != 0)
                 continue;
-            if (!(v >= 0) || v > 9.0e18)
-                break;                 /* NaN, Inf, negative: not a reading */
+            if (!(v >= 0) || v > (double)MEM_FIGURE_MAX) {
+                /* NaN, Inf, negative, above 1 PiB: not a reading; said in
+                 * the message if nothing else is read */
+                if (odd_line == 0) {
+                    odd_line = line;
+                    odd_v = v;
+                }
+                break;
+            }
             unsigned i;
             for (i = 0; i < nw; i++)
                 if (strcmp(w[i].key, wkey) == 0)
@@ -550,6 +572,12 @@ bad:
             ms->pid = -(int64_t)(i + 1);
         out[(*count)++] = *ms;
     }
+    if (*count == 0 && odd_line) {
+        seterr(err, errlen, "line %u: %g is not a memory figure (negative, NaN, infinite or above "
+               "1 PiB), and no other reading of %s, %s", odd_line, odd_v,
+               names->rss ? names->rss : "-", names->heap_used ? names->heap_used : "-");
+        goto out;
+    }
     if (*count == 0) {
         seterr(err, errlen, "none of the configured metrics (%s, %s) found",
                names->rss ? names->rss : "-", names->heap_used ? names->heap_used : "-");
@@ -563,7 +591,7 @@ out:
 
 /* ---- the memory header --------------------------------------------------- */
 
-int memparse_header(const char *s, size_t n, struct mem_sample *out)
+int memparse_header(const char *s, size_t n, struct mem_sample *out, char *err, size_t errlen)
 {
     const char *p = s, *end = s + n;
     int have_pid = 0;
@@ -577,7 +605,7 @@ int memparse_header(const char *s, size_t n, struct mem_sample *out)
             p++;
         size_t klen = (size_t)(p - k);
         if (p >= end || *p != '=' || klen == 0)
-            return -1;
+            goto bad;
         p++;
 #define K(lit) (klen == sizeof(lit) - 1 && memcmp(k, lit, klen) == 0)
         int known = K("pid") || K("rss") || K("heap_used") || K("heap_total") || K("external") ||
@@ -585,7 +613,12 @@ int memparse_header(const char *s, size_t n, struct mem_sample *out)
         uint64_t v = 0;
         if (known) {
             if (parse_u64(&p, end, &v) < 0)
+                goto bad;
+            if (v > MEM_FIGURE_MAX && !K("gc_seq") && !K("pid") && !K("gc")) {
+                seterr(err, errlen, "%.*s=%llu is above 1 PiB: not a memory figure", (int)klen, k,
+                       (unsigned long long)v);
                 return -1;
+            }
         } else {
             /* a key of a newer module version: skip its value, whatever it is */
             while (p < end && *p != ';')
@@ -594,12 +627,12 @@ int memparse_header(const char *s, size_t n, struct mem_sample *out)
         p = skip_ws(p, end);
         if (p < end) {
             if (*p != ';')
-                return -1;
+                goto bad;
             p++;
         }
         if (K("pid")) {
             if (v == 0 || v > 0x7fffffff)
-                return -1;
+                goto bad;
             out->pid = (int64_t)v;
             have_pid = 1;
         } else if (K("rss")) {
@@ -628,9 +661,14 @@ int memparse_header(const char *s, size_t n, struct mem_sample *out)
         }
 #undef K
     }
-    if (!have_pid || !(out->flags & (MEM_HAS_RSS | MEM_HAS_HEAP)))
+    if (!have_pid || !(out->flags & (MEM_HAS_RSS | MEM_HAS_HEAP))) {
+        seterr(err, errlen, "no pid, or neither rss nor heap_used");
         return -1;
+    }
     if (gc)
         out->flags |= MEM_GC;
     return 0;
+bad:
+    seterr(err, errlen, "malformed at byte %zu", (size_t)(p - s));
+    return -1;
 }

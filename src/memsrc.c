@@ -12,13 +12,22 @@
  * upstream that grows with its heap (DESIGN.md: ~7 ms at 7 MB, ~300 ms at
  * 500 MB). So a GC read happens at most every gc_interval_ms and never more
  * often than keeps the time spent in forced GC under max_gc_duty: after a GC
- * of d ms, the next waits at least d / max_gc_duty ms. */
+ * of d ms, the next waits at least d / max_gc_duty ms. d is the app's own
+ * figure but never more than the read's round trip, which leakproxy measures:
+ * the pause happened between sending the read and its answer, so a source
+ * claiming hours cannot stop forced GCs for good.
+ *
+ * Quiescing (quiesce_ms) holds new requests in two steps, each bounded by
+ * quiesce_ms on the quiesce's own timer: until those in flight are done (or
+ * the time is up), then while the forced-GC read runs (or the time is up).
+ * The read itself may take longer; held requests never wait for it. */
 #include "memsrc.h"
 #include "events.h"
 #include "app.h"
 #include "config.h"
 #include "log.h"
 #include "proxy.h"
+#include "utf8.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -33,7 +42,19 @@
 #include <unistd.h>
 
 #define MEM_MAX_WORKERS 64
-#define MEM_BODY_MAX    (4u << 20)
+/* Caps of what the http and prometheus sources read (libevent's client
+ * buffers a whole response otherwise: an endpoint sending endless header
+ * lines grew the proxy by hundreds of MB in one read). A response over them
+ * fails the read, and the health message names the cap.
+ * - head: 64 KiB, the proxy's own default limits.max_header_bytes; a memory
+ *   endpoint sends a handful of headers.
+ * - JSON body: 1 MiB; process.memoryUsage() is ~200 bytes per worker, so
+ *   MEM_MAX_WORKERS of them fit fifty times over.
+ * - Prometheus body: 4 MiB; an app's whole /metrics (prom-client with
+ *   per-route histograms) runs to hundreds of KB, and all of it is read. */
+#define MEM_HEAD_MAX      (64u << 10)
+#define MEM_BODY_MAX_JSON (1u << 20)
+#define MEM_BODY_MAX_PROM (4u << 20)
 
 struct memsrc {
     struct app *app;
@@ -44,11 +65,12 @@ struct memsrc {
     struct evhttp_connection *conn;
     struct evhttp_request *inflight;
     int inflight_gc;
+    int req_error;                    /* enum evhttp_request_error of the read in flight, -1 if none */
     uint64_t sent_us, last_gc_us;
     int quiesce_wait;                 /* a GC read waits for requests in flight */
     memsrc_floor_cb floor_cb;         /* a probe waits for a forced-GC reading */
     void *floor_arg;
-    struct event *quiesce_timer;
+    struct event *quiesce_timer;      /* bounds each step of a quiesce */
     uint64_t quiesced, quiesce_timeouts;
     /* health */
     int failing;
@@ -80,7 +102,9 @@ static void mem_fail(struct memsrc *m, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(m->last_error, sizeof m->last_error, fmt, ap);
+    /* the message quotes the source's own text: cut at a character
+     * boundary, or /api/memory cannot encode it */
+    utf8_vformat(m->last_error, sizeof m->last_error, fmt, ap);
     va_end(ap);
     m->errors++;
     series_stale(&m->app->series);
@@ -319,7 +343,15 @@ static void tick_cgroup(struct memsrc *m)
 
 /* ---- http, prometheus ----------------------------------------------------- */
 
-/* The GC read is over (or failed): release the held requests. */
+/* One step of a quiesce lasts at most quiesce_ms (quiesce_timeout). */
+static void quiesce_arm(struct memsrc *m)
+{
+    struct timeval tv = { m->cfg->quiesce_ms / 1000, (m->cfg->quiesce_ms % 1000) * 1000 };
+    event_add(m->quiesce_timer, &tv);
+}
+
+/* The GC read is over (or failed, or takes too long): release the held
+ * requests. */
 static void quiesce_end(struct memsrc *m)
 {
     if (!m->app->quiescing)
@@ -340,6 +372,32 @@ static void gc_spent(struct memsrc *m)
     m->last_gc_us = now;
 }
 
+/* Longest wait for a forced-GC read: libevent's own backstop on the
+ * connection (60 s, http_conn) ends any read anyway. */
+#define MEM_GC_READ_MAX_MS 60000
+
+static size_t body_max(const struct memsrc *m)
+{
+    return m->cfg->source == MEMSRC_HTTP ? MEM_BODY_MAX_JSON : MEM_BODY_MAX_PROM;
+}
+
+/* "64 KiB", "1 MiB": a cap as the health message names it. */
+static const char *cap_text(char *buf, size_t len, size_t cap)
+{
+    if (cap % (1u << 20) == 0)
+        snprintf(buf, len, "%zu MiB", cap >> 20);
+    else
+        snprintf(buf, len, "%zu KiB", cap >> 10);
+    return buf;
+}
+
+/* libevent says why a read failed only here, before http_done(NULL). */
+static void http_error(enum evhttp_request_error e, void *arg)
+{
+    struct memsrc *m = arg;
+    m->req_error = (int)e;
+}
+
 static void http_done(struct evhttp_request *req, void *arg)
 {
     struct memsrc *m = arg;
@@ -351,8 +409,15 @@ static void http_done(struct evhttp_request *req, void *arg)
     if (gc && (req == NULL || evhttp_request_get_response_code(req) != 200))
         gc_spent(m);
     if (req == NULL || evhttp_request_get_response_code(req) == 0) {
-        mem_fail(m, "%s: no answer (refused, reset or timed out after %d ms)",
-                 gc ? m->cfg->gc_url : m->cfg->url, m->cfg->timeout_ms);
+        const char *what = gc ? m->cfg->gc_url : m->cfg->url;
+        char cap[32];
+        if (m->req_error == EVREQ_HTTP_DATA_TOO_LONG)
+            mem_fail(m, "%s: response body over the %s cap", what, cap_text(cap, sizeof cap, body_max(m)));
+        else if (m->req_error == EVREQ_HTTP_INVALID_HEADER)
+            mem_fail(m, "%s: response head over the %s cap, or malformed", what,
+                     cap_text(cap, sizeof cap, MEM_HEAD_MAX));
+        else
+            mem_fail(m, "%s: no answer (refused, reset or timed out after %d ms)", what, m->cfg->timeout_ms);
         return;
     }
     int code = evhttp_request_get_response_code(req);
@@ -380,16 +445,20 @@ static void http_done(struct evhttp_request *req, void *arg)
         return;
     }
     if (gc) {
-        /* the GC pause: the app's own figure, else the round trip */
-        double ms = 0;
+        /* the GC pause: the app's own figure, else the round trip; never
+         * more than the round trip (the pause happened within it), or one
+         * lying figure would hold off forced GCs for hours (the duty cap) */
+        uint64_t now = app_now_us();
+        double rtt = (double)(now - m->sent_us) / 1000.0, ms = 0;
         for (unsigned i = 0; i < n; i++) {
             m->samples[i].flags |= MEM_GC;
+            if (m->samples[i].gc_ms > rtt)
+                m->samples[i].gc_ms = rtt;
             if (m->samples[i].gc_ms > ms)
                 ms = m->samples[i].gc_ms;
         }
         if (ms == 0)
-            ms = (double)(app_now_us() - m->sent_us) / 1000.0;
-        uint64_t now = app_now_us();
+            ms = rtt;
         double span = m->last_gc_us ? (double)(now - m->last_gc_us) / 1000.0 : 0;
         if (span > 0)
             m->gc_duty = 0.7 * m->gc_duty + 0.3 * (ms / span);
@@ -428,7 +497,8 @@ static int http_conn(struct memsrc *m, const struct evhttp_uri *u)
     /* libevent's own timeout (whole seconds) is only a backstop: tick_http
      * enforces timeout_ms, and a longer limit for forced-GC reads */
     evhttp_connection_set_timeout(m->conn, 60);
-    evhttp_connection_set_max_body_size(m->conn, MEM_BODY_MAX);
+    evhttp_connection_set_max_headers_size(m->conn, MEM_HEAD_MAX);
+    evhttp_connection_set_max_body_size(m->conn, body_max(m));
     evhttp_connection_set_retries(m->conn, 0);
     return 0;
 }
@@ -446,6 +516,8 @@ static void http_send(struct memsrc *m, int gc)
         mem_fail(m, "out of memory");
         return;
     }
+    evhttp_request_set_error_cb(req, http_error);
+    m->req_error = -1;
     char target[2048];
     const char *path = evhttp_uri_get_path(u), *query = evhttp_uri_get_query(u);
     snprintf(target, sizeof target, "%s%s%s", path && *path ? path : "/", query ? "?" : "",
@@ -477,6 +549,7 @@ static void tick_http(struct memsrc *m)
             uint64_t g = (uint64_t)(m->last_gc_ms * 10);
             limit_ms = limit_ms > 10000 ? limit_ms : 10000;
             limit_ms = limit_ms > g ? limit_ms : g;
+            limit_ms = limit_ms < MEM_GC_READ_MAX_MS ? limit_ms : MEM_GC_READ_MAX_MS;
         }
         if (now - m->sent_us > limit_ms * 1000) {
             /* libevent's timeout is whole seconds: enforce ours */
@@ -504,28 +577,34 @@ static void tick_http(struct memsrc *m)
         /* hold new requests; read once those in flight are done */
         m->app->quiescing = 1;
         m->quiesce_wait = 1;
-        if (m->app->exchanges == 0) {
+        if (m->app->exchanges == 0)
             memsrc_quiesced(m->app);
-        } else {
-            struct timeval tv = { m->cfg->quiesce_ms / 1000, (m->cfg->quiesce_ms % 1000) * 1000 };
-            event_add(m->quiesce_timer, &tv);
-        }
+        else
+            quiesce_arm(m);
         return;
     }
     http_send(m, gc);
 }
 
+/* Step 1 of a quiesce is over (the last exchange ended, or quiesce_ms
+ * passed): send the forced-GC read and hold requests while it runs, at most
+ * another quiesce_ms (step 2). */
 void memsrc_quiesced(struct app *app)
 {
     struct memsrc *m = app->mem;
-    if (m == NULL || !m->quiesce_wait) {
+    if (m == NULL) {
         app->quiescing = 0;
         proxy_unpark(app);
         return;
     }
+    if (!m->quiesce_wait) {
+        /* step 2: the read or the quiesce's timer releases the requests */
+        if (m->inflight == NULL)
+            quiesce_end(m);
+        return;
+    }
     m->quiesce_wait = 0;
-    if (m->quiesce_timer)
-        event_del(m->quiesce_timer);
+    event_del(m->quiesce_timer);
     if (app->exchanges == 0)
         m->quiesced++;
     else
@@ -533,6 +612,8 @@ void memsrc_quiesced(struct app *app)
     http_send(m, 1);
     if (m->inflight == NULL)
         quiesce_end(m);
+    else if (app->quiescing)
+        quiesce_arm(m);
 }
 
 static void quiesce_timeout(evutil_socket_t fd, short what, void *arg)
@@ -540,7 +621,10 @@ static void quiesce_timeout(evutil_socket_t fd, short what, void *arg)
     struct memsrc *m = arg;
     (void)fd;
     (void)what;
-    memsrc_quiesced(m->app);           /* requests still in flight: read anyway */
+    if (m->quiesce_wait)
+        memsrc_quiesced(m->app);       /* requests still in flight: read anyway */
+    else
+        quiesce_end(m);                /* the read takes longer: stop holding */
 }
 
 /* ---- header --------------------------------------------------------------- */
@@ -549,12 +633,14 @@ int64_t memsrc_header_seen(struct app *app, const char *v, size_t len)
 {
     struct memsrc *m = app->mem;
     struct mem_sample s;
+    char err[MEM_ERR_MAX];
 
     if (m == NULL || m->cfg->source != MEMSRC_HEADER)
         return 0;
-    if (memparse_header(v, len, &s) < 0) {
+    if (memparse_header(v, len, &s, err, sizeof err) < 0) {
         if (!m->failing)
-            mem_fail(m, "unparseable %s header: %.*s", m->cfg->header, (int)(len > 80 ? 80 : len), v);
+            mem_fail(m, "unparseable %s header (%s): %.*s", m->cfg->header, err,
+                     (int)(len > 80 ? 80 : len), v);
         else
             m->errors++;
         return 0;

@@ -33,6 +33,7 @@
 #include "memsrc.h"
 #include "route.h"
 #include "stats.h"
+#include "utf8.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -298,6 +299,16 @@ static void replay_done(struct evhttp_request *req, void *arg)
     probe_next(pr);
 }
 
+/* A replay's body, as it arrives: a probe needs the status only (the memory
+ * it moved is read from the upstream), so the body is dropped chunk by chunk
+ * (libevent drains the buffer after this call) instead of being buffered
+ * whole: a 100 MB page cost the proxy hundreds of MB. */
+static void replay_body(struct evhttp_request *req, void *arg)
+{
+    (void)req;
+    (void)arg;
+}
+
 /* Sends captured entry <e> of the route on connection <ci>. */
 static int replay_one(struct probe_run *pr, unsigned ci, const char *e, size_t len)
 {
@@ -319,10 +330,13 @@ static int replay_one(struct probe_run *pr, unsigned ci, const char *e, size_t l
         if (pr->conn[ci] == NULL)
             return -1;
         evhttp_connection_set_timeout(pr->conn[ci], (app->cfg->timeouts.response_ms + 999) / 1000);
+        /* the head is held whole: the same cap as for proxied responses */
+        evhttp_connection_set_max_headers_size(pr->conn[ci], (size_t)app->cfg->limits.max_header_bytes);
     }
     struct evhttp_request *req = evhttp_request_new(replay_done, pr);
     if (req == NULL)
         return -1;
+    evhttp_request_set_chunked_cb(req, replay_body);
     char line[PROBE_ENTRY_MAX + 1];
     memcpy(line, e, len);
     line[len] = '\0';
@@ -385,7 +399,9 @@ static void probe_next(struct probe_run *pr)
     }
 }
 
-/* Value of the split key in captured entry <e> ("" if absent). */
+/* Value of the split key in captured entry <e> ("" if absent). The value
+ * comes from a client's request and is shown by GET /api/probe: it is cut
+ * and cleaned as UTF-8 (utf8.h). */
 static void split_value(const char *split, const char *pattern, const char *e, size_t len,
                         char *out, size_t outlen)
 {
@@ -421,7 +437,7 @@ static void split_value(const char *split, const char *pattern, const char *e, s
         for (char *s = target; *s; s++)
             if (*s == '/' && ++k == seg) {
                 size_t l = strcspn(s + 1, "/");
-                snprintf(out, outlen, "%.*s", (int)l, s + 1);
+                utf8_copy(out, outlen, s + 1, l);
                 return;
             }
     } else if (strncmp(split, "query:", 6) == 0) {
@@ -430,7 +446,7 @@ static void split_value(const char *split, const char *pattern, const char *e, s
         for (char *s = q; s && *s; s = strchr(s + 1, '&')) {
             if (strncmp(s + 1, split + 6, kl) == 0 && s[1 + kl] == '=') {
                 size_t l = strcspn(s + 2 + kl, "&");
-                snprintf(out, outlen, "%.*s", (int)l, s + 2 + kl);
+                utf8_copy(out, outlen, s + 2 + kl, l);
                 return;
             }
         }
@@ -442,7 +458,7 @@ static void split_value(const char *split, const char *pattern, const char *e, s
                 const char *v = s + kl + 1;
                 while (*v == ' ')
                     v++;
-                snprintf(out, outlen, "%.*s", (int)(end ? end - v : (long)strlen(v)), v);
+                utf8_copy(out, outlen, v, end ? (size_t)(end - v) : strlen(v));
                 return;
             }
             s = end ? end + 1 : NULL;

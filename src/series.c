@@ -1,10 +1,28 @@
 /* series.c -- per-worker memory series, floors and attribution rows. See
  * series.h. Everything is bounded: SERIES_MAX_WORKERS workers, fixed rings,
- * and the row ring; nothing here depends on the amount of traffic. */
+ * and the row ring; nothing here depends on the amount of traffic.
+ *
+ * Figures come from other processes. The parsers refuse any above
+ * MEM_FIGURE_MAX, but the arithmetic here does not rely on it: sums saturate
+ * and deltas are computed in unsigned and clamped to int64, so no figure can
+ * overflow a signed type (undefined behaviour) or wrap into a wrong sign. */
 #include "series.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* <to> - <from> as a signed byte delta, clamped to [INT64_MIN, INT64_MAX]. */
+static int64_t delta(uint64_t to, uint64_t from)
+{
+    if (to >= from)
+        return to - from > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)(to - from);
+    return from - to > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)(from - to);
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a + b < a ? UINT64_MAX : a + b;
+}
 
 int series_init(struct series *s, unsigned ncols, uint64_t floor_window_us)
 {
@@ -293,9 +311,9 @@ struct series_worker *series_add(struct series *s, const struct mem_sample *m)
     if (w->has_base) {
         struct series_row r = {
             .t0 = w->base.t_us, .t1 = p->t_us, .pid = w->pid, .floor = p->floor,
-            .d_floor = (int64_t)p->floor - (int64_t)w->base.floor,
-            .d_rss = (int64_t)p->rss - (int64_t)w->base.rss,
-            .d_ext = (int64_t)p->external - (int64_t)w->base.external,
+            .d_floor = delta(p->floor, w->base.floor),
+            .d_rss = delta(p->rss, w->base.rss),
+            .d_ext = delta(p->external, w->base.external),
             .flags = (p->flags & w->base.flags & 0xffu) | (p->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)),
         };
         row_emit(s, &r, w->counts, w->base_counts, w->first_row);
@@ -325,10 +343,10 @@ void series_batch(struct series *s, const struct mem_sample *m, unsigned n,
         worker_push(s, w, &m[i]);
         seen[ns++] = w;
         sig = (sig ^ (uint64_t)w->pid ^ ((uint64_t)w->gen << 40)) * 1099511628211ull;
-        floor += w->last.floor;
-        heap += w->last.heap_used;
-        rss += w->last.rss;
-        ext += w->last.external;
+        floor = sat_add(floor, w->last.floor);
+        heap = sat_add(heap, w->last.heap_used);
+        rss = sat_add(rss, w->last.rss);
+        ext = sat_add(ext, w->last.external);
         flags &= w->last.flags;
         t = m[i].t_us > t ? m[i].t_us : t;
     }
@@ -364,9 +382,9 @@ void series_batch(struct series *s, const struct mem_sample *m, unsigned n,
         if (s->agg_has_base && s->agg_sig == sig) {
             struct series_row r = {
                 .t0 = s->agg_base_t, .t1 = s->tr_t, .pid = 0, .floor = s->tr_level,
-                .d_floor = (int64_t)s->tr_level - (int64_t)s->agg_base_floor,
-                .d_rss = (int64_t)s->tr_rss - (int64_t)s->agg_base_rss,
-                .d_ext = (int64_t)s->tr_ext - (int64_t)s->agg_base_ext,
+                .d_floor = delta(s->tr_level, s->agg_base_floor),
+                .d_rss = delta(s->tr_rss, s->agg_base_rss),
+                .d_ext = delta(s->tr_ext, s->agg_base_ext),
                 .flags = flags,
             };
             row_emit(s, &r, s->tr_counts, s->agg_base_counts, s->agg_first_row);
@@ -385,9 +403,9 @@ void series_batch(struct series *s, const struct mem_sample *m, unsigned n,
     if (s->agg_has_base && s->agg_sig == sig) {
         struct series_row r = {
             .t0 = s->agg_base_t, .t1 = t, .pid = 0, .floor = floor,
-            .d_floor = (int64_t)floor - (int64_t)s->agg_base_floor,
-            .d_rss = (int64_t)rss - (int64_t)s->agg_base_rss,
-            .d_ext = (int64_t)ext - (int64_t)s->agg_base_ext,
+            .d_floor = delta(floor, s->agg_base_floor),
+            .d_rss = delta(rss, s->agg_base_rss),
+            .d_ext = delta(ext, s->agg_base_ext),
             .flags = flags,
         };
         row_emit(s, &r, global_counts, s->agg_base_counts, s->agg_first_row);

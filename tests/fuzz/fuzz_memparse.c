@@ -6,9 +6,13 @@
  * "worker"). The rest of the input is the parser's input. The sample array
  * is allocated at exactly its size, so writing past <max> is caught.
  * Invariants: 0 or -1 only; on success 1..max samples, each with RSS or
- * heap and known flags only; on -1 a non-empty, terminated message. */
+ * heap and known flags only, no figure above MEM_FIGURE_MAX; on -1 a non-empty, terminated message that is
+ * valid UTF-8 (it quotes the input, and /api/memory serves it as JSON). */
 #include "fuzz.h"
 #include "memsrc.h"
+#include "utf8.h"
+
+#include <string.h>
 
 #define KNOWN_FLAGS (MEM_HAS_RSS | MEM_HAS_HEAP | MEM_HAS_EXT | MEM_GC | MEM_HAS_FLOOR | \
                      MEM_HAS_LIMIT | MEM_HAS_SPLIT)
@@ -20,6 +24,10 @@ static void check_samples(const struct mem_sample *s, unsigned count, unsigned m
         FUZZ_CHECK((s[i].flags & ~KNOWN_FLAGS) == 0);
         FUZZ_CHECK(s[i].flags & (MEM_HAS_RSS | MEM_HAS_HEAP));
         FUZZ_CHECK(s[i].pid >= -(int64_t)max && s[i].pid <= 0x7fffffff);
+        FUZZ_CHECK(s[i].rss <= MEM_FIGURE_MAX && s[i].heap_used <= MEM_FIGURE_MAX &&
+                   s[i].heap_total <= MEM_FIGURE_MAX && s[i].external <= MEM_FIGURE_MAX &&
+                   s[i].array_buffers <= MEM_FIGURE_MAX && s[i].floor <= MEM_FIGURE_MAX &&
+                   s[i].limit <= MEM_FIGURE_MAX);
     }
 }
 
@@ -27,8 +35,10 @@ static void check_err(int rc, const char *err)
 {
     FUZZ_CHECK(rc == 0 || rc == -1);
     FUZZ_CHECK(memchr(err, '\0', MEM_ERR_MAX) != NULL);
-    if (rc < 0)
+    if (rc < 0) {
         FUZZ_CHECK(err[0] != '\0');
+        FUZZ_CHECK(utf8_valid(err, strlen(err)));
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -86,11 +96,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     default:
-        rc = memparse_header(s, n, out);
-        FUZZ_CHECK(rc == 0 || rc == -1);
+        rc = memparse_header(s, n, out, err, sizeof err);
+        check_err(rc, err);
         if (rc == 0) {
             FUZZ_CHECK(out->pid > 0 && out->pid <= 0x7fffffff);
-            FUZZ_CHECK(out->flags & (MEM_HAS_RSS | MEM_HAS_HEAP));
+            check_samples(out, 1, max);
         }
         break;
     }

@@ -1,12 +1,16 @@
 /* test_admin.c -- the admin token check: right answers, and time that does
  * not depend on where a wrong token differs; the Host check that keeps a
  * DNS-rebinding page away from a token-less loopback admin
- * (docs/hardening.md, "Admin security"). */
+ * (docs/hardening.md, "Admin security"); and the JSON body of every admin
+ * answer, which must refuse what it cannot encode rather than send nothing. */
 #include "cm.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <event2/buffer.h>
+#include <jansson.h>
 
 #include "admin.h"
 
@@ -133,9 +137,36 @@ static void test_host_is_loopback_refuses_hostile_hosts(void **state)
     assert_int_equal(admin_host_is_loopback(longhost), 0);
 }
 
+/* A failed json_pack (NULL) and a string that is not UTF-8 (jansson's
+ * _nocheck setters let one in) are errors, so reply_json answers 500; they
+ * used to give an empty body with the original status. */
+static void test_json_body_refuses_what_cannot_be_encoded(void **state)
+{
+    (void)state;
+    struct evbuffer *b = evbuffer_new();
+    json_t *ok = json_pack("{s:s,s:i}", "last_error", "caf\xc3\xa9", "n", 3);
+    assert_int_equal(admin_json_body(b, ok), 0);
+    size_t n = evbuffer_get_length(b);
+    char text[64] = "";
+    evbuffer_copyout(b, text, n < sizeof text - 1 ? n : sizeof text - 1);
+    assert_string_equal(text, "{\"last_error\":\"caf\xc3\xa9\",\"n\":3}\n");
+    json_decref(ok);
+
+    evbuffer_drain(b, evbuffer_get_length(b));
+    assert_int_equal(admin_json_body(b, NULL), -1);
+    /* what json_pack does with half a character: NULL */
+    assert_null(json_pack("{s:s}", "last_error", "cut \xc3"));
+    json_t *bad = json_object();
+    json_object_set_new(bad, "last_error", json_string_nocheck("cut \xc3"));
+    assert_int_equal(admin_json_body(b, bad), -1);
+    json_decref(bad);
+    evbuffer_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_body_refuses_what_cannot_be_encoded),
         cmocka_unit_test(test_token_ok_accepts_only_the_exact_token),
         cmocka_unit_test(test_token_ok_time_does_not_depend_on_where_it_differs),
         cmocka_unit_test(test_host_is_loopback_accepts_loopback_hosts),

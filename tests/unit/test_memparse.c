@@ -968,8 +968,9 @@ static void test_prom_rejects_colon_in_label_name(void **state)
 
 static int hdr(const char *s, struct mem_sample *m)
 {
+    char err[MEM_ERR_MAX];
     memset(m, 0xa5, sizeof *m);                         /* must be cleared */
-    return memparse_header(s, strlen(s), m);
+    return memparse_header(s, strlen(s), m, err, sizeof err);
 }
 
 static void test_header_reads_all_keys(void **state)
@@ -1001,8 +1002,10 @@ static void test_header_reads_all_keys(void **state)
     assert_int_equal(hdr("pid=2147483647; heap_used=1", &m), 0);
     assert_int_equal(m.pid, 2147483647);
     assert_int_equal(m.flags, MEM_HAS_HEAP);
-    assert_int_equal(hdr("pid=1; rss=18446744073709551615", &m), 0);
-    assert_true(m.rss == UINT64_MAX);
+    /* the largest plausible figure (MEM_FIGURE_MAX, 1 PiB); gc_seq is a count */
+    assert_int_equal(hdr("pid=1; rss=1125899906842624; gc_seq=18446744073709551615", &m), 0);
+    assert_true(m.rss == MEM_FIGURE_MAX);
+    assert_true(m.gc_seq == UINT64_MAX);
 }
 
 /* "Unknown keys are ignored" (memsrc.h): so are their values, whatever they
@@ -1060,11 +1063,86 @@ static void test_header_rejects_malformed(void **state)
         B("\xff\xfe"),
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[MEM_ERR_MAX] = "";
         memset(&m, 0, sizeof m);
-        if (memparse_header(bad[i].s, bad[i].n, &m) != -1)
+        if (memparse_header(bad[i].s, bad[i].n, &m, err, sizeof err) != -1)
             fail_msg("case %zu accepted: pid=%lld rss=%llu", i, (long long)m.pid,
                      (unsigned long long)m.rss);
+        if (err[0] == '\0')
+            fail_msg("case %zu: refused without a message", i);
     }
+}
+
+/* Figures above MEM_FIGURE_MAX (1 PiB) from any source are refused with a
+ * message naming the figure: near 2^63 they overflowed series.c (UBSan
+ * aborted, release builds computed wrong rows). Counts (gcSeq, gc_seq) are
+ * not bytes and are not capped. */
+static void test_implausible_figures_are_refused(void **state)
+{
+    (void)state;
+    struct mem_sample m[4];
+    unsigned c;
+    char err[MEM_ERR_MAX];
+    const char *json_bad[] = {
+        "{\"pid\": 1, \"rss\": 9223372036854775807, \"heapUsed\": 1, \"heapTotal\": 2}",
+        "{\"rss\": 1125899906842625}",
+        "{\"rss\": 1, \"heapUsed\": 9.0e18, \"heapTotal\": 2}",
+        "{\"rss\": 1, \"heapUsed\": 1, \"heapTotal\": 9223372036854775000}",
+        "{\"rss\": 1, \"external\": 4611686018427387904}",
+        "{\"rss\": 1, \"arrayBuffers\": 4611686018427387904}",
+        "{\"rss\": 1, \"heapFloor\": 4611686018427387904}",
+        "{\"rss\": 1, \"heapLimit\": 4611686018427387904}",
+        "{\"vmrss\": 4611686018427387904}",
+        "[{\"rss\": 1}, {\"rss\": 9223372036854775807}]",
+    };
+    for (size_t i = 0; i < sizeof json_bad / sizeof json_bad[0]; i++) {
+        err[0] = '\0';
+        if (memparse_json(json_bad[i], strlen(json_bad[i]), m, 4, &c, err, sizeof err) != -1)
+            fail_msg("json %zu accepted: rss %llu", i, (unsigned long long)m[0].rss);
+        if (!strstr(err, "1 PiB"))
+            fail_msg("json %zu: message should name the cap: \"%s\"", i, err);
+    }
+    const char ok[] = "{\"rss\": 1125899906842624, \"gcSeq\": 9223372036854775807}";
+    assert_int_equal(memparse_json(ok, sizeof ok - 1, m, 4, &c, err, sizeof err), 0);
+    assert_true(m[0].rss == MEM_FIGURE_MAX);
+
+    const char *hdr_bad[] = {
+        "pid=1; rss=18446744073709551615",
+        "pid=1; rss=1; heap_used=9223372036854775808",
+        "pid=1; rss=1125899906842625",
+        "pid=1; rss=1; floor=4611686018427387904",
+        "pid=1; rss=1; heap_limit=4611686018427387904",
+        "pid=1; rss=1; external=4611686018427387904; array_buffers=1",
+    };
+    for (size_t i = 0; i < sizeof hdr_bad / sizeof hdr_bad[0]; i++) {
+        err[0] = '\0';
+        if (memparse_header(hdr_bad[i], strlen(hdr_bad[i]), m, err, sizeof err) != -1)
+            fail_msg("header %zu accepted", i);
+        if (!strstr(err, "1 PiB"))
+            fail_msg("header %zu: message should name the cap: \"%s\"", i, err);
+    }
+
+    /* Prometheus: such a value is no reading (as NaN is); when nothing else
+     * is read, the message says which line and why */
+    const struct memparse_prom_names names = { "process_resident_memory_bytes", "nodejs_heap_size_used_bytes",
+                                               "nodejs_heap_size_total_bytes", NULL, NULL, NULL };
+    const char p1[] = "process_resident_memory_bytes 9.2e18\n";
+    assert_int_equal(memparse_prom(p1, sizeof p1 - 1, &names, m, 4, &c, err, sizeof err), -1);
+    if (!strstr(err, "line 1") || !strstr(err, "1 PiB"))
+        fail_msg("prometheus message: \"%s\"", err);
+    const char p2[] = "process_resident_memory_bytes{pid=\"4\"} 1000\n"
+                      "nodejs_heap_size_used_bytes{pid=\"4\"} 4611686018427387904\n";
+    assert_int_equal(memparse_prom(p2, sizeof p2 - 1, &names, m, 4, &c, err, sizeof err), 0);
+    assert_int_equal(c, 1);
+    assert_int_equal(m[0].rss, 1000);
+    assert_int_equal(m[0].heap_used, 0);
+    assert_int_equal(m[0].flags, MEM_HAS_RSS);
+
+    /* /proc status: kB figures above it too */
+    const char st[] = "VmRSS:\t1099511627777 kB\n";
+    struct mem_sample one;
+    memset(&one, 0, sizeof one);
+    assert_int_equal(memparse_proc_status(st, sizeof st - 1, &one, err, sizeof err), -1);
 }
 
 int main(void)
@@ -1096,6 +1174,7 @@ int main(void)
         cmocka_unit_test(test_prom_rejects_malformed),
         cmocka_unit_test(test_prom_rejects_nul_inside_value),
         cmocka_unit_test(test_prom_rejects_colon_in_label_name),
+        cmocka_unit_test(test_implausible_figures_are_refused),
         cmocka_unit_test(test_header_reads_all_keys),
         cmocka_unit_test(test_header_ignores_unknown_keys_with_any_value),
         cmocka_unit_test(test_header_rejects_malformed),

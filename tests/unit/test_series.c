@@ -204,9 +204,67 @@ static void test_resize_keeps_counts(void **state)
     series_fini(&s);
 }
 
+/* Figures near 2^63 (a hostile source; the parsers refuse them now, series
+ * must not depend on it): deltas clamp to the int64 range instead of
+ * overflowing (undefined behaviour; UBSan aborts), sums saturate instead of
+ * wrapping, and the sign is always right. */
+static void test_extreme_figures_do_not_overflow(void **state)
+{
+    (void)state;
+    struct series s;
+    uint64_t counts[1] = { 0 };
+    const uint64_t big = UINT64_C(1) << 63, huge = UINT64_MAX - 5;
+    assert_int_equal(series_init(&s, 1, 30000000), 0);
+    /* one worker, batches: 0 -> 2^63 -> 0 -> UINT64_MAX-5 */
+    const uint64_t heaps[] = { 0, big, 0, huge, 1 };
+    for (int i = 0; i < 5; i++) {
+        struct mem_sample m = smp(9, 1000 * (uint64_t)i, 0, MEM_GC);
+        m.heap_used = m.rss = m.external = heaps[i];
+        series_batch(&s, &m, 1, counts, 1);
+    }
+    assert_int_equal(s.row_n, 4);
+    const int64_t want[] = { INT64_MAX, INT64_MIN, INT64_MAX, INT64_MIN };
+    for (unsigned i = 0; i < 4; i++) {
+        const struct series_row *r = series_row(&s, i, NULL);
+        assert_true(r->d_floor == want[i]);
+        assert_true(r->d_rss == want[i]);
+        assert_true(r->d_ext == want[i]);
+    }
+    series_fini(&s);
+
+    /* two workers whose sum passes 2^64: saturates, the delta stays positive */
+    assert_int_equal(series_init(&s, 1, 30000000), 0);
+    struct mem_sample two[2] = { smp(1, 0, 1000, MEM_GC), smp(2, 0, 1000, MEM_GC) };
+    series_batch(&s, two, 2, counts, 1);
+    two[0] = smp(1, 1000, 0, MEM_GC);
+    two[1] = smp(2, 1000, 0, MEM_GC);
+    two[0].heap_used = two[1].heap_used = huge;
+    series_batch(&s, two, 2, counts, 1);
+    assert_int_equal(s.row_n, 1);
+    const struct series_row *r = series_row(&s, 0, NULL);
+    assert_true(r->floor == UINT64_MAX);
+    assert_true(r->d_floor == INT64_MAX);
+    series_fini(&s);
+
+    /* the header source's per-worker rows */
+    assert_int_equal(series_init(&s, 1, 30000000), 0);
+    struct mem_sample m = smp(5, 0, 0, MEM_GC);
+    assert_non_null(series_add(&s, &m));
+    m = smp(5, 1000, 0, MEM_GC);
+    m.heap_used = huge;
+    assert_non_null(series_add(&s, &m));
+    m = smp(5, 2000, 0, MEM_GC);
+    assert_non_null(series_add(&s, &m));
+    assert_int_equal(s.row_n, 2);
+    assert_true(series_row(&s, 0, NULL)->d_floor == INT64_MAX);
+    assert_true(series_row(&s, 1, NULL)->d_floor == INT64_MIN);
+    series_fini(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_extreme_figures_do_not_overflow),
         cmocka_unit_test(test_gc_batches_make_rows_with_count_deltas),
         cmocka_unit_test(test_envelope_floor_is_the_window_minimum),
         cmocka_unit_test(test_envelope_rows_go_trough_to_trough),
