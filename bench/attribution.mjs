@@ -44,6 +44,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--keep') opt.keep = true;
   else if (a === '--from') opt.from = v();
   else if (a === '--rate') opt.rate = +v();
+  else if (a === '--conc') opt.conc = +v();
   else if (a === '--attribution') opt.attribution = JSON.parse(v());   // extra "attribution" keys
   else if (a === '-h' || a === '--help') {
     console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 15).join('\n'));
@@ -57,6 +58,10 @@ for (let i = 0; i < argv.length; i++) {
 const httpMem = (port, extra) => ({ source: 'http', url: `http://127.0.0.1:${port}/__mem`, interval_ms: 100, ...extra });
 const gcMem = (port) => ({ gc_url: `http://127.0.0.1:${port}/__mem?gc=1`, gc_interval_ms: 100, max_gc_duty: 0.1 });
 const CONFIGS = {
+  // the README's minimal forced-GC block: designed rows, quiescing and the budget at their defaults
+  rows: { title: 'designed rows: `gc_url` with every other key at its default (rows, quiesce, budget)', seeds: [10, 2],
+    requests: { vue: 6000, react: 9000 },
+    memory: (p) => ({ source: 'http', url: `http://127.0.0.1:${p}/__mem`, gc_url: `http://127.0.0.1:${p}/__mem?gc=1` }) },
   gcq: { title: 'forced GC + quiescing (http source, `quiesce_ms` 50)', seeds: [10, 2],
     // react seeds 1-3 (quick: seed 1) run 20,000 requests: the ~8 KB beacon target
     requests: { vue: 6000, react: (s, quick) => (s <= (quick ? 1 : 3) ? 20000 : 9000) },

@@ -24,6 +24,7 @@ struct upconn;
 struct attrib;
 struct bisect_run;
 struct guard;
+struct gate;
 
 struct app {
     struct event_base *base;
@@ -44,9 +45,7 @@ struct app {
     unsigned nclients;
     int listener_paused;             /* at max_connections, or out of descriptors */
     int draining;                    /* SIGTERM: finish and exit */
-    int quiescing;                   /* memsrc: hold new requests for a forced GC */
-    unsigned exchanges;              /* exchanges begun and not finished */
-    struct client *parked;           /* clients holding a request while quiescing */
+    struct gate *gate;               /* gate.c: holds requests for forced GCs and designed rows */
     uint64_t connections_total, connections_rejected;
     uint64_t idle_drained;            /* idle keep-alive connections closed for lack of descriptors */
     struct event *ev_accept_retry;   /* re-enables a listener paused for lack of descriptors */

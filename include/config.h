@@ -31,6 +31,10 @@ struct config_memory {
     int interval_ms, timeout_ms, gc_interval_ms, floor_window_ms;
     double max_gc_duty;               /* cap on the share of time spent in forced GC */
     int quiesce_ms;                   /* hold new requests up to this long before a forced GC */
+    /* designed measurement rows (gate.h, rowplan.h): http source with gc_url */
+    int design;                       /* on by default with a gc_url */
+    int row_min, row_max;             /* completed requests per row */
+    int hold_ms;                      /* longest a request waits for its route's row */
     char *url, *gc_url;               /* http, prometheus */
     int64_t pid;                      /* proc: one of pid, pidfile, process */
     char *pidfile, *process;

@@ -12,8 +12,8 @@
  *             completed, or earlier when it stalls: nothing admitted is in
  *             flight while requests wait (closed-loop clients all waiting);
  *   quiesce   a forced-GC read is about to happen: nothing new starts; once
- *             the exchanges in flight end (or quiesce_ms passed) the owner
- *             reads the floor; at the latest quiesce_ms after it began, the
+ *             the exchanges in flight end (or drain_ms passed) the owner
+ *             reads the floor; at the latest hold_ms after it began, the
  *             hold ends whatever the memory source does.
  *
  * The proxy asks gate_admit() for every parsed request, parks the refused
@@ -74,10 +74,14 @@ void gate_finished(struct gate *g, unsigned slot, int counted);
  * once, <target> completed admitted requests make it full; waiting requests
  * of admitted routes are released now. <hold_ms> bounds any wait. */
 void gate_row(struct gate *g, const uint8_t *admit, unsigned nslots, unsigned target, unsigned hold_ms);
-/* Holds every new request until the exchanges in flight end; then
- * gate_ops.quiesced. The hold ends by itself <quiesce_ms> after this call
- * (gate_open is then a no-op for the waiters already released). */
-void gate_quiesce(struct gate *g, unsigned quiesce_ms);
+/* Holds every new request until the exchanges in flight end, or <drain_ms>
+ * passed; then gate_ops.quiesced. The hold ends by itself <hold_ms> after
+ * this call whatever the owner does (the state before the quiesce returns);
+ * the owner normally ends it sooner with gate_row or gate_open. */
+void gate_quiesce(struct gate *g, unsigned drain_ms, unsigned hold_ms);
+/* Marks in <mask> (n entries, zeroed first) the slots with held requests;
+ * returns how many requests are held. */
+unsigned gate_waiting(const struct gate *g, uint8_t *mask, unsigned n);
 /* Every request starts at once; all waiters are released in arrival order. */
 void gate_open(struct gate *g);
 

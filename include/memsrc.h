@@ -97,8 +97,11 @@ void memsrc_stop(struct app *app);    /* NULL-safe; reload = stop + start */
  * the worker's pid (0 when unusable), for memsrc_count() at the end of the
  * exchange. */
 int64_t memsrc_header_seen(struct app *app, const char *v, size_t len);
-/* proxy.c: while quiescing, the last exchange in flight just ended. */
-void memsrc_quiesced(struct app *app);
+/* The admission gate (gate.h): a quiesce asked by the sampler is done
+ * (<timed_out>: quiesce_ms passed with exchanges still in flight), or the
+ * designed row is full. */
+void memsrc_gate_quiesced(struct app *app, int timed_out);
+void memsrc_row_full(struct app *app);
 /* A request of stats slot <slot> completed on worker <pid>. */
 void memsrc_count(struct app *app, int64_t pid, unsigned slot);
 

@@ -16,8 +16,9 @@ int proxy_start(struct app *app);
 /* Stops accepting (SIGTERM), closes idle connections and lets the others
  * finish their current exchange; the loop exits when none are left. */
 void proxy_drain(struct app *app);
-/* Releases the requests held while app->quiescing (memsrc.c). */
-void proxy_unpark(struct app *app);
+struct gate_waiter;
+/* The admission gate (gate.h) lets the request held in <w> start. */
+void proxy_gate_release(struct app *app, struct gate_waiter *w);
 
 /* Closes every connection at once (final shutdown). */
 void proxy_stop(struct app *app);

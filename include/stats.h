@@ -40,6 +40,7 @@ struct stats_route {
     int active;                     /* in the current route table */
     uint64_t requests;
     uint64_t rendered;              /* answered by the upstream: SSR work done */
+    uint64_t held, held_us;         /* requests held at the admission gate, and for how long */
     int64_t inflight;
     uint64_t status[6];             /* [1]..[5]: 1xx..5xx */
     uint64_t bytes_in, bytes_out;

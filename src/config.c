@@ -469,6 +469,67 @@ static int check_http_url(const char *url, const char *path, struct config_err *
     return 0;
 }
 
+/* Defaults of designed rows (conf/README.md says why these numbers):
+ * - 20 to 100 completed requests a row: small enough that a route's share
+ *   differs from row to row, large enough that a floor reading (a forced
+ *   GC's cost) buys tens of requests; varied so a per-row constant is not
+ *   confused with the sum of the route columns;
+ * - a request waits at most 500 ms for its route's row, then goes anyway;
+ * - quiesce 100 ms: the requests in flight at the end of a row finish
+ *   before the floor is read (an SSR render takes a few to tens of ms);
+ * - forced GC may take up to half the upstream's time while routes are
+ *   unknown or suspect (a tenth of that once settled): staging only. */
+#define ROWS_MIN_DEFAULT  20
+#define ROWS_MAX_DEFAULT  100
+#define ROWS_HOLD_MS      500
+#define ROWS_QUIESCE_MS   100
+#define ROWS_MAX_GC_DUTY  0.5
+
+static int get_bool(json_t *o, const char *key, const char *base, int *out, struct config_err *err);
+
+/* memory.rows: {"design": bool, "min_requests", "max_requests", "hold_ms"} */
+static int parse_rows(json_t *m, struct config_memory *mc, struct config_err *err)
+{
+    static const char *const keys[] = { "design", "min_requests", "max_requests", "hold_ms", NULL };
+    json_t *r = json_object_get(m, "rows");
+    int64_t v;
+
+    mc->design = mc->gc_url != NULL;
+    mc->row_min = ROWS_MIN_DEFAULT;
+    mc->row_max = ROWS_MAX_DEFAULT;
+    mc->hold_ms = ROWS_HOLD_MS;
+    if (r == NULL)
+        return 0;
+    if (!json_is_object(r)) {
+        config_err_set(err, "memory.rows", "expected an object like {\"design\": true, \"min_requests\": 20}, got %s",
+                       json_type_name(r));
+        return -1;
+    }
+    if (check_keys(r, keys, "memory.rows", err) < 0 || get_bool(r, "design", "memory.rows", &mc->design, err) < 0)
+        return -1;
+    if (mc->design && !mc->gc_url) {
+        config_err_set(err, "memory.rows.design", "needs \"gc_url\": a designed row ends with a forced-GC reading");
+        return -1;
+    }
+    v = mc->row_min;
+    if (get_int(r, "min_requests", "memory.rows", 1, 100000, &v, err) < 0)
+        return -1;
+    mc->row_min = (int)v;
+    v = mc->row_max > mc->row_min ? mc->row_max : mc->row_min;
+    if (get_int(r, "max_requests", "memory.rows", 1, 100000, &v, err) < 0)
+        return -1;
+    mc->row_max = (int)v;
+    if (mc->row_max < mc->row_min) {
+        config_err_set(err, "memory.rows.max_requests", "%d is below min_requests (%d)", mc->row_max, mc->row_min);
+        return -1;
+    }
+    v = mc->hold_ms;
+    if (get_int(r, "hold_ms", "memory.rows", 0, 60000, &v, err) < 0)
+        return -1;
+    mc->hold_ms = (int)v;
+    return 0;
+}
+
 static int parse_memory(json_t *m, struct config_memory *mc, struct config_err *err)
 {
     static const char *const names[] = { "proc", "cgroup", "http", "prometheus", "header", NULL };
@@ -477,7 +538,7 @@ static int parse_memory(json_t *m, struct config_memory *mc, struct config_err *
     static const char *const extra[][10] = {
         { "pid", "pidfile", "process", "children", NULL },
         { "path", NULL },
-        { "url", "gc_url", "gc_interval_ms", "max_gc_duty", "quiesce_ms", NULL },
+        { "url", "gc_url", "gc_interval_ms", "max_gc_duty", "quiesce_ms", "rows", NULL },
         { "url", "metrics", "worker_label", NULL },
         { "header", "strip", NULL },
     };
@@ -597,7 +658,12 @@ static int parse_memory(json_t *m, struct config_memory *mc, struct config_err *
             if (get_int(m, "gc_interval_ms", "memory", 10, 86400000, &v, err) < 0)
                 return -1;
             mc->gc_interval_ms = (int)v;
-            v = 0;
+            if (parse_rows(m, mc, err) < 0)
+                return -1;
+            /* designed rows read a floor per row: they need the in-flight
+             * requests done (quiesce) and a budget that allows a floor per
+             * row; both defaults follow (an explicit value wins) */
+            v = mc->design ? ROWS_QUIESCE_MS : 0;
             if (get_int(m, "quiesce_ms", "memory", 0, 10000, &v, err) < 0)
                 return -1;
             mc->quiesce_ms = (int)v;
@@ -605,6 +671,8 @@ static int parse_memory(json_t *m, struct config_memory *mc, struct config_err *
                 config_err_set(err, "memory.quiesce_ms", "only works with \"gc_url\" (it holds requests for a forced GC)");
                 return -1;
             }
+            if (mc->design)
+                mc->max_gc_duty = ROWS_MAX_GC_DUTY;
             json_t *d = json_object_get(m, "max_gc_duty");
             if (d) {
                 if (!json_is_number(d) || json_number_value(d) <= 0 || json_number_value(d) > 1) {

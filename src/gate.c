@@ -26,7 +26,7 @@ struct gate {
     unsigned hold_ms;
     int row_reported;                 /* row_full called for this row */
     int quiesce_reported;             /* quiesced called for this quiesce */
-    uint64_t quiesce_end_us;
+    uint64_t drain_end_us, quiesce_end_us;
     struct gate_waiter *head, *tail;
     struct gate_stats st;
 };
@@ -137,7 +137,7 @@ static void arm(struct gate *g)
 {
     uint64_t at = 0;
     if (g->state == GATE_QUIESCE)
-        at = g->quiesce_end_us;
+        at = g->quiesce_reported ? g->quiesce_end_us : g->drain_end_us;
     else if (g->head)
         at = g->head->since_us + (uint64_t)g->hold_ms * 1000u;
     if (at == 0) {
@@ -202,6 +202,12 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     uint64_t now = now_us();
 
+    if (g->state == GATE_QUIESCE && !g->quiesce_reported && now + 500 >= g->drain_end_us) {
+        quiesce_check(g, 1);         /* exchanges still in flight: read anyway */
+        if (g->state == GATE_QUIESCE)
+            arm(g);
+        return;
+    }
     if (g->state == GATE_QUIESCE && now + 500 >= g->quiesce_end_us) {
         /* the hold ends here whatever the memory source does */
         quiesce_check(g, 1);
@@ -283,15 +289,29 @@ void gate_row(struct gate *g, const uint8_t *admit, unsigned nslots, unsigned ta
     release_admitted(g);
 }
 
-void gate_quiesce(struct gate *g, unsigned quiesce_ms)
+void gate_quiesce(struct gate *g, unsigned drain_ms, unsigned hold_ms)
 {
+    uint64_t now = now_us();
     if (g->state != GATE_QUIESCE)
         g->before_quiesce = g->state;
     g->state = GATE_QUIESCE;
     g->quiesce_reported = 0;
-    g->quiesce_end_us = now_us() + (uint64_t)quiesce_ms * 1000u;
+    g->drain_end_us = now + (uint64_t)drain_ms * 1000u;
+    g->quiesce_end_us = now + (uint64_t)(hold_ms > drain_ms ? hold_ms : drain_ms) * 1000u;
     arm(g);
     quiesce_check(g, 0);
+    if (g->state == GATE_QUIESCE)
+        arm(g);                      /* quiesced: the hold's own end is next */
+}
+
+unsigned gate_waiting(const struct gate *g, uint8_t *mask, unsigned n)
+{
+    unsigned k = 0;
+    memset(mask, 0, n);
+    for (const struct gate_waiter *w = g->head; w; w = w->next, k++)
+        if (w->slot < n)
+            mask[w->slot] = 1;
+    return k;
 }
 
 void gate_open(struct gate *g)

@@ -11,6 +11,7 @@
 #include "attrib.h"
 #include "bisect.h"
 #include "events.h"
+#include "gate.h"
 #include "guard.h"
 #include "log.h"
 #include "memsrc.h"
@@ -64,6 +65,24 @@ static int open_logs(const struct config *c)
     return 0;
 }
 
+/* The admission gate calls up into the proxy (release a held request) and
+ * the sampler (a quiesce or a designed row is done) through these: the gate
+ * itself knows neither. */
+static void gate_release_cb(void *arg, struct gate_waiter *w)
+{
+    proxy_gate_release(arg, w);
+}
+
+static void gate_quiesced_cb(void *arg, int timed_out)
+{
+    memsrc_gate_quiesced(arg, timed_out);
+}
+
+static void gate_row_full_cb(void *arg)
+{
+    memsrc_row_full(arg);
+}
+
 static void reload(struct app *app)
 {
     struct config_err err;
@@ -95,6 +114,8 @@ static void reload(struct app *app)
                            memcmp(&old->targets[i].sa, &nc->targets[i].sa, nc->targets[i].salen) != 0;
     free(app->route_slot);
     app->route_slot = map;
+    if (gate_resize(app->gate, app->stats.n) < 0)
+        log_at(LOG_WARN, "reload: out of memory widening the admission gate");
     memsrc_stop(app);                 /* it points into the old config */
     app->cfg = nc;
     app_apply_modes(app);
@@ -213,6 +234,11 @@ int main(int argc, char **argv)
         log_at(LOG_ERROR, "out of memory at start-up");
         return 1;
     }
+    struct gate_ops gops = { &app, gate_release_cb, gate_quiesced_cb, gate_row_full_cb };
+    if ((app.gate = gate_new(app.base, app.stats.n, &gops)) == NULL) {
+        log_at(LOG_ERROR, "out of memory at start-up");
+        return 1;
+    }
     events_init(&app.events);
     if (events_open_log(&app.events, app.cfg->event_log) < 0) {
         log_at(LOG_ERROR, "event_log %s: %s", app.cfg->event_log, strerror(errno));
@@ -242,6 +268,8 @@ int main(int argc, char **argv)
     attrib_stop(&app);
     memsrc_stop(&app);
     proxy_stop(&app);
+    gate_free(app.gate);
+    app.gate = NULL;
     admin_stop(&app);
     series_fini(&app.series);
     for (int i = 0; i < 3; i++)

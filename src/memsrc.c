@@ -17,16 +17,30 @@
  * the pause happened between sending the read and its answer, so a source
  * claiming hours cannot stop forced GCs for good.
  *
- * Quiescing (quiesce_ms) holds new requests in two steps, each bounded by
- * quiesce_ms on the quiesce's own timer: until those in flight are done (or
- * the time is up), then while the forced-GC read runs (or the time is up).
- * The read itself may take longer; held requests never wait for it. */
+ * Quiescing (quiesce_ms) holds new requests at the admission gate (gate.h)
+ * in two steps, each bounded by quiesce_ms on the gate's own timer: until
+ * those in flight are done (or the time is up), then while the forced-GC
+ * read runs (or the time is up). The read itself may take longer; held
+ * requests never wait for it.
+ *
+ * Designed rows (memory.rows, on by default with a gc_url): instead of a
+ * forced GC every gc_interval_ms, the sampler shapes each interval between
+ * two floors. rowplan.h picks which routes a row admits and how many
+ * completed requests make it full; the gate holds the other routes'
+ * requests (at most hold_ms); when the row is full (or stalls) the next
+ * forced-GC read happens as soon as the budget allows: forced GC may take
+ * max_gc_duty of the time while a route with traffic is unknown or suspect,
+ * a tenth of it once every verdict is settled. With no traffic the gate is
+ * open and forced GCs follow gc_interval_ms as without rows. */
 #include "memsrc.h"
 #include "events.h"
 #include "app.h"
+#include "attrib.h"
+#include "gate.h"
+#include "rowplan.h"
+#include "stats.h"
 #include "config.h"
 #include "log.h"
-#include "proxy.h"
 #include "utf8.h"
 
 #include <dirent.h>
@@ -67,11 +81,20 @@ struct memsrc {
     int inflight_gc;
     int req_error;                    /* enum evhttp_request_error of the read in flight, -1 if none */
     uint64_t sent_us, last_gc_us;
-    int quiesce_wait;                 /* a GC read waits for requests in flight */
+    int quiesce_wait;                 /* a GC read waits for the gate's quiesce */
+    int gc_reading;                   /* a forced-GC read is under way (quiesce or request) */
     memsrc_floor_cb floor_cb;         /* a probe waits for a forced-GC reading */
     void *floor_arg;
-    struct event *quiesce_timer;      /* bounds each step of a quiesce */
     uint64_t quiesced, quiesce_timeouts;
+    /* designed rows */
+    struct rowplan plan;
+    int rows_on;                      /* the gate runs a designed row */
+    int gc_wanted;                    /* the row is full: read a floor when the budget allows */
+    struct event *gc_timer;           /* waits for the budget */
+    uint8_t *admit, *active, *waiting;   /* per slot, nmask */
+    unsigned nmask;
+    double duty_target;
+    uint64_t rows_designed;
     /* health */
     int failing;
     uint64_t reads, errors, last_ok_us;
@@ -95,7 +118,7 @@ static void mem_ok(struct memsrc *m)
     }
 }
 
-static void quiesce_end(struct memsrc *m);
+static void gc_over(struct memsrc *m);
 static void http_send(struct memsrc *m, int gc);
 static void mem_fail(struct memsrc *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void mem_fail(struct memsrc *m, const char *fmt, ...)
@@ -108,7 +131,8 @@ static void mem_fail(struct memsrc *m, const char *fmt, ...)
     va_end(ap);
     m->errors++;
     series_stale(&m->app->series);
-    quiesce_end(m);
+    if (m->gc_reading)
+        gc_over(m);
     if (m->floor_cb && !m->inflight) {
         memsrc_floor_cb cb = m->floor_cb;
         m->floor_cb = NULL;
@@ -343,24 +367,130 @@ static void tick_cgroup(struct memsrc *m)
 
 /* ---- http, prometheus ----------------------------------------------------- */
 
-/* One step of a quiesce lasts at most quiesce_ms (quiesce_timeout). */
-static void quiesce_arm(struct memsrc *m)
+/* ---- designed rows -------------------------------------------------------- */
+
+/* Sizes the per-slot masks and the plan to the stats slots. */
+static int rows_size(struct memsrc *m, unsigned n)
 {
-    struct timeval tv = { m->cfg->quiesce_ms / 1000, (m->cfg->quiesce_ms % 1000) * 1000 };
-    event_add(m->quiesce_timer, &tv);
+    if (n <= m->nmask)
+        return 0;
+    uint8_t *a = realloc(m->admit, n), *b = NULL, *c = NULL;
+    if (a)
+        m->admit = a;
+    if (a && (b = realloc(m->active, n)) != NULL)
+        m->active = b;
+    if (b && (c = realloc(m->waiting, n)) != NULL)
+        m->waiting = c;
+    if (c == NULL || rowplan_resize(&m->plan, n) < 0 || gate_resize(m->app->gate, n) < 0)
+        return -1;
+    m->nmask = n;
+    return 0;
 }
 
-/* The GC read is over (or failed, or takes too long): release the held
- * requests. */
-static void quiesce_end(struct memsrc *m)
+/* Routes with traffic whose verdict is not settled (unknown or suspect, or
+ * not evaluated yet): while there is one, forced GC may take the whole
+ * budget. */
+static unsigned rows_unsettled(const struct memsrc *m, unsigned n)
 {
-    if (!m->app->quiescing)
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (!m->active[i])
+            continue;
+        const struct attrib_route *ar = attrib_route_get(m->app, i);
+        if (ar == NULL || ar->verdict == V_UNKNOWN || ar->verdict == V_SUSPECT)
+            k++;
+    }
+    return k;
+}
+
+/* The floor was read (or the read failed): the next row, or the gate open
+ * when nothing has traffic. */
+static void rows_next(struct memsrc *m)
+{
+    struct app *app = m->app;
+    unsigned n = app->stats.n;
+    if (!m->cfg->design || app->gate == NULL || rows_size(m, n) < 0) {
+        m->rows_on = 0;
+        if (app->gate)
+            gate_open(app->gate);
         return;
-    m->app->quiescing = 0;
+    }
+    uint64_t now = app_now_us();
+    const uint64_t *c = global_counts(m);
+    if (c)
+        rowplan_observe(&m->plan, c, n, now);
+    unsigned nact = rowplan_active(&m->plan, now, m->active, n);
+    unsigned nwait = gate_waiting(app->gate, m->waiting, n);
+    m->duty_target = rowplan_duty(m->cfg->max_gc_duty, rows_unsettled(m, n), nact);
+    if (nact == 0 && nwait == 0) {
+        m->rows_on = 0;
+        gate_open(app->gate);
+        return;
+    }
+    unsigned target = rowplan_next(&m->plan, m->active, m->waiting, m->admit, n);
+    m->rows_on = 1;
+    m->rows_designed++;
+    gate_row(app->gate, m->admit, n, target, (unsigned)m->cfg->hold_ms);
+}
+
+/* A forced-GC read: through the gate's quiesce when quiesce_ms is set (the
+ * read is sent from memsrc_gate_quiesced), else at once. */
+static void gc_start(struct memsrc *m)
+{
+    m->gc_reading = 1;
+    if (m->cfg->quiesce_ms > 0 && m->app->gate) {
+        m->quiesce_wait = 1;
+        gate_quiesce(m->app->gate, (unsigned)m->cfg->quiesce_ms, 2u * (unsigned)m->cfg->quiesce_ms);
+        return;
+    }
+    http_send(m, 1);
+}
+
+/* The forced-GC read is over, or failed: held requests go on. */
+static void gc_over(struct memsrc *m)
+{
+    m->gc_reading = 0;
     m->quiesce_wait = 0;
-    if (m->quiesce_timer)
-        event_del(m->quiesce_timer);
-    proxy_unpark(m->app);
+    if (m->cfg->design && m->rows_on)
+        rows_next(m);
+    else if (m->app->gate && gate_state(m->app->gate) == GATE_QUIESCE)
+        gate_open(m->app->gate);
+}
+
+/* The row is full: read a floor now if the reader is free and the budget
+ * allows, else when it does (gc_timer, or the read in flight ending). */
+static void rows_try_gc(struct memsrc *m)
+{
+    if (!m->gc_wanted || m->inflight || m->gc_reading)
+        return;
+    uint64_t now = app_now_us();
+    double duty = m->duty_target > 0 ? m->duty_target : m->cfg->max_gc_duty;
+    double gap_ms = rowplan_gap_ms(m->last_gc_ms, duty);
+    if (m->last_gc_us && (double)(now - m->last_gc_us) < gap_ms * 1000) {
+        double left_ms = gap_ms - (double)(now - m->last_gc_us) / 1000.0;
+        uint64_t us = (uint64_t)(left_ms * 1000) + 1;
+        struct timeval tv = { (time_t)(us / 1000000), (suseconds_t)(us % 1000000) };
+        event_add(m->gc_timer, &tv);
+        return;
+    }
+    m->gc_wanted = 0;
+    gc_start(m);
+}
+
+static void gc_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rows_try_gc(arg);
+}
+
+void memsrc_row_full(struct app *app)
+{
+    struct memsrc *m = app->mem;
+    if (m == NULL)
+        return;
+    m->gc_wanted = 1;
+    rows_try_gc(m);
 }
 
 /* A forced GC that failed or timed out still took the upstream's time:
@@ -470,11 +600,14 @@ static void http_done(struct evhttp_request *req, void *arg)
     }
     mem_batch(m, n, gc || m->cfg->gc_url == NULL);
     if (gc)
-        quiesce_end(m);
+        gc_over(m);
     if (!gc && m->floor_cb && m->inflight == NULL) {
+        m->gc_reading = 1;
         http_send(m, 1);
         return;
     }
+    if (!gc)
+        rows_try_gc(m);              /* a full row waited for this read */
     if (gc && m->floor_cb) {
         uint64_t total = 0;
         for (unsigned i = 0; i < n; i++)
@@ -564,6 +697,28 @@ static void tick_http(struct memsrc *m)
         }
         return;
     }
+    if (m->gc_reading)
+        return;                      /* quiescing for a forced-GC read */
+    if (m->cfg->design && !m->rows_on && m->app->gate) {
+        rows_next(m);                /* traffic arrived: design the rows from now */
+    }
+    if (m->rows_on) {
+        /* floors come when rows fill; a row that cannot fill (traffic
+         * stopped) still ends at gc_interval_ms */
+        if (m->gc_wanted) {
+            rows_try_gc(m);
+            if (m->gc_reading || m->inflight)
+                return;
+        } else if (m->last_gc_us && (double)(now - m->last_gc_us) >= m->cfg->gc_interval_ms * 1000.0 &&
+                   gate_row_done(m->app->gate) == 0) {
+            m->gc_wanted = 1;
+            rows_try_gc(m);
+            if (m->gc_reading || m->inflight)
+                return;
+        }
+        http_send(m, 0);
+        return;
+    }
     int gc = 0;
     if (m->gc_uri) {
         double wait_ms = m->cfg->gc_interval_ms;
@@ -571,60 +726,37 @@ static void tick_http(struct memsrc *m)
             wait_ms = m->last_gc_ms / m->cfg->max_gc_duty;
         gc = m->last_gc_us == 0 || (double)(now - m->last_gc_us) >= wait_ms * 1000;
     }
-    if (gc && m->cfg->quiesce_ms > 0) {
-        if (m->quiesce_wait)
-            return;
-        /* hold new requests; read once those in flight are done */
-        m->app->quiescing = 1;
-        m->quiesce_wait = 1;
-        if (m->app->exchanges == 0)
-            memsrc_quiesced(m->app);
-        else
-            quiesce_arm(m);
+    if (gc) {
+        gc_start(m);
         return;
     }
-    http_send(m, gc);
+    http_send(m, 0);
 }
 
-/* Step 1 of a quiesce is over (the last exchange ended, or quiesce_ms
- * passed): send the forced-GC read and hold requests while it runs, at most
- * another quiesce_ms (step 2). */
-void memsrc_quiesced(struct app *app)
+/* The gate's quiesce is done (the exchanges in flight ended, or quiesce_ms
+ * passed): send the forced-GC read; requests stay held while it runs, at
+ * most another quiesce_ms (the gate's own bound). */
+void memsrc_gate_quiesced(struct app *app, int timed_out)
 {
     struct memsrc *m = app->mem;
-    if (m == NULL) {
-        app->quiescing = 0;
-        proxy_unpark(app);
-        return;
-    }
-    if (!m->quiesce_wait) {
-        /* step 2: the read or the quiesce's timer releases the requests */
-        if (m->inflight == NULL)
-            quiesce_end(m);
+    if (m == NULL || !m->quiesce_wait) {
+        if (app->gate && (m == NULL || !m->gc_reading))
+            gate_open(app->gate);
         return;
     }
     m->quiesce_wait = 0;
-    event_del(m->quiesce_timer);
-    if (app->exchanges == 0)
-        m->quiesced++;
-    else
+    if (timed_out)
         m->quiesce_timeouts++;
-    http_send(m, 1);
-    if (m->inflight == NULL)
-        quiesce_end(m);
-    else if (app->quiescing)
-        quiesce_arm(m);
-}
-
-static void quiesce_timeout(evutil_socket_t fd, short what, void *arg)
-{
-    struct memsrc *m = arg;
-    (void)fd;
-    (void)what;
-    if (m->quiesce_wait)
-        memsrc_quiesced(m->app);       /* requests still in flight: read anyway */
     else
-        quiesce_end(m);                /* the read takes longer: stop holding */
+        m->quiesced++;
+    if (m->inflight) {
+        /* a plain read is in flight (one at a time): the GC read follows it */
+        m->gc_reading = 0;
+        m->gc_wanted = 1;
+        gc_over(m);
+        return;
+    }
+    http_send(m, 1);
 }
 
 /* ---- header --------------------------------------------------------------- */
@@ -711,6 +843,30 @@ static void mem_tick(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Frees <m> and all it holds; the gate lets everything through (nothing
+ * stays held for a reading that will not come). */
+static void memsrc_free(struct app *app, struct memsrc *m)
+{
+    if (m->timer)
+        event_free(m->timer);
+    if (app->gate)
+        gate_open(app->gate);
+    if (m->gc_timer)
+        event_free(m->gc_timer);
+    rowplan_fini(&m->plan);
+    free(m->admit);
+    free(m->active);
+    free(m->waiting);
+    if (m->conn)
+        evhttp_connection_free(m->conn);   /* cancels the request in flight */
+    if (m->uri)
+        evhttp_uri_free(m->uri);
+    if (m->gc_uri)
+        evhttp_uri_free(m->gc_uri);
+    free(m->counts);
+    free(m);
+}
+
 int memsrc_start(struct app *app)
 {
     const struct config_memory *c = &app->cfg->memory;
@@ -722,22 +878,27 @@ int memsrc_start(struct app *app)
         return -1;
     m->app = app;
     m->cfg = c;
-    m->quiesce_timer = evtimer_new(app->base, quiesce_timeout, m);
+    m->gc_timer = evtimer_new(app->base, gc_timer_cb, m);
+    m->timer = event_new(app->base, -1, EV_PERSIST, mem_tick, m);
+    if (m->gc_timer == NULL || m->timer == NULL ||
+        rowplan_init(&m->plan, app_now_us() ^ (uint64_t)getpid(), (unsigned)c->row_min,
+                     (unsigned)c->row_max, 0) < 0) {
+        memsrc_free(app, m);
+        return -1;
+    }
     if (c->source == MEMSRC_HTTP || c->source == MEMSRC_PROMETHEUS) {
         m->uri = evhttp_uri_parse(c->url);
         if (c->gc_url)
             m->gc_uri = evhttp_uri_parse(c->gc_url);
         if (m->uri == NULL || evhttp_uri_get_host(m->uri) == NULL || (c->gc_url && m->gc_uri == NULL)) {
             log_at(LOG_ERROR, "memory.url: cannot parse %s", c->url);
-            memsrc_stop(app);
-            free(m);
+            memsrc_free(app, m);
             return -1;
         }
     }
     struct timeval tv = { c->interval_ms / 1000, (c->interval_ms % 1000) * 1000 };
-    m->timer = event_new(app->base, -1, EV_PERSIST, mem_tick, m);
-    if (m->timer == NULL || event_add(m->timer, &tv) < 0) {
-        free(m);
+    if (event_add(m->timer, &tv) < 0) {
+        memsrc_free(app, m);
         return -1;
     }
     app->mem = m;
@@ -745,8 +906,9 @@ int memsrc_start(struct app *app)
      * 8 readings (and 1 s): enough readings to catch a collection in each */
     uint64_t tw = (uint64_t)c->interval_ms * 8000u;
     app->series.trough_window_us = tw > 1000000 ? tw : 1000000;
-    log_at(LOG_INFO, "memory source %s every %d ms%s", kind_names[c->source], c->interval_ms,
-           c->gc_url ? " (forced GC through gc_url)" : "");
+    log_at(LOG_INFO, "memory source %s every %d ms%s%s", kind_names[c->source], c->interval_ms,
+           c->gc_url ? " (forced GC through gc_url)" : "",
+           c->design ? "; designed rows" : "");
     event_active(m->timer, EV_TIMEOUT, 0);       /* a first reading now */
     return 0;
 }
@@ -756,23 +918,8 @@ void memsrc_stop(struct app *app)
     struct memsrc *m = app->mem;
     if (m == NULL)
         return;
-    if (m->timer)
-        event_free(m->timer);
-    if (app->quiescing) {
-        app->quiescing = 0;
-        proxy_unpark(app);
-    }
-    if (m->quiesce_timer)
-        event_free(m->quiesce_timer);
-    if (m->conn)
-        evhttp_connection_free(m->conn);   /* cancels the request in flight */
-    if (m->uri)
-        evhttp_uri_free(m->uri);
-    if (m->gc_uri)
-        evhttp_uri_free(m->gc_uri);
-    free(m->counts);
-    free(m);
     app->mem = NULL;
+    memsrc_free(app, m);
 }
 
 void memsrc_health(const struct app *app, struct memsrc_health *h)

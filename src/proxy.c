@@ -26,6 +26,7 @@
 #include "app.h"
 #include "config.h"
 #include "log.h"
+#include "gate.h"
 #include "memsrc.h"
 #include "probe.h"
 #include "route.h"
@@ -73,10 +74,11 @@ struct client {
     int eof;                         /* client shut its write side */
     int header_timer;                /* header deadline armed */
     int out_blocked;                 /* pipelined input waits for c->out to drain */
-    int parked;                      /* on app->parked: waits for a forced GC to end */
     int kept;                        /* kept alive after an exchange (drainable while idle) */
     size_t ahead;                    /* bytes read during the exchange: app->pipelined */
-    struct client *park_next;
+    struct gate_waiter gw;           /* held at the admission gate (gate.h) */
+    int gate_pass;                   /* released by the gate: this request starts */
+    uint64_t held_us;                /* how long this request waited at the gate */
     struct event rev, wev, tmo, resume;
     struct evbuffer *in, *out;
     size_t scan;
@@ -180,22 +182,16 @@ static void client_kill(struct client *c)
             c->err_kind = stats_err_names[STATS_ERR_CLIENT_ABORT];
         }
         c->in_exchange = 0;
-        if (--c->app->exchanges == 0 && c->app->quiescing)
-            memsrc_quiesced(c->app);
+        if (c->app->gate)
+            gate_finished(c->app->gate, c->slot, 0);
     }
     if (c->up) {
         c->up->client = NULL;
         upstream_close(c->up);
         c->up = NULL;
     }
-    if (c->parked) {
-        struct client **pp = &c->app->parked;
-        while (*pp && *pp != c)
-            pp = &(*pp)->park_next;
-        if (*pp)
-            *pp = c->park_next;
-        c->parked = 0;
-    }
+    if (c->gw.queued)
+        gate_cancel(c->app->gate, &c->gw);
     close(c->fd);
     c->fd = -1;
     event_active(&c->resume, EV_READ, 0);
@@ -252,9 +248,10 @@ static void exchange_begin(struct client *c, unsigned route)
 {
     struct app *app = c->app;
     c->in_exchange = 1;
-    app->exchanges++;
     c->route = route;
     c->slot = app->route_slot[route];
+    if (app->gate)
+        gate_started(app->gate, c->slot);
     struct stats_route *rs = client_stats(c);
     rs->requests++;
     rs->inflight++;
@@ -339,6 +336,8 @@ static void access_log(struct client *c, uint64_t now)
         fprintf(f, "%.3f", (double)(c->t_first - c->t_start) / 1000.0);
     else
         fputs("null", f);
+    if (c->held_us)
+        fprintf(f, ",\"held_ms\":%.3f", (double)c->held_us / 1000.0);
     if (c->err_kind) {
         fputs(",\"error\":\"", f);
         log_json_str(f, c->err_kind, strlen(c->err_kind));
@@ -356,7 +355,12 @@ static void exchange_finish(struct client *c)
     rs->inflight--;
     if (c->status >= 100 && c->status <= 599)
         rs->status[c->status / 100]++;
-    if (c->from_upstream && !c->csr) {
+    int rendered = c->from_upstream && !c->csr;
+    if (c->held_us) {
+        rs->held++;
+        rs->held_us += c->held_us;
+    }
+    if (rendered) {
         rs->rendered++;
         if (c->mem_pid)
             memsrc_count(app, c->mem_pid, c->slot);
@@ -371,8 +375,9 @@ static void exchange_finish(struct client *c)
         hist_add(&rs->ttfb, c->t_first - c->t_start);
     access_log(c, now);
     c->in_exchange = 0;
-    if (--app->exchanges == 0 && app->quiescing)
-        memsrc_quiesced(app);
+    c->held_us = 0;
+    if (app->gate)
+        gate_finished(app->gate, c->slot, rendered);
 
     if (c->up) {
         struct upconn *u = c->up;
@@ -643,6 +648,14 @@ static void client_start_exchange(struct client *c, const char *p)
         route = ROUTE_OTHER;
     else
         route = route_match(app->cfg->routes, path, plen);
+    if (!c->gate_pass && app->gate && !app->draining &&
+        !gate_admit(app->gate, app->route_slot[route], &c->gw, app_now_us())) {
+        /* held: the head stays in c->in and is parsed again on release */
+        client_timer(c, NULL);
+        client_read_enable(c, 0);
+        return;
+    }
+    c->gate_pass = 0;
     exchange_begin(c, route);
     /* the head stays in c->in until something consumes it (dispatch of a
      * request with a body) or the exchange ends (exchange_finish drains it):
@@ -1227,17 +1240,9 @@ static void client_process(struct client *c)
         }
         break;
     }
+    if (c->gw.queued)
+        return;                      /* held at the gate: released later */
     size_t len = evbuffer_get_length(c->in);
-    if (len > 0 && app->quiescing) {
-        /* a forced GC is about to read the upstream's floor: hold this
-         * request until it is done, so the reading sees no request half done */
-        if (!c->parked) {
-            c->parked = 1;
-            c->park_next = app->parked;
-            app->parked = c;
-        }
-        return;
-    }
     if (len == 0) {
         if (c->eof) {
             client_kill(c);
@@ -1541,22 +1546,24 @@ int proxy_start(struct app *app)
     return 0;
 }
 
-void proxy_unpark(struct app *app)
+void proxy_gate_release(struct app *app, struct gate_waiter *w)
 {
-    struct client *c = app->parked;
-    app->parked = NULL;
-    while (c) {
-        struct client *next = c->park_next;
-        c->parked = 0;
-        c->park_next = NULL;
-        event_active(&c->resume, EV_READ, 0);
-        c = next;
-    }
+    struct client *c = (struct client *)(void *)((char *)w - offsetof(struct client, gw));
+    (void)app;
+    uint64_t now = app_now_us();
+    c->gate_pass = 1;
+    c->held_us = now > w->since_us ? now - w->since_us : 0;
+    if (c->dead)
+        return;
+    client_read_enable(c, 1);
+    event_active(&c->resume, EV_READ, 0);     /* parsed again and started, next turn */
 }
 
 void proxy_drain(struct app *app)
 {
     app->draining = 1;
+    if (app->gate)
+        gate_open(app->gate);        /* held requests finish like the others */
     if (app->ev_accept_retry)
         event_del(app->ev_accept_retry);
     if (app->listener) {

@@ -156,7 +156,7 @@ static void test_quiesce(void **state)
 
     gate_started(g, 1);
     gate_started(g, 2);
-    gate_quiesce(g, 10000);
+    gate_quiesce(g, 10000, 20000);
     assert_int_equal(r.quiesced, 0);
     assert_int_equal(gate_admit(g, 1, &w, 0), 0);             /* nothing new starts */
     gate_finished(g, 1, 1);
@@ -170,12 +170,17 @@ static void test_quiesce(void **state)
     /* an exchange that never ends, and a floor read that never answers:
      * the hold still ends quiesce_ms after it began */
     struct gate_waiter w2 = { 0 };
-    gate_quiesce(g, 40);
+    gate_quiesce(g, 30, 60);
     assert_int_equal(r.quiesced, 1);                          /* w's exchange is in flight */
     assert_int_equal(gate_admit(g, 3, &w2, 0), 0);
-    run_ms(b, 100);
+    uint8_t mask[4];
+    assert_int_equal(gate_waiting(g, mask, 4), 1);
+    assert_int_equal(mask[3], 1);
+    run_ms(b, 45);                                            /* drain_ms passed: read anyway */
     assert_int_equal(r.quiesced, 2);
     assert_int_equal(r.quiesced_timed_out, 1);
+    assert_int_equal(r.nreleased, 1);                         /* still held: the read is on */
+    run_ms(b, 60);                                            /* hold_ms passed */
     assert_int_equal(r.nreleased, 2);
     assert_int_equal(gate_state(g), GATE_OPEN);
     gate_free(g);
