@@ -110,9 +110,14 @@ struct te_state {
     int chunked;
 };
 
+/* An empty value is an invalid list, not an absent header: ignoring it would
+ * let a Content-Length beside it frame the message here while a peer that
+ * treats any Transfer-Encoding as present frames it otherwise. */
 static int parse_te(const char *v, size_t n, struct te_state *te)
 {
     size_t i = 0;
+    if (n == 0)
+        return -1;
     while (i < n) {
         size_t start = i;
         while (i < n && v[i] != ',')

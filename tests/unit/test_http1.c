@@ -2,6 +2,7 @@
  * what is accepted, what is refused and with which status. */
 #include "cm.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "http1.h"
@@ -195,6 +196,21 @@ static void test_responses(void **state)
     assert_int_equal(h.nhdr, 2);
 }
 
+/* An empty Transfer-Encoding is an invalid one, not an absent one: with a
+ * Content-Length beside it, the two parsers behind and before the proxy
+ * could disagree on which framing wins. */
+static void test_empty_transfer_encoding_refused(void **state)
+{
+    (void)state;
+    struct http1_head h;
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding:\r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  \t \r\n\r\n", &h), -400);
+    assert_int_equal(resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\n", &h), -502);
+}
+
+
+
 /* Feeds <s> to the decoder in pieces of <step> bytes; returns the payload
  * in <out> and the final code. */
 static enum http1_chunk_rc dechunk(const char *s, size_t step, char *out, size_t *outlen)
@@ -249,6 +265,8 @@ static void test_chunked(void **state)
     assert_int_equal(dechunk(big, 100, out, &n), HTTP1_CHUNK_ERROR);              /* trailers over the cap */
 }
 
+
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_connection_and_hop_by_hop),
         cmocka_unit_test(test_responses),
         cmocka_unit_test(test_chunked),
+        cmocka_unit_test(test_empty_transfer_encoding_refused),
     };
     return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
 }

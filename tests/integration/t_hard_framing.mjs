@@ -1,0 +1,66 @@
+// Framing details, second round: the cases a red team found weaker than the
+// rest of docs/hardening.md (its "Second round (red team)" section). Raw bytes
+// over a socket; each case asserts the status the client got, what the
+// upstream received (the exact bytes where it matters) and whether the client
+// connection was closed. Every case here failed before its fix.
+
+import fs from 'node:fs';
+import {
+  test, baseConfig, configText, lineOf, runSync, rawRequest, get, hdr, check, eq, sleep, assertStillServes,
+} from './lib.mjs';
+
+const echo = (req, res) => res.send(200, [], `${req.method} ${req.target} body=${req.body.toString('latin1')}`);
+
+// Sends <raw> on a new connection; the proxy must answer <status> (a refusal
+// closes the connection) and the upstream must have received no complete
+// request. Returns the upstream, proxy and response.
+async function refused(ctx, raw, status = 400, { timeout = 3000 } = {}) {
+  const up = await ctx.upstream(echo);
+  const p = await ctx.proxy(baseConfig(up.port));
+  const c = await ctx.client(p.port);
+  await c.write(raw);
+  const r = await c.readResponse(timeout);
+  eq(r.status, status, `status (body ${JSON.stringify(r.body.toString().slice(0, 80))})`);
+  check(await c.waitClosed(1000), `connection not closed after ${r.status}`);
+  await sleep(50);
+  eq(up.requests.length, 0, `complete requests at the upstream (${up.requests.map((q) => `${q.method} ${q.target}`).join(', ')})`);
+  await assertStillServes(p);
+  return { up, p, r };
+}
+
+// The upstream answers /detail/bad with <bad> (raw bytes, one write). The
+// client must not get a complete response: a 502 (nothing had gone out yet)
+// or a closed connection; the upstream connection is closed and not reused.
+async function badResponse(ctx, bad) {
+  const up = await ctx.upstream((req, res) => {
+    if (req.target === '/detail/bad') return res.write(bad);
+    res.send(200, [], `good ${req.target}`);
+  });
+  const p = await ctx.proxy(baseConfig(up.port, { timeouts: { response_ms: 2000 } }));
+  const c = await ctx.client(p.port);
+  await c.write(rawRequest('GET', '/detail/bad'));
+  let r = null, err = null;
+  try { r = await c.readResponse(3000); } catch (e) { err = e; }
+  if (r) eq(r.status, 502, `status (a broken upstream response was relayed: body ${JSON.stringify(r.body.toString().slice(0, 40))})`);
+  else check(c.isClosed, `neither a 502 nor a closed connection: ${err && err.message}`);
+  const badReq = up.requests.find((q) => q.target === '/detail/bad');
+  check(badReq, 'upstream never saw /detail/bad');
+  const badConn = up.conns[badReq.conn - 1];
+  await up.waitFor(() => badConn.closed, 1500, 'the proxy to close the upstream connection of the broken response');
+  const n = await get(p.port, '/detail/next');
+  eq(n.body.toString(), 'good /detail/next', 'next request');
+}
+
+// --- a. empty Transfer-Encoding ---------------------------------------------
+
+test('hard2: empty Transfer-Encoding beside Content-Length -> 400, closed, nothing forwarded', async (ctx) => {
+  await refused(ctx, 'POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\nhello');
+});
+
+test('hard2: empty Transfer-Encoding alone -> 400, closed', async (ctx) => {
+  await refused(ctx, 'POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n');
+});
+
+test('hard2: upstream response with an empty Transfer-Encoding -> 502, discarded', async (ctx) => {
+  await badResponse(ctx, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\nhello');
+});
