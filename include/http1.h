@@ -92,6 +92,10 @@ int http1_name_is(const char *s, size_t n, const char *lower);
 
 /* ---- chunked bodies ---------------------------------------------------- */
 
+/* Longest chunk-size line: size, whitespace, extensions and CR, every byte
+ * counted, so no peer can feed an endless line of blanks. */
+#define HTTP1_CHUNK_LINE_MAX 4096
+
 enum http1_chunk_rc {
     HTTP1_CHUNK_MORE,                /* all input consumed, need more */
     HTTP1_CHUNK_DATA,                /* at chunk data: <remaining> bytes follow */
@@ -102,7 +106,7 @@ enum http1_chunk_rc {
 struct http1_chunked {
     int state;
     uint64_t remaining;              /* data bytes left in this chunk */
-    uint32_t line;                   /* bytes in the current framing line */
+    uint32_t line;                   /* bytes of the chunk-size line so far */
     uint32_t trailer_bytes;
     unsigned digits;
 };

@@ -429,8 +429,6 @@ enum {
     CS_DATA_LF, CS_TRAILER, CS_TRAILER_LINE, CS_TRAILER_LF, CS_END_LF, CS_DONE
 };
 
-#define CHUNK_LINE_MAX 4096
-
 void http1_chunked_init(struct http1_chunked *c)
 {
     memset(c, 0, sizeof *c);
@@ -486,10 +484,15 @@ enum http1_chunk_rc http1_chunked_parse(struct http1_chunked *c, const char *p,
                 c->remaining = c->remaining * 16 + (uint64_t)hv;
                 if (++c->digits > 16)
                     goto error;
+                c->line++;
                 break;
             }
             /* fallthrough */
         case CS_SIZE_WS:
+            /* every byte counts toward HTTP1_CHUNK_LINE_MAX, whitespace
+             * too: else a peer could feed an endless line of blanks */
+            if (++c->line > HTTP1_CHUNK_LINE_MAX)
+                goto error;
             if (ch == ' ' || ch == '\t') {
                 c->state = CS_SIZE_WS;
             } else if (ch == ';') {
@@ -503,7 +506,7 @@ enum http1_chunk_rc http1_chunked_parse(struct http1_chunked *c, const char *p,
         case CS_EXT:
             if (ch == '\r')
                 c->state = CS_SIZE_LF;
-            else if (!ext_char(ch) || ++c->line > CHUNK_LINE_MAX)
+            else if (!ext_char(ch) || ++c->line > HTTP1_CHUNK_LINE_MAX)
                 goto error;
             break;
         case CS_SIZE_LF:

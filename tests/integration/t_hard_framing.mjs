@@ -64,3 +64,29 @@ test('hard2: empty Transfer-Encoding alone -> 400, closed', async (ctx) => {
 test('hard2: upstream response with an empty Transfer-Encoding -> 502, discarded', async (ctx) => {
   await badResponse(ctx, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\nhello');
 });
+
+// --- b. chunk-size line cap (CHUNK_LINE_MAX, 4096) counts whitespace ---------
+
+const MB_WS = ' '.repeat(1 << 20);
+
+test('hard2: chunk-size line with 1 MB of whitespace -> 400 at the 4 KB cap', async (ctx) => {
+  await refused(ctx, `POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5${MB_WS}\r\nhello\r\n0\r\n\r\n`);
+});
+
+test('hard2: chunk-size line with 1 MB of tabs before a chunk extension -> 400', async (ctx) => {
+  await refused(ctx, `POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5${'\t'.repeat(1 << 20)};x=1\r\nhello\r\n0\r\n\r\n`);
+});
+
+test('hard2: upstream chunk-size line with 1 MB of whitespace -> 502 or closed, discarded', async (ctx) => {
+  await badResponse(ctx, `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5${MB_WS}\r\nhello\r\n0\r\n\r\n`);
+});
+
+test('hard2: chunk-size line with whitespace under the cap still accepted', async (ctx) => {
+  const up = await ctx.upstream(echo);
+  const p = await ctx.proxy(baseConfig(up.port));
+  const c = await ctx.client(p.port);
+  await c.write(`POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5${' '.repeat(4000)}\r\nhello\r\n0\r\n\r\n`);
+  const r = await c.readResponse(3000);
+  eq(r.status, 200, 'status');
+  eq(up.requests[0].body.toString(), 'hello', 'body at the upstream');
+});

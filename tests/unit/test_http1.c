@@ -265,6 +265,37 @@ static void test_chunked(void **state)
     assert_int_equal(dechunk(big, 100, out, &n), HTTP1_CHUNK_ERROR);              /* trailers over the cap */
 }
 
+/* The chunk-size line, whitespace and extensions included, is capped at
+ * 4096 bytes (CHUNK_LINE_MAX), however it arrives. */
+static void test_chunk_line_cap_counts_whitespace(void **state)
+{
+    (void)state;
+    static char line[1 << 20];
+    char out[16];
+    size_t n;
+    for (int k = 0; k < 3; k++) {
+        const char *fill = k == 0 ? " " : k == 1 ? "\t" : " \t";
+        size_t fl = strlen(fill);
+        line[0] = '5';
+        for (size_t i = 1; i + 40 < sizeof line; i += fl)
+            memcpy(line + i, fill, fl);
+        strcpy(line + sizeof line - 40, k == 2 ? ";x=1\r\nhello\r\n0\r\n\r\n" : "\r\nhello\r\n0\r\n\r\n");
+        for (size_t step = 1; step <= 65536; step *= 4096)
+            assert_int_equal(dechunk(line, step, out, &n), HTTP1_CHUNK_ERROR);
+    }
+    /* just under the cap: fine */
+    memset(line, ' ', 4094);
+    line[0] = '5';
+    strcpy(line + 4094, "\r\nhello\r\n0\r\n\r\n");
+    assert_int_equal(dechunk(line, 100, out, &n), HTTP1_CHUNK_DONE);
+    /* whitespace and extension together over it */
+    memset(line, ' ', 3000);
+    line[0] = '5';
+    line[3000] = ';';
+    memset(line + 3001, 'e', 2000);
+    strcpy(line + 5001, "\r\nhello\r\n0\r\n\r\n");
+    assert_int_equal(dechunk(line, 100, out, &n), HTTP1_CHUNK_ERROR);
+}
 
 
 int main(void)
@@ -279,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_responses),
         cmocka_unit_test(test_chunked),
         cmocka_unit_test(test_empty_transfer_encoding_refused),
+        cmocka_unit_test(test_chunk_line_cap_counts_whitespace),
     };
     return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
 }
