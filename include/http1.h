@@ -109,12 +109,17 @@ struct http1_chunked {
     uint32_t line;                   /* bytes of the chunk-size line so far */
     uint32_t trailer_bytes;
     unsigned digits;
+    uint32_t tname_len;              /* bytes of the current trailer name */
+    char tname[17];                  /* its first bytes: enough to know it */
 };
 
 void http1_chunked_init(struct http1_chunked *c);
 /* Consumes framing bytes from <p>[0, <n>), stopping at chunk data, the end
  * or an error; <*used> says how many. Trailers are validated and consumed
- * (never forwarded). <max_trailer> caps the trailer section. */
+ * (never forwarded): each line is a field (name ':' value), and a field the
+ * proxy frames, routes or manages connections by (Content-Length,
+ * Transfer-Encoding, Host, hop-by-hop ones, Expect, X-Forwarded-*) is an
+ * error (RFC 9110 6.5.1). <max_trailer> caps the trailer section. */
 enum http1_chunk_rc http1_chunked_parse(struct http1_chunked *c, const char *p,
                                         size_t n, size_t *used,
                                         uint32_t max_trailer);

@@ -426,7 +426,8 @@ int http1_conn_names(const char *buf, const struct http1_head *h, unsigned i)
 
 enum {
     CS_SIZE0, CS_SIZE, CS_SIZE_WS, CS_EXT, CS_SIZE_LF, CS_DATA, CS_DATA_CR,
-    CS_DATA_LF, CS_TRAILER, CS_TRAILER_LINE, CS_TRAILER_LF, CS_END_LF, CS_DONE
+    CS_DATA_LF, CS_TRAILER, CS_TRAILER_NAME, CS_TRAILER_VALUE, CS_TRAILER_LF, CS_END_LF,
+    CS_DONE
 };
 
 void http1_chunked_init(struct http1_chunked *c)
@@ -448,6 +449,18 @@ static int hexval(unsigned char c)
 static int ext_char(unsigned char c)
 {
     return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* RFC 9110 6.5.1: a field needed before the content (framing, routing,
+ * connection management) has no place in a trailer. Refused: every name the
+ * proxy itself reads, rewrites or drops (classify()), so a trailer cannot
+ * look like a second head to whoever reads it after us. <c->tname> holds the
+ * first bytes of a name of <c->tname_len> bytes. */
+static int trailer_refused(const struct http1_chunked *c)
+{
+    if (c->tname_len <= sizeof c->tname)
+        return classify(c->tname, c->tname_len) != 0;
+    return http1_name_is(c->tname, 6, "proxy-");   /* the only open-ended name */
 }
 
 enum http1_chunk_rc http1_chunked_parse(struct http1_chunked *c, const char *p,
@@ -536,11 +549,27 @@ enum http1_chunk_rc http1_chunked_parse(struct http1_chunked *c, const char *p,
                 c->state = CS_END_LF;
                 break;
             }
-            if (ch == ' ' || ch == '\t' || !tchar[ch])
-                goto error;                    /* obs-fold or junk */
-            c->state = CS_TRAILER_LINE;
+            if (!tchar[ch])
+                goto error;                    /* obs-fold, no name, or junk */
+            c->tname_len = 0;
+            c->state = CS_TRAILER_NAME;
             /* fallthrough */
-        case CS_TRAILER_LINE:
+        case CS_TRAILER_NAME:
+            if (++c->trailer_bytes > max_trailer)
+                goto error;
+            if (ch == ':') {
+                if (trailer_refused(c))
+                    goto error;
+                c->state = CS_TRAILER_VALUE;
+            } else if (tchar[ch]) {
+                if (c->tname_len < sizeof c->tname)
+                    c->tname[c->tname_len] = (char)ch;
+                c->tname_len++;                /* <= trailer_bytes: no overflow */
+            } else {
+                goto error;                    /* no ':', or blanks before it */
+            }
+            break;
+        case CS_TRAILER_VALUE:
             if (++c->trailer_bytes > max_trailer)
                 goto error;
             if (ch == '\r')

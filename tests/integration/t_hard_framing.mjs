@@ -90,3 +90,34 @@ test('hard2: chunk-size line with whitespace under the cap still accepted', asyn
   eq(r.status, 200, 'status');
   eq(up.requests[0].body.toString(), 'hello', 'body at the upstream');
 });
+
+// --- c. trailer fields ------------------------------------------------------
+
+for (const field of ['Content-Length: 5', 'Transfer-Encoding: chunked', 'Host: evil.example', 'Connection: close',
+  'proxy-authorization: x', 'Proxy-A-Very-Long-Header-Name-Beyond-Seventeen: x', 'X-Forwarded-For: 1.2.3.4']) {
+  test(`hard2: trailer field ${field.split(':')[0]} in a chunked request -> 400`, async (ctx) => {
+    await refused(ctx, `POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Ok: 1\r\n${field}\r\n\r\n`);
+  });
+}
+
+test('hard2: trailer line without a colon, or with space before it -> 400', async (ctx) => {
+  await refused(ctx, 'POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nnocolon\r\n\r\n');
+  await refused(ctx, 'POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-A : 1\r\n\r\n');
+});
+
+test('hard2: upstream trailer Transfer-Encoding or Content-Length -> 502 or closed, discarded', async (ctx) => {
+  await badResponse(ctx, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nTransfer-Encoding: chunked\r\n\r\n');
+  await badResponse(ctx, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nContent-Length: 99\r\n\r\n');
+});
+
+test('hard2: ordinary trailer fields accepted, never forwarded', async (ctx) => {
+  const up = await ctx.upstream(echo);
+  const p = await ctx.proxy(baseConfig(up.port));
+  const c = await ctx.client(p.port);
+  await c.write('POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Checksum: abc\r\nServer-Timing: a;dur=1\r\n\r\n');
+  const r = await c.readResponse(2000);
+  eq(r.status, 200, 'status');
+  const raw = Buffer.concat(up.conns[0].raw).toString('latin1');
+  check(!/X-Checksum|Server-Timing/i.test(raw), `a trailer reached the upstream: ${JSON.stringify(raw)}`);
+  check(raw.endsWith('\r\n0\r\n\r\n'), `the upstream's chunked body ends with an empty trailer section: ${JSON.stringify(raw.slice(-40))}`);
+});

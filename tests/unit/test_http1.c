@@ -243,7 +243,7 @@ static void test_chunked(void **state)
     (void)state;
     char out[256];
     size_t n;
-    const char *ok = "5\r\nhello\r\n6;ext=1;q=\"x\"\r\n world\r\n0\r\nTrailer: t\r\n\r\n";
+    const char *ok = "5\r\nhello\r\n6;ext=1;q=\"x\"\r\n world\r\n0\r\nX-Checksum: t\r\n\r\n";
     for (size_t step = 1; step <= strlen(ok); step++) {
         assert_int_equal(dechunk(ok, step, out, &n), HTTP1_CHUNK_DONE);
         assert_int_equal(n, 11);
@@ -297,6 +297,36 @@ static void test_chunk_line_cap_counts_whitespace(void **state)
     assert_int_equal(dechunk(line, 100, out, &n), HTTP1_CHUNK_ERROR);
 }
 
+/* Trailer fields are header fields (name ':' value) and must not be ones
+ * the proxy frames, routes or manages connections by (RFC 9110 6.5.1). */
+static void test_trailer_fields_validated(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        "Content-Length: 5", "content-length:5", "Transfer-Encoding: chunked", "Host: evil", "Connection: close",
+        "Keep-Alive: 1", "TE: trailers", "Trailer: X", "Upgrade: h2c", "Proxy-Authorization: x",
+        "Proxy-A-Very-Long-Header-Name-Beyond-Seventeen: x", "Expect: 100-continue", "X-Forwarded-For: 1.2.3.4",
+        "X-Forwarded-Host: h", "nocolon", "X-A : 1", ": 1", "X-A: a\001b", "X-\x01: 1",
+    };
+    char buf[256], out[16];
+    size_t n;
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        snprintf(buf, sizeof buf, "5\r\nhello\r\n0\r\nX-Ok: 1\r\n%s\r\n\r\n", refused[i]);
+        for (size_t step = 1; step <= strlen(buf); step += 7)
+            if (dechunk(buf, step, out, &n) != HTTP1_CHUNK_ERROR)
+                fail_msg("trailer %s accepted (step %zu)", refused[i], step);
+    }
+    static const char *const fine[] = {
+        "X-Checksum: abc", "Server-Timing: a;dur=1", "grpc-status: 0", "X-Empty:", "Content-Lengths: 1",
+        "Hosts: x", "Proxy: 1", "X-A-Very-Long-Header-Name-Beyond-Seventeen: x",
+    };
+    for (size_t i = 0; i < sizeof fine / sizeof *fine; i++) {
+        snprintf(buf, sizeof buf, "5\r\nhello\r\n0\r\n%s\r\n\r\n", fine[i]);
+        for (size_t step = 1; step <= strlen(buf); step += 7)
+            if (dechunk(buf, step, out, &n) != HTTP1_CHUNK_DONE)
+                fail_msg("trailer %s refused (step %zu)", fine[i], step);
+    }
+}
 
 int main(void)
 {
@@ -311,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_chunked),
         cmocka_unit_test(test_empty_transfer_encoding_refused),
         cmocka_unit_test(test_chunk_line_cap_counts_whitespace),
+        cmocka_unit_test(test_trailer_fields_validated),
     };
     return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
 }
