@@ -25,7 +25,7 @@ struct http1_hdr {
 #define HTTP1_HAS_CL       0x0002u   /* Content-Length given (and kept) */
 #define HTTP1_TE_CL        0x0004u   /* TE and CL both given: CL dropped */
 #define HTTP1_CONN_CLOSE   0x0008u   /* Connection: close */
-#define HTTP1_CONN_KEEP    0x0010u   /* Connection: keep-alive */
+#define HTTP1_CONN_KEEP    0x0010u   /* Connection: keep-alive, and no close */
 #define HTTP1_EXPECT_100   0x0020u   /* Expect: 100-continue */
 #define HTTP1_EXPECT_OTHER 0x0040u   /* any other Expect value (-> 417) */
 #define HTTP1_HAS_HOST     0x0080u

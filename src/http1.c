@@ -258,6 +258,8 @@ static int parse_headers(const char *buf, const char *p, const char *end,
             h->flags |= HTTP1_UPGRADE;
         }
     }
+    if (h->flags & HTTP1_CONN_CLOSE)
+        h->flags &= ~HTTP1_CONN_KEEP;          /* "close" anywhere wins (RFC 9112 9.6) */
     if (te.codings) {
         if (te.codings != 1 || te.chunked != 1 || h->minor == 0)
             return bad;

@@ -121,3 +121,26 @@ test('hard2: ordinary trailer fields accepted, never forwarded', async (ctx) => 
   check(!/X-Checksum|Server-Timing/i.test(raw), `a trailer reached the upstream: ${JSON.stringify(raw)}`);
   check(raw.endsWith('\r\n0\r\n\r\n'), `the upstream's chunked body ends with an empty trailer section: ${JSON.stringify(raw.slice(-40))}`);
 });
+
+// --- d. HTTP/1.0 Connection: keep-alive, close --------------------------------
+
+for (const conn of ['keep-alive, close', 'close, keep-alive', 'Keep-Alive,CLOSE']) {
+  test(`hard2: HTTP/1.0 Connection: ${conn} -> response, then closed`, async (ctx) => {
+    const up = await ctx.upstream(echo);
+    const p = await ctx.proxy(baseConfig(up.port));
+    const c = await ctx.client(p.port);
+    await c.write(`GET /detail/1 HTTP/1.0\r\nHost: a\r\nConnection: ${conn}\r\n\r\n`);
+    const r = await c.readResponse(2000);
+    eq(r.status, 200, 'status');
+    check(!/keep-alive/i.test(hdr(r, 'connection') || ''), `response says Connection: ${hdr(r, 'connection')}`);
+    check(await c.waitClosed(1000), 'connection kept open although the client asked to close it');
+  });
+}
+
+test('hard2: upstream HTTP/1.0 Connection: keep-alive, close -> that upstream connection not reused', async (ctx) => {
+  const up = await ctx.upstream((req, res) => res.write(`HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 2\r\n\r\nok`));
+  const p = await ctx.proxy(baseConfig(up.port));
+  for (let i = 0; i < 2; i++) eq((await get(p.port, `/detail/${i}`)).status, 200, `status ${i}`);
+  eq(up.requests.length, 2, 'requests at the upstream');
+  check(up.requests[0].conn !== up.requests[1].conn, 'the upstream connection was reused after it said close');
+});

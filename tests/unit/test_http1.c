@@ -209,6 +209,21 @@ static void test_empty_transfer_encoding_refused(void **state)
     assert_int_equal(resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\n", &h), -502);
 }
 
+/* "close" anywhere in Connection wins over "keep-alive" (RFC 9112 9.6). */
+static void test_connection_close_wins_over_keep_alive(void **state)
+{
+    (void)state;
+    struct http1_head h;
+    assert_int_equal(req("GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", &h), 0);
+    assert_true(h.flags & HTTP1_CONN_CLOSE);
+    assert_false(h.flags & HTTP1_CONN_KEEP);
+    assert_int_equal(req("GET / HTTP/1.0\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n", &h), 0);
+    assert_false(h.flags & HTTP1_CONN_KEEP);
+    assert_int_equal(req("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &h), 0);
+    assert_true(h.flags & HTTP1_CONN_KEEP);
+    assert_int_equal(resp("HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\n\r\n", &h), 0);
+    assert_false(h.flags & HTTP1_CONN_KEEP);
+}
 
 
 /* Feeds <s> to the decoder in pieces of <step> bytes; returns the payload
@@ -340,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_responses),
         cmocka_unit_test(test_chunked),
         cmocka_unit_test(test_empty_transfer_encoding_refused),
+        cmocka_unit_test(test_connection_close_wins_over_keep_alive),
         cmocka_unit_test(test_chunk_line_cap_counts_whitespace),
         cmocka_unit_test(test_trailer_fields_validated),
     };
