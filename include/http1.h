@@ -9,7 +9,8 @@
  * Transfer-Encoding must be exactly "chunked"; TE together with
  * Content-Length drops the length and closes the connection after the
  * response; differing Content-Lengths, signs, non-digits and overflow are
- * rejected; obs-fold, bare LF, NUL and control bytes are rejected. */
+ * rejected; obs-fold, bare LF, NUL and control bytes are rejected; a Host
+ * value or absolute-form authority must fit RFC 9110's uri-host [":" port]. */
 #ifndef LEAKPROXY_HTTP1_H
 #define LEAKPROXY_HTTP1_H
 #include <stddef.h>

@@ -6,6 +6,8 @@
  * it refuses (400 from clients, 502 from the upstream). */
 #include "http1.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #define HTTP1_CONN_NAMES 0x0400u      /* Connection lists other header names */
@@ -30,6 +32,87 @@ static const unsigned char tchar[256] = {
 static int lower(int c)
 {
     return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (unsigned char)lower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* ---- Host ---------------------------------------------------------------
+ * RFC 9110 7.2: Host = uri-host [ ":" port ], uri-host = IP-literal /
+ * IPv4address / reg-name (RFC 3986 3.2.2), port = *DIGIT. Whatever passes is
+ * copied into the upstream's Host and X-Forwarded-Host, so anything outside
+ * the grammar (blanks, quotes, '/', '@', '<') is refused rather than relayed
+ * for an application to log, build links from or route by. */
+
+/* unreserved / sub-delims: a reg-name's bytes besides pct-encoded ones
+ * (IPv4address is a reg-name too, as far as bytes go) */
+static int regname_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL);
+}
+
+/* The <n> bytes between '[' and ']': IPv6address or IPvFuture. */
+static int ip_literal_valid(const char *p, size_t n)
+{
+    if (n > 0 && lower((unsigned char)p[0]) == 'v') {
+        size_t j = 1;                          /* "v" 1*HEXDIG "." 1*( ... / ":" ) */
+        while (j < n && hexval((unsigned char)p[j]) >= 0)
+            j++;
+        if (j == 1 || j + 1 >= n || p[j] != '.')
+            return 0;
+        for (j++; j < n; j++)
+            if (!regname_char((unsigned char)p[j]) && p[j] != ':')
+                return 0;
+        return 1;
+    }
+    char a[INET6_ADDRSTRLEN];
+    struct in6_addr x;
+    if (n == 0 || n >= sizeof a)
+        return 0;
+    memcpy(a, p, n);
+    a[n] = '\0';
+    return inet_pton(AF_INET6, a, &x) == 1;    /* no zone id: not in RFC 9110 */
+}
+
+/* 1 if <s>[0, <n>) is uri-host [ ":" port ]; an empty reg-name is valid
+ * (RFC 9112 3.2: an empty Host when the target has no authority). */
+static int host_valid(const char *s, size_t n)
+{
+    size_t i = 0;
+
+    if (n > 0 && s[0] == '[') {
+        const char *rb = memchr(s, ']', n);
+        if (rb == NULL || !ip_literal_valid(s + 1, (size_t)(rb - s) - 1))
+            return 0;
+        i = (size_t)(rb - s) + 1;
+    } else {
+        while (i < n && s[i] != ':') {
+            if (s[i] == '%') {                 /* pct-encoded */
+                if (i + 2 >= n || hexval((unsigned char)s[i + 1]) < 0 ||
+                    hexval((unsigned char)s[i + 2]) < 0)
+                    return 0;
+                i += 3;
+            } else if (regname_char((unsigned char)s[i])) {
+                i++;
+            } else {
+                return 0;
+            }
+        }
+    }
+    if (i < n && s[i++] != ':')
+        return 0;
+    for (; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
 }
 
 int http1_name_is(const char *s, size_t n, const char *lit)
@@ -330,8 +413,8 @@ int http1_parse_request(const char *buf, size_t len,
         const char *ae = a;
         while (ae < tend && *ae != '/' && *ae != '?')
             ae++;
-        if (ae == a || memchr(a, '@', (size_t)(ae - a)))
-            return -400;                       /* no host, or userinfo */
+        if (ae == a || memchr(a, '@', (size_t)(ae - a)) || !host_valid(a, (size_t)(ae - a)))
+            return -400;                       /* no host, userinfo, or not a host */
         h->flags |= HTTP1_ABSOLUTE;
         h->host = (uint32_t)(a - buf);
         h->host_len = (uint32_t)(ae - a);
@@ -350,6 +433,9 @@ int http1_parse_request(const char *buf, size_t len,
         return rc;
     if (h->minor == 1 && !(h->flags & HTTP1_HAS_HOST))
         return -400;                           /* RFC 9112 3.2 */
+    for (unsigned i = 0; i < h->nhdr; i++)
+        if ((h->hdr_kind[i] & HTTP1_HDR_HOST) && !host_valid(buf + h->hdr[i].value, h->hdr[i].value_len))
+            return -400;                       /* checked even when absolute-form replaces it */
     return 0;
 }
 
@@ -436,16 +522,6 @@ void http1_chunked_init(struct http1_chunked *c)
 {
     memset(c, 0, sizeof *c);
     c->state = CS_SIZE0;
-}
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (unsigned char)lower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
 }
 
 static int ext_char(unsigned char c)

@@ -144,3 +144,44 @@ test('hard2: upstream HTTP/1.0 Connection: keep-alive, close -> that upstream co
   eq(up.requests.length, 2, 'requests at the upstream');
   check(up.requests[0].conn !== up.requests[1].conn, 'the upstream connection was reused after it said close');
 });
+
+// --- e. Host and absolute-form authority grammar -----------------------------
+
+const BAD_HOSTS = ['a b', 'a"b', 'a<b>', 'a\\b', 'a{b}', 'a|b', 'a^b', 'a`b', 'a:8o', 'a:80:80', '[::1', '[::g]:80',
+  '[::1]x', 'a]', 'a%zz', 'a%4', 'a@b', 'a/b'];
+
+for (const h of BAD_HOSTS) {
+  test(`hard2: Host ${JSON.stringify(h)} outside RFC 9110's grammar -> 400`, async (ctx) => {
+    await refused(ctx, `GET /detail/1 HTTP/1.1\r\nHost: ${h}\r\n\r\n`);
+  });
+}
+
+for (const h of ['a"b', 'a<b>', 'a{b}', 'a|b', 'a:8o', '[::1', '[zz]', 'a%zz']) {
+  test(`hard2: absolute-form target http://${h}/ outside the grammar -> 400`, async (ctx) => {
+    await refused(ctx, `GET http://${h}/detail/1 HTTP/1.1\r\nHost: a\r\n\r\n`);
+  });
+}
+
+test('hard2: valid hosts (reg-name, IPv4, [IPv6], IPvFuture, port, pct-encoded) forwarded verbatim', async (ctx) => {
+  const up = await ctx.upstream(echo);
+  const p = await ctx.proxy(baseConfig(up.port));
+  const good = ['example.com', 'example.com:8080', 'example.com:', '127.0.0.1:80', '[::1]:8080', '[2001:db8::7]',
+    '[::ffff:1.2.3.4]', '[v1.x:y]', 'a%2Db', "a-b_c~d!$&'()*+,;=", 'localhost'];
+  for (const h of good) {
+    const c = await ctx.client(p.port);
+    await c.write(`GET /detail/1 HTTP/1.1\r\nHost: ${h}\r\n\r\n`);
+    const r = await c.readResponse(2000);
+    eq(r.status, 200, `Host ${h}: status`);
+    const q = up.requests[up.requests.length - 1];
+    eq(hdr(q, 'host'), h, 'Host at the upstream');
+    eq(hdr(q, 'x-forwarded-host'), h, 'X-Forwarded-Host at the upstream');
+    c.close();
+    const c2 = await ctx.client(p.port);
+    await c2.write(`GET http://${h}/detail/2 HTTP/1.1\r\nHost: x\r\n\r\n`);
+    eq((await c2.readResponse(2000)).status, 200, `absolute-form http://${h}/: status`);
+    const q2 = up.requests[up.requests.length - 1];
+    eq(hdr(q2, 'host'), h, 'Host at the upstream (absolute-form)');
+    eq(hdr(q2, 'x-forwarded-host'), h, 'X-Forwarded-Host at the upstream (absolute-form)');
+    c2.close();
+  }
+});

@@ -225,6 +225,47 @@ static void test_connection_close_wins_over_keep_alive(void **state)
     assert_false(h.flags & HTTP1_CONN_KEEP);
 }
 
+/* Host and the authority of an absolute-form target follow RFC 9110's
+ * uri-host [ ":" port ]; anything else would be copied into the upstream's
+ * Host and X-Forwarded-Host. */
+static void test_host_grammar(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "example.com", "example.com:8080", "example.com:", "127.0.0.1", "[::1]:8080", "[2001:db8::7]",
+        "[::ffff:1.2.3.4]", "[v1.x:y]", "[V1A.a]", "a%2Db", "a-b_c~d!$&'()*+,;=", "",
+    };
+    static const char *const bad[] = {
+        "a b", "a\"b", "a<b>", "a\\b", "a{b}", "a|b", "a^b", "a`b", "a:8o", "a:80:80", "[::1", "[::g]:80",
+        "[::1]x", "[::1]:x", "a]", "a%zz", "a%4", "a%", "a@b", "a/b", "[]", "[v1.]", "[v.x]", "[vg.x]",
+        "[fe80::1%25eth0]", "[::1:2:3:4:5:6:7:8:9]", "\x80", "a#b",
+    };
+    char buf[256];
+    struct http1_head h;
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", good[i]);
+        if (req(buf, &h) != 0)
+            fail_msg("Host %s refused", good[i]);
+        if (good[i][0] == '\0')
+            continue;
+        snprintf(buf, sizeof buf, "GET http://%s/x HTTP/1.1\r\nHost: a\r\n\r\n", good[i]);
+        if (req(buf, &h) != 0)
+            fail_msg("absolute-form http://%s/x refused", good[i]);
+        assert_int_equal(h.host_len, strlen(good[i]));
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", bad[i]);
+        if (req(buf, &h) != -400)
+            fail_msg("Host %s accepted", bad[i]);
+        if (strpbrk(bad[i], " /#\x80") != NULL)
+            continue;                   /* would end the target, or is not a target byte */
+        snprintf(buf, sizeof buf, "GET http://%s/x HTTP/1.1\r\nHost: a\r\n\r\n", bad[i]);
+        if (req(buf, &h) != -400)
+            fail_msg("absolute-form http://%s/x accepted", bad[i]);
+    }
+    /* an HTTP/1.0 request may omit Host; one it sends is checked */
+    assert_int_equal(req("GET / HTTP/1.0\r\nHost: a b\r\n\r\n", &h), -400);
+}
 
 /* Feeds <s> to the decoder in pieces of <step> bytes; returns the payload
  * in <out> and the final code. */
@@ -356,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_chunked),
         cmocka_unit_test(test_empty_transfer_encoding_refused),
         cmocka_unit_test(test_connection_close_wins_over_keep_alive),
+        cmocka_unit_test(test_host_grammar),
         cmocka_unit_test(test_chunk_line_cap_counts_whitespace),
         cmocka_unit_test(test_trailer_fields_validated),
     };
