@@ -185,3 +185,35 @@ test('hard2: valid hosts (reg-name, IPv4, [IPv6], IPvFuture, port, pct-encoded) 
     c2.close();
   }
 });
+
+// --- f. 204 / 304 never carry framing headers toward the client -------------
+
+for (const [status, framing] of [[204, 'Content-Length: 5'], [204, 'Transfer-Encoding: chunked'], [304, 'Content-Length: 1234'],
+  [304, 'Transfer-Encoding: chunked']]) {
+  test(`hard2: ${status} with ${framing.split(':')[0]} -> relayed without it, no body, in sync`, async (ctx) => {
+    const up = await ctx.upstream((req, res) => {
+      if (req.target === '/detail/1') return res.write(`HTTP/1.1 ${status} X\r\n${framing}\r\nETag: "e"\r\n\r\n`);
+      res.send(200, [], 'after');
+    });
+    const p = await ctx.proxy(baseConfig(up.port));
+    const c = await ctx.client(p.port);
+    await c.write(rawRequest('GET', '/detail/1'));
+    const r = await c.readResponse(2000);
+    eq(r.status, status, 'status');
+    eq(hdr(r, 'etag'), '"e"', 'ETag');
+    const head = c.rawText().split('\r\n\r\n')[0];
+    check(!/^(content-length|transfer-encoding):/im.test(head), `${status} relayed with framing headers: ${JSON.stringify(head)}`);
+    await c.write(rawRequest('GET', '/detail/2'));
+    eq((await c.readResponse(2000)).body.toString(), 'after', 'next response on the same connection');
+    check(c.rawText().endsWith('\r\n\r\nafter'), 'bytes between the two responses');
+  });
+}
+
+test('hard2: HEAD keeps the upstream Content-Length (what a GET would send)', async (ctx) => {
+  const up = await ctx.upstream((req, res) => res.write('HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n'));
+  const p = await ctx.proxy(baseConfig(up.port));
+  const c = await ctx.client(p.port);
+  await c.write(rawRequest('HEAD', '/detail/1'), ['HEAD']);
+  const r = await c.readResponse(2000);
+  eq(hdr(r, 'content-length'), '42', 'Content-Length of a HEAD response');
+});
