@@ -88,6 +88,11 @@ int http1_parse_response(const char *buf, size_t len,
 /* 1 if header <i> of <h> is named in a Connection header of <h>. */
 int http1_conn_names(const char *buf, const struct http1_head *h, unsigned i);
 
+/* HTTP1_HDR_* kind of the header name <name>[0, <len>): nonzero for every
+ * header the proxy reads, rewrites or drops itself (framing, Host, hop-by-hop
+ * ones, Expect, X-Forwarded-*), 0 for the ones it relays as they are. */
+uint8_t http1_header_kind(const char *name, size_t len);
+
 /* Case-insensitive comparison of <n> bytes against a lower-case literal. */
 int http1_name_is(const char *s, size_t n, const char *lower);
 

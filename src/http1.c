@@ -271,6 +271,11 @@ static uint8_t classify(const char *s, size_t n)
     return 0;
 }
 
+uint8_t http1_header_kind(const char *name, size_t len)
+{
+    return len ? classify(name, len) : 0;
+}
+
 /* Parses header lines from <p> to the empty line ending at <end> (the head's
  * last CRLF). Returns 0 or a negative status (<bad> for malformed input). */
 static int parse_headers(const char *buf, const char *p, const char *end,

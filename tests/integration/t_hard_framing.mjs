@@ -217,3 +217,30 @@ test('hard2: HEAD keeps the upstream Content-Length (what a GET would send)', as
   const r = await c.readResponse(2000);
   eq(hdr(r, 'content-length'), '42', 'Content-Length of a HEAD response');
 });
+
+// --- g. the header fallback's control header --------------------------------
+
+for (const [name, where] of [['Content-Length', 'top'], ['Transfer-Encoding', 'top'], ['connection', 'route'], ['Host', 'top'],
+  ['Upgrade', 'top'], ['TE', 'top'], ['Trailer', 'top'], ['Keep-Alive', 'route'], ['Proxy-Authorization', 'top'], ['X-Forwarded-Host', 'top']]) {
+  test(`hard2: fallback header ${name} refused at load with file:line`, async (ctx) => {
+    const hv = `${name}: 1`;
+    const cfg = where === 'top'
+      ? baseConfig(1, { fallback: { header: hv } })
+      : baseConfig(1, { routes: [{ name: 'home', match: '/', fallback: { header: hv } }] });
+    const text = configText(cfg);
+    const file = `${ctx.tmp()}/fb.json`;
+    fs.writeFileSync(file, text);
+    const line = lineOf(text, /"header":/);
+    const key = where === 'top' ? 'fallback.header' : 'routes[0].fallback.header';
+    const r = runSync(['--check-config', '-c', file]);
+    eq(r.code, 1, `--check-config exit code (stderr ${JSON.stringify(r.stderr.slice(0, 200))})`);
+    check(r.stderr.includes(`${file}:${line}: ${key}: '${hv}'`), `stderr should start with ${file}:${line}: ${key}: '${hv}': ${JSON.stringify(r.stderr.slice(0, 300))}`);
+  });
+}
+
+test('hard2: an ordinary fallback header still loads', async (ctx) => {
+  const file = `${ctx.tmp()}/fb.json`;
+  fs.writeFileSync(file, configText(baseConfig(1, { fallback: { header: 'X-SSR-Off: 1' } })));
+  const r = runSync(['--check-config', '-c', file]);
+  eq(r.code, 0, `--check-config exit code (stderr ${JSON.stringify(r.stderr.slice(0, 200))})`);
+});
