@@ -9,7 +9,8 @@
  * Transfer-Encoding must be exactly "chunked"; TE together with
  * Content-Length drops the length and closes the connection after the
  * response; differing Content-Lengths, signs, non-digits and overflow are
- * rejected; obs-fold, bare LF, NUL and control bytes are rejected. */
+ * rejected; obs-fold, bare LF, NUL and control bytes are rejected; a Host
+ * value or absolute-form authority must fit RFC 9110's uri-host [":" port]. */
 #ifndef LEAKPROXY_HTTP1_H
 #define LEAKPROXY_HTTP1_H
 #include <stddef.h>
@@ -25,7 +26,7 @@ struct http1_hdr {
 #define HTTP1_HAS_CL       0x0002u   /* Content-Length given (and kept) */
 #define HTTP1_TE_CL        0x0004u   /* TE and CL both given: CL dropped */
 #define HTTP1_CONN_CLOSE   0x0008u   /* Connection: close */
-#define HTTP1_CONN_KEEP    0x0010u   /* Connection: keep-alive */
+#define HTTP1_CONN_KEEP    0x0010u   /* Connection: keep-alive, and no close */
 #define HTTP1_EXPECT_100   0x0020u   /* Expect: 100-continue */
 #define HTTP1_EXPECT_OTHER 0x0040u   /* any other Expect value (-> 417) */
 #define HTTP1_HAS_HOST     0x0080u
@@ -95,10 +96,19 @@ size_t http1_path_canon(const char *p, size_t n, char *out);
  * Host: the proxy relies on it, so a client cannot make it hop-by-hop). */
 int http1_conn_names(const char *buf, const struct http1_head *h, unsigned i);
 
+/* HTTP1_HDR_* kind of the header name <name>[0, <len>): nonzero for every
+ * header the proxy reads, rewrites or drops itself (framing, Host, hop-by-hop
+ * ones, Expect, X-Forwarded-*), 0 for the ones it relays as they are. */
+uint8_t http1_header_kind(const char *name, size_t len);
+
 /* Case-insensitive comparison of <n> bytes against a lower-case literal. */
 int http1_name_is(const char *s, size_t n, const char *lower);
 
 /* ---- chunked bodies ---------------------------------------------------- */
+
+/* Longest chunk-size line: size, whitespace, extensions and CR, every byte
+ * counted, so no peer can feed an endless line of blanks. */
+#define HTTP1_CHUNK_LINE_MAX 4096
 
 enum http1_chunk_rc {
     HTTP1_CHUNK_MORE,                /* all input consumed, need more */
@@ -110,15 +120,20 @@ enum http1_chunk_rc {
 struct http1_chunked {
     int state;
     uint64_t remaining;              /* data bytes left in this chunk */
-    uint32_t line;                   /* bytes in the current framing line */
+    uint32_t line;                   /* bytes of the chunk-size line so far */
     uint32_t trailer_bytes;
     unsigned digits;
+    uint32_t tname_len;              /* bytes of the current trailer name */
+    char tname[17];                  /* its first bytes: enough to know it */
 };
 
 void http1_chunked_init(struct http1_chunked *c);
 /* Consumes framing bytes from <p>[0, <n>), stopping at chunk data, the end
  * or an error; <*used> says how many. Trailers are validated and consumed
- * (never forwarded). <max_trailer> caps the trailer section. */
+ * (never forwarded): each line is a field (name ':' value), and a field the
+ * proxy frames, routes or manages connections by (Content-Length,
+ * Transfer-Encoding, Host, hop-by-hop ones, Expect, X-Forwarded-*) is an
+ * error (RFC 9110 6.5.1). <max_trailer> caps the trailer section. */
 enum http1_chunk_rc http1_chunked_parse(struct http1_chunked *c, const char *p,
                                         size_t n, size_t *used,
                                         uint32_t max_trailer);

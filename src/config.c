@@ -6,6 +6,7 @@
  * of the "timeouts" and "limits" sections are rows of one table (name,
  * bounds, default, target field), as Redis does with its config. */
 #include "config.h"
+#include "http1.h"
 #include "log.h"
 #include "route.h"
 #include "series.h"
@@ -1035,6 +1036,14 @@ static int parse_fallback(json_t *o, const char *kpath, struct config *c, struct
                 config_err_set(err, path, "'%s': the header name may contain letters, digits, '-' and '_'", sv);
                 return -1;
             }
+        if (http1_header_kind(sv, (size_t)(colon - sv)) != 0) {
+            /* the proxy strips inbound copies of this header and writes its
+             * own: a framing or hop-by-hop name would desync or drop what
+             * the upstream needs */
+            config_err_set(err, path, "'%s': %.*s is framing, routing or hop-by-hop: the proxy writes or drops "
+                           "it itself; use another name", sv, (int)(colon - sv), sv);
+            return -1;
+        }
         const char *val = colon + 1;
         while (*val == ' ')
             val++;

@@ -6,6 +6,8 @@
  * it refuses (400 from clients, 502 from the upstream). */
 #include "http1.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #define HTTP1_CONN_NAMES 0x0400u      /* Connection lists other header names */
@@ -30,6 +32,87 @@ static const unsigned char tchar[256] = {
 static int lower(int c)
 {
     return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (unsigned char)lower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* ---- Host ---------------------------------------------------------------
+ * RFC 9110 7.2: Host = uri-host [ ":" port ], uri-host = IP-literal /
+ * IPv4address / reg-name (RFC 3986 3.2.2), port = *DIGIT. Whatever passes is
+ * copied into the upstream's Host and X-Forwarded-Host, so anything outside
+ * the grammar (blanks, quotes, '/', '@', '<') is refused rather than relayed
+ * for an application to log, build links from or route by. */
+
+/* unreserved / sub-delims: a reg-name's bytes besides pct-encoded ones
+ * (IPv4address is a reg-name too, as far as bytes go) */
+static int regname_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL);
+}
+
+/* The <n> bytes between '[' and ']': IPv6address or IPvFuture. */
+static int ip_literal_valid(const char *p, size_t n)
+{
+    if (n > 0 && lower((unsigned char)p[0]) == 'v') {
+        size_t j = 1;                          /* "v" 1*HEXDIG "." 1*( ... / ":" ) */
+        while (j < n && hexval((unsigned char)p[j]) >= 0)
+            j++;
+        if (j == 1 || j + 1 >= n || p[j] != '.')
+            return 0;
+        for (j++; j < n; j++)
+            if (!regname_char((unsigned char)p[j]) && p[j] != ':')
+                return 0;
+        return 1;
+    }
+    char a[INET6_ADDRSTRLEN];
+    struct in6_addr x;
+    if (n == 0 || n >= sizeof a)
+        return 0;
+    memcpy(a, p, n);
+    a[n] = '\0';
+    return inet_pton(AF_INET6, a, &x) == 1;    /* no zone id: not in RFC 9110 */
+}
+
+/* 1 if <s>[0, <n>) is uri-host [ ":" port ]; an empty reg-name is valid
+ * (RFC 9112 3.2: an empty Host when the target has no authority). */
+static int host_valid(const char *s, size_t n)
+{
+    size_t i = 0;
+
+    if (n > 0 && s[0] == '[') {
+        const char *rb = memchr(s, ']', n);
+        if (rb == NULL || !ip_literal_valid(s + 1, (size_t)(rb - s) - 1))
+            return 0;
+        i = (size_t)(rb - s) + 1;
+    } else {
+        while (i < n && s[i] != ':') {
+            if (s[i] == '%') {                 /* pct-encoded */
+                if (i + 2 >= n || hexval((unsigned char)s[i + 1]) < 0 ||
+                    hexval((unsigned char)s[i + 2]) < 0)
+                    return 0;
+                i += 3;
+            } else if (regname_char((unsigned char)s[i])) {
+                i++;
+            } else {
+                return 0;
+            }
+        }
+    }
+    if (i < n && s[i++] != ':')
+        return 0;
+    for (; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
 }
 
 int http1_name_is(const char *s, size_t n, const char *lit)
@@ -110,9 +193,14 @@ struct te_state {
     int chunked;
 };
 
+/* An empty value is an invalid list, not an absent header: ignoring it would
+ * let a Content-Length beside it frame the message here while a peer that
+ * treats any Transfer-Encoding as present frames it otherwise. */
 static int parse_te(const char *v, size_t n, struct te_state *te)
 {
     size_t i = 0;
+    if (n == 0)
+        return -1;
     while (i < n) {
         size_t start = i;
         while (i < n && v[i] != ',')
@@ -181,6 +269,11 @@ static uint8_t classify(const char *s, size_t n)
     if (n >= 6 && http1_name_is(s, 6, "proxy-"))
         return HTTP1_HDR_HOP;
     return 0;
+}
+
+uint8_t http1_header_kind(const char *name, size_t len)
+{
+    return len ? classify(name, len) : 0;
 }
 
 /* Parses header lines from <p> to the empty line ending at <end> (the head's
@@ -253,6 +346,8 @@ static int parse_headers(const char *buf, const char *p, const char *end,
             h->flags |= HTTP1_UPGRADE;
         }
     }
+    if (h->flags & HTTP1_CONN_CLOSE)
+        h->flags &= ~HTTP1_CONN_KEEP;          /* "close" anywhere wins (RFC 9112 9.6) */
     if (te.codings) {
         if (te.codings != 1 || te.chunked != 1 || h->minor == 0)
             return bad;
@@ -384,8 +479,8 @@ int http1_parse_request(const char *buf, size_t len,
         const char *ae = a;
         while (ae < tend && *ae != '/' && *ae != '?')
             ae++;
-        if (ae == a || memchr(a, '@', (size_t)(ae - a)))
-            return -400;                       /* no host, or userinfo */
+        if (ae == a || memchr(a, '@', (size_t)(ae - a)) || !host_valid(a, (size_t)(ae - a)))
+            return -400;                       /* no host, userinfo, or not a host */
         h->flags |= HTTP1_ABSOLUTE;
         h->host = (uint32_t)(a - buf);
         h->host_len = (uint32_t)(ae - a);
@@ -406,6 +501,9 @@ int http1_parse_request(const char *buf, size_t len,
         return rc;
     if (h->minor == 1 && !(h->flags & HTTP1_HAS_HOST))
         return -400;                           /* RFC 9112 3.2 */
+    for (unsigned i = 0; i < h->nhdr; i++)
+        if ((h->hdr_kind[i] & HTTP1_HDR_HOST) && !host_valid(buf + h->hdr[i].value, h->hdr[i].value_len))
+            return -400;                       /* checked even when absolute-form replaces it */
     return 0;
 }
 
@@ -484,10 +582,9 @@ int http1_conn_names(const char *buf, const struct http1_head *h, unsigned i)
 
 enum {
     CS_SIZE0, CS_SIZE, CS_SIZE_WS, CS_EXT, CS_SIZE_LF, CS_DATA, CS_DATA_CR,
-    CS_DATA_LF, CS_TRAILER, CS_TRAILER_LINE, CS_TRAILER_LF, CS_END_LF, CS_DONE
+    CS_DATA_LF, CS_TRAILER, CS_TRAILER_NAME, CS_TRAILER_VALUE, CS_TRAILER_LF, CS_END_LF,
+    CS_DONE
 };
-
-#define CHUNK_LINE_MAX 4096
 
 void http1_chunked_init(struct http1_chunked *c)
 {
@@ -495,19 +592,21 @@ void http1_chunked_init(struct http1_chunked *c)
     c->state = CS_SIZE0;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (unsigned char)lower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static int ext_char(unsigned char c)
 {
     return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* RFC 9110 6.5.1: a field needed before the content (framing, routing,
+ * connection management) has no place in a trailer. Refused: every name the
+ * proxy itself reads, rewrites or drops (classify()), so a trailer cannot
+ * look like a second head to whoever reads it after us. <c->tname> holds the
+ * first bytes of a name of <c->tname_len> bytes. */
+static int trailer_refused(const struct http1_chunked *c)
+{
+    if (c->tname_len <= sizeof c->tname)
+        return classify(c->tname, c->tname_len) != 0;
+    return http1_name_is(c->tname, 6, "proxy-");   /* the only open-ended name */
 }
 
 enum http1_chunk_rc http1_chunked_parse(struct http1_chunked *c, const char *p,
@@ -544,10 +643,15 @@ enum http1_chunk_rc http1_chunked_parse(struct http1_chunked *c, const char *p,
                 c->remaining = c->remaining * 16 + (uint64_t)hv;
                 if (++c->digits > 16)
                     goto error;
+                c->line++;
                 break;
             }
             /* fallthrough */
         case CS_SIZE_WS:
+            /* every byte counts toward HTTP1_CHUNK_LINE_MAX, whitespace
+             * too: else a peer could feed an endless line of blanks */
+            if (++c->line > HTTP1_CHUNK_LINE_MAX)
+                goto error;
             if (ch == ' ' || ch == '\t') {
                 c->state = CS_SIZE_WS;
             } else if (ch == ';') {
@@ -561,7 +665,7 @@ enum http1_chunk_rc http1_chunked_parse(struct http1_chunked *c, const char *p,
         case CS_EXT:
             if (ch == '\r')
                 c->state = CS_SIZE_LF;
-            else if (!ext_char(ch) || ++c->line > CHUNK_LINE_MAX)
+            else if (!ext_char(ch) || ++c->line > HTTP1_CHUNK_LINE_MAX)
                 goto error;
             break;
         case CS_SIZE_LF:
@@ -591,11 +695,27 @@ enum http1_chunk_rc http1_chunked_parse(struct http1_chunked *c, const char *p,
                 c->state = CS_END_LF;
                 break;
             }
-            if (ch == ' ' || ch == '\t' || !tchar[ch])
-                goto error;                    /* obs-fold or junk */
-            c->state = CS_TRAILER_LINE;
+            if (!tchar[ch])
+                goto error;                    /* obs-fold, no name, or junk */
+            c->tname_len = 0;
+            c->state = CS_TRAILER_NAME;
             /* fallthrough */
-        case CS_TRAILER_LINE:
+        case CS_TRAILER_NAME:
+            if (++c->trailer_bytes > max_trailer)
+                goto error;
+            if (ch == ':') {
+                if (trailer_refused(c))
+                    goto error;
+                c->state = CS_TRAILER_VALUE;
+            } else if (tchar[ch]) {
+                if (c->tname_len < sizeof c->tname)
+                    c->tname[c->tname_len] = (char)ch;
+                c->tname_len++;                /* <= trailer_bytes: no overflow */
+            } else {
+                goto error;                    /* no ':', or blanks before it */
+            }
+            break;
+        case CS_TRAILER_VALUE:
             if (++c->trailer_bytes > max_trailer)
                 goto error;
             if (ch == '\r')

@@ -944,7 +944,11 @@ static void serialize_response(struct client *c, const char *p)
     }
     if (c->csr)
         evbuffer_add(o, CSR_HEADERS, sizeof CSR_HEADERS - 1);
-    if (c->resp_out == O_CL || (c->resp_out == O_NONE && (h->flags & HTTP1_HAS_CL)))
+    /* A bodiless answer keeps its Content-Length only for HEAD: a 204 must
+     * not carry one (RFC 9110 8.6), and on a 304 caches ignore it (RFC 9111
+     * 3.2), so a client never reads framing where there is no body. */
+    if (c->resp_out == O_CL || (c->resp_out == O_NONE && (h->flags & HTTP1_HAS_CL) &&
+                                h->status != 204 && h->status != 304))
         evbuffer_add_printf(o, "Content-Length: %lld\r\n", (long long)h->content_length);
     else if (c->resp_out == O_CHUNKED)
         evbuffer_add(o, "Transfer-Encoding: chunked\r\n", 28);

@@ -6,7 +6,8 @@
  * copied into a buffer of exactly its size, so a read past it is caught.
  * Invariants: a call never consumes more than it was given; MORE means all
  * of it was consumed; DATA means remaining > 0; DONE is final (the caller
- * stops on ERROR, so that one need not be). */
+ * stops on ERROR, so that one need not be); a chunk-size line never grows
+ * past HTTP1_CHUNK_LINE_MAX without an ERROR. */
 #include "fuzz.h"
 #include "http1.h"
 
@@ -40,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t used = (size_t)-1;
             rc = http1_chunked_parse(&c, buf + off, piece - off, &used, max_trailer);
             FUZZ_CHECK(used <= piece - off);
+            FUZZ_CHECK(rc == HTTP1_CHUNK_ERROR || c.line <= HTTP1_CHUNK_LINE_MAX);
             off += used;
             if (rc == HTTP1_CHUNK_MORE) {
                 FUZZ_CHECK(off == piece);

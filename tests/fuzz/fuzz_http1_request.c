@@ -5,11 +5,22 @@
  * and with tight ones (so the 414/431 paths are reached by small inputs),
  * and the head end is also searched byte by byte, which must find the same
  * head, or fail too (the proxy sees a trickling client that way). Every
- * offset the parser returns must lie inside the head. */
+ * offset the parser returns must lie inside the head, and an accepted Host
+ * (header or absolute-form authority) holds only uri-host [":" port] bytes. */
 #include "fuzz.h"
 #include "http1.h"
 
 #define NHDR 100
+
+/* The bytes RFC 9110's Host grammar can hold (a superset: order unchecked). */
+static void check_host_bytes(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        FUZZ_CHECK((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   (c != '\0' && strchr("-._~!$&'()*+,;=:%[]", c) != NULL));
+    }
+}
 
 static void check_head(const char *buf, size_t len, const struct http1_limits *lim,
                        const struct http1_head *h)
@@ -38,7 +49,11 @@ static void check_head(const char *buf, size_t len, const struct http1_limits *l
             sum += (unsigned char)buf[x->value + x->value_len - 1];
         (void)http1_conn_names(buf, h, i);
         (void)http1_name_is(buf + x->name, x->name_len, "content-length");
+        if (h->hdr_kind[i] & HTTP1_HDR_HOST)
+            check_host_bytes(buf + x->value, x->value_len);
     }
+    if (h->flags & HTTP1_ABSOLUTE)
+        check_host_bytes(buf + h->host, h->host_len);
     (void)sum;
 }
 

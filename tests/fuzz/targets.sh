@@ -5,7 +5,7 @@ FUZZ_TARGETS="fuzz_http1_request fuzz_http1_response fuzz_chunked fuzz_config fu
 fuzz_srcs() {
   case "$1" in
     fuzz_http1_request|fuzz_http1_response|fuzz_chunked) echo "src/http1.c" ;;
-    fuzz_config|fuzz_route) echo "src/config.c src/route.c src/log.c" ;;   # route.c needs config_err_set()
+    fuzz_config|fuzz_route) echo "src/config.c src/route.c src/log.c src/http1.c" ;;   # route.c needs config_err_set(), config.c http1_header_kind()
     fuzz_memparse) echo "src/memparse.c src/utf8.c" ;;
     *) echo "unknown fuzz target $1" >&2; return 1 ;;
   esac

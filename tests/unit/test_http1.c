@@ -240,6 +240,77 @@ static void test_responses(void **state)
     assert_int_equal(h.nhdr, 2);
 }
 
+/* An empty Transfer-Encoding is an invalid one, not an absent one: with a
+ * Content-Length beside it, the two parsers behind and before the proxy
+ * could disagree on which framing wins. */
+static void test_empty_transfer_encoding_refused(void **state)
+{
+    (void)state;
+    struct http1_head h;
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding:\r\n\r\n", &h), -400);
+    assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  \t \r\n\r\n", &h), -400);
+    assert_int_equal(resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\n", &h), -502);
+}
+
+/* "close" anywhere in Connection wins over "keep-alive" (RFC 9112 9.6). */
+static void test_connection_close_wins_over_keep_alive(void **state)
+{
+    (void)state;
+    struct http1_head h;
+    assert_int_equal(req("GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", &h), 0);
+    assert_true(h.flags & HTTP1_CONN_CLOSE);
+    assert_false(h.flags & HTTP1_CONN_KEEP);
+    assert_int_equal(req("GET / HTTP/1.0\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n", &h), 0);
+    assert_false(h.flags & HTTP1_CONN_KEEP);
+    assert_int_equal(req("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &h), 0);
+    assert_true(h.flags & HTTP1_CONN_KEEP);
+    assert_int_equal(resp("HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\n\r\n", &h), 0);
+    assert_false(h.flags & HTTP1_CONN_KEEP);
+}
+
+/* Host and the authority of an absolute-form target follow RFC 9110's
+ * uri-host [ ":" port ]; anything else would be copied into the upstream's
+ * Host and X-Forwarded-Host. */
+static void test_host_grammar(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "example.com", "example.com:8080", "example.com:", "127.0.0.1", "[::1]:8080", "[2001:db8::7]",
+        "[::ffff:1.2.3.4]", "[v1.x:y]", "[V1A.a]", "a%2Db", "a-b_c~d!$&'()*+,;=", "",
+    };
+    static const char *const bad[] = {
+        "a b", "a\"b", "a<b>", "a\\b", "a{b}", "a|b", "a^b", "a`b", "a:8o", "a:80:80", "[::1", "[::g]:80",
+        "[::1]x", "[::1]:x", "a]", "a%zz", "a%4", "a%", "a@b", "a/b", "[]", "[v1.]", "[v.x]", "[vg.x]",
+        "[fe80::1%25eth0]", "[::1:2:3:4:5:6:7:8:9]", "\x80", "a#b",
+    };
+    char buf[256];
+    struct http1_head h;
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", good[i]);
+        if (req(buf, &h) != 0)
+            fail_msg("Host %s refused", good[i]);
+        if (good[i][0] == '\0')
+            continue;
+        snprintf(buf, sizeof buf, "GET http://%s/x HTTP/1.1\r\nHost: a\r\n\r\n", good[i]);
+        if (req(buf, &h) != 0)
+            fail_msg("absolute-form http://%s/x refused", good[i]);
+        assert_int_equal(h.host_len, strlen(good[i]));
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", bad[i]);
+        if (req(buf, &h) != -400)
+            fail_msg("Host %s accepted", bad[i]);
+        if (strpbrk(bad[i], " /#\x80") != NULL)
+            continue;                   /* would end the target, or is not a target byte */
+        snprintf(buf, sizeof buf, "GET http://%s/x HTTP/1.1\r\nHost: a\r\n\r\n", bad[i]);
+        if (req(buf, &h) != -400)
+            fail_msg("absolute-form http://%s/x accepted", bad[i]);
+    }
+    /* an HTTP/1.0 request may omit Host; one it sends is checked */
+    assert_int_equal(req("GET / HTTP/1.0\r\nHost: a b\r\n\r\n", &h), -400);
+}
+
 /* Feeds <s> to the decoder in pieces of <step> bytes; returns the payload
  * in <out> and the final code. */
 static enum http1_chunk_rc dechunk(const char *s, size_t step, char *out, size_t *outlen)
@@ -272,7 +343,7 @@ static void test_chunked(void **state)
     (void)state;
     char out[256];
     size_t n;
-    const char *ok = "5\r\nhello\r\n6;ext=1;q=\"x\"\r\n world\r\n0\r\nTrailer: t\r\n\r\n";
+    const char *ok = "5\r\nhello\r\n6;ext=1;q=\"x\"\r\n world\r\n0\r\nX-Checksum: t\r\n\r\n";
     for (size_t step = 1; step <= strlen(ok); step++) {
         assert_int_equal(dechunk(ok, step, out, &n), HTTP1_CHUNK_DONE);
         assert_int_equal(n, 11);
@@ -294,6 +365,69 @@ static void test_chunked(void **state)
     assert_int_equal(dechunk(big, 100, out, &n), HTTP1_CHUNK_ERROR);              /* trailers over the cap */
 }
 
+/* The chunk-size line, whitespace and extensions included, is capped at
+ * 4096 bytes (CHUNK_LINE_MAX), however it arrives. */
+static void test_chunk_line_cap_counts_whitespace(void **state)
+{
+    (void)state;
+    static char line[1 << 20];
+    char out[16];
+    size_t n;
+    for (int k = 0; k < 3; k++) {
+        const char *fill = k == 0 ? " " : k == 1 ? "\t" : " \t";
+        size_t fl = strlen(fill);
+        line[0] = '5';
+        for (size_t i = 1; i + 40 < sizeof line; i += fl)
+            memcpy(line + i, fill, fl);
+        strcpy(line + sizeof line - 40, k == 2 ? ";x=1\r\nhello\r\n0\r\n\r\n" : "\r\nhello\r\n0\r\n\r\n");
+        for (size_t step = 1; step <= 65536; step *= 4096)
+            assert_int_equal(dechunk(line, step, out, &n), HTTP1_CHUNK_ERROR);
+    }
+    /* just under the cap: fine */
+    memset(line, ' ', 4094);
+    line[0] = '5';
+    strcpy(line + 4094, "\r\nhello\r\n0\r\n\r\n");
+    assert_int_equal(dechunk(line, 100, out, &n), HTTP1_CHUNK_DONE);
+    /* whitespace and extension together over it */
+    memset(line, ' ', 3000);
+    line[0] = '5';
+    line[3000] = ';';
+    memset(line + 3001, 'e', 2000);
+    strcpy(line + 5001, "\r\nhello\r\n0\r\n\r\n");
+    assert_int_equal(dechunk(line, 100, out, &n), HTTP1_CHUNK_ERROR);
+}
+
+/* Trailer fields are header fields (name ':' value) and must not be ones
+ * the proxy frames, routes or manages connections by (RFC 9110 6.5.1). */
+static void test_trailer_fields_validated(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        "Content-Length: 5", "content-length:5", "Transfer-Encoding: chunked", "Host: evil", "Connection: close",
+        "Keep-Alive: 1", "TE: trailers", "Trailer: X", "Upgrade: h2c", "Proxy-Authorization: x",
+        "Proxy-A-Very-Long-Header-Name-Beyond-Seventeen: x", "Expect: 100-continue", "X-Forwarded-For: 1.2.3.4",
+        "X-Forwarded-Host: h", "nocolon", "X-A : 1", ": 1", "X-A: a\001b", "X-\x01: 1",
+    };
+    char buf[256], out[16];
+    size_t n;
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        snprintf(buf, sizeof buf, "5\r\nhello\r\n0\r\nX-Ok: 1\r\n%s\r\n\r\n", refused[i]);
+        for (size_t step = 1; step <= strlen(buf); step += 7)
+            if (dechunk(buf, step, out, &n) != HTTP1_CHUNK_ERROR)
+                fail_msg("trailer %s accepted (step %zu)", refused[i], step);
+    }
+    static const char *const fine[] = {
+        "X-Checksum: abc", "Server-Timing: a;dur=1", "grpc-status: 0", "X-Empty:", "Content-Lengths: 1",
+        "Hosts: x", "Proxy: 1", "X-A-Very-Long-Header-Name-Beyond-Seventeen: x",
+    };
+    for (size_t i = 0; i < sizeof fine / sizeof *fine; i++) {
+        snprintf(buf, sizeof buf, "5\r\nhello\r\n0\r\n%s\r\n\r\n", fine[i]);
+        for (size_t step = 1; step <= strlen(buf); step += 7)
+            if (dechunk(buf, step, out, &n) != HTTP1_CHUNK_DONE)
+                fail_msg("trailer %s refused (step %zu)", fine[i], step);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +441,11 @@ int main(void)
         cmocka_unit_test(test_connection_and_hop_by_hop),
         cmocka_unit_test(test_responses),
         cmocka_unit_test(test_chunked),
+        cmocka_unit_test(test_empty_transfer_encoding_refused),
+        cmocka_unit_test(test_connection_close_wins_over_keep_alive),
+        cmocka_unit_test(test_host_grammar),
+        cmocka_unit_test(test_chunk_line_cap_counts_whitespace),
+        cmocka_unit_test(test_trailer_fields_validated),
     };
     return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
 }
