@@ -1,6 +1,6 @@
 # targets.sh -- sourced by build.sh and regress.sh: each fuzz target and the
 # src/ files it links (only what it needs; see fuzz_<target>.c).
-FUZZ_TARGETS="fuzz_http1_request fuzz_http1_response fuzz_chunked fuzz_config fuzz_route fuzz_memparse"
+FUZZ_TARGETS="fuzz_http1_request fuzz_http1_response fuzz_http1_pooled fuzz_chunked fuzz_config fuzz_route fuzz_memparse"
 
 # fuzz_llhttp_diff also compiles llhttp's C sources (the parser of Node's http
 # server), which are not in the tree: Debian's node-llhttp package ships them.
