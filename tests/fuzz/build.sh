@@ -22,11 +22,12 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || read -r -a targets <<<"$FUZZ_TARGETS"
 for t in "${targets[@]}"; do
   read -r -a srcs <<<"$(fuzz_srcs "$t")"
-  if ! "$CC" "${CFLAGS[@]}" "${PKGCFLAGS[@]}" -o "$OUT/$t" "tests/fuzz/$t.c" "${srcs[@]}" \
+  read -r -a xflags <<<"$(fuzz_cflags "$t")"
+  if ! "$CC" "${CFLAGS[@]}" ${xflags[@]+"${xflags[@]}"} "${PKGCFLAGS[@]}" -o "$OUT/$t" "tests/fuzz/$t.c" "${srcs[@]}" \
        "${PKGLIBS[@]}" -lm -ldl 2>"$OUT/$t.log"; then
     echo "build.sh: $t: linking ${srcs[*]} failed (see $OUT/$t.log); retrying with all of src/" >&2
-    read -r -a srcs <<<"$(fuzz_all_srcs)"
-    "$CC" "${CFLAGS[@]}" "${PKGCFLAGS[@]}" -o "$OUT/$t" "tests/fuzz/$t.c" "${srcs[@]}" \
+    read -r -a srcs <<<"$(fuzz_all_srcs "$t")"
+    "$CC" "${CFLAGS[@]}" ${xflags[@]+"${xflags[@]}"} "${PKGCFLAGS[@]}" -o "$OUT/$t" "tests/fuzz/$t.c" "${srcs[@]}" \
       "${PKGLIBS[@]}" -lm -ldl
   fi
   echo "built $OUT/$t"

@@ -24,12 +24,14 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || read -r -a targets <<<"$FUZZ_TARGETS"
 total=0 fail=0
+[ $# -gt 0 ] || [ -z "$FUZZ_SKIPPED" ] || echo "$FUZZ_SKIPPED"
 for t in "${targets[@]}"; do
   read -r -a srcs <<<"$(fuzz_srcs "$t")"
-  if ! "$CC" "${CFLAGS[@]}" "${PKGCFLAGS[@]}" -o "$OUT/$t" tests/fuzz/regress.c "tests/fuzz/$t.c" \
+  read -r -a xflags <<<"$(fuzz_cflags "$t")"
+  if ! "$CC" "${CFLAGS[@]}" ${xflags[@]+"${xflags[@]}"} "${PKGCFLAGS[@]}" -o "$OUT/$t" tests/fuzz/regress.c "tests/fuzz/$t.c" \
        "${srcs[@]}" "${PKGLIBS[@]}" -lm -ldl 2>"$OUT/$t.log"; then
-    read -r -a srcs <<<"$(fuzz_all_srcs)"
-    if ! "$CC" "${CFLAGS[@]}" "${PKGCFLAGS[@]}" -o "$OUT/$t" tests/fuzz/regress.c "tests/fuzz/$t.c" \
+    read -r -a srcs <<<"$(fuzz_all_srcs "$t")"
+    if ! "$CC" "${CFLAGS[@]}" ${xflags[@]+"${xflags[@]}"} "${PKGCFLAGS[@]}" -o "$OUT/$t" tests/fuzz/regress.c "tests/fuzz/$t.c" \
          "${srcs[@]}" "${PKGLIBS[@]}" -lm -ldl 2>>"$OUT/$t.log"; then
       cat "$OUT/$t.log" >&2
       echo "$t: BUILD FAILED" >&2
