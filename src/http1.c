@@ -464,6 +464,10 @@ int http1_parse_request(const char *buf, size_t len,
     if ((size_t)(p + 8 - buf) > lim->max_request_line)
         return -414;
 
+    /* no tunnels: Node's parser reads every CONNECT as one, whatever its
+     * target, so a CONNECT must never reach it */
+    if (http1_name_is(buf, h->method_len, "connect"))
+        return -400;
     /* request target: origin-form, absolute-form or asterisk-form */
     if (*t == '/') {
         h->target = (uint32_t)(t - buf);
