@@ -703,14 +703,13 @@ static void tick_http(struct memsrc *m)
         rows_next(m);                /* traffic arrived: design the rows from now */
     }
     if (m->rows_on) {
-        /* floors come when rows fill; a row that cannot fill (traffic
-         * stopped) still ends at gc_interval_ms */
+        /* floors come when rows fill; a row that does not fill within
+         * gc_interval_ms (the traffic slowed or stopped) ends then */
         if (m->gc_wanted) {
             rows_try_gc(m);
             if (m->gc_reading || m->inflight)
                 return;
-        } else if (m->last_gc_us && (double)(now - m->last_gc_us) >= m->cfg->gc_interval_ms * 1000.0 &&
-                   gate_row_done(m->app->gate) == 0) {
+        } else if (m->last_gc_us && (double)(now - m->last_gc_us) >= m->cfg->gc_interval_ms * 1000.0) {
             m->gc_wanted = 1;
             rows_try_gc(m);
             if (m->gc_reading || m->inflight)
