@@ -35,7 +35,7 @@ int main(void)
             }
             y[i] += (rand() % 200000) - 100000;
         }
-        struct attrib_problem pr = { n, k, y, x, NULL, dt, NULL, getenv("MAX_COLS") ? (unsigned)atoi(getenv("MAX_COLS")) : 0, 4096 };
+        struct attrib_problem pr = { n, k, y, x, NULL, dt, NULL, getenv("MAX_COLS") ? (unsigned)atoi(getenv("MAX_COLS")) : 0, 4096, NULL, 0 };
         int reps = k > 100 ? 2 : 20;
         double t0 = now_ms();
         for (int rep = 0; rep < reps; rep++)

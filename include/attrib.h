@@ -43,6 +43,9 @@ struct attrib_problem {
     unsigned max_cols;                /* 0: no cap; else only the busiest routes get a column */
     double small_df_above;            /* small-sample df only for coefficients whose 99 % lower
                                        * end clears this (they may be named leaks) */
+    const double *z;                  /* n * kz or NULL: nuisance regressors, always in the fit,
+                                       * never reported (fit_rows: floor readings that lag) */
+    unsigned kz;
 };
 
 struct attrib_coef {

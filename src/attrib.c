@@ -416,6 +416,11 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
     }
     if (any_other)
         other = (int)p++;             /* the small routes together: their memory is not noise */
+    int zcol = -1;
+    if (pr->z && pr->kz) {
+        zcol = (int)p;
+        p += pr->kz;
+    }
     unsigned p_routes = p;
     if (pr->dt)
         drift = (int)p++;
@@ -442,6 +447,8 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
                 else if (other >= 0 && v > 0)
                     xi[other] += v;
             }
+            for (unsigned t = 0; zcol >= 0 && t < pr->kz; t++)
+                xi[zcol + (int)t] = pr->z[(size_t)i * pr->kz + t];
             if (drift >= 0)
                 xi[drift] = pr->dt[i];
         }
@@ -649,19 +656,44 @@ static double row_y(const struct series_row *r, enum attrib_metric m)
 }
 
 struct fitbuf {
-    double *y, *x, *dt;
+    double *y, *x, *dt, *z;
     uint8_t *first;
     int64_t *group;
     struct attrib_coef *coef;
 };
 
-/* Fits metric <m> on rows [from, to) of the window. */
+/* The counts of the row before row <i> of the same worker, or NULL. */
+static const uint32_t *prev_counts(const struct series *s, unsigned i, int64_t pid)
+{
+    for (unsigned back = 1; back <= 64 && back <= i; back++) {
+        const uint32_t *c;
+        const struct series_row *r = series_row(s, i - back, &c);
+        if (r && r->pid == pid)
+            return c;
+    }
+    return NULL;
+}
+
+/* Fits metric <m> on rows [from, to) of the window.
+ *
+ * RSS and external read right after a forced GC still hold some memory the
+ * GC freed but has not yet handed back (array buffer backing stores are
+ * released by a concurrent sweeper; freed pages leave RSS later): a reading
+ * carries garbage of the requests just before it, which the next reading
+ * no longer has. When rows differ in composition (designed rows), that
+ * garbage follows each row's own routes and would read as a leak of every
+ * route that allocates Buffers. So for those metrics each route also gets a
+ * nuisance column, the change of its count from the row before: with
+ * garbage g = c * x_k, d_k = b * x_k + c * (x_k - x_{k-1}), and the route
+ * column keeps the retained bytes b. The heap floor after a full GC is
+ * exact and needs none. */
 static int fit_rows(struct app *app, enum attrib_metric m, unsigned from, unsigned to,
                     struct fitbuf *fb, struct attrib_fit_info *info, int small_df)
 {
     const struct series *s = &app->series;
     const struct config_attrib *ac = &app->cfg->attrib;
     unsigned k = s->ncols, n = 0;
+    int lag = m != ATTRIB_HEAP && fb->z != NULL;
 
     for (unsigned i = from; i < to; i++) {
         const uint32_t *c;
@@ -672,14 +704,42 @@ static int fit_rows(struct app *app, enum attrib_metric m, unsigned from, unsign
         fb->dt[n] = (double)(r->t1 - r->t0) / 1e6;
         fb->group[n] = r->pid;
         const uint64_t *first = series_first_rows(s, r->pid);
+        const uint32_t *pc = lag ? prev_counts(s, i, r->pid) : NULL;
         for (unsigned j = 0; j < k; j++) {
             fb->x[(size_t)n * k + j] = c[j];
             fb->first[(size_t)n * k + j] = first && first[j] == r->seq + 1;
+            if (lag)
+                fb->z[(size_t)n * k + j] = (double)c[j] - (pc ? (double)pc[j] : (double)c[j]);
         }
         n++;
     }
-    struct attrib_problem pr = { n, k, fb->y, fb->x, fb->first, fb->dt, fb->group,
-                                 (unsigned)ac->max_routes, small_df ? (double)ac->min_leak_bytes : INFINITY };
+    unsigned kz = 0;
+    if (lag) {
+        /* only routes that moved: an all-zero column is not a regressor */
+        for (unsigned j = 0; j < k; j++) {
+            int any = 0;
+            for (unsigned i = 0; i < n && !any; i++)
+                any = fb->z[(size_t)i * k + j] != 0;
+            if (!any)
+                continue;
+            for (unsigned i = 0; i < n; i++)
+                fb->z[(size_t)i * k + kz] = fb->z[(size_t)i * k + j];
+            kz++;
+        }
+        /* a nuisance column per route costs degrees of freedom: only when
+         * the rows can carry them */
+        if (n < 3 * (k + kz) + 12)
+            kz = 0;
+    }
+    /* z is n x k in memory with kz used columns: repack to n x kz */
+    for (unsigned i = 0; lag && kz && i < n; i++)
+        memmove(fb->z + (size_t)i * kz, fb->z + (size_t)i * k, kz * sizeof *fb->z);
+    struct attrib_problem pr = {
+        .n = n, .k = k, .y = fb->y, .x = fb->x, .first = fb->first, .dt = fb->dt, .group = fb->group,
+        .max_cols = (unsigned)ac->max_routes,
+        .small_df_above = small_df ? (double)ac->min_leak_bytes : INFINITY,
+        .z = kz ? fb->z : NULL, .kz = kz,
+    };
     return attrib_fit(&pr, ac->min_requests, fb->coef, info);
 }
 
@@ -1064,13 +1124,14 @@ void attrib_evaluate(struct app *app)
         half = from;
     at->window_rows_used = w;
     struct fitbuf fb = {
-        malloc((w + 1) * sizeof(double)), malloc(((size_t)w * k + 1) * sizeof(double)),
-        malloc((w + 1) * sizeof(double)), malloc((size_t)w * k + 1), malloc((w + 1) * sizeof(int64_t)),
-        calloc(k + 1, sizeof(struct attrib_coef)),
+        .y = malloc((w + 1) * sizeof(double)), .x = malloc(((size_t)w * k + 1) * sizeof(double)),
+        .dt = malloc((w + 1) * sizeof(double)), .z = malloc(((size_t)w * k + 1) * sizeof(double)),
+        .first = malloc((size_t)w * k + 1), .group = malloc((w + 1) * sizeof(int64_t)),
+        .coef = calloc(k + 1, sizeof(struct attrib_coef)),
     };
     struct attrib_coef *full = calloc(k + 1, sizeof *full);
     char (*why)[160] = calloc(k + 1, sizeof *why);
-    if (!fb.y || !fb.x || !fb.dt || !fb.first || !fb.group || !fb.coef || !full || !why)
+    if (!fb.y || !fb.x || !fb.dt || !fb.first || !fb.group || !fb.coef || !fb.z || !full || !why)
         goto out;
 
     for (unsigned j = 0; j < k; j++)
@@ -1136,6 +1197,7 @@ out:
     free(fb.first);
     free(fb.group);
     free(fb.coef);
+    free(fb.z);
     free(full);
     free(why);
     at->evaluations++;

@@ -15,8 +15,17 @@
 #include <sys/time.h>
 #include <time.h>
 
+/* A row stalls when nothing it admits is in flight while requests wait.
+ * A closed-loop client whose admitted request just ended sends its next one
+ * a round trip later, so the stall must last this long before the row is
+ * ended: otherwise every gap between two requests of the last admitted
+ * client ends the row (rows of a handful of requests). Loopback round trips
+ * through a busy proxy are well under this. */
+#define GATE_STALL_GRACE_US 5000
+
 struct gate {
     struct event *timer;
+    struct event *stall_timer;
     struct gate_ops ops;
     enum gate_state state, before_quiesce;
     uint8_t *admit;                   /* per slot, in GATE_ROW */
@@ -39,6 +48,7 @@ static uint64_t now_us(void)
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
+static void stall_cb(evutil_socket_t fd, short what, void *arg);
 
 struct gate *gate_new(struct event_base *base, unsigned nslots, const struct gate_ops *ops)
 {
@@ -47,8 +57,9 @@ struct gate *gate_new(struct event_base *base, unsigned nslots, const struct gat
         return NULL;
     g->ops = *ops;
     g->timer = evtimer_new(base, timer_cb, g);
+    g->stall_timer = evtimer_new(base, stall_cb, g);
     g->admit = calloc(nslots ? nslots : 1, 1);
-    if (g->timer == NULL || g->admit == NULL) {
+    if (g->timer == NULL || g->stall_timer == NULL || g->admit == NULL) {
         gate_free(g);
         return NULL;
     }
@@ -63,6 +74,8 @@ void gate_free(struct gate *g)
         return;
     if (g->timer)
         event_free(g->timer);
+    if (g->stall_timer)
+        event_free(g->stall_timer);
     free(g->admit);
     free(g);
 }
@@ -169,19 +182,47 @@ static void release_admitted(struct gate *g)
 
 /* ---- the row ------------------------------------------------------------- */
 
-static void row_check(struct gate *g)
+static int row_stalled(const struct gate *g)
 {
-    if (g->state != GATE_ROW || g->row_reported)
-        return;
-    int full = g->done >= g->target;
-    int stalled = !full && g->done > 0 && g->admitted_inflight == 0 && g->head != NULL;
-    if (!full && !stalled)
-        return;
+    return g->state == GATE_ROW && !g->row_reported && g->done > 0 && g->done < g->target &&
+           g->admitted_inflight == 0 && g->head != NULL;
+}
+
+static void row_end(struct gate *g, int stalled)
+{
     g->row_reported = 1;
+    event_del(g->stall_timer);
     if (stalled)
         g->st.rows_stalled++;
     if (g->ops.row_full)
         g->ops.row_full(g->ops.arg);
+}
+
+static void row_check(struct gate *g)
+{
+    if (g->state != GATE_ROW || g->row_reported)
+        return;
+    if (g->done >= g->target) {
+        row_end(g, 0);
+        return;
+    }
+    if (row_stalled(g)) {
+        if (!event_pending(g->stall_timer, EV_TIMEOUT, NULL)) {
+            struct timeval tv = { 0, GATE_STALL_GRACE_US };
+            event_add(g->stall_timer, &tv);
+        }
+    } else {
+        event_del(g->stall_timer);
+    }
+}
+
+static void stall_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct gate *g = arg;
+    (void)fd;
+    (void)what;
+    if (row_stalled(g))
+        row_end(g, 1);
 }
 
 static void quiesce_check(struct gate *g, int timed_out)
@@ -254,8 +295,10 @@ void gate_cancel(struct gate *g, struct gate_waiter *w)
 void gate_started(struct gate *g, unsigned slot)
 {
     g->st.inflight++;
-    if (g->state == GATE_ROW && slot < g->nslots && g->admit[slot])
+    if (g->state == GATE_ROW && slot < g->nslots && g->admit[slot]) {
         g->admitted_inflight++;
+        event_del(g->stall_timer);   /* not stalled after all */
+    }
 }
 
 void gate_finished(struct gate *g, unsigned slot, int counted)
@@ -278,6 +321,7 @@ void gate_row(struct gate *g, const uint8_t *admit, unsigned nslots, unsigned ta
     memset(g->admit, 0, g->nslots);
     memcpy(g->admit, admit, n);
     g->state = GATE_ROW;
+    event_del(g->stall_timer);
     g->target = target ? target : 1;
     g->done = 0;
     g->row_reported = 0;

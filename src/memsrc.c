@@ -92,6 +92,8 @@ struct memsrc {
     int gc_wanted;                    /* the row is full: read a floor when the budget allows */
     struct event *gc_timer;           /* waits for the budget */
     uint8_t *admit, *active, *waiting;   /* per slot, nmask */
+    uint8_t *verdict;                 /* per slot: the verdict seen at the last row, + 1 */
+    uint64_t verdict_change_us;       /* when one of them last changed */
     unsigned nmask;
     double duty_target;
     uint64_t rows_designed;
@@ -381,23 +383,41 @@ static int rows_size(struct memsrc *m, unsigned n)
         m->active = b;
     if (b && (c = realloc(m->waiting, n)) != NULL)
         m->waiting = c;
-    if (c == NULL || rowplan_resize(&m->plan, n) < 0 || gate_resize(m->app->gate, n) < 0)
+    uint8_t *d = c ? realloc(m->verdict, n) : NULL;
+    if (d) {
+        memset(d + m->nmask, 0, n - m->nmask);
+        m->verdict = d;
+    }
+    if (d == NULL || rowplan_resize(&m->plan, n) < 0 || gate_resize(m->app->gate, n) < 0)
         return -1;
     m->nmask = n;
     return 0;
 }
 
-/* Routes with traffic whose verdict is not settled (unknown or suspect, or
- * not evaluated yet): while there is one, forced GC may take the whole
- * budget. */
-static unsigned rows_unsettled(const struct memsrc *m, unsigned n)
+/* How long verdicts must stay unchanged before routes still "unknown" stop
+ * holding the budget at its ceiling: a route that no minute of designed rows
+ * could separate (a few requests, an effect inside the noise) is not going
+ * to be separated by forcing GCs at the same pace forever. */
+#define ROWS_SETTLE_US (60u * 1000000u)
+
+/* Routes with traffic that still need floors: a suspect (the evidence
+ * points at a leak, not yet proven), a route not evaluated yet, and an
+ * unknown one while verdicts keep changing. While there is one, forced GC
+ * may take the whole budget (rowplan_duty). */
+static unsigned rows_unsettled(struct memsrc *m, unsigned n, uint64_t now)
 {
     unsigned k = 0;
     for (unsigned i = 0; i < n; i++) {
+        const struct attrib_route *ar = attrib_route_get(m->app, i);
+        uint8_t v = ar ? (uint8_t)(ar->verdict + 1) : 0;
+        if (v != m->verdict[i]) {
+            m->verdict[i] = v;
+            m->verdict_change_us = now;
+        }
         if (!m->active[i])
             continue;
-        const struct attrib_route *ar = attrib_route_get(m->app, i);
-        if (ar == NULL || ar->verdict == V_UNKNOWN || ar->verdict == V_SUSPECT)
+        if (ar == NULL || ar->verdict == V_SUSPECT ||
+            (ar->verdict == V_UNKNOWN && now - m->verdict_change_us < ROWS_SETTLE_US))
             k++;
     }
     return k;
@@ -421,7 +441,7 @@ static void rows_next(struct memsrc *m)
         rowplan_observe(&m->plan, c, n, now);
     unsigned nact = rowplan_active(&m->plan, now, m->active, n);
     unsigned nwait = gate_waiting(app->gate, m->waiting, n);
-    m->duty_target = rowplan_duty(m->cfg->max_gc_duty, rows_unsettled(m, n), nact);
+    m->duty_target = rowplan_duty(m->cfg->max_gc_duty, rows_unsettled(m, n, now), nact);
     if (nact == 0 && nwait == 0) {
         m->rows_on = 0;
         gate_open(app->gate);
@@ -856,6 +876,7 @@ static void memsrc_free(struct app *app, struct memsrc *m)
     free(m->admit);
     free(m->active);
     free(m->waiting);
+    free(m->verdict);
     if (m->conn)
         evhttp_connection_free(m->conn);   /* cancels the request in flight */
     if (m->uri)

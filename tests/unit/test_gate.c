@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "gate.h"
 
@@ -43,6 +44,13 @@ static struct gate *mk(struct event_base *b, struct rec *r)
     r->g = gate_new(b, 4, &ops);
     assert_non_null(r->g);
     return r->g;
+}
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static void run_ms(struct event_base *b, int ms)
@@ -114,13 +122,26 @@ static void test_row_full_and_stall(void **state)
     gate_finished(g, 1, 1);
     assert_int_equal(r.row_full, 1);
     struct gate_waiter w2 = { 0 };
-    assert_int_equal(gate_admit(g, 2, &w2, 0), 0);
+    assert_int_equal(gate_admit(g, 2, &w2, mono_us()), 0);
+    assert_int_equal(r.row_full, 1);                         /* a grace for the next request */
+    run_ms(b, 20);
     assert_int_equal(r.row_full, 2);
     struct gate_stats st;
     gate_get_stats(g, &st);
     assert_int_equal(st.rows_stalled, 1);
+    /* the next admitted request arrives within the grace: no stall */
+    gate_row(g, admit, 4, 50, 10000);
+    gate_admit(g, 1, &w, 0);
+    gate_started(g, 1);
+    gate_finished(g, 1, 1);
+    struct gate_waiter w3 = { 0 };
+    assert_int_equal(gate_admit(g, 3, &w3, mono_us()), 0);
+    assert_int_equal(gate_admit(g, 1, &w, 0), 1);
+    gate_started(g, 1);
+    run_ms(b, 20);
+    assert_int_equal(r.row_full, 2);
     gate_open(g);
-    assert_int_equal(r.nreleased, 1);
+    assert_int_equal(r.nreleased, 2);
     gate_free(g);
     event_base_free(b);
 }
