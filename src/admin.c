@@ -136,10 +136,21 @@ static json_t *est_json(const struct attrib_est *e)
     return j;
 }
 
+/* What would settle the route: null when its verdict is settled. */
+static json_t *next_step_json(const struct app *app, unsigned slot)
+{
+    char how[400];
+    enum attrib_next n = attrib_next_step(app, slot, probe_captured(app, slot), how, sizeof how);
+    if (n == NEXT_NONE)
+        return json_null();
+    return json_pack("{s:s,s:s}", "experiment", attrib_next_names[n], "how", how);
+}
+
 /* The attribution fields of a route (estimate, verdict, reason, ...). */
 static void route_attrib_json(const struct app *app, unsigned slot, json_t *j)
 {
     const struct attrib_route *ar = attrib_route_get(app, slot);
+    json_object_set_new(j, "next_step", next_step_json(app, slot));
     if (ar == NULL) {
         json_object_set_new(j, "estimate", json_object());
         json_object_set_new(j, "verdict", json_string("unknown"));
@@ -730,6 +741,18 @@ static void api_report(struct app *app, struct evhttp_request *req)
         }
         evbuffer_add_printf(b, "%-16s %-8s %-10s %12s %25s %9llu  %s\n", r->name, verdict, metric, est, iv,
                             (unsigned long long)r->rendered, reason);
+    }
+    /* "unknown" leads somewhere: the experiment that would settle each
+     * route the engine cannot call yet */
+    unsigned nsteps = 0;
+    for (unsigned i = 0; i < n; i++) {
+        char how[400];
+        enum attrib_next nx = attrib_next_step(app, rk[i].slot, probe_captured(app, rk[i].slot), how, sizeof how);
+        if (nx == NEXT_NONE || !app->stats.slot[rk[i].slot]->active)
+            continue;
+        if (nsteps++ == 0)
+            evbuffer_add_printf(b, "\nnot settled yet, and what would settle them:\n");
+        evbuffer_add_printf(b, "  %-16s %-14s %s\n", app->stats.slot[rk[i].slot]->name, attrib_next_names[nx], how);
     }
     /* render latency against memory: the routes whose median latency rises
      * with the heap floor (FIELD.md seed 002: 200 ms to 3.7 s before the crash) */

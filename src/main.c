@@ -245,7 +245,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (proxy_start(&app) < 0 || admin_start(&app) < 0 || memsrc_start(&app) < 0 ||
-        attrib_start(&app) < 0 || guard_start(&app) < 0)
+        attrib_start(&app) < 0 || guard_start(&app) < 0 || probe_auto_start(&app) < 0)
         return 1;
 
     struct event *sigs[3];

@@ -105,6 +105,10 @@ void probe_capture(struct app *app, unsigned slot, const char *p, const struct h
 void probe_free(struct app *app)
 {
     struct probe_state *ps = &app->probe;
+    if (ps->auto_timer) {
+        event_free(ps->auto_timer);
+        ps->auto_timer = NULL;
+    }
     for (unsigned i = 0; i < PROBE_MAX_SLOTS; i++) {
         free(ps->rings[i]);
         ps->rings[i] = NULL;
@@ -616,6 +620,62 @@ void probe_abort(struct app *app, const char *why)
     struct probe_run *pr = app->probe.run;
     if (pr && strcmp(pr->state, "running") == 0)
         probe_finish(pr, "aborted", why);
+}
+
+/* ---- attribution.auto_probe ---------------------------------------------- */
+
+#define PROBE_AUTO_TICK_MS    2000
+#define PROBE_AUTO_SPACING_MS 60000   /* one route is not probed again sooner */
+#define PROBE_AUTO_REQUESTS   200
+
+static void auto_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct app *app = arg;
+    struct probe_state *ps = &app->probe;
+    (void)fd;
+    (void)what;
+    if (!app->cfg->attrib.auto_probe || !memsrc_can_force_gc(app) ||
+        (ps->run && strcmp(ps->run->state, "running") == 0))
+        return;
+    uint64_t now = app_wall_ms(app);
+    int best = -1, best_rank = 0;
+    double best_est = 0;
+    for (unsigned id = 1; id < route_count(app->cfg->routes); id++) {
+        unsigned slot = app->route_slot[id];
+        if (slot >= PROBE_MAX_SLOTS || probe_captured(app, slot) == 0 ||
+            (ps->auto_last_ms[slot] && now - ps->auto_last_ms[slot] < PROBE_AUTO_SPACING_MS))
+            continue;
+        const struct attrib_route *ar = attrib_route_get(app, slot);
+        char how[8];
+        if (ar == NULL || attrib_next_step(app, slot, probe_captured(app, slot), how, sizeof how) != NEXT_PROBE)
+            continue;
+        int rank = ar->verdict == V_SUSPECT ? 2 : 1;
+        double est = ar->est[ATTRIB_HEAP].ok ? ar->est[ATTRIB_HEAP].beta : 0;
+        if (rank > best_rank || (rank == best_rank && est > best_est)) {
+            best = (int)id;
+            best_rank = rank;
+            best_est = est;
+        }
+    }
+    if (best < 0)
+        return;
+    unsigned slot = app->route_slot[best];
+    const char *name = route_name(app->cfg->routes, (unsigned)best);
+    char err[256];
+    ps->auto_last_ms[slot] = now;
+    if (probe_start(app, name, PROBE_AUTO_REQUESTS, 2, 25, NULL, err, sizeof err) == 200)
+        ps->auto_started++;
+    else
+        log_at(LOG_INFO, "attribution.auto_probe: probe of %s not started: %s", name, err);
+}
+
+int probe_auto_start(struct app *app)
+{
+    struct probe_state *ps = &app->probe;
+    if (ps->auto_timer == NULL && (ps->auto_timer = event_new(app->base, -1, EV_PERSIST, auto_tick, app)) == NULL)
+        return -1;
+    struct timeval tv = { PROBE_AUTO_TICK_MS / 1000, (PROBE_AUTO_TICK_MS % 1000) * 1000 };
+    return event_add(ps->auto_timer, &tv);
 }
 
 void probe_release(struct app *app)
