@@ -873,7 +873,12 @@ void attrib_metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
     double low99 = full->beta - attrib_t_quantile(0.995, full->df_small) * full->se;
     e->test_low = low99;
     e->test_df = full->df_small;
-    int candidate = e->recent_ok && low99 > thr && recent->beta > thr && recent->low > 0;
+    /* the newest rows must prove growth above the threshold on their own
+     * (their 95 % lower end), not just lean that way: a cache still
+     * filling retains less and less per request, and with designed rows the
+     * whole-window proof can come while it fills (a 200-entry cache named
+     * at its 200th request); a leak keeps its rate in the newest rows */
+    int candidate = e->recent_ok && low99 > thr && recent->beta > thr && recent->low > thr;
     if (candidate) {
         if (rows_now != e->streak_rows)
             e->streak++;             /* persistence counts new memory readings only */
