@@ -1041,8 +1041,9 @@ void admin_metrics(struct app *app, struct evbuffer *o)
     evbuffer_add_printf(o, "leakproxy_uptime_seconds %.3f\n",
                         (double)(app_now_us() - app->start_us) / 1e6);
     guard_metrics(app, o);
-    metric_head(o, "leakproxy_build_info", "gauge", "Always 1; the version is a label.");
-    evbuffer_add_printf(o, "leakproxy_build_info{version=\"%s\"} 1\n", LEAKPROXY_VERSION);
+    metric_head(o, "leakproxy_build_info", "gauge", "Always 1; the version and the git revision are labels.");
+    evbuffer_add_printf(o, "leakproxy_build_info{version=\"%s\",revision=\"%s\"} 1\n", LEAKPROXY_VERSION,
+                        LEAKPROXY_REVISION);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */

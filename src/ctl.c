@@ -154,7 +154,7 @@ static int cmd_routes(const struct ctl *c)
         json_t *lat = json_object_get(r, "latency_ms"), *est = json_object_get(r, "estimate");
         const char *vm = json_string_value(json_object_get(r, "verdict_metric"));
         json_t *e = vm ? json_object_get(est, vm) : json_object_get(est, "heap_used");
-        char b[32] = "-", lo[32] = "-", hi[32] = "-", iv[96] = "-";
+        char b[32] = "-", lo[32] = "-", hi[32] = "-", iv[104] = "-";
         if (json_is_object(e)) {
             print_kb(b, sizeof b, json_object_get(e, "bytes_per_request"));
             print_kb(lo, sizeof lo, json_object_get(e, "low"));

@@ -186,7 +186,7 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--check-config") == 0 || strcmp(argv[i], "-t") == 0) {
             check = 1;
         } else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-v") == 0) {
-            printf("leakproxy %s\n", LEAKPROXY_VERSION);
+            printf("leakproxy %s (revision %s)\n", LEAKPROXY_VERSION, LEAKPROXY_REVISION);
             return 0;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);

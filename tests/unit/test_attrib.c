@@ -145,7 +145,7 @@ static void test_too_few_requests_is_unknown(void **state)
         assert_false(c[j].ok);
 }
 
-static const struct config_attrib ac = { 1000, 600, 4096, 200, 30, 100 };
+static const struct config_attrib ac = { 1000, 600, 4096, 200, 30, 100, 0 };
 
 static uint64_t rows_seq;
 
