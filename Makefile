@@ -1,5 +1,5 @@
 # leakproxy -- see README.md.  make | make test | make test-asan | make demo | make bench |
-#                              make clean
+#                              make install | make uninstall | make clean
 #
 # Flags. CPPFLAGS, CFLAGS and LDFLAGS are the builder's (environment or
 # command line: `make CFLAGS=-O1`, dpkg-buildflags, a distribution's
@@ -128,9 +128,29 @@ truth:
 bench: leakproxy
 	./bench/proxy.sh
 
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the binary, the man page,
+# the example configs (in $(DOCDIR): copy one to /etc/leakproxy/leakproxy.json,
+# the path the unit reads; nothing is written to /etc) and the systemd unit,
+# its paths rewritten to $(BINDIR). The dashboard is compiled in.
+install: leakproxy
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR)
+	$(INSTALL) -m 0755 leakproxy $(DESTDIR)$(BINDIR)/leakproxy
+	$(INSTALL) -m 0644 docs/leakproxy.1 $(DESTDIR)$(MANDIR)/man1/leakproxy.1
+	$(INSTALL) -m 0644 conf/leakproxy.example.json $(DESTDIR)$(DOCDIR)/leakproxy.example.json
+	$(INSTALL) -m 0644 README.md LICENSE $(DESTDIR)$(DOCDIR)/
+	sed 's|/usr/local/bin/leakproxy|$(BINDIR)/leakproxy|g' contrib/systemd/leakproxy.service \
+	    > $(DESTDIR)$(UNITDIR)/leakproxy.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/leakproxy.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/leakproxy $(DESTDIR)$(MANDIR)/man1/leakproxy.1 \
+	      $(DESTDIR)$(DOCDIR)/leakproxy.example.json $(DESTDIR)$(DOCDIR)/README.md \
+	      $(DESTDIR)$(DOCDIR)/LICENSE $(DESTDIR)$(UNITDIR)/leakproxy.service
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+
 clean:
 	rm -rf build leakproxy leakproxy-san
 
 FORCE:
-.PHONY: all units test test-asan demo truth bench clean FORCE
+.PHONY: all units test test-asan demo truth bench install uninstall clean FORCE
 -include $(OBJ:.o=.d)

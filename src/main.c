@@ -32,16 +32,20 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: leakproxy -c FILE            run the proxy\n"
-        "       leakproxy --check-config -c FILE   validate FILE, exit 0 (ok) or 1\n"
-        "       leakproxy ctl [--admin ADDR] routes | mode NAME csr|ssr | report | memory | status\n"
-        "       leakproxy --version | --help\n"
+        "usage: leakproxy -c FILE                     run the proxy\n"
+        "       leakproxy --check-config|-t -c FILE   validate FILE, exit 0 (ok) or 1\n"
+        "       leakproxy --version|-v                the version and git revision\n"
+        "       leakproxy --help|-h                   this text\n"
+        "       leakproxy ctl [--admin HOST:PORT] [--token TOKEN] [-c FILE] [--json] [--markdown] COMMAND\n"
+        "         (also --admin=HOST:PORT, --token=TOKEN; see leakproxy ctl --help)\n"
+        "           routes | mode NAME csr|ssr | report | memory | bisect ... | probe ... | events | status\n"
         "\n"
         "leakproxy sits in front of a server-side-rendering server, tags every\n"
         "request with its route and records per-route counts, status, bytes and\n"
         "latency. Admin API: GET /api/routes, /api/routes/NAME, /api/status,\n"
-        "/metrics, /healthz on the \"admin\" address. See README.md.\n"
-        "Signals: HUP reloads the config, TERM/INT drain and exit.\n");
+        "/metrics, /healthz on the \"admin\" address. See leakproxy(1), README.md.\n"
+        "Signals: HUP reloads the config, TERM/INT drain and exit, USR1 reopens the logs.\n"
+        "Exit status: 0 ok, 1 invalid config or start-up failure, 2 usage.\n");
 }
 
 static void print_config_error(const char *file, const struct config_err *err)
