@@ -77,6 +77,202 @@ struct guard {
     uint64_t wh_ok, wh_failed, wh_dropped;
 };
 
+/* ---- the pure parts: troughs and narrowing (no app, unit-tested) ---------- */
+
+int guard_trough(const struct guard_sample *s, unsigned n, uint64_t to_us, uint64_t window_us,
+                 int need_drop, double *trough)
+{
+    uint64_t from = to_us > window_us ? to_us - window_us : 0;
+    uint64_t t0 = 0, t1 = 0;
+    unsigned k = 0;
+    int drop = 0;
+    double lo = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        if (s[i].t_us <= from || s[i].t_us > to_us)
+            continue;
+        if (k == 0 || s[i].v < lo)
+            lo = s[i].v;
+        if (k == 0)
+            t0 = s[i].t_us;
+        else if (s[i].v < s[i - 1].v)
+            drop = 1;                 /* needs the predecessor inside the window too */
+        t1 = s[i].t_us;
+        k++;
+    }
+    if (k < GUARD_TROUGH_MIN_N || t1 - t0 < GUARD_TROUGH_MIN_SPAN_MS * 1000ull || (need_drop && !drop))
+        return 0;
+    *trough = lo;
+    return 1;
+}
+
+int guard_trough_slope(const struct guard_sample *s, unsigned n, uint64_t from_us, uint64_t to_us,
+                       uint64_t bucket_us, double *slope, double *last)
+{
+    double sx = 0, sy = 0, sxx = 0, sxy = 0, lo = 0, lo_t = 0;
+    unsigned k = 0;
+    uint64_t cur = UINT64_MAX;        /* the bucket being built */
+    int have = 0;
+
+    if (bucket_us == 0 || to_us <= from_us)
+        return 0;
+    /* one pass: buckets close as the readings move past them; the point of a
+     * bucket is (time of its lowest reading, that reading) */
+    for (unsigned i = 0; i <= n; i++) {
+        int in = i < n && s[i].t_us >= from_us && s[i].t_us <= to_us;
+        uint64_t b = in ? (s[i].t_us - from_us) / bucket_us : UINT64_MAX;
+        if (i < n && !in)
+            continue;
+        if (have && b != cur) {
+            double x = lo_t / 1e6;
+            sx += x;
+            sy += lo;
+            sxx += x * x;
+            sxy += x * lo;
+            k++;
+            *last = lo;
+            have = 0;
+        }
+        if (i == n)
+            break;
+        if (!have || s[i].v < lo) {
+            lo = s[i].v;
+            lo_t = (double)(s[i].t_us - from_us);
+        }
+        cur = b;
+        have = 1;
+    }
+    double d = k * sxx - sx * sx;
+    if (k < 3 || d <= 0)
+        return 0;
+    *slope = (k * sxy - sx * sy) / d;
+    return 1;
+}
+
+unsigned guard_narrow_split(const double *w, unsigned lo, unsigned hi)
+{
+    double total = 0, acc = 0;
+
+    for (unsigned i = lo; i < hi; i++)
+        total += w[i] > 0 ? w[i] : 0;
+    if (total <= 0)
+        return lo + (hi - lo) / 2;
+    unsigned mid = lo;
+    while (mid < hi - 1 && acc < total / 2) {
+        acc += w[mid] > 0 ? w[mid] : 0;
+        mid++;
+    }
+    return mid > lo ? mid : lo + 1;
+}
+
+int guard_narrow_init(struct guard_narrow *nw, const double *weight, unsigned n)
+{
+    memset(nw, 0, sizeof *nw);
+    if (n == 0)
+        return -1;
+    nw->weight = malloc(n * sizeof *nw->weight);
+    nw->off = calloc(n, 1);
+    nw->fate = calloc(n, 1);
+    nw->stack = calloc(n, sizeof *nw->stack);
+    if (!nw->weight || !nw->off || !nw->fate || !nw->stack) {
+        guard_narrow_fini(nw);
+        return -1;
+    }
+    memcpy(nw->weight, weight, n * sizeof *weight);
+    nw->n = n;
+    /* the first group: half the traffic, but at most n - 1 candidates when
+     * there are two or more, so a second group is left to switch */
+    nw->first = n == 1 ? 1 : guard_narrow_split(nw->weight, 0, n);
+    memset(nw->off, 1, nw->first);
+    nw->state = GN_FIRST;
+    return 0;
+}
+
+void guard_narrow_fini(struct guard_narrow *nw)
+{
+    free(nw->weight);
+    free(nw->off);
+    free(nw->fate);
+    free(nw->stack);
+    memset(nw, 0, sizeof *nw);
+}
+
+static void narrow_mark(struct guard_narrow *nw, unsigned lo, unsigned hi, int off, int fate)
+{
+    for (unsigned i = lo; i < hi; i++) {
+        if (off >= 0)
+            nw->off[i] = (uint8_t)off;
+        if (fate >= 0)
+            nw->fate[i] = (uint8_t)fate;
+    }
+}
+
+static void narrow_push(struct guard_narrow *nw, unsigned lo, unsigned hi, int split)
+{
+    if (lo < hi && nw->nstack < nw->n)
+        nw->stack[nw->nstack++] = (struct guard_narrow_task){ lo, hi, split };
+}
+
+/* Takes tasks until one needs a test; a guilty range of one is a verdict. */
+static enum guard_narrow_state narrow_pop(struct guard_narrow *nw)
+{
+    while (nw->nstack) {
+        struct guard_narrow_task t = nw->stack[--nw->nstack];
+        if (t.split && t.hi - t.lo == 1) {
+            nw->fate[t.lo] = GF_GUILTY;
+            nw->off[t.lo] = 1;
+            continue;
+        }
+        nw->lo = t.lo;
+        nw->hi = t.hi;
+        nw->infer = t.split;
+        nw->mid = t.split ? guard_narrow_split(nw->weight, t.lo, t.hi) : t.hi;
+        narrow_mark(nw, nw->lo, nw->mid, 0, -1);
+        return nw->state = GN_TEST;
+    }
+    return nw->state = GN_DONE;
+}
+
+enum guard_narrow_state guard_narrow_next(struct guard_narrow *nw, int growing)
+{
+    nw->steps++;
+    switch (nw->state) {
+    case GN_FIRST:
+        if (!growing) {
+            /* the growth stopped with the rest rendering: the rest is innocent */
+            narrow_mark(nw, nw->first, nw->n, 0, GF_INNOCENT);
+            narrow_push(nw, 0, nw->first, 1);
+            return narrow_pop(nw);
+        }
+        if (nw->first == nw->n)
+            return nw->state = GN_STUCK;
+        narrow_mark(nw, nw->first, nw->n, 1, -1);
+        return nw->state = GN_SECOND;
+    case GN_SECOND:
+        if (growing)
+            return nw->state = GN_STUCK;
+        /* the first group alone did not stop it: the second holds a leak;
+         * the first is untested (it may hold another), rendered first */
+        narrow_push(nw, nw->first, nw->n, 1);
+        narrow_push(nw, 0, nw->first, 0);
+        return narrow_pop(nw);
+    case GN_TEST:
+        if (growing) {
+            narrow_mark(nw, nw->lo, nw->mid, 1, -1);
+            narrow_push(nw, nw->lo, nw->mid, 1);
+            if (nw->infer)            /* the other part is untested now */
+                narrow_push(nw, nw->mid, nw->hi, 0);
+        } else {
+            narrow_mark(nw, nw->lo, nw->mid, 0, GF_INNOCENT);
+            if (nw->infer)
+                narrow_push(nw, nw->mid, nw->hi, 1);
+        }
+        return narrow_pop(nw);
+    default:
+        return nw->state;
+    }
+}
+
 /* ---- readings ------------------------------------------------------------ */
 
 static int worker_figure(const struct series_worker *w, int metric, double *v)
