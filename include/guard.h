@@ -35,10 +35,9 @@
 #define GUARD_PROJ_SECONDS   5.0      /* troughs reaching the limit sooner trip the guard */
 #define GUARD_PROJ_MIN_BPS   1048576.0   /* ... when they grow at least this (bytes/s) */
 #define GUARD_GROWTH_MIN_BPS 262144.0 /* narrowing: troughs growing slower have "stopped" ... */
-#define GUARD_GROWTH_SHARE   0.25     /* ... or slower than this share of the growth at the start */
-#define GUARD_RISE_SHARE     0.25     /* a step whose troughs eat this share of the headroom to the
-                                       * limit is "growing" at once, however short the watch so far */
-#define GUARD_SETTLE_MS      10000    /* least time to judge a switch's effect */
+#define GUARD_GROWTH_SHARE   0.15     /* ... or slower than this share of the growth at the start */
+#define GUARD_RISE_SHARE     0.05     /* a step whose troughs rise by this share of high is
+                                       * "growing" at once, however short the watch so far */
 #define GUARD_WEBHOOK_QUEUE  64       /* pending webhook posts; the oldest goes first */
 #define GUARD_WEBHOOK_TRIES  5        /* attempts per post: 1, 2, 4, 8 s apart */
 #define GUARD_WEBHOOK_HEAD_MAX 16384  /* the answer's head; its body is never kept (only the status counts) */
@@ -81,7 +80,8 @@ int guard_trough(const struct guard_sample *s, unsigned n, uint64_t to_us, uint6
 /* How fast the troughs grow over [from, to]: the least-squares slope (bytes
  * per second) through the lowest reading of each <bucket_us> bucket, of at
  * least 3 buckets with readings. Returns 1 with <*slope> and <*last> (the
- * newest bucket's trough) set, else 0. */
+ * lower of the newest two buckets' troughs: where memory is now, with less
+ * noise than one bucket) set, else 0. */
 int guard_trough_slope(const struct guard_sample *s, unsigned n, uint64_t from_us, uint64_t to_us,
                        uint64_t bucket_us, double *slope, double *last);
 
