@@ -70,6 +70,8 @@ struct guard {
     int narrowed_this_trip;
     uint64_t step_us, narrow_end_us;
     double step_level, ref_growth;
+    int step_settled;                 /* step_level retaken once the step settled */
+    double end_level;                 /* level when the last narrowing ended (or a switch) */
     double trip_growth;               /* troughs' growth when it tripped (0: unknown) */
     /* state */
     int tripped;
@@ -271,9 +273,11 @@ enum guard_narrow_state guard_narrow_next(struct guard_narrow *nw, int growing)
     case GN_SECOND:
         if (growing)
             return nw->state = GN_STUCK;
-        /* the first group alone did not stop it: the second holds a leak;
-         * the first is untested (it may hold another), rendered first */
-        narrow_push(nw, nw->first, nw->n, 1);
+        /* stopped with every candidate off: both groups are tested, the
+         * first one first. The first verdict (growing with the first group
+         * off) would make the second guilty without a test, but memory can
+         * lag a switch (garbage promoted late), so it is not trusted alone */
+        narrow_push(nw, nw->first, nw->n, 0);
         narrow_push(nw, 0, nw->first, 0);
         return narrow_pop(nw);
     case GN_TEST:
@@ -693,8 +697,14 @@ static int cmp_rank(const void *a, const void *b)
     return y->weight > x->weight ? 1 : y->weight < x->weight ? -1 : 0;   /* then by traffic */
 }
 
+static int growth_since(struct guard *g, uint64_t from_us, double *slope, double *level);
+
 static void narrow_stop(struct guard *g)
 {
+    uint64_t now = app_now_us();
+    double sl;
+    if (!growth_since(g, now > 3000000 ? now - 3000000 : 0, &sl, &g->end_level))
+        g->end_level = 0;
     guard_narrow_fini(&g->nw);
     free(g->nw_cand);
     g->nw_cand = NULL;
@@ -846,7 +856,14 @@ static void narrow_tick(struct guard *g)
     int ok = growth_since(g, g->step_us + watch / 4, &slope, &level);
     if (!ok)                          /* too early for a slope: the level alone */
         growth_since(g, now > watch ? now - watch : 0, &(double){ 0 }, &level);
-    int early = level > g->step_level + step_budget(g);
+    /* the early rule starts once the step settled, from the level then */
+    int settled = now - g->step_us >= watch / 4;
+    if (settled && !g->step_settled) {
+        g->step_settled = 1;
+        if (level > g->step_level)
+            g->step_level = level;
+    }
+    int early = settled && level > g->step_level + step_budget(g);
     if (now - g->step_us < watch && !early)
         return;
     if (!ok && !early && now - g->step_us < 3 * watch)
@@ -918,6 +935,7 @@ static void narrow_tick(struct guard *g)
     }
     g->step_us = app_now_us();
     g->step_level = level;
+    g->step_settled = 0;
 }
 
 /* Starts a narrowing over the switchable candidates <c> (<n>, any order)
@@ -946,6 +964,9 @@ static void narrow_start(struct guard *g, struct cand *c, unsigned n)
                                                                              : GUARD_GROWTH_MIN_BPS;
     if (!g->narrowed_this_trip && g->actions_this_trip == 0)
         thr = GUARD_GROWTH_MIN_BPS;
+    int later = g->narrowed_this_trip || g->actions_this_trip;
+    if (later && ok && g->end_level > 0 && level < g->end_level + step_budget(g))
+        return;                       /* a later one also needs memory to have risen since */
     if (ok && slope < thr) {
         if (!g->narrowed_this_trip && g->actions_this_trip == 0)
             refuse(g, R_FLAT, "memory is above high but not growing (%.2f MB/s over %.1f s): nothing to "
@@ -995,9 +1016,11 @@ static void narrow_start(struct guard *g, struct cand *c, unsigned n)
     }
     g->narrowing = 1;
     g->narrowed_this_trip = 1;
+    g->step_settled = 0;
     g->ref_growth = ok ? slope : 0;
     g->step_us = app_now_us();
     g->step_level = level;
+    g->step_settled = 0;
 }
 
 /* One step while tripped, as "action" says. With "leaking": the routes

@@ -68,13 +68,13 @@ async function fullSpeed(ctx, { heapMb, gc, seconds, rows = true, blind = false 
 }
 
 test('guard at full speed, forced GC (designed rows), nothing named: trips without waiting for floors, narrows down to news, app survives', async (ctx) => {
-  await fullSpeed(ctx, { heapMb: 128, gc: true, seconds: 70, blind: true });
+  await fullSpeed(ctx, { heapMb: 192, gc: true, seconds: 90, blind: true });
 }, { timeout: 150000 });
 
 test('guard at full speed, forced GC without designed rows, attribution on: news csr, app survives', async (ctx) => {
-  await fullSpeed(ctx, { heapMb: 128, gc: true, seconds: 60, rows: false });
+  await fullSpeed(ctx, { heapMb: 192, gc: true, seconds: 75, rows: false });
 }, { timeout: 150000 });
 
 test('guard at full speed without a gc_url (heap_used only), nothing named: trips on troughs, narrows down to news, app survives', async (ctx) => {
-  await fullSpeed(ctx, { heapMb: 256, gc: false, seconds: 90, blind: true });
+  await fullSpeed(ctx, { heapMb: 256, gc: false, seconds: 100, blind: true });
 }, { timeout: 150000 });

@@ -223,6 +223,32 @@ static void narrowing_finds_every_leak_among_many(void **state)
     }
 }
 
+static void narrowing_survives_a_lagging_first_verdict(void **state)
+{
+    (void)state;
+    /* the leak (news) is in the first group, but memory lagged the switch
+     * and the first verdict said "still growing": the second group (about)
+     * is switched too, then tested, not condemned */
+    double w[3] = { 30, 45, 25 };     /* news (suspect), home, about */
+    struct guard_narrow nw;
+    assert_int_equal(guard_narrow_init(&nw, w, 3), 0);
+    assert_int_equal(nw.first, 2);
+    assert_int_equal(guard_narrow_next(&nw, 1), GN_SECOND);    /* the lagging verdict */
+    assert_int_equal(guard_narrow_next(&nw, 0), GN_TEST);      /* stopped: news + home render */
+    assert_int_equal(nw.off[0] + nw.off[1], 0);
+    assert_int_equal(guard_narrow_next(&nw, 1), GN_TEST);      /* they leak: split, news first */
+    assert_int_equal(nw.off[0], 0);
+    assert_int_equal(nw.off[1], 1);
+    assert_int_equal(guard_narrow_next(&nw, 1), GN_TEST);      /* news leaks: home tested */
+    assert_int_equal(guard_narrow_next(&nw, 0), GN_TEST);      /* home innocent: about tested */
+    assert_int_equal(nw.off[2], 0);
+    assert_int_equal(guard_narrow_next(&nw, 0), GN_DONE);      /* about innocent */
+    assert_int_equal(nw.off[0], 1);
+    assert_int_equal(nw.off[1] + nw.off[2], 0);
+    assert_int_equal(nw.fate[2], GF_INNOCENT);
+    guard_narrow_fini(&nw);
+}
+
 static void narrowing_single_candidate(void **state)
 {
     (void)state;
@@ -265,6 +291,7 @@ int main(void)
         cmocka_unit_test(narrowing_when_the_first_group_stops_it),
         cmocka_unit_test(narrowing_when_the_leak_is_in_the_second_group),
         cmocka_unit_test(narrowing_finds_every_leak_among_many),
+        cmocka_unit_test(narrowing_survives_a_lagging_first_verdict),
         cmocka_unit_test(narrowing_single_candidate),
         cmocka_unit_test(narrowing_stuck_when_growth_is_not_in_the_routes),
     };
