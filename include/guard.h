@@ -34,8 +34,8 @@
 #define GUARD_TROUGH_CONFIRM 2        /* checks in a row with the trough above high */
 #define GUARD_PROJ_SECONDS   5.0      /* troughs reaching the limit sooner trip the guard */
 #define GUARD_PROJ_MIN_BPS   1048576.0   /* ... when they grow at least this (bytes/s) */
-#define GUARD_GROWTH_MIN_BPS 262144.0 /* narrowing: troughs growing slower have "stopped" ... */
-#define GUARD_GROWTH_SHARE   0.15     /* ... or slower than this share of the growth at the start */
+#define GUARD_GROWTH_MIN_BPS 1048576.0   /* narrowing: troughs growing slower have "stopped" ... */
+#define GUARD_GROWTH_SHARE   0.3      /* ... or slower than this share of the growth at the start */
 #define GUARD_RISE_SHARE     0.05     /* a step whose troughs rise by this share of high is
                                        * "growing" at once, however short the watch so far */
 #define GUARD_WEBHOOK_QUEUE  64       /* pending webhook posts; the oldest goes first */

@@ -361,16 +361,24 @@ static void timing(const struct app *app, uint64_t *trough_us, uint64_t *bucket_
     uint64_t w = GUARD_TROUGH_MS * 1000ull, wm = 2 * iv + iv / 2;
     uint64_t watch = app->cfg->guard.watch_ms ? (uint64_t)app->cfg->guard.watch_ms * 1000 : 8 * iv;
 
-    if (!app->cfg->guard.watch_ms && watch < 4000000)
-        watch = 4000000;
+    if (!app->cfg->guard.watch_ms && watch < 5000000)
+        watch = 5000000;
     *trough_us = w > wm ? w : wm;
     *watch_us = watch;
     *bucket_us = watch / 6 > 2 * iv ? watch / 6 : 2 * iv;
 }
 
 /* Copies the raw readings of <w>'s guard metric at or after <since> into
- * g->buf; returns how many. */
+ * g->buf; returns how many. With <gc_only> (heap_used), only readings right
+ * after a forced GC: floors, without the garbage of the saw-tooth. */
+static unsigned worker_samples_gc(struct guard *g, const struct series_worker *w, uint64_t since, int gc_only);
+
 static unsigned worker_samples(struct guard *g, const struct series_worker *w, uint64_t since)
+{
+    return worker_samples_gc(g, w, since, 0);
+}
+
+static unsigned worker_samples_gc(struct guard *g, const struct series_worker *w, uint64_t since, int gc_only)
 {
     int metric = g->app->cfg->guard.metric;
     unsigned np = series_npoints(w, 1), n = 0;
@@ -384,7 +392,7 @@ static unsigned worker_samples(struct guard *g, const struct series_worker *w, u
     unsigned k = 0;
     for (unsigned i = np - n; i < np; i++) {
         const struct series_point *p = series_point(w, 1, i);
-        if (!(p->flags & need))
+        if (!(p->flags & need) || (gc_only && !(p->flags & MEM_GC)))
             continue;
         g->buf[k].t_us = p->t_us;
         g->buf[k].v = (double)(metric == ATTRIB_HEAP ? p->heap_used : metric == ATTRIB_RSS ? p->rss : p->external);
@@ -410,9 +418,14 @@ static int growth_since(struct guard *g, uint64_t from_us, double *slope, double
         double sl, last;
         if (!w->alive)
             continue;
-        unsigned n = worker_samples(g, w, from_us);
-        if (!guard_trough_slope(g->buf, n, from_us, w->last_us, bucket_us, &sl, &last))
-            continue;
+        /* forced-GC floors when there are enough of them (designed rows at
+         * full speed): exact, where troughs still hold old-generation garbage */
+        unsigned n = app->cfg->guard.metric == ATTRIB_HEAP ? worker_samples_gc(g, w, from_us, 1) : 0;
+        if (n < 4 || !guard_trough_slope(g->buf, n, from_us, w->last_us, bucket_us, &sl, &last)) {
+            n = worker_samples(g, w, from_us);
+            if (!guard_trough_slope(g->buf, n, from_us, w->last_us, bucket_us, &sl, &last))
+                continue;
+        }
         if (!ok || sl > *slope)
             *slope = sl;
         if (last > *level)
@@ -965,8 +978,12 @@ static void narrow_start(struct guard *g, struct cand *c, unsigned n)
     if (!g->narrowed_this_trip && g->actions_this_trip == 0)
         thr = GUARD_GROWTH_MIN_BPS;
     int later = g->narrowed_this_trip || g->actions_this_trip;
-    if (later && ok && g->end_level > 0 && level < g->end_level + step_budget(g))
-        return;                       /* a later one also needs memory to have risen since */
+    /* a later one also needs memory to have risen since, on average at the
+     * growth threshold: the heap's own drift (fragmentation, late promotion)
+     * rises slowly and must not start one */
+    if (later && ok && g->end_level > 0 &&
+        (level < g->end_level + step_budget(g) || (level - g->end_level) / ((double)(now - last) / 1e6) < thr))
+        return;
     if (ok && slope < thr) {
         if (!g->narrowed_this_trip && g->actions_this_trip == 0)
             refuse(g, R_FLAT, "memory is above high but not growing (%.2f MB/s over %.1f s): nothing to "
