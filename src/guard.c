@@ -71,6 +71,7 @@ struct guard {
     uint64_t step_us, narrow_end_us;
     double step_level, ref_growth;
     int step_settled;                 /* step_level retaken once the step settled */
+    int step_rewatched;               /* an ambiguous verdict was watched once more */
     double end_level;                 /* level when the last narrowing ended (or a switch) */
     double trip_growth;               /* troughs' growth when it tripped (0: unknown) */
     /* state */
@@ -885,6 +886,14 @@ static void narrow_tick(struct guard *g)
                                                                      : GUARD_GROWTH_MIN_BPS;
     /* no slope even then: counted as growing, the side that keeps routes csr */
     int growing = early || !ok || slope > thr;
+    /* ambiguous (growing, but less than twice the threshold, right after a
+     * change): watched once more, measured from the middle of the step, so
+     * that memory lagging the previous step (garbage promoted late) settles */
+    if (growing && !early && ok && slope < 2 * thr && !g->step_rewatched) {
+        g->step_rewatched = 1;
+        g->step_us = now - watch / 2;
+        return;
+    }
     if (early)
         snprintf(sl, sizeof sl, "rose %.1f MB in %.1f s", (level - g->step_level) / 1048576.0,
                  (double)(now - g->step_us) / 1e6);
@@ -949,6 +958,7 @@ static void narrow_tick(struct guard *g)
     g->step_us = app_now_us();
     g->step_level = level;
     g->step_settled = 0;
+    g->step_rewatched = 0;
 }
 
 /* Starts a narrowing over the switchable candidates <c> (<n>, any order)
@@ -1033,11 +1043,11 @@ static void narrow_start(struct guard *g, struct cand *c, unsigned n)
     }
     g->narrowing = 1;
     g->narrowed_this_trip = 1;
-    g->step_settled = 0;
     g->ref_growth = ok ? slope : 0;
     g->step_us = app_now_us();
     g->step_level = level;
     g->step_settled = 0;
+    g->step_rewatched = 0;
 }
 
 /* One step while tripped, as "action" says. With "leaking": the routes
