@@ -1,18 +1,35 @@
 /* guard.c -- the automatic SSR-off switch, see guard.h.
  *
- * States: watching -> tripped (memory above high, or too few minutes left)
+ * States: watching -> tripped (memory above high, or too little time left)
  * -> watching again once every worker stayed below low for hold_seconds
  * ("recovered"); with restore "on_recovery" the routes it switched are then
  * rendered again one at a time. An "action" is one step that switches one
  * or more routes (or restores one); actions are what max_switches_per_hour
  * counts, so the "all" switch is one toggle, not one per route.
  *
+ * Signals. Each reads what the source gives and none waits for another: the
+ * floor (forced-GC readings, app-reported floors, else the lower envelope of
+ * floor_window_ms) confirmed GUARD_CONFIRM times; the trough of the raw
+ * readings over the last ~2 s, which at full speed holds several collections
+ * (with no collection inside the window it proves nothing and is not used);
+ * the troughs' slope projected to the limit. The trough assumes collections
+ * run every second or so: true under load, when memory grows fast; at a
+ * gentle rate the floor and the attribution engine see the leak first.
+ *
  * While tripped, with "action": "leaking": every route judged leaking is
- * switched at once (each is a proven leak); when none is left, the suspects
- * go one at a time, largest estimate first, each only if memory is still
- * above high and has grown since the previous action at least
- * GUARD_SETTLE_MS ago. With nothing to switch the guard says so once per
- * trip, and waits for the attribution engine (or a person). */
+ * switched at once (each is a proven leak). With none judged leaking the
+ * guard narrows down under pressure (guard_narrow_*): the first group --
+ * suspects, then the busiest routes, about half the rendered requests -- off;
+ * if the troughs still grow after a watch (watch_ms), the rest off; then
+ * halves of the switched routes render again one at a time, each watched:
+ * growth resumes -> that half goes off again and is split further; it does
+ * not -> it is innocent and keeps rendering. A step whose troughs rise by
+ * GUARD_RISE_SHARE of high is judged at once (memory is held, not spent).
+ * The two group switches are actions of max_switches_per_hour; the steps
+ * after them are not (they render routes again, or put back what a step
+ * just rendered: at most ~2 log2(n) per leak, once per narrowing). A route
+ * the engine judges leaking meanwhile ends the narrowing: it goes off, the
+ * routes held off only to narrow down render again. */
 #include "guard.h"
 #include "app.h"
 #include "attrib.h"
