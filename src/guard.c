@@ -712,6 +712,10 @@ static int switch_off(struct guard *g, const struct cand *c, unsigned n, const c
              why, list, gc->dry_run ? " (dry run: nothing changed)" : "");
     action_taken(g, now_ms);
     events_commit(app, ev);
+    double sl;                        /* where memory was: a later narrowing needs a rise from here */
+    uint64_t now = app_now_us();
+    if (!growth_since(g, now > 3000000 ? now - 3000000 : 0, &sl, &g->end_level))
+        g->end_level = g->value;
     return 1;
 }
 
@@ -728,14 +732,12 @@ static int cmp_rank(const void *a, const void *b)
     return y->weight > x->weight ? 1 : y->weight < x->weight ? -1 : 0;   /* then by traffic */
 }
 
-static int growth_since(struct guard *g, uint64_t from_us, double *slope, double *level);
-
 static void narrow_stop(struct guard *g)
 {
     uint64_t now = app_now_us();
     double sl;
     if (!growth_since(g, now > 3000000 ? now - 3000000 : 0, &sl, &g->end_level))
-        g->end_level = 0;
+        g->end_level = g->value;
     guard_narrow_fini(&g->nw);
     free(g->nw_cand);
     g->nw_cand = NULL;
@@ -1008,8 +1010,8 @@ static void narrow_start(struct guard *g, struct cand *c, unsigned n)
     /* a later one also needs memory to have risen since, on average at the
      * growth threshold: the heap's own drift (fragmentation, late promotion)
      * rises slowly and must not start one */
-    if (later && ok && g->end_level > 0 &&
-        (level < g->end_level + step_budget(g) || (level - g->end_level) / ((double)(now - last) / 1e6) < thr))
+    if (later && ok && (level < g->end_level + step_budget(g) ||
+                        (level - g->end_level) / ((double)(now - last) / 1e6) < thr))
         return;
     if (ok && slope < thr) {
         if (!g->narrowed_this_trip && g->actions_this_trip == 0)

@@ -43,16 +43,19 @@ async function fullSpeed(ctx, { heapMb, gc, seconds, rows = true, blind = false 
     if (d.exited !== null) { diedAt = (Date.now() - t0) / 1000; break; }
   }
   const res = await load;
-  const ev = (await adminJson(p, '/api/events?limit=256')).events.filter((e) => e.source === 'guard').reverse();
-  const timeline = ev.map((e) => `${((e.time_ms - t0) / 1000).toFixed(1)} s ${e.type} ${(e.routes || []).join(',')}: ${e.reason}`);
-  note(timeline.join('\n  # '));
+  const guardEvents = async () => (await adminJson(p, '/api/events?limit=256')).events.filter((e) => e.source === 'guard').reverse();
+  let ev = await guardEvents();
+  let timeline = ev.map((e) => `${((e.time_ms - t0) / 1000).toFixed(1)} s ${e.type} ${(e.routes || []).join(',')}: ${e.reason}`);
   note(`load: ${JSON.stringify(res)}`);
   check(diedAt === null, `the app died ${diedAt} s into the load (${JSON.stringify(d.exited)}); guard events:\n${timeline.join('\n')}`);
-  // the healthy routes render again: their rendered counters rise after the load's last seconds
+  // the healthy routes render again: their rendered counters rise in 3 s more of load
   const r0 = await routesByName(p);
   const after = drive(p.port, () => pick(), { requests: 1e9, concurrency: 8, rate: 0, maxMs: 3000 });
   await after;
   const r1 = await routesByName(p);
+  ev = await guardEvents();
+  timeline = ev.map((e) => `${((e.time_ms - t0) / 1000).toFixed(1)} s ${e.type} ${(e.routes || []).join(',')}: ${e.reason}`);
+  note(timeline.join('\n  # '));
   const status = (await adminJson(p, '/api/status')).guard;
   eq(r1.news.mode, 'csr', `news csr at the end; events:\n${timeline.join('\n')}`);
   eq(r1.news.mode_by, 'guard', 'news switched by the guard');
