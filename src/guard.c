@@ -89,6 +89,7 @@ struct guard {
     double step_level, ref_growth;
     int step_settled;                 /* step_level retaken once the step settled */
     int step_rewatched;               /* an ambiguous verdict was watched once more */
+    int step_after_growth;            /* the previous verdict was "growing": longer settle */
     double end_level;                 /* level when the last narrowing ended (or a switch) */
     double trip_growth;               /* troughs' growth when it tripped (0: unknown) */
     /* state */
@@ -886,11 +887,14 @@ static void narrow_tick(struct guard *g)
     char a[300], b[300], sl[32], why[EVENT_REASON_MAX - 40];
 
     timing(app, &tw, &bucket, &watch);
-    int ok = growth_since(g, g->step_us + watch / 4, &slope, &level);
+    /* after a step that grew, memory lags the switch back off for seconds
+     * (the step's garbage is promoted and collected late): a longer settle */
+    uint64_t settle = g->step_after_growth ? watch / 2 : watch / 4;
+    int ok = growth_since(g, g->step_us + settle, &slope, &level);
     if (!ok)                          /* too early for a slope: the level alone */
         growth_since(g, now > watch ? now - watch : 0, &(double){ 0 }, &level);
     /* the early rule starts once the step settled, from the level then */
-    int settled = now - g->step_us >= watch / 4;
+    int settled = now - g->step_us >= settle;
     if (settled && !g->step_settled) {
         g->step_settled = 1;
         if (level > g->step_level)
@@ -978,6 +982,7 @@ static void narrow_tick(struct guard *g)
     g->step_level = level;
     g->step_settled = 0;
     g->step_rewatched = 0;
+    g->step_after_growth = growing;
 }
 
 /* Starts a narrowing over the switchable candidates <c> (<n>, any order)
@@ -1063,6 +1068,7 @@ static void narrow_start(struct guard *g, struct cand *c, unsigned n)
     g->narrowing = 1;
     g->narrowed_this_trip = 1;
     g->ref_growth = ok ? slope : 0;
+    g->step_after_growth = 0;
     g->step_us = app_now_us();
     g->step_level = level;
     g->step_settled = 0;
