@@ -26,6 +26,13 @@
 //   node bench/guard.mjs --from bench/results/guard-DATE.json   (re-analyses a run's raw data,
 //        prints the summary again; runs nothing)
 //
+// Full speed (closed-loop clients, no rate limit): --rate 0 --concurrency 8, e.g.
+//   bench/guard.sh --runs crash,guard --rate 0 --concurrency 8 --heap-mb 256
+//   bench/guard.sh --runs crash,guard --rate 0 --concurrency 8 --heap-mb 512 --no-gc --guard-min 90
+// --no-gc: the http source without gc_url (heap_used only, production settings); --rows off: forced
+// GC without designed rows; --blind: the attribution engine never calls a route leaking
+// (confirm_requests out of reach), so the guard has to narrow down by itself.
+//
 // The demo's /__mem does not report the V8 heap limit (it is process.memoryUsage() + VmRSS;
 // leakproxy's JSON parser reads "heapLimit", see src/memparse.c), so the driver measures
 // v8.getHeapStatistics().heap_size_limit of a node started with the same flag and passes it as
@@ -47,7 +54,7 @@ const argv = process.argv.slice(2);
 const opt = { heapMb: 128, rate: 20, conc: 4, seed: 1, news: 25, fraction: 0.6, crashMax: 300,
   guardMin: 120, noleakSeconds: 180, noleakWarmup: 40, noleakMetric: 'rss', noleakHighQ: 0.75,
   noleakLowQ: 0.25, noleakHold: 20, dryAfter: 20, runs: ['crash', 'guard', 'noleak', 'dry'],
-  json: null, keep: false };
+  json: null, keep: false, gc: true, rows: true, blind: false };
 const NUM = { '--heap-mb': 'heapMb', '--rate': 'rate', '--concurrency': 'conc', '--seed': 'seed',
   '--news': 'news', '--fraction': 'fraction', '--crash-max': 'crashMax', '--guard-min': 'guardMin',
   '--noleak-seconds': 'noleakSeconds', '--noleak-warmup': 'noleakWarmup', '--noleak-high-q': 'noleakHighQ',
@@ -59,9 +66,12 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--runs') opt.runs = v().split(',');
   else if (a === '--json') opt.json = v();
   else if (a === '--keep') opt.keep = true;
+  else if (a === '--no-gc') opt.gc = false;
+  else if (a === '--blind') opt.blind = true;
+  else if (a === '--rows') opt.rows = v() !== 'off';
   else if (a === '--from') opt.from = v();
   else if (a === '-h' || a === '--help') {
-    console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 31).join('\n'));
+    console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 39).join('\n'));
     process.exit(0);
   } else { console.error(`unknown option ${a} (try --help)`); process.exit(2); }
 }
@@ -202,9 +212,13 @@ async function run(name, { leaks = true, guard = null, seconds, stopWhen = null,
     rec.app_pid = app.pid;
     const cfg = { ...BASE_CFG, upstream: `http://127.0.0.1:${up}`, listen: '127.0.0.1:0', admin: '127.0.0.1:0',
       access_log: null, fallback: { file: SHELL },
-      memory: { source: 'http', url: `http://127.0.0.1:${up}/__mem`, gc_url: `http://127.0.0.1:${up}/__mem?gc=1`,
-        interval_ms: 200, gc_interval_ms: 200, max_gc_duty: 0.1, quiesce_ms: 50, limit_bytes: HEAP_LIMIT },
-      attribution: { interval_ms: 1000 }, event_log: path.join(dir, 'events.jsonl') };
+      memory: opt.gc
+        ? { source: 'http', url: `http://127.0.0.1:${up}/__mem`, gc_url: `http://127.0.0.1:${up}/__mem?gc=1`,
+          interval_ms: 200, gc_interval_ms: 200, max_gc_duty: 0.1, quiesce_ms: 50, limit_bytes: HEAP_LIMIT,
+          ...(opt.rows ? {} : { rows: { design: false } }) }
+        : { source: 'http', url: `http://127.0.0.1:${up}/__mem`, interval_ms: 200, limit_bytes: HEAP_LIMIT },
+      attribution: { interval_ms: 1000, ...(opt.blind ? { confirm_requests: 100000000 } : {}) },
+      event_log: path.join(dir, 'events.jsonl') };
     if (guard) cfg.guard = guard;
     const cfgFile = path.join(dir, 'leakproxy.json');
     fs.writeFileSync(cfgFile, JSON.stringify(cfg, null, 2) + '\n');
@@ -326,7 +340,9 @@ function analyseGuard(rec, crash) {
   const out = { app_alive_at_end: !rec.app.exited, app_exit: rec.app.exit, oom: rec.app.oom, uptime_s: rec.app.uptime_s,
     run_s: rec.t_end, clients: clientErrors(rec), latency: latency(rec), guard_events: countTypes(guardEvents(rec)),
     events: guardEvents(rec).map((e) => ({ t: e.t, type: e.type, routes: e.routes, reason: e.reason })),
-    trip: trip ? { t: trip.t, reason: trip.reason, bytes_mb: mbs(trip.bytes), threshold_mb: mbs(trip.threshold) } : null };
+    trip: trip ? { t: trip.t, reason: trip.reason, bytes_mb: mbs(trip.bytes), threshold_mb: mbs(trip.threshold) } : null,
+    final_modes: Object.fromEntries((rec.final_routes || []).filter((r) => ['home', 'about', 'news'].includes(r.name))
+      .map((r) => [r.name, `${r.mode}${r.mode_by ? ` (${r.mode_by})` : ''}`])) };
   if (!sw) return { ...out, switch: null };
   const t = sw.t;
   const floorSw = floorAt(rec, t);
@@ -505,7 +521,8 @@ const S = result.summary;
 const lines = [];
 const row = (k, v) => lines.push(`| ${k} | ${v} |`);
 lines.push(`guard acceptance run ${result.date}: Vue demo, node --max-old-space-size=${opt.heapMb} (V8 heap_size_limit ${result.heap_limit_mb} MB), ` +
-  `${opt.rate} req/s, concurrency ${opt.conc}, seed ${opt.seed}, mix home/about/news ${result.mix.map((r) => r1(r.weight)).join('/')}`);
+  `${opt.rate ? `${opt.rate} req/s` : 'full speed (no rate limit)'}, concurrency ${opt.conc}, seed ${opt.seed}, mix home/about/news ${result.mix.map((r) => r1(r.weight)).join('/')}` +
+  `${opt.gc === false ? ', no gc_url' : opt.rows === false ? ', forced GC without designed rows' : ', forced GC'}${opt.blind ? ', attribution blind' : ''}`);
 lines.push('', '| measure | value |', '|---|---|');
 if (S.crash) {
   const c = S.crash;
@@ -531,6 +548,8 @@ if (S.guard) {
     row('2 healthy routes rendered rising in every 30 s after the switch', g.healthy_rendered_rising_every_30s);
     row('2 routes ever not ssr', g.modes_changed_for.join(',') || '-');
   }
+  row('2 guard timeline', (g.events || []).map((e) => `${e.t} s ${e.type}${e.routes?.length ? ` ${e.routes.join(',')}` : ''}`).join('; '));
+  if (g.final_modes) row('2 final modes', Object.entries(g.final_modes).map(([k, v]) => `${k} ${v}`).join(', '));
   row('2 app', `${g.app_alive_at_end ? 'up' : 'DIED'} after ${g.uptime_s} s (run ${g.run_s} s)${g.oom ? ', OOM' : ''}`);
   row('2 clients', JSON.stringify(g.clients));
   row('2 guard events', JSON.stringify(g.guard_events));

@@ -96,6 +96,7 @@ struct config_guard {
     uint8_t *listed;                  /* GUARD_LIST: per route id */
     int hold_seconds;
     int max_switches_per_hour;
+    int watch_ms;                     /* narrowing: how long each step is watched; 0: default */
     int restore_on_recovery;          /* "restore": "on_recovery" (else "manual") */
     int dry_run;
     char *webhook;                    /* NULL: none */

@@ -14,7 +14,9 @@
 #define EVENT_REASON_MAX  400
 
 enum event_type { EV_TRIP, EV_SWITCH, EV_RESTORE, EV_REFUSED, EV_RECOVERED,
-                  EV_MODE, EV_BISECT, EV_PROBE, EV_RESTART, EV_RELOAD, EV_NTYPES };
+                  EV_MODE, EV_BISECT, EV_PROBE, EV_RESTART, EV_RELOAD,
+                  EV_NARROW,          /* the guard's narrowing: a verdict that changed no mode */
+                  EV_NTYPES };
 extern const char *const event_type_names[EV_NTYPES];
 
 enum event_action { EA_NONE, EA_CSR, EA_SSR };

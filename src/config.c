@@ -779,7 +779,7 @@ static int parse_guard(json_t *g, struct config *c, struct config_err *err)
     static const char *const keys[] = {
         "metric", "high_bytes", "low_bytes", "high_fraction", "low_fraction", "min_minutes_to_oom",
         "action", "hold_seconds", "max_switches_per_hour", "restore", "dry_run", "webhook",
-        "webhook_format", NULL
+        "webhook_format", "watch_ms", NULL
     };
     struct config_guard *gc = &c->guard;
     char *s = NULL;
@@ -912,6 +912,10 @@ static int parse_guard(json_t *g, struct config *c, struct config_err *err)
     if (get_int(g, "max_switches_per_hour", "guard", 1, GUARD_MAX_PER_HOUR, &v, err) < 0)
         goto out;
     gc->max_switches_per_hour = (int)v;
+    v = 0;                            /* 0: from memory.interval_ms (guard.c) */
+    if (get_int(g, "watch_ms", "guard", 500, 600000, &v, err) < 0)
+        goto out;
+    gc->watch_ms = (int)v;
     if (get_str(g, "restore", "guard", &s, err) < 0)
         goto out;
     if (s && strcmp(s, "on_recovery") == 0)

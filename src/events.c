@@ -10,7 +10,7 @@
 
 const char *const event_type_names[EV_NTYPES] = {
     "trip", "switch", "restore", "refused", "recovered",
-    "mode", "bisect", "probe", "restart", "reload"
+    "mode", "bisect", "probe", "restart", "reload", "narrow"
 };
 
 void events_init(struct events *e)

@@ -1,18 +1,35 @@
 /* guard.c -- the automatic SSR-off switch, see guard.h.
  *
- * States: watching -> tripped (memory above high, or too few minutes left)
+ * States: watching -> tripped (memory above high, or too little time left)
  * -> watching again once every worker stayed below low for hold_seconds
  * ("recovered"); with restore "on_recovery" the routes it switched are then
  * rendered again one at a time. An "action" is one step that switches one
  * or more routes (or restores one); actions are what max_switches_per_hour
  * counts, so the "all" switch is one toggle, not one per route.
  *
+ * Signals. Each reads what the source gives and none waits for another: the
+ * floor (forced-GC readings, app-reported floors, else the lower envelope of
+ * floor_window_ms) confirmed GUARD_CONFIRM times; the trough of the raw
+ * readings over the last ~2 s, which at full speed holds several collections
+ * (with no collection inside the window it proves nothing and is not used);
+ * the troughs' slope projected to the limit. The trough assumes collections
+ * run every second or so: true under load, when memory grows fast; at a
+ * gentle rate the floor and the attribution engine see the leak first.
+ *
  * While tripped, with "action": "leaking": every route judged leaking is
- * switched at once (each is a proven leak); when none is left, the suspects
- * go one at a time, largest estimate first, each only if memory is still
- * above high and has grown since the previous action at least
- * GUARD_SETTLE_MS ago. With nothing to switch the guard says so once per
- * trip, and waits for the attribution engine (or a person). */
+ * switched at once (each is a proven leak). With none judged leaking the
+ * guard narrows down under pressure (guard_narrow_*): the first group --
+ * suspects, then the busiest routes, about half the rendered requests -- off;
+ * if the troughs still grow after a watch (watch_ms), the rest off; then
+ * halves of the switched routes render again one at a time, each watched:
+ * growth resumes -> that half goes off again and is split further; it does
+ * not -> it is innocent and keeps rendering. A step whose troughs rise by
+ * GUARD_RISE_SHARE of high is judged at once (memory is held, not spent).
+ * The two group switches are actions of max_switches_per_hour; the steps
+ * after them are not (they render routes again, or put back what a step
+ * just rendered: at most ~2 log2(n) per leak, once per narrowing). A route
+ * the engine judges leaking meanwhile ends the narrowing: it goes off, the
+ * routes held off only to narrow down render again. */
 #include "guard.h"
 #include "app.h"
 #include "attrib.h"
@@ -37,8 +54,10 @@
 #include <string.h>
 #include <time.h>
 
-enum refusal { R_HOLD, R_CAP, R_NOTHING, R_N };
-static const char *const refusal_names[R_N] = { "hold", "cap", "nothing_to_switch" };
+enum refusal { R_HOLD, R_CAP, R_NOTHING, R_FLAT, R_N };
+static const char *const refusal_names[R_N] = { "hold", "cap", "nothing_to_switch", "not_growing" };
+
+struct cand { unsigned id, slot; double est, weight; enum attrib_verdict v; };
 
 struct guard {
     struct app *app;
@@ -52,6 +71,27 @@ struct guard {
     unsigned over;                    /* fresh readings in a row above high */
     uint64_t proj_seen;               /* attribution evaluations seen */
     unsigned proj_over;
+    /* troughs of the raw readings (see guard.h) */
+    struct guard_sample *buf;         /* SERIES_RAW: one worker's readings at a time */
+    uint64_t newest_raw_us;
+    unsigned trough_over, fast_over;  /* fresh checks in a row with the signal */
+    double trough, trough_high;       /* the trough above its high (trough_over) */
+    int64_t trough_worker;
+    unsigned trough_n;
+    double fast_growth, fast_level, fast_limit, fast_secs;   /* the projection that fired */
+    int64_t fast_worker;
+    /* narrowing down under pressure ("action": "leaking", nothing judged leaking) */
+    struct guard_narrow nw;
+    struct cand *nw_cand;             /* per candidate, ranked */
+    int narrowing;                    /* nw is live */
+    int narrowed_this_trip;
+    uint64_t step_us, narrow_end_us;
+    double step_level, ref_growth;
+    int step_settled;                 /* step_level retaken once the step settled */
+    int step_rewatched;               /* an ambiguous verdict was watched once more */
+    int step_after_growth;            /* the previous verdict was "growing": longer settle */
+    double end_level;                 /* level when the last narrowing ended (or a switch) */
+    double trip_growth;               /* troughs' growth when it tripped (0: unknown) */
     /* state */
     int tripped;
     uint64_t tripped_ms;
@@ -76,6 +116,205 @@ struct guard {
     struct event *kick;
     uint64_t wh_ok, wh_failed, wh_dropped;
 };
+
+/* ---- the pure parts: troughs and narrowing (no app, unit-tested) ---------- */
+
+int guard_trough(const struct guard_sample *s, unsigned n, uint64_t to_us, uint64_t window_us,
+                 int need_drop, double *trough)
+{
+    uint64_t from = to_us > window_us ? to_us - window_us : 0;
+    uint64_t t0 = 0, t1 = 0;
+    unsigned k = 0;
+    int drop = 0;
+    double lo = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        if (s[i].t_us <= from || s[i].t_us > to_us)
+            continue;
+        if (k == 0 || s[i].v < lo)
+            lo = s[i].v;
+        if (k == 0)
+            t0 = s[i].t_us;
+        else if (s[i].v < s[i - 1].v)
+            drop = 1;                 /* needs the predecessor inside the window too */
+        t1 = s[i].t_us;
+        k++;
+    }
+    if (k < GUARD_TROUGH_MIN_N || t1 - t0 < GUARD_TROUGH_MIN_SPAN_MS * 1000ull || (need_drop && !drop))
+        return 0;
+    *trough = lo;
+    return 1;
+}
+
+int guard_trough_slope(const struct guard_sample *s, unsigned n, uint64_t from_us, uint64_t to_us,
+                       uint64_t bucket_us, double *slope, double *last)
+{
+    double sx = 0, sy = 0, sxx = 0, sxy = 0, lo = 0, lo_t = 0, prev = 0;
+    unsigned k = 0;
+    uint64_t cur = UINT64_MAX;        /* the bucket being built */
+    int have = 0;
+
+    if (bucket_us == 0 || to_us <= from_us)
+        return 0;
+    /* one pass: buckets close as the readings move past them; the point of a
+     * bucket is (time of its lowest reading, that reading) */
+    for (unsigned i = 0; i <= n; i++) {
+        int in = i < n && s[i].t_us >= from_us && s[i].t_us <= to_us;
+        uint64_t b = in ? (s[i].t_us - from_us) / bucket_us : UINT64_MAX;
+        if (i < n && !in)
+            continue;
+        if (have && b != cur) {
+            double x = lo_t / 1e6;
+            sx += x;
+            sy += lo;
+            sxx += x * x;
+            sxy += x * lo;
+            k++;
+            *last = k == 1 || lo < prev ? lo : prev;   /* the lower of the newest two */
+            prev = lo;
+            have = 0;
+        }
+        if (i == n)
+            break;
+        if (!have || s[i].v < lo) {
+            lo = s[i].v;
+            lo_t = (double)(s[i].t_us - from_us);
+        }
+        cur = b;
+        have = 1;
+    }
+    double d = k * sxx - sx * sx;
+    if (k < 3 || d <= 0)
+        return 0;
+    *slope = (k * sxy - sx * sy) / d;
+    return 1;
+}
+
+unsigned guard_narrow_split(const double *w, unsigned lo, unsigned hi)
+{
+    double total = 0, acc = 0;
+
+    for (unsigned i = lo; i < hi; i++)
+        total += w[i] > 0 ? w[i] : 0;
+    if (total <= 0)
+        return lo + (hi - lo) / 2;
+    unsigned mid = lo;
+    while (mid < hi - 1 && acc < total / 2) {
+        acc += w[mid] > 0 ? w[mid] : 0;
+        mid++;
+    }
+    return mid > lo ? mid : lo + 1;
+}
+
+int guard_narrow_init(struct guard_narrow *nw, const double *weight, unsigned n)
+{
+    memset(nw, 0, sizeof *nw);
+    if (n == 0)
+        return -1;
+    nw->weight = malloc(n * sizeof *nw->weight);
+    nw->off = calloc(n, 1);
+    nw->fate = calloc(n, 1);
+    nw->stack = calloc(n, sizeof *nw->stack);
+    if (!nw->weight || !nw->off || !nw->fate || !nw->stack) {
+        guard_narrow_fini(nw);
+        return -1;
+    }
+    memcpy(nw->weight, weight, n * sizeof *weight);
+    nw->n = n;
+    /* the first group: half the traffic, but at most n - 1 candidates when
+     * there are two or more, so a second group is left to switch */
+    nw->first = n == 1 ? 1 : guard_narrow_split(nw->weight, 0, n);
+    memset(nw->off, 1, nw->first);
+    nw->state = GN_FIRST;
+    return 0;
+}
+
+void guard_narrow_fini(struct guard_narrow *nw)
+{
+    free(nw->weight);
+    free(nw->off);
+    free(nw->fate);
+    free(nw->stack);
+    memset(nw, 0, sizeof *nw);
+}
+
+static void narrow_mark(struct guard_narrow *nw, unsigned lo, unsigned hi, int off, int fate)
+{
+    for (unsigned i = lo; i < hi; i++) {
+        if (off >= 0)
+            nw->off[i] = (uint8_t)off;
+        if (fate >= 0)
+            nw->fate[i] = (uint8_t)fate;
+    }
+}
+
+static void narrow_push(struct guard_narrow *nw, unsigned lo, unsigned hi, int split)
+{
+    if (lo < hi && nw->nstack < nw->n)
+        nw->stack[nw->nstack++] = (struct guard_narrow_task){ lo, hi, split };
+}
+
+/* Takes tasks until one needs a test; a guilty range of one is a verdict. */
+static enum guard_narrow_state narrow_pop(struct guard_narrow *nw)
+{
+    while (nw->nstack) {
+        struct guard_narrow_task t = nw->stack[--nw->nstack];
+        if (t.split && t.hi - t.lo == 1) {
+            nw->fate[t.lo] = GF_GUILTY;
+            nw->off[t.lo] = 1;
+            continue;
+        }
+        nw->lo = t.lo;
+        nw->hi = t.hi;
+        nw->infer = t.split;
+        nw->mid = t.split ? guard_narrow_split(nw->weight, t.lo, t.hi) : t.hi;
+        narrow_mark(nw, nw->lo, nw->mid, 0, -1);
+        return nw->state = GN_TEST;
+    }
+    return nw->state = GN_DONE;
+}
+
+enum guard_narrow_state guard_narrow_next(struct guard_narrow *nw, int growing)
+{
+    nw->steps++;
+    switch (nw->state) {
+    case GN_FIRST:
+        if (!growing) {
+            /* the growth stopped with the rest rendering: the rest is innocent */
+            narrow_mark(nw, nw->first, nw->n, 0, GF_INNOCENT);
+            narrow_push(nw, 0, nw->first, 1);
+            return narrow_pop(nw);
+        }
+        if (nw->first == nw->n)
+            return nw->state = GN_STUCK;
+        narrow_mark(nw, nw->first, nw->n, 1, -1);
+        return nw->state = GN_SECOND;
+    case GN_SECOND:
+        if (growing)
+            return nw->state = GN_STUCK;
+        /* stopped with every candidate off: both groups are tested, the
+         * first one first. The first verdict (growing with the first group
+         * off) would make the second guilty without a test, but memory can
+         * lag a switch (garbage promoted late), so it is not trusted alone */
+        narrow_push(nw, nw->first, nw->n, 0);
+        narrow_push(nw, 0, nw->first, 0);
+        return narrow_pop(nw);
+    case GN_TEST:
+        if (growing) {
+            narrow_mark(nw, nw->lo, nw->mid, 1, -1);
+            narrow_push(nw, nw->lo, nw->mid, 1);
+            if (nw->infer)            /* the other part is untested now */
+                narrow_push(nw, nw->mid, nw->hi, 0);
+        } else {
+            narrow_mark(nw, nw->lo, nw->mid, 0, GF_INNOCENT);
+            if (nw->infer)
+                narrow_push(nw, nw->mid, nw->hi, 1);
+        }
+        return narrow_pop(nw);
+    default:
+        return nw->state;
+    }
+}
 
 /* ---- readings ------------------------------------------------------------ */
 
@@ -120,6 +359,144 @@ static void thresholds(const struct app *app, const struct series_worker *w, dou
         *low = gc->low_fraction * (double)limit;
     } else {
         *high = *low = 0;
+    }
+}
+
+/* The limit the projection aims at: memory.limit_bytes, else what the source
+ * reports (the V8 heap limit, cgroup memory.max); 0 when unknown. */
+static double worker_limit(const struct app *app, const struct series_worker *w)
+{
+    uint64_t limit = app->cfg->memory.limit_bytes ? (uint64_t)app->cfg->memory.limit_bytes : w->limit;
+    return limit && limit != UINT64_MAX ? (double)limit : 0;
+}
+
+/* Timing of the trough signals and of the narrowing, from the sampling
+ * interval: a window holds GUARD_TROUGH_MIN_N readings at the least, a
+ * bucket of the slope two, a watch enough buckets for a slope after its
+ * settling quarter. */
+static void timing(const struct app *app, uint64_t *trough_us, uint64_t *bucket_us, uint64_t *watch_us)
+{
+    uint64_t iv = (uint64_t)app->cfg->memory.interval_ms * 1000;
+    uint64_t w = GUARD_TROUGH_MS * 1000ull, wm = 2 * iv + iv / 2;
+    uint64_t watch = app->cfg->guard.watch_ms ? (uint64_t)app->cfg->guard.watch_ms * 1000 : 8 * iv;
+
+    if (!app->cfg->guard.watch_ms && watch < 5000000)
+        watch = 5000000;
+    *trough_us = w > wm ? w : wm;
+    *watch_us = watch;
+    *bucket_us = watch / 6 > 2 * iv ? watch / 6 : 2 * iv;
+}
+
+/* Copies the raw readings of <w>'s guard metric at or after <since> into
+ * g->buf; returns how many. With <gc_only> (heap_used), only readings right
+ * after a forced GC: floors, without the garbage of the saw-tooth. */
+static unsigned worker_samples_gc(struct guard *g, const struct series_worker *w, uint64_t since, int gc_only);
+
+static unsigned worker_samples(struct guard *g, const struct series_worker *w, uint64_t since)
+{
+    return worker_samples_gc(g, w, since, 0);
+}
+
+static unsigned worker_samples_gc(struct guard *g, const struct series_worker *w, uint64_t since, int gc_only)
+{
+    int metric = g->app->cfg->guard.metric;
+    unsigned np = series_npoints(w, 1), n = 0;
+    uint32_t need = metric == ATTRIB_HEAP ? MEM_HAS_HEAP : metric == ATTRIB_RSS ? MEM_HAS_RSS : MEM_HAS_EXT;
+
+    for (unsigned i = np; i-- > 0;) {  /* newest first, stop at <since> */
+        if (series_point(w, 1, i)->t_us < since)
+            break;
+        n++;
+    }
+    unsigned k = 0;
+    for (unsigned i = np - n; i < np; i++) {
+        const struct series_point *p = series_point(w, 1, i);
+        if (!(p->flags & need) || (gc_only && !(p->flags & MEM_GC)))
+            continue;
+        g->buf[k].t_us = p->t_us;
+        g->buf[k].v = (double)(metric == ATTRIB_HEAP ? p->heap_used : metric == ATTRIB_RSS ? p->rss : p->external);
+        k++;
+    }
+    return k;
+}
+
+/* Over every live worker: the fastest trough growth over [from, its newest
+ * reading] (<*slope>, bytes/s; 0 if no worker has one) and the highest of
+ * their newest troughs (<*level>). Returns 1 if some worker had a slope. */
+static int growth_since(struct guard *g, uint64_t from_us, double *slope, double *level)
+{
+    struct app *app = g->app;
+    uint64_t trough_us, bucket_us, watch_us;
+    int ok = 0;
+
+    timing(app, &trough_us, &bucket_us, &watch_us);
+    *slope = 0;
+    *level = 0;
+    for (unsigned i = 0; i < app->series.nw; i++) {
+        const struct series_worker *w = app->series.w[i];
+        double sl, last;
+        if (!w->alive)
+            continue;
+        /* forced-GC floors when there are enough of them (designed rows at
+         * full speed): exact, where troughs still hold old-generation garbage */
+        unsigned n = app->cfg->guard.metric == ATTRIB_HEAP ? worker_samples_gc(g, w, from_us, 1) : 0;
+        if (n < 4 || !guard_trough_slope(g->buf, n, from_us, w->last_us, bucket_us, &sl, &last)) {
+            n = worker_samples(g, w, from_us);
+            if (!guard_trough_slope(g->buf, n, from_us, w->last_us, bucket_us, &sl, &last))
+                continue;
+        }
+        if (!ok || sl > *slope)
+            *slope = sl;
+        if (last > *level)
+            *level = last;
+        ok = 1;
+    }
+    return ok;
+}
+
+/* The trough and projection signals of every live worker (guard.h): sets
+ * <*trough_above> when some worker's trough is above its high and <*fast>
+ * when some worker's troughs reach its limit within GUARD_PROJ_SECONDS. */
+static void read_troughs(struct guard *g, int *trough_above, int *fast)
+{
+    struct app *app = g->app;
+    uint64_t trough_us, bucket_us, watch_us;
+    uint64_t proj_us;
+    double best = 0;
+
+    timing(app, &trough_us, &bucket_us, &watch_us);
+    proj_us = 3 * bucket_us > 3000000 ? 3 * bucket_us : 3000000;
+    *trough_above = *fast = 0;
+    for (unsigned i = 0; i < app->series.nw; i++) {
+        const struct series_worker *w = app->series.w[i];
+        double hi, lo, tr, sl, last;
+        if (!w->alive || w->stale)
+            continue;
+        thresholds(app, w, &hi, &lo);
+        uint64_t span = trough_us > proj_us ? trough_us : proj_us;
+        unsigned n = worker_samples(g, w, w->last_us > span ? w->last_us - span : 0);
+        if (hi > 0 && guard_trough(g->buf, n, w->last_us, trough_us, app->cfg->guard.metric == ATTRIB_HEAP, &tr) &&
+            tr > hi && tr / hi > best) {
+            best = tr / hi;
+            *trough_above = 1;
+            g->trough = tr;
+            g->trough_high = hi;
+            g->trough_worker = w->pid;
+            g->trough_n = 0;
+            for (unsigned k = 0; k < n; k++)
+                g->trough_n += g->buf[k].t_us + trough_us > w->last_us;
+        }
+        double limit = worker_limit(app, w);
+        uint64_t from = w->last_us > proj_us ? w->last_us - proj_us : 0;
+        if (limit > 0 && lo > 0 && guard_trough_slope(g->buf, n, from, w->last_us, bucket_us, &sl, &last) &&
+            sl >= GUARD_PROJ_MIN_BPS && last > lo && (limit - last) / sl < GUARD_PROJ_SECONDS) {
+            *fast = 1;
+            g->fast_growth = sl;
+            g->fast_level = last;
+            g->fast_limit = limit;
+            g->fast_secs = last >= limit ? 0 : (limit - last) / sl;
+            g->fast_worker = w->pid;
+        }
     }
 }
 
@@ -288,8 +665,6 @@ static void refuse(struct guard *g, enum refusal why, const char *fmt, ...)
     events_commit(g->app, ev);
 }
 
-struct cand { unsigned id, slot; double est; enum attrib_verdict v; };
-
 static int cmp_cand(const void *a, const void *b)
 {
     const struct cand *x = a, *y = b;
@@ -298,8 +673,9 @@ static int cmp_cand(const void *a, const void *b)
     return y->est > x->est ? 1 : y->est < x->est ? -1 : 0;
 }
 
-/* Switches <n> candidates off as one action. */
-static void switch_off(struct guard *g, const struct cand *c, unsigned n, const char *why)
+/* Switches <n> candidates off as one action. Returns 1, or 0 if refused
+ * (max_switches_per_hour). */
+static int switch_off(struct guard *g, const struct cand *c, unsigned n, const char *why)
 {
     struct app *app = g->app;
     const struct config_guard *gc = &app->cfg->guard;
@@ -310,7 +686,7 @@ static void switch_off(struct guard *g, const struct cand *c, unsigned n, const 
     if (actions_last_hour(g, now_ms) >= (unsigned)gc->max_switches_per_hour) {
         refuse(g, R_CAP, "max_switches_per_hour (%d) reached: no more switches this hour; "
                "switch routes by hand if memory keeps growing", gc->max_switches_per_hour);
-        return;
+        return 0;
     }
     if (!gc->dry_run) {               /* memory first: a bisection or probe gives way */
         bisect_abort(app, "the guard tripped: memory is near the limit");
@@ -337,30 +713,392 @@ static void switch_off(struct guard *g, const struct cand *c, unsigned n, const 
              why, list, gc->dry_run ? " (dry run: nothing changed)" : "");
     action_taken(g, now_ms);
     events_commit(app, ev);
+    double sl;                        /* where memory was: a later narrowing needs a rise from here */
+    uint64_t now = app_now_us();
+    if (!growth_since(g, now > 3000000 ? now - 3000000 : 0, &sl, &g->end_level))
+        g->end_level = g->value;
+    return 1;
 }
 
-static void act(struct guard *g, int fresh)
+/* ---- narrowing down under pressure --------------------------------------- */
+
+static int cmp_rank(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    int sx = x->v == V_SUSPECT, sy = y->v == V_SUSPECT;
+    if (sx != sy)
+        return sy - sx;                     /* suspects first ... */
+    if (sx && x->est != y->est)
+        return y->est > x->est ? 1 : -1;    /* ... largest estimate first */
+    return y->weight > x->weight ? 1 : y->weight < x->weight ? -1 : 0;   /* then by traffic */
+}
+
+static void narrow_stop(struct guard *g)
+{
+    uint64_t now = app_now_us();
+    double sl;
+    if (!growth_since(g, now > 3000000 ? now - 3000000 : 0, &sl, &g->end_level))
+        g->end_level = g->value;
+    guard_narrow_fini(&g->nw);
+    free(g->nw_cand);
+    g->nw_cand = NULL;
+    g->narrowing = 0;
+    g->narrow_end_us = app_now_us();
+}
+
+/* Candidate <i> is csr by the guard (on paper in a dry run). */
+static int narrow_is_off(const struct guard *g, unsigned i)
+{
+    const struct stats_route *r = g->app->stats.slot[g->nw_cand[i].slot];
+    return g->app->cfg->guard.dry_run ? dry_get(g, g->nw_cand[i].slot)
+                                      : r->mode == MODE_CSR && r->mode_by == BY_GUARD;
+}
+
+/* Candidate <i> may be changed by the narrowing: still in the route table,
+ * not set by hand since, not never_csr (a reload may have made it so). */
+static int narrow_may(const struct guard *g, unsigned i)
+{
+    const struct stats_route *r = g->app->stats.slot[g->nw_cand[i].slot];
+    return r->active && !r->never_csr && r->mode_by != BY_MANUAL;
+}
+
+static size_t list_routes(const struct guard *g, char *buf, size_t len, int off, int fate)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < g->nw.n && used + 70 < len; i++) {
+        if ((off >= 0 && g->nw.off[i] != off) || (fate >= 0 && g->nw.fate[i] != fate))
+            continue;
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+                                 g->app->stats.slot[g->nw_cand[i].slot]->name);
+    }
+    if (used == 0)
+        snprintf(buf, len, "none");
+    return used;
+}
+
+/* Makes the modes what nw.off[] wants: one switch event for the routes going
+ * csr, one restore event for those rendering again. Narrowing steps are not
+ * actions of max_switches_per_hour (README "The guard" says why). */
+static void narrow_apply(struct guard *g, const char *why)
+{
+    struct app *app = g->app;
+    const struct config_guard *gc = &app->cfg->guard;
+    uint64_t now_ms = app_wall_ms(app);
+
+    for (int dir = 1; dir >= 0; dir--) {      /* offs first: memory first */
+        struct event_rec *ev = NULL;
+        for (unsigned i = 0; i < g->nw.n; i++) {
+            if (g->nw.off[i] != dir || narrow_is_off(g, i) == dir || !narrow_may(g, i))
+                continue;
+            struct stats_route *r = stats_at(&app->stats, g->nw_cand[i].slot);
+            if (dir && r->mode != MODE_SSR)
+                continue;                     /* csr by the config: not ours to count */
+            if (ev == NULL) {
+                ev = guard_event_begin(g, dir ? EV_SWITCH : EV_RESTORE);
+                ev->action = dir ? EA_CSR : EA_SSR;
+            }
+            if (gc->dry_run)
+                dry_set(g, g->nw_cand[i].slot, dir);
+            else if (stats_set_mode(r, dir ? MODE_CSR : MODE_SSR, BY_GUARD, now_ms))
+                r->guard_switches[dir ? 0 : 1]++;
+            events_add_route(ev, r->name);
+        }
+        if (ev) {
+            snprintf(ev->reason, sizeof ev->reason, "%snarrowing down: %s%s", gc->dry_run ? "would be " : "",
+                     why, gc->dry_run ? " (dry run: nothing changed)" : "");
+            events_commit(app, ev);
+        }
+    }
+}
+
+static void narrow_event(struct guard *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void narrow_event(struct guard *g, const char *fmt, ...)
+{
+    va_list ap;
+    struct event_rec *ev = guard_event_begin(g, EV_NARROW);
+
+    for (unsigned i = 0; i < g->nw.n; i++)
+        if (g->nw.off[i])
+            events_add_route(ev, g->app->stats.slot[g->nw_cand[i].slot]->name);
+    va_start(ap, fmt);
+    vsnprintf(ev->reason, sizeof ev->reason, fmt, ap);
+    va_end(ap);
+    events_commit(g->app, ev);
+}
+
+/* The attribution engine judged a candidate leaking while the narrowing ran:
+ * the narrowing ends; the routes it holds csr only to narrow down (not
+ * proven guilty, not the named ones) render again. act() then switches any
+ * named route still rendering. Returns 1 if it ended the narrowing. */
+static int narrow_named(struct guard *g)
+{
+    char named[300] = "";
+    size_t used = 0;
+
+    for (unsigned i = 0; i < g->nw.n; i++) {
+        enum attrib_verdict v;
+        route_estimate(g->app, g->nw_cand[i].slot, &v);
+        if (v != V_LEAKING)
+            continue;
+        g->nw.fate[i] = GF_GUILTY;
+        g->nw.off[i] = 1;
+        if (used + 70 < sizeof named)
+            used += (size_t)snprintf(named + used, sizeof named - used, "%s%s", used ? ", " : "",
+                                     g->app->stats.slot[g->nw_cand[i].slot]->name);
+    }
+    if (used == 0)
+        return 0;
+    for (unsigned i = 0; i < g->nw.n; i++)
+        if (g->nw.fate[i] != GF_GUILTY)
+            g->nw.off[i] = 0;
+    char why[EVENT_REASON_MAX - 40];
+    snprintf(why, sizeof why, "the attribution engine judged %s leaking: the routes switched only to "
+             "narrow down render again", named);
+    narrow_apply(g, why);
+    narrow_event(g, "narrowing ended: the attribution engine judged %s leaking; csr now: the named "
+                 "and proven-guilty routes", named);
+    narrow_stop(g);
+    return 1;
+}
+
+/* How far memory may rise during one step before the step counts as
+ * growing at once: GUARD_RISE_SHARE of high, at least 1 MB. A share of high
+ * rather than of the way to the limit: the limit a source reports can
+ * overstate where the app dies (V8's heap_size_limit includes the young
+ * generation, 48 MB at small heaps), and each guilty step adds its rise to
+ * what the leak already holds. */
+static double step_budget(const struct guard *g)
+{
+    double b = GUARD_RISE_SHARE * g->high;
+    return b > 1048576.0 ? b : 1048576.0;
+}
+
+static const char *const gn_names[] = { "first group", "second group", "testing", "done", "stuck" };
+
+/* One tick of a live narrowing: judge the step being watched once its watch
+ * is over (or memory rose past the step's budget), then take the next step. */
+static void narrow_tick(struct guard *g)
+{
+    struct app *app = g->app;
+    uint64_t tw, bucket, watch, now = app_now_us();
+    double slope = 0, level = 0, thr;
+    char a[300], b[300], sl[32], why[EVENT_REASON_MAX - 40];
+
+    timing(app, &tw, &bucket, &watch);
+    /* after a step that grew, memory lags the switch back off for seconds
+     * (the step's garbage is promoted and collected late): a longer settle */
+    uint64_t settle = g->step_after_growth ? watch / 2 : watch / 4;
+    int ok = growth_since(g, g->step_us + settle, &slope, &level);
+    if (!ok)                          /* too early for a slope: the level alone */
+        growth_since(g, now > watch ? now - watch : 0, &(double){ 0 }, &level);
+    /* the early rule starts once the step settled, from the level then */
+    int settled = now - g->step_us >= settle;
+    if (settled && !g->step_settled) {
+        g->step_settled = 1;
+        if (level > g->step_level)
+            g->step_level = level;
+    }
+    int early = settled && level > g->step_level + step_budget(g);
+    if (now - g->step_us < watch && !early)
+        return;
+    if (!ok && !early && now - g->step_us < 3 * watch)
+        return;                       /* no slope yet (sparse readings): a little longer */
+    thr = GUARD_GROWTH_SHARE * g->ref_growth > GUARD_GROWTH_MIN_BPS ? GUARD_GROWTH_SHARE * g->ref_growth
+                                                                     : GUARD_GROWTH_MIN_BPS;
+    /* no slope even then: counted as growing, the side that keeps routes csr */
+    int growing = early || !ok || slope > thr;
+    /* ambiguous (growing, but less than twice the threshold, right after a
+     * change): watched once more, measured from the middle of the step, so
+     * that memory lagging the previous step (garbage promoted late) settles */
+    if (growing && !early && ok && slope < 2 * thr && !g->step_rewatched) {
+        g->step_rewatched = 1;
+        g->step_us = now - watch / 2;
+        return;
+    }
+    if (early)
+        snprintf(sl, sizeof sl, "rose %.1f MB in %.1f s", (level - g->step_level) / 1048576.0,
+                 (double)(now - g->step_us) / 1e6);
+    else if (ok)
+        snprintf(sl, sizeof sl, "%.2f MB/s", slope / 1048576.0);
+    else
+        snprintf(sl, sizeof sl, "no slope");
+    enum guard_narrow_state was = g->nw.state;
+    unsigned lo = g->nw.lo, mid = g->nw.mid;
+    enum guard_narrow_state st = guard_narrow_next(&g->nw, growing);
+
+    /* what the verdict says, in words */
+    char verdict[200];
+    if (was == GN_FIRST)
+        snprintf(verdict, sizeof verdict, "memory %s with the first group csr (%s; growth at the start "
+                 "%.2f MB/s)", growing ? "still grows" : "stopped growing", sl, g->ref_growth / 1048576.0);
+    else if (was == GN_SECOND)
+        snprintf(verdict, sizeof verdict, "memory %s with every candidate csr (%s)",
+                 growing ? "still grows" : "stopped growing", sl);
+    else {
+        size_t u = 0;
+        a[0] = '\0';
+        for (unsigned i = lo; i < mid && u + 70 < sizeof a; i++)
+            u += (size_t)snprintf(a + u, sizeof a - u, "%s%s", u ? ", " : "",
+                                  app->stats.slot[g->nw_cand[i].slot]->name);
+        snprintf(verdict, sizeof verdict, "%s %s (memory %s with %s rendered: %s)", a,
+                 growing ? "leaks" : "is innocent", growing ? "grew" : "did not grow",
+                 mid - lo > 1 ? "them" : "it", sl);
+    }
+    if (st == GN_SECOND) {
+        struct cand *c = g->nw_cand + g->nw.first;
+        snprintf(why, sizeof why, "the rest of the traffic, %s", verdict);
+        if (!switch_off(g, c, g->nw.n - g->nw.first, why)) {
+            g->nw.state = GN_FIRST;   /* refused (cap): the first group stays, judged again */
+            g->nw.steps--;
+            memset(g->nw.off + g->nw.first, 0, g->nw.n - g->nw.first);
+        }
+    } else if (st == GN_TEST) {
+        a[0] = '\0';
+        size_t u = 0;
+        for (unsigned i = g->nw.lo; i < g->nw.mid && u + 70 < sizeof a; i++)
+            u += (size_t)snprintf(a + u, sizeof a - u, "%s%s", u ? ", " : "",
+                                  app->stats.slot[g->nw_cand[i].slot]->name);
+        snprintf(why, sizeof why, "%s; next: %s render%s again while memory is watched", verdict, a,
+                 g->nw.mid - g->nw.lo > 1 ? "" : "s");
+        narrow_apply(g, why);
+    } else if (st == GN_DONE) {
+        list_routes(g, a, sizeof a, 1, -1);
+        list_routes(g, b, sizeof b, 0, -1);
+        snprintf(why, sizeof why, "%s; done: csr %s", verdict, a);
+        narrow_apply(g, why);
+        narrow_event(g, "narrowed down in %u steps: %s; csr: %s (guilty); rendering: %s", g->nw.steps,
+                     verdict, a, b);
+        narrow_stop(g);
+        return;
+    } else if (st == GN_STUCK) {
+        narrow_event(g, "%s: the growth is not in the routes the guard may switch (never_csr, _other, set by "
+                     "hand, or not tied to requests); they stay csr; see /api/report or switch by hand", verdict);
+        narrow_stop(g);
+        return;
+    }
+    g->step_us = app_now_us();
+    g->step_level = level;
+    g->step_settled = 0;
+    g->step_rewatched = 0;
+    g->step_after_growth = growing;
+}
+
+/* Starts a narrowing over the switchable candidates <c> (<n>, any order)
+ * when memory grows (or its growth cannot be measured yet). */
+static void narrow_start(struct guard *g, struct cand *c, unsigned n)
+{
+    struct app *app = g->app;
+    uint64_t tw, bucket, watch, now = app_now_us();
+    double slope = 0, level = 0;
+    unsigned k = 0;
+
+    timing(app, &tw, &bucket, &watch);
+    /* the growth is measured after the last change settled: a switch of the
+     * routes judged leaking, or the end of an earlier narrowing */
+    uint64_t last = g->narrow_end_us > g->last_action_us ? g->narrow_end_us : g->last_action_us;
+    if (last && now - last < watch)
+        return;
+    uint64_t from = now > watch ? now - watch : 0;
+    if (last && last + watch / 4 > from)
+        from = last + watch / 4;
+    int ok = growth_since(g, from, &slope, &level);
+    /* a later narrowing (or one after a switch) needs growth that is a good
+     * part of the growth at the trip: what is left after the leak is off
+     * (heap settling, caches) must not start one */
+    double thr = GUARD_GROWTH_SHARE * g->trip_growth > GUARD_GROWTH_MIN_BPS ? GUARD_GROWTH_SHARE * g->trip_growth
+                                                                             : GUARD_GROWTH_MIN_BPS;
+    if (!g->narrowed_this_trip && g->actions_this_trip == 0)
+        thr = GUARD_GROWTH_MIN_BPS;
+    int later = g->narrowed_this_trip || g->actions_this_trip;
+    /* a later one also needs memory to have risen since, on average at the
+     * growth threshold: the heap's own drift (fragmentation, late promotion)
+     * rises slowly and must not start one */
+    if (later && ok && (level < g->end_level + step_budget(g) ||
+                        (level - g->end_level) / ((double)(now - last) / 1e6) < thr))
+        return;
+    if (ok && slope < thr) {
+        if (!g->narrowed_this_trip && g->actions_this_trip == 0)
+            refuse(g, R_FLAT, "memory is above high but not growing (%.2f MB/s over %.1f s): nothing to "
+                   "narrow down yet; no route is judged leaking", slope / 1048576.0, (double)watch / 1e6);
+        return;
+    }
+    if ((g->narrowed_this_trip || g->actions_this_trip) && !ok)
+        return;                       /* a later one needs measured growth */
+    for (unsigned i = 0; i < n; i++)
+        if (c[i].weight > 0)          /* never rendered: cannot be the leak */
+            c[k++] = c[i];
+    if (k == 0)
+        return;
+    qsort(c, k, sizeof *c, cmp_rank);
+    double *w = malloc(k * sizeof *w);
+    g->nw_cand = malloc(k * sizeof *g->nw_cand);
+    if (w == NULL || g->nw_cand == NULL) {
+        free(w);
+        free(g->nw_cand);
+        g->nw_cand = NULL;
+        return;
+    }
+    for (unsigned i = 0; i < k; i++)
+        w[i] = c[i].weight;
+    memcpy(g->nw_cand, c, k * sizeof *c);
+    if (guard_narrow_init(&g->nw, w, k) < 0) {
+        free(w);
+        free(g->nw_cand);
+        g->nw_cand = NULL;
+        return;
+    }
+    free(w);
+    double share = 0, total = 0;
+    for (unsigned i = 0; i < k; i++) {
+        total += c[i].weight;
+        share += i < g->nw.first ? c[i].weight : 0;
+    }
+    char why[EVENT_REASON_MAX - 40];
+    snprintf(why, sizeof why, "no route is judged leaking yet: the first group to narrow down (suspects first, "
+             "then by traffic; %.0f %% of the rendered requests), memory %s%.2f MB/s", total > 0 ? 100 * share / total : 0,
+             ok ? "growing " : "growth not measured yet, ", slope / 1048576.0);
+    if (!switch_off(g, g->nw_cand, g->nw.first, why)) {
+        guard_narrow_fini(&g->nw);
+        free(g->nw_cand);
+        g->nw_cand = NULL;
+        return;
+    }
+    g->narrowing = 1;
+    g->narrowed_this_trip = 1;
+    g->ref_growth = ok ? slope : 0;
+    g->step_after_growth = 0;
+    g->step_us = app_now_us();
+    g->step_level = level;
+    g->step_settled = 0;
+    g->step_rewatched = 0;
+}
+
+/* One step while tripped, as "action" says. With "leaking": the routes
+ * judged leaking at once; with none judged leaking, the narrowing. */
+static void act(struct guard *g)
 {
     struct app *app = g->app;
     const struct config_guard *gc = &app->cfg->guard;
     const struct route_table *t = app->cfg->routes;
     unsigned nid = route_count(t);
-    struct cand *c = calloc(nid ? nid : 1, sizeof *c);
+    struct cand *c;
     unsigned n = 0, nleak = 0;
 
-    if (c == NULL)
+    if (gc->action == GUARD_LEAKING && g->narrowing)
+        narrow_named(g);              /* the engine named a leak: the narrowing ends */
+    if ((c = calloc(nid ? nid : 1, sizeof *c)) == NULL)
         return;
     for (unsigned id = 1; id < nid; id++) {
         if (!switchable(app, id))
             continue;
-        struct cand *x = &c[n];
+        struct cand *x = &c[n++];
         x->id = id;
         x->slot = app->route_slot[id];
         x->est = route_estimate(app, x->slot, &x->v);
-        if (gc->action == GUARD_LEAKING && x->v != V_LEAKING && x->v != V_SUSPECT)
-            continue;
+        x->weight = (double)app->stats.slot[x->slot]->rendered;
         nleak += x->v == V_LEAKING;
-        n++;
     }
     qsort(c, n, sizeof *c, cmp_cand);
     if (gc->action == GUARD_ALL && n) {
@@ -369,20 +1107,13 @@ static void act(struct guard *g, int fresh)
         switch_off(g, c, n, "the routes \"action\" lists");
     } else if (gc->action == GUARD_LEAKING && nleak) {
         switch_off(g, c, nleak, "the routes judged leaking, largest first");
+    } else if (gc->action == GUARD_LEAKING && g->narrowing) {
+        narrow_tick(g);
     } else if (gc->action == GUARD_LEAKING && n) {
-        /* suspects: one at a time, while memory is over and still growing */
-        uint64_t now = app_now_us();
-        int settled = g->actions_this_trip == 0 ||
-                      (now - g->last_action_us >= GUARD_SETTLE_MS * 1000ull && fresh &&
-                       (g->value > g->value_at_action || g->proj_over >= 2));
-        int needed = (g->high > 0 && g->value > g->high) || g->proj_over >= 2;
-        if (settled && needed)
-            switch_off(g, c, 1, "the largest suspect (no route is proven leaking yet)");
-    } else if (g->actions_this_trip == 0) {
-        refuse(g, R_NOTHING, "%s", gc->action == GUARD_LEAKING
-               ? "nothing to switch: no route is judged leaking or suspect yet (see /api/report); "
-                 "use \"action\": \"all\" or switch routes by hand"
-               : "nothing to switch: every route it may switch is already csr, never_csr or set by hand");
+        narrow_start(g, c, n);
+    } else if (g->actions_this_trip == 0 && !g->narrowed_this_trip) {
+        refuse(g, R_NOTHING, "%s", "nothing to switch: every route it may switch is already csr, "
+                                   "never_csr or set by hand");
     }
     free(c);
 }
@@ -454,6 +1185,18 @@ void guard_check(struct app *app)
     int fresh = read_workers(g, &above, &all_low);
     if (fresh)
         g->over = above ? g->over + 1 : 0;
+    /* the trough signals count once per new raw reading */
+    uint64_t newest_raw = 0;
+    for (unsigned i = 0; i < app->series.nw; i++)
+        if (app->series.w[i]->alive && app->series.w[i]->last_us > newest_raw)
+            newest_raw = app->series.w[i]->last_us;
+    if (newest_raw > g->newest_raw_us) {
+        int trough_above, fast;
+        g->newest_raw_us = newest_raw;
+        read_troughs(g, &trough_above, &fast);
+        g->trough_over = trough_above ? g->trough_over + 1 : 0;
+        g->fast_over = fast ? g->fast_over + 1 : 0;
+    }
     /* projection: counted per attribution evaluation */
     const struct attrib *at = app->attrib;
     int proj_low = 0;
@@ -465,17 +1208,49 @@ void guard_check(struct app *app)
     }
     proj_low = g->proj_over >= 2;
 
-    if (!g->tripped && (g->over >= GUARD_CONFIRM || proj_low)) {
+    int trough_trip = g->trough_over >= GUARD_TROUGH_CONFIRM, fast_trip = g->fast_over >= 2;
+    if (!g->tripped && (g->over >= GUARD_CONFIRM || proj_low || trough_trip || fast_trip)) {
         char v[32], h[32];
         g->tripped = 1;
         g->tripped_ms = app_wall_ms(app);
         g->trips++;
         g->actions_this_trip = 0;
+        g->narrowed_this_trip = 0;
+        {
+            uint64_t tw, bw, ww, now = app_now_us();
+            double lvl;
+            timing(app, &tw, &bw, &ww);
+            if (!growth_since(g, now > ww ? now - ww : 0, &g->trip_growth, &lvl))
+                g->trip_growth = 0;
+        }
         memset(g->refused_once, 0, sizeof g->refused_once);
         g->below_since_us = 0;
         fmt_bytes(v, sizeof v, g->value);
         fmt_bytes(h, sizeof h, g->high);
-        if (g->over >= GUARD_CONFIRM)
+        if (g->over < GUARD_CONFIRM && trough_trip) {
+            uint64_t tw, bw, ww;
+            timing(app, &tw, &bw, &ww);
+            g->worker = g->trough_worker;
+            g->value = g->trough;
+            g->high = g->trough_high;
+            fmt_bytes(v, sizeof v, g->trough);
+            fmt_bytes(h, sizeof h, g->trough_high);
+            snprintf(g->trigger, sizeof g->trigger, "%s of worker %lld stayed above %s %s through its "
+                     "collections: its lowest of %u readings over the last %.1f s is %s",
+                     attrib_metric_names[gc->metric], (long long)g->trough_worker,
+                     gc->high_bytes ? "high_bytes" : "high_fraction of the limit,", h, g->trough_n,
+                     (double)tw / 1e6, v);
+        } else if (g->over < GUARD_CONFIRM && fast_trip) {
+            char lim[32];
+            g->worker = g->fast_worker;
+            g->value = g->fast_level;
+            fmt_bytes(v, sizeof v, g->fast_level);
+            fmt_bytes(lim, sizeof lim, g->fast_limit);
+            snprintf(g->trigger, sizeof g->trigger, "%s of worker %lld grows %.1f MB/s (its troughs): "
+                     "%.1f s from %s to its limit %s (under %.0f s)", attrib_metric_names[gc->metric],
+                     (long long)g->fast_worker, g->fast_growth / 1048576.0, g->fast_secs, v, lim,
+                     GUARD_PROJ_SECONDS);
+        } else if (g->over >= GUARD_CONFIRM)
             snprintf(g->trigger, sizeof g->trigger, "%s%s of worker %lld is %s, above %s %s for %d readings",
                      attrib_metric_names[gc->metric], gc->metric == ATTRIB_HEAP ? " floor" : "",
                      (long long)g->worker, v, gc->high_bytes ? "high_bytes" : "high_fraction of the limit,",
@@ -499,7 +1274,10 @@ void guard_check(struct app *app)
                 char v[32], lo[32];
                 g->tripped = 0;
                 g->over = 0;
+                g->trough_over = g->fast_over = 0;
                 g->below_since_us = 0;
+                if (g->narrowing)
+                    narrow_stop(g);   /* its routes stay csr: restore decides */
                 fmt_bytes(v, sizeof v, g->value);
                 fmt_bytes(lo, sizeof lo, g->low);
                 struct event_rec *ev = guard_event_begin(g, EV_RECOVERED);
@@ -514,7 +1292,7 @@ void guard_check(struct app *app)
         } else {
             g->below_since_us = 0;
         }
-        act(g, fresh);
+        act(g);
     } else if (gc->restore_on_recovery && calm) {
         restore_one(g);
     }
@@ -718,9 +1496,11 @@ int guard_start(struct app *app)
         if ((g = calloc(1, sizeof *g)) == NULL)
             return -1;
         g->app = app;
+        g->buf = malloc(SERIES_RAW * sizeof *g->buf);
         g->timer = event_new(app->base, -1, EV_PERSIST, guard_tick, app);
         g->kick = evtimer_new(app->base, wh_kick, g);
-        if (g->timer == NULL || g->kick == NULL) {
+        if (g->timer == NULL || g->kick == NULL || g->buf == NULL) {
+            free(g->buf);
             if (g->timer)
                 event_free(g->timer);
             if (g->kick)
@@ -760,6 +1540,9 @@ void guard_free(struct app *app)
         g->qn--;
     }
     free(g->dry);
+    guard_narrow_fini(&g->nw);
+    free(g->nw_cand);
+    free(g->buf);
     free(g);
     app->guard = NULL;
 }
@@ -804,6 +1587,18 @@ json_t *guard_json(const struct app *app)
     if (g->tripped) {
         json_object_set_new(j, "tripped_since_ms", json_integer((json_int_t)g->tripped_ms));
         json_object_set_new(j, "trigger", json_string(g->trigger));
+    }
+    if (g->narrowing) {
+        json_t *off = json_array(), *inn = json_array(), *gu = json_array();
+        for (unsigned i = 0; i < g->nw.n; i++) {
+            json_t *nm = json_string(app->stats.slot[g->nw_cand[i].slot]->name);
+            json_array_append(g->nw.off[i] ? off : inn, nm);
+            if (g->nw.fate[i] == GF_GUILTY)
+                json_array_append(gu, nm);
+            json_decref(nm);
+        }
+        json_object_set_new(j, "narrowing", json_pack("{s:s,s:i,s:o,s:o,s:o}", "state", gn_names[g->nw.state],
+                            "steps", (int)g->nw.steps, "csr", off, "rendering", inn, "guilty", gu));
     }
     if (gc->webhook)
         json_object_set_new(j, "webhook", json_pack("{s:s,s:I,s:I,s:I,s:i}", "url", gc->webhook,

@@ -8,7 +8,7 @@
   var SVGNS = 'http://www.w3.org/2000/svg';
   var COLORS = ['#2166ac', '#d6604d', '#1b7837', '#762a83', '#e08214', '#35978f', '#8c510a', '#c51b7d'];
   var RANK = { leaking: 5, suspect: 4, warming: 3, unknown: 2, clean: 1 };
-  var MARK = { trip: 'guard', switch: 'guard', restore: 'guard', refused: 'guard', recovered: 'guard',
+  var MARK = { trip: 'guard', switch: 'guard', restore: 'guard', refused: 'guard', recovered: 'guard', narrow: 'guard',
     mode: 'mode', bisect: 'bisect', probe: 'bisect', restart: 'restart', reload: 'restart' };
 
   var S = {
@@ -791,7 +791,7 @@
     });
   }
 
-  var FILTER = { guard: ['trip', 'switch', 'restore', 'refused', 'recovered'], mode: ['mode', 'switch', 'restore'],
+  var FILTER = { guard: ['trip', 'switch', 'restore', 'refused', 'recovered', 'narrow'], mode: ['mode', 'switch', 'restore'],
     bisect: ['bisect', 'probe'], restart: ['restart', 'reload'] };
 
   function drawEvents() {
