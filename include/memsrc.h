@@ -123,6 +123,12 @@ struct memsrc_health {
     char last_error[MEM_ERR_MAX];
     double gc_duty;                   /* share of time in forced GC (EWMA) */
     double last_gc_ms;
+    /* designed rows (memory.rows) */
+    int design;                       /* configured on */
+    int rows_on;                      /* a designed row is running now */
+    uint64_t rows_designed;
+    double duty_target;               /* the budget now: max_gc_duty, or a tenth once settled */
+    uint64_t quiesced, quiesce_timeouts;
 };
 void memsrc_health(const struct app *app, struct memsrc_health *h);
 /* "proc", "http", ... ("none" for MEMSRC_NONE). */

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "dashboard.h"
 #include "events.h"
+#include "gate.h"
 #include "guard.h"
 #include "attrib.h"
 #include "bisect.h"
@@ -192,6 +193,8 @@ static json_t *route_json(const struct app *app, unsigned slot, int id)
     json_object_set_new(j, "mode_since_ms", json_integer((json_int_t)r->mode_since_ms));
     json_object_set_new(j, "never_csr", json_boolean(r->never_csr));
     json_object_set_new(j, "csr_requests", json_integer((json_int_t)r->csr_requests));
+    json_object_set_new(j, "held", json_pack("{s:I,s:f}", "requests", (json_int_t)r->held,
+                                             "ms", (double)r->held_us / 1000.0));
     if (id < 0)
         id = route_find(app->cfg->routes, r->name);
     const struct config_fallback *fb = id > 0 && (unsigned)id < app->cfg->nroute_fb &&
@@ -518,9 +521,23 @@ static void api_memory(struct app *app, struct evhttp_request *req)
         "last_success_ms", h.last_ok_us ? json_integer((json_int_t)wall_ms(app, h.last_ok_us)) : json_null(),
         "rows", (json_int_t)app->series.rows_total,
         "workers", workers);
-    if (app->cfg->memory.gc_url)
-        json_object_set_new(j, "gc", json_pack("{s:f,s:f,s:f}", "last_ms", h.last_gc_ms,
-                                               "duty", h.gc_duty, "max_duty", app->cfg->memory.max_gc_duty));
+    if (app->cfg->memory.gc_url) {
+        json_object_set_new(j, "gc", json_pack("{s:f,s:f,s:f,s:f,s:I,s:I}", "last_ms", h.last_gc_ms,
+                                               "duty", h.gc_duty, "max_duty", app->cfg->memory.max_gc_duty,
+                                               "duty_target", h.duty_target,
+                                               "quiesced", (json_int_t)h.quiesced,
+                                               "quiesce_timeouts", (json_int_t)h.quiesce_timeouts));
+        struct gate_stats gs;
+        gate_get_stats(app->gate, &gs);
+        static const char *const states[] = { "open", "row", "quiesce" };
+        json_object_set_new(j, "design", json_pack("{s:b,s:b,s:s,s:I,s:I,s:i,s:i,s:i,s:I,s:f,s:I}",
+            "enabled", h.design, "running", h.rows_on, "gate", states[gate_state(app->gate)],
+            "rows", (json_int_t)h.rows_designed, "rows_stalled", (json_int_t)gs.rows_stalled,
+            "min_requests", app->cfg->memory.row_min, "max_requests", app->cfg->memory.row_max,
+            "hold_ms", app->cfg->memory.hold_ms,
+            "held_requests", (json_int_t)gs.held, "held_ms", (double)gs.held_us / 1000.0,
+            "hold_expired", (json_int_t)gs.hold_expired));
+    }
     (void)now;
     reply_json(req, 200, j);
 }
@@ -856,6 +873,21 @@ void admin_metrics(struct app *app, struct evbuffer *o)
         if (s->slot[i]->active)
             evbuffer_add_printf(o, "leakproxy_inflight_requests{route=\"%s\"} %lld\n",
                                 s->slot[i]->name, (long long)s->slot[i]->inflight);
+    metric_per_route(o, s, "leakproxy_held_requests_total", "counter",
+                     "Requests held at the admission gate (a forced-GC quiesce or a designed row), by route.",
+                     offsetof(struct stats_route, held));
+    metric_head(o, "leakproxy_held_seconds_total", "counter",
+                "Time requests spent held at the admission gate, by route.");
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->slot[i]->active)
+            evbuffer_add_printf(o, "leakproxy_held_seconds_total{route=\"%s\"} %.6f\n", s->slot[i]->name,
+                                (double)s->slot[i]->held_us / 1e6);
+    {
+        struct gate_stats gs;
+        gate_get_stats(app->gate, &gs);
+        metric_head(o, "leakproxy_held_requests", "gauge", "Requests waiting at the admission gate now.");
+        evbuffer_add_printf(o, "leakproxy_held_requests %u\n", gs.waiting);
+    }
     metric_per_route(o, s, "leakproxy_request_bytes_total", "counter", "Bytes received from clients, by route.",
                      offsetof(struct stats_route, bytes_in));
     metric_per_route(o, s, "leakproxy_response_bytes_total", "counter", "Bytes sent to clients, by route.",
@@ -912,6 +944,13 @@ void admin_metrics(struct app *app, struct evbuffer *o)
             metric_head(o, "leakproxy_memory_gc_duty_ratio", "gauge",
                         "Share of the upstream's time spent in GCs leakproxy forced (moving average).");
             evbuffer_add_printf(o, "leakproxy_memory_gc_duty_ratio %.6f\n", mh.gc_duty);
+            metric_head(o, "leakproxy_memory_gc_duty_target_ratio", "gauge",
+                        "The forced-GC budget now: max_gc_duty while routes are unsettled, a tenth of it after.");
+            evbuffer_add_printf(o, "leakproxy_memory_gc_duty_target_ratio %.6f\n", mh.duty_target);
+            metric_head(o, "leakproxy_memory_rows_designed_total", "counter",
+                        "Designed measurement rows begun (memory.rows).");
+            evbuffer_add_printf(o, "leakproxy_memory_rows_designed_total %llu\n",
+                                (unsigned long long)mh.rows_designed);
         }
     }
     if (app->attrib && app->attrib->evaluations) {

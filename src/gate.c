@@ -366,7 +366,7 @@ void gate_open(struct gate *g)
 
 enum gate_state gate_state(const struct gate *g)
 {
-    return g->state;
+    return g ? g->state : GATE_OPEN;
 }
 
 unsigned gate_row_done(const struct gate *g)
@@ -376,5 +376,8 @@ unsigned gate_row_done(const struct gate *g)
 
 void gate_get_stats(const struct gate *g, struct gate_stats *st)
 {
-    *st = g->st;
+    if (g)
+        *st = g->st;
+    else
+        memset(st, 0, sizeof *st);
 }

@@ -957,6 +957,12 @@ void memsrc_health(const struct app *app, struct memsrc_health *h)
     snprintf(h->last_error, sizeof h->last_error, "%s", m->last_error);
     h->gc_duty = m->gc_duty;
     h->last_gc_ms = m->last_gc_ms;
+    h->design = m->cfg->design;
+    h->rows_on = m->rows_on;
+    h->rows_designed = m->rows_designed;
+    h->duty_target = m->rows_on ? m->duty_target : m->cfg->max_gc_duty;
+    h->quiesced = m->quiesced;
+    h->quiesce_timeouts = m->quiesce_timeouts;
 }
 
 const char *memsrc_kind_name(int kind)
