@@ -13,7 +13,9 @@
 // the ratio of requests/s with and without the memory source.
 //
 //   node bench/synth.mjs [--scenarios S1,S2,S3,S4] [--regimes full,rate] [--seeds 10] [--rate-seeds 3]
-//        [--plain-seeds 3] [--requests N] [--conc 8] [--rate 150] [--md FILE] [--json FILE]
+//        [--plain-seeds 3] [--requests N] [--max-seconds S] [--conc 8] [--rate 150] [--md FILE] [--json FILE]
+// A run sends the scenario's "requests" or stops after --max-seconds (default: the scenario's
+// "max_seconds", else 90), whichever comes first: the engine's forced GCs slow the upstream.
 //   node bench/synth.mjs --from TRACES.json [--md FILE]   (re-renders a previous run's report)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -30,7 +32,7 @@ const KB = 1024;
 // ---- options ------------------------------------------------------------------------------------
 const argv = process.argv.slice(2);
 const opt = { scenarios: null, regimes: ['full', 'rate'], seeds: 10, rateSeeds: 3, plainSeeds: 3, requests: null,
-  conc: 8, rate: 150, poll: 500, md: null, json: null, from: null, firstSeed: 1 };
+  conc: 8, rate: 150, poll: 500, md: null, json: null, from: null, firstSeed: 1, maxSeconds: null };
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i], v = () => argv[++i];
   if (a === '--scenarios') opt.scenarios = v().split(',');
@@ -40,6 +42,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--plain-seeds') opt.plainSeeds = +v();
   else if (a === '--first-seed') opt.firstSeed = +v();
   else if (a === '--requests') opt.requests = +v();
+  else if (a === '--max-seconds') opt.maxSeconds = +v();
   else if (a === '--conc') opt.conc = +v();
   else if (a === '--rate') opt.rate = +v();
   else if (a === '--md') opt.md = v();
@@ -160,7 +163,7 @@ async function oneRun(work, lpBin, j) {
     const loadJson = path.join(dir, 'load.json');
     const largs = ['--preserve-symlinks-main', entry(work, 'demo/load.mjs', 'synth-driver.mjs'), '--mix', mixFile,
       '--target', `http://127.0.0.1:${proxyPort}`, '--seed', String(j.seed), '-c', String(opt.conc),
-      '--requests', String(j.n), '--quiet', '--json', loadJson];
+      '--requests', String(j.n), '--duration', String(j.maxSeconds), '--quiet', '--json', loadJson];
     if (j.regime === 'rate') largs.push('--rate', String(opt.rate));
     const load = start(process.execPath, largs, { cwd: ROOT });
     procs.push(load);
@@ -191,7 +194,7 @@ async function oneRun(work, lpBin, j) {
     if (mem) for (const w of mem.workers || []) delete w.samples;
     const run = { scenario: j.scenario, regime: j.regime, mode: j.mode, seed: j.seed, requests: j.n,
       truth: info.truth, base: info.base, load_exit: loadCode, poll_errors: pollErrors, seconds: loadSeconds,
-      rps: loadRes ? loadRes.requests / loadRes.seconds : null, load_errors: loadRes?.errors ?? null,
+      rps: loadRes ? loadRes.requests / loadRes.seconds : null, sent: loadRes?.requests ?? null, max_seconds: j.maxSeconds, load_errors: loadRes?.errors ?? null,
       route_counts: loadRes ? Object.fromEntries(Object.entries(loadRes.routes).map(([k, v]) => [k, v.count])) : null,
       p99: loadRes ? Object.fromEntries(Object.entries(loadRes.routes).map(([k, v]) => [k, v.latency_ms.p99])) : null,
       end_heap_mb: end ? +(end.heapUsed / 1048576).toFixed(1) : null, end_gc_ms: end?.gc_ms ?? null,
@@ -306,7 +309,7 @@ function summary(sc, runs) {
   const A = runs.map((r) => r.analysis);
   const L = [];
   const fps = [];
-  let leakMiss = [], estMiss = [];
+  const leakMiss = [], estMiss = [], notReached = [];
   for (const r of sc.routes) {
     if (r.kind !== 'leak') {
       for (const [i, a] of A.entries()) {
@@ -317,15 +320,20 @@ function summary(sc, runs) {
     }
     for (const [i, a] of A.entries()) {
       const x = a[r.name], t = runs[i].truth[r.name], tb = truthBytes(t), dl = deadline(t);
-      if (!(x?.verdict === 'leaking' && x.settled_at <= dl)) leakMiss.push(`${r.name} seed ${runs[i].seed} (${x ? `first ${fmtN(x.first_leaking)}, settled ${x.verdict}@${x.settled_at}` : 'absent'})`);
+      const seen = runs[i].polls.at(-1)?.[1] ?? 0;
+      if (!(x?.verdict === 'leaking' && x.settled_at <= dl)) {
+        if (seen < dl && dl !== Infinity && x?.verdict !== 'leaking') notReached.push(`${r.name} seed ${runs[i].seed} (run ended at ${seen} requests, before ${dl}; ${x ? `first ${fmtN(x.first_leaking)}, final ${x.verdict}` : 'absent'})`);
+        else leakMiss.push(`${r.name} seed ${runs[i].seed} (${x ? `first ${fmtN(x.first_leaking)}, settled ${x.verdict}@${x.settled_at}` : 'absent'})`);
+      }
       const e = x?.est?.[metricOf(t)]?.b;
       if (!(e !== undefined && Math.abs(e - tb) <= 0.15 * tb)) estMiss.push(`${r.name} seed ${runs[i].seed}: ${kb(e)} vs ${kb(tb)} KB (${e !== undefined ? `${((e / tb - 1) * 100).toFixed(0)} %` : '–'})`);
     }
   }
   L.push(`- Leaks \`leaking\` for good by their deadline (≥ 100 KB: 2,000; ≥ 20 KB: 6,000 mixed requests): ${leakMiss.length ? `**missed** in ${leakMiss.length} route-seeds: ${leakMiss.join('; ')}` : '**met**'}.`);
+  if (notReached.length) L.push(`- Not testable (the run ended before the deadline, the leak not yet \`leaking\`): ${notReached.join('; ')}.`);
   L.push(`- Final estimates within ±15 %: ${estMiss.length ? `**missed** in ${estMiss.length} route-seeds: ${estMiss.join('; ')}` : '**met**'}.`);
   L.push(`- Healthy, cache, warm-up and static routes never \`leaking\`: ${fps.length ? `**missed**, ${fps.length} false positive(s): ${fps.join('; ')}` : '**met** (0 false positives)'}.`);
-  return { text: L.join('\n'), fps: fps.length, leakMiss: leakMiss.length, estMiss: estMiss.length };
+  return { text: L.join('\n'), fps: fps.length, leakMiss: leakMiss.length, estMiss: estMiss.length, notReached: notReached.length };
 }
 
 function render(meta, results, work) {
@@ -335,7 +343,7 @@ function render(meta, results, work) {
     `Memory block: \`{"source":"http","url":".../__mem","gc_url":".../__mem?gc=1"}\`, everything else default. Load: \`demo/load.mjs --mix <scenario> -c ${opt.conc}\` ` +
     `(full speed) or \`--rate ${opt.rate} -c ${opt.conc}\`; \`/api/routes\` polled every ${opt.poll} ms; "at N" = mixed requests the proxy had counted at that poll. ` +
     `Truth: each leak's bytes per request measured on the app's V8 heap at start (bench/synth/app.mjs).`);
-  let fpTotal = 0, leakMissT = 0, estMissT = 0, nMem = 0;
+  let fpTotal = 0, leakMissT = 0, estMissT = 0, notReachedT = 0, nMem = 0;
   const thr = [];
   for (const s of scenNames) {
     const sc = SCEN[s];
@@ -348,12 +356,12 @@ function render(meta, results, work) {
       if (!runs.length) continue;
       nMem += runs.length;
       const rps = runs.map((r) => r.rps);
-      md.push(`${runs.length} seeds (${runs.map((r) => r.seed).join(', ')}), ${runs[0].requests} requests each; requests/s median ${median(rps).toFixed(0)} (${Math.min(...rps).toFixed(0)}…${Math.max(...rps).toFixed(0)}); ` +
+      md.push(`${runs.length} seeds (${runs.map((r) => r.seed).join(', ')}), ${runs[0].requests} requests or ${runs[0].max_seconds} s, whichever first: requests sent ${runs.map((r) => r.sent).join(', ')}; requests/s median ${median(rps).toFixed(0)} (${Math.min(...rps).toFixed(0)}…${Math.max(...rps).toFixed(0)}); ` +
         `run ${median(runs.map((r) => r.seconds)).toFixed(0)} s median; heap at the end ${median(runs.map((r) => r.end_heap_mb)).toFixed(0)} MB (full GC there ${median(runs.map((r) => r.end_gc_ms)).toFixed(0)} ms)` +
         `${runs[0].base ? `; base heap ${runs[0].base.mb} MB (full GC at start ${runs[0].base.gc_ms} ms)` : ''}; forced-GC duty at the end ${median(runs.map((r) => +(r.memory?.extra?.gc?.duty ?? NaN)))?.toFixed(2) ?? '–'}.\n`);
       md.push(table(sc, runs));
       const S = summary(sc, runs);
-      fpTotal += S.fps; leakMissT += S.leakMiss; estMissT += S.estMiss;
+      fpTotal += S.fps; leakMissT += S.leakMiss; estMissT += S.estMiss; notReachedT += S.notReached;
       md.push('\n' + S.text);
       if (reg === 'full') {
         const plain = results.filter((r) => r.scenario === s && r.regime === 'full' && r.mode === 'plain' && !r.error);
@@ -370,16 +378,16 @@ function render(meta, results, work) {
   }
   md.push(`\n#### Totals\n`);
   md.push(`- ${nMem} runs with the memory source; false positives (a healthy, cache, warm-up or static route ever \`leaking\`): **${fpTotal}**; ` +
-    `leak route-seeds not \`leaking\` for good by the deadline: ${leakMissT}; estimates off by more than 15 %: ${estMissT}.`);
+    `leak route-seeds not \`leaking\` for good by the deadline: ${leakMissT} (and ${notReachedT} whose run ended before the deadline); estimates off by more than 15 %: ${estMissT}.`);
   if (thr.length) {
     md.push('\n| scenario | requests/s plain proxy | requests/s with memory source | ratio | seeds |\n|---|--:|--:|--:|--:|');
     for (const [s, p, m, r, n] of thr) md.push(`| ${s} | ${p.toFixed(0)} | ${m.toFixed(0)} | ${r.toFixed(2)} | ${n} |`);
   }
   md.push('\nPer run:\n');
-  md.push('| scenario | regime | mode | seed | requests | s | requests/s | end heap MB | memory reads / errors | GC duty | last memory error |\n|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|');
+  md.push('| scenario | regime | mode | seed | requests sent | s | requests/s | end heap MB | memory reads / errors | GC duty | last memory error |\n|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|');
   for (const r of [...results].sort((a, b) => (a.scenario + a.regime + a.mode).localeCompare(b.scenario + b.regime + b.mode) || a.seed - b.seed)) {
     const h = r.memory?.health || {}, g = r.memory?.extra?.gc || {};
-    md.push(`| ${r.scenario} | ${r.regime} | ${r.mode} | ${r.seed} | ${r.requests} | ${(r.seconds ?? 0).toFixed(0)} | ${r.rps ? r.rps.toFixed(0) : '–'} | ${r.end_heap_mb ?? '–'} | ` +
+    md.push(`| ${r.scenario} | ${r.regime} | ${r.mode} | ${r.seed} | ${r.sent ?? '–'} | ${(r.seconds ?? 0).toFixed(0)} | ${r.rps ? r.rps.toFixed(0) : '–'} | ${r.end_heap_mb ?? '–'} | ` +
       `${h.reads ?? '–'} / ${h.errors ?? '–'} | ${g.duty !== undefined ? (+g.duty).toFixed(2) : '–'} | ${(r.error || h.last_error || '').replace(/http:\/\/127\.0\.0\.1:\d+/, '').slice(0, 80)} |`);
   }
   const text = md.join('\n') + '\n';
@@ -412,8 +420,9 @@ async function main() {
     const n = opt.requests ?? SCEN[s].requests;
     for (const reg of opt.regimes) {
       const k = reg === 'full' ? opt.seeds : opt.rateSeeds;
-      for (let seed = opt.firstSeed; seed < opt.firstSeed + k; seed++) jobs.push({ scenario: s, regime: reg, mode: 'mem', seed, n });
-      if (reg === 'full') for (let seed = opt.firstSeed; seed < opt.firstSeed + Math.min(k, opt.plainSeeds); seed++) jobs.push({ scenario: s, regime: reg, mode: 'plain', seed, n });
+      const maxSeconds = opt.maxSeconds ?? SCEN[s].max_seconds ?? 90;
+      for (let seed = opt.firstSeed; seed < opt.firstSeed + k; seed++) jobs.push({ scenario: s, regime: reg, mode: 'mem', seed, n, maxSeconds });
+      if (reg === 'full') for (let seed = opt.firstSeed; seed < opt.firstSeed + Math.min(k, opt.plainSeeds); seed++) jobs.push({ scenario: s, regime: reg, mode: 'plain', seed, n, maxSeconds });
     }
   }
   process.stderr.write(`# ${jobs.length} runs, one at a time\n`);
@@ -428,6 +437,9 @@ async function main() {
     }
     run.analysis = analyze(run);
     results.push(run);
+    // every poll so far (re-render a cut-short sweep with --from)
+    fs.writeFileSync(path.join(work, 'synth-traces.json'), JSON.stringify({ meta: { ...meta, seconds: (Date.now() - t0) / 1000,
+      loadavg_end: os.loadavg().map((x) => x.toFixed(1)).join(' ') }, opt, runs: results }));
   }
   meta.seconds = (Date.now() - t0) / 1000;
   meta.loadavg_end = os.loadavg().map((x) => x.toFixed(1)).join(' ');

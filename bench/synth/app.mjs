@@ -181,6 +181,7 @@ for (const r of spec.routes) {
 }
 
 const base = [];
+globalThis.__synthBase = base;   // retained for good (a module-level const alone dies with the module body)
 let baseInfo = null;
 if (spec.base_heap_mb > 0) {
   const t0 = performance.now();
