@@ -384,11 +384,12 @@ function render(meta, results, work) {
     for (const [s, p, m, r, n] of thr) md.push(`| ${s} | ${p.toFixed(0)} | ${m.toFixed(0)} | ${r.toFixed(2)} | ${n} |`);
   }
   md.push('\nPer run:\n');
-  md.push('| scenario | regime | mode | seed | requests sent | s | requests/s | end heap MB | memory reads / errors | GC duty | last memory error |\n|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|');
+  md.push('| scenario | regime | mode | seed | requests sent | s | requests/s | end heap MB | memory reads / errors | rows (requests per row) | GC duty (last GC ms) | last memory error |\n|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|');
   for (const r of [...results].sort((a, b) => (a.scenario + a.regime + a.mode).localeCompare(b.scenario + b.regime + b.mode) || a.seed - b.seed)) {
     const h = r.memory?.health || {}, g = r.memory?.extra?.gc || {};
     md.push(`| ${r.scenario} | ${r.regime} | ${r.mode} | ${r.seed} | ${r.sent ?? '–'} | ${(r.seconds ?? 0).toFixed(0)} | ${r.rps ? r.rps.toFixed(0) : '–'} | ${r.end_heap_mb ?? '–'} | ` +
-      `${h.reads ?? '–'} / ${h.errors ?? '–'} | ${g.duty !== undefined ? (+g.duty).toFixed(2) : '–'} | ${(r.error || h.last_error || '').replace(/http:\/\/127\.0\.0\.1:\d+/, '').slice(0, 80)} |`);
+      `${h.reads ?? '–'} / ${h.errors ?? '–'} | ${r.memory?.extra?.rows !== undefined ? `${r.memory.extra.rows} (${r.sent && r.memory.extra.rows ? (r.sent / r.memory.extra.rows).toFixed(0) : '–'})` : '–'} | ` +
+      `${g.duty !== undefined ? `${(+g.duty).toFixed(2)} (${(+g.last_ms).toFixed(0)})` : '–'} | ${(r.error || h.last_error || '').replace(/http:\/\/127\.0\.0\.1:\d+/, '').slice(0, 80)} |`);
   }
   const text = md.join('\n') + '\n';
   const mdFile = opt.md || path.join(work, 'synth.md');
