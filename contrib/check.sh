@@ -210,7 +210,7 @@ if (cmd === 'dashboard') {
   }
   // labels that are not leakproxy's: Prometheus' target labels
   const target = new Set(['instance', 'job', 'namespace', 'pod', 'container', '__name__']);
-  const free = new Set(['route', 'pid', 'version', 'le', 'type']);   // any value
+  const free = new Set(['route', 'pid', 'worker', 'version', 'revision', 'le', 'type']);   // any value
   const allLabels = new Set([...target]);
   for (const k of known.values()) for (const l of k.labels.keys()) allLabels.add(l);
   const seenFromLiveOnly = [...live].filter((n) => /^leakproxy_/.test(n));
@@ -428,7 +428,7 @@ else
   # requests until every conditional series is there (at most 30 s)
   want=('^leakproxy_upstream_minutes_to_memory_limit ' '^leakproxy_route_retained_bytes_per_request\{'
         '^leakproxy_route_retained_bytes_per_request_low\{' '^leakproxy_memory_gc_duty_ratio '
-        '^leakproxy_upstream_memory_bytes\{.*kind="floor"' '^leakproxy_route_verdict\{')
+        '^leakproxy_upstream_heap_floor_bytes\{' '^leakproxy_route_verdict\{')
   all_there() {
     local w
     for w in "${want[@]}"; do grep -Eq "$w" "$tmp/metrics.txt" 2>/dev/null || return 1; done
@@ -466,6 +466,21 @@ fi
 
 if [ "$scraped" = 1 ]; then
   collect < <(node "$tmp/check.js" refs "$tmp/metrics.txt" -- "${ref_files[@]}")
+  # README.md's metrics table documents every metric: each name the binary
+  # exposes (with a memory source, gc_url, attribution, a guard and its
+  # webhook, so every conditional one) is a row, and every row is exposed
+  documented=$(awk '/^### Metrics/ {on = 1; next} on && /^#/ {on = 0} on' README.md |
+               sed -n 's/^| `\([a-z_:]*\)` |.*/\1/p' | sort -u)
+  exposed=$(sed -n 's/^# TYPE \([a-zA-Z_:]*\) .*/\1/p' "$tmp/metrics.txt" | sort -u)
+  undocumented=$(comm -23 <(printf '%s\n' "$exposed") <(printf '%s\n' "$documented") | xargs)
+  unexposed=$(comm -13 <(printf '%s\n' "$exposed") <(printf '%s\n' "$documented") | xargs)
+  if [ -z "$documented" ]; then
+    bad "README.md: no metrics table under \"### Metrics\""
+  elif [ -z "$undocumented" ] && [ -z "$unexposed" ]; then
+    ok "README.md: the metrics table documents every metric /metrics exposes ($(printf '%s\n' "$exposed" | grep -c .) names)"
+  else
+    bad "README.md metrics table: exposed but not documented: ${undocumented:-none}; documented but not exposed: ${unexposed:-none}"
+  fi
   # once the binary has the guard, the list above must match what it prints
   if [ "$guard_known" = 1 ]; then
     notlive=

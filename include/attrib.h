@@ -162,6 +162,20 @@ struct series;
  * leak for want of evidence. */
 unsigned attrib_recent_start(const struct series *s, unsigned from, unsigned to);
 
+/* What would separate a route the engine cannot call yet ("unknown leads
+ * somewhere"): the experiment, and in <how> what to do or what runs. */
+enum attrib_next {
+    NEXT_NONE,                        /* the verdict is settled */
+    NEXT_ROWS,                        /* designed rows are running: more rows will say */
+    NEXT_PROBE,                       /* a probe of the route alone (POST /api/probe) */
+    NEXT_BISECT,                      /* no forced GC: switch halves of the routes (POST /api/bisect) */
+    NEXT_GC_URL,                      /* configure forced GC: floors, designed rows, probes */
+    NEXT_TRAFFIC                      /* the route needs requests first */
+};
+extern const char *const attrib_next_names[6];
+enum attrib_next attrib_next_step(const struct app *app, unsigned slot, unsigned captured,
+                                  char *how, size_t len);
+
 int attrib_start(struct app *app);
 void attrib_stop(struct app *app);
 /* Runs one evaluation now (tests, the report endpoint). */

@@ -79,6 +79,7 @@ struct config_attrib {
     int confirm_requests;             /* a leak is named only after this many requests */
     int min_requests;                 /* fewer in the window: unknown */
     int max_routes;                   /* routes estimated on their own (the busiest) */
+    int auto_probe;                   /* probe suspects by itself (probe.c) */
 };
 
 /* "guard": switch SSR off automatically before the upstream runs out of

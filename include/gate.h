@@ -52,6 +52,7 @@ struct gate_stats {
     uint64_t held, held_us;           /* requests that waited, and how long in all */
     uint64_t hold_expired;            /* waited the whole hold_ms */
     uint64_t rows, rows_stalled;      /* designed rows begun; ended by a stall */
+    uint64_t overflowed;              /* released by a stall while the row waited for its reading */
     unsigned waiting, inflight;
 };
 
@@ -74,6 +75,11 @@ void gate_finished(struct gate *g, unsigned slot, int counted);
  * once, <target> completed admitted requests make it full; waiting requests
  * of admitted routes are released now. <hold_ms> bounds any wait. */
 void gate_row(struct gate *g, const uint8_t *admit, unsigned nslots, unsigned target, unsigned hold_ms);
+/* The full row waits for its reading (the forced-GC budget): <on> lets a
+ * stall release every waiter instead of idling the upstream. The requests
+ * still held when the reading comes are what make the row differ from the
+ * client's mix. Ends with the next gate_row, gate_quiesce or gate_open. */
+void gate_overflow(struct gate *g, int on);
 /* Holds every new request until the exchanges in flight end, or <drain_ms>
  * passed; then gate_ops.quiesced. The hold ends by itself <hold_ms> after
  * this call whatever the owner does (the state before the quiesce returns);

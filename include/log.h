@@ -22,8 +22,10 @@ void log_write(enum log_level lvl, const char *fmt, ...)
 #define log_at(lvl, ...) \
     do { if ((lvl) >= log_level_min) log_write((lvl), __VA_ARGS__); } while (0)
 
-/* Access log: NULL path = off, "-" = stdout. Replaces any open one.
- * Returns 0 or -1. */
+/* Access log: NULL path = off, "-" = stdout. Replaces any open one (its
+ * buffered lines are written out first); reopening the same path after the
+ * file was renamed starts a new file (SIGUSR1, log rotation). Returns 0, or
+ * -1 with errno and the open log kept. */
 int log_access_open(const char *path);
 FILE *log_access_file(void);           /* NULL when off */
 void log_flush(void);                  /* flushes both logs */

@@ -107,10 +107,16 @@ void memsrc_count(struct app *app, int64_t pid, unsigned slot);
 
 /* A forced-GC reading for a probe: <cb>(arg, 0, total heap of every
  * worker, workers) or (arg, -1, 0, 0) when the read failed. One at a time;
- * -1 if the source cannot force GC or a reading is already awaited. */
+ * -1 if the source cannot force GC or a reading is already awaited. With
+ * <hold>, live requests are held at the admission gate from before the
+ * reading (those in flight end first) until memsrc_hold_release(), at most
+ * 5 s at a time: the experiment then measures its own requests alone.
+ * Designed rows and timed GCs pause from the first held reading until
+ * memsrc_hold_release(app, 1) says the experiment is over. */
 typedef void (*memsrc_floor_cb)(void *arg, int err, uint64_t floor, unsigned workers);
 int memsrc_can_force_gc(const struct app *app);
-int memsrc_read_floor(struct app *app, memsrc_floor_cb cb, void *arg);
+int memsrc_read_floor(struct app *app, memsrc_floor_cb cb, void *arg, int hold);
+void memsrc_hold_release(struct app *app, int done);
 void memsrc_cancel_floor(struct app *app);
 
 /* Health, for /api/memory and /metrics. */

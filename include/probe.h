@@ -22,6 +22,9 @@ struct probe_state {                  /* lives in struct app */
     struct capture_ring *rings[PROBE_MAX_SLOTS];
     struct probe_run *run;            /* the current or last probe */
     uint64_t captured;
+    struct event *auto_timer;         /* attribution.auto_probe */
+    uint64_t auto_last_ms[PROBE_MAX_SLOTS];   /* when each route was last probed by it */
+    uint64_t auto_started;
 };
 
 /* Hot path: copies a GET/HEAD request (head at <p>) into its route's ring,
@@ -41,6 +44,10 @@ int probe_start(struct app *app, const char *route, unsigned requests, unsigned 
 void probe_abort(struct app *app, const char *why);
 /* State and results for GET /api/probe (new reference). */
 json_t *probe_json(const struct app *app);
-void probe_release(struct app *app);  /* frees the last result */
+void probe_release(struct app *app);
+/* attribution.auto_probe: every few seconds, when no probe runs, probes the
+ * suspect route with the largest estimate (else an unknown route whose next
+ * step is a probe), each route at most once a minute. 0 or -1 (OOM). */
+int probe_auto_start(struct app *app);  /* frees the last result */
 void probe_free(struct app *app);     /* shutdown: abort, free the rings */
 #endif

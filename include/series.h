@@ -42,6 +42,9 @@ struct series_worker {
     int64_t pid;
     unsigned gen;                     /* incarnation: 1, 2, ... for restarts of one pid */
     int alive;                        /* seen in the latest reading */
+    unsigned number;                  /* 1 + the stable "worker" label of /metrics (0: not yet):
+                                       * the lowest no other live series holds when it
+                                       * first reports; a restart keeps its number */
     int stale;                        /* the source failed since the last reading */
     uint64_t first_us, last_us;
     uint64_t limit;                   /* 0 if unknown */

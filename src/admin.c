@@ -34,8 +34,12 @@
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define ADMIN_MAX_BODY 65536
 
@@ -136,10 +140,21 @@ static json_t *est_json(const struct attrib_est *e)
     return j;
 }
 
+/* What would settle the route: null when its verdict is settled. */
+static json_t *next_step_json(const struct app *app, unsigned slot)
+{
+    char how[400];
+    enum attrib_next n = attrib_next_step(app, slot, probe_captured(app, slot), how, sizeof how);
+    if (n == NEXT_NONE)
+        return json_null();
+    return json_pack("{s:s,s:s}", "experiment", attrib_next_names[n], "how", how);
+}
+
 /* The attribution fields of a route (estimate, verdict, reason, ...). */
 static void route_attrib_json(const struct app *app, unsigned slot, json_t *j)
 {
     const struct attrib_route *ar = attrib_route_get(app, slot);
+    json_object_set_new(j, "next_step", next_step_json(app, slot));
     if (ar == NULL) {
         json_object_set_new(j, "estimate", json_object());
         json_object_set_new(j, "verdict", json_string("unknown"));
@@ -406,8 +421,9 @@ static void api_events(struct app *app, struct evhttp_request *req)
 static void api_status(struct app *app, struct evhttp_request *req)
 {
     uint64_t now = app_now_us();
-    reply_json(req, 200, json_pack("{s:s,s:f,s:s,s:s,s:{s:I,s:I,s:I,s:I,s:b},s:{s:I,s:I,s:I,s:I},s:{s:I,s:I},s:o}",
+    reply_json(req, 200, json_pack("{s:s,s:s,s:f,s:s,s:s,s:{s:I,s:I,s:I,s:I,s:b},s:{s:I,s:I,s:I,s:I},s:{s:I,s:I},s:o}",
         "version", LEAKPROXY_VERSION,
+        "revision", LEAKPROXY_REVISION,
         "uptime_s", (double)(now - app->start_us) / 1e6,
         "listen", app->listen_addr,
         "upstream", app->cfg->upstream.text,
@@ -731,6 +747,18 @@ static void api_report(struct app *app, struct evhttp_request *req)
         evbuffer_add_printf(b, "%-16s %-8s %-10s %12s %25s %9llu  %s\n", r->name, verdict, metric, est, iv,
                             (unsigned long long)r->rendered, reason);
     }
+    /* "unknown" leads somewhere: the experiment that would settle each
+     * route the engine cannot call yet */
+    unsigned nsteps = 0;
+    for (unsigned i = 0; i < n; i++) {
+        char how[400];
+        enum attrib_next nx = attrib_next_step(app, rk[i].slot, probe_captured(app, rk[i].slot), how, sizeof how);
+        if (nx == NEXT_NONE || !app->stats.slot[rk[i].slot]->active)
+            continue;
+        if (nsteps++ == 0)
+            evbuffer_add_printf(b, "\nnot settled yet, and what would settle them:\n");
+        evbuffer_add_printf(b, "  %-16s %-14s %s\n", app->stats.slot[rk[i].slot]->name, attrib_next_names[nx], how);
+    }
     /* render latency against memory: the routes whose median latency rises
      * with the heap floor (FIELD.md seed 002: 200 ms to 3.7 s before the crash) */
     unsigned rising = 0, trends = 0;
@@ -852,6 +880,121 @@ static void metric_estimates(struct evbuffer *o, struct app *app, const char *na
     }
 }
 
+/* The live upstream workers to print: a series is skipped when a newer live
+ * one has its number (a restart at the same pid until the batch marks the
+ * old one dead), so no label set appears twice. */
+static int worker_shown(const struct series *se, unsigned i)
+{
+    const struct series_worker *w = se->w[i];
+    if (!w->alive || w->number == 0)
+        return 0;
+    for (unsigned k = i + 1; k < se->nw; k++)
+        if (se->w[k]->alive && se->w[k]->number == w->number)
+            return 0;
+    return 1;
+}
+
+/* Each kind of reading in its own gauge, by a stable "worker" label (the
+ * series' number, kept across restarts: summing over workers means
+ * something, and a pm2 restart does not start a new series), the pid in
+ * leakproxy_upstream_worker_info; then the deprecated
+ * leakproxy_upstream_memory_bytes{pid,kind}, unchanged. */
+static void metric_workers(struct evbuffer *o, const struct app *app)
+{
+    static const struct { const char *name, *help; } kinds[5] = {
+        { "leakproxy_upstream_rss_bytes", "Resident set size of each live upstream worker." },
+        { "leakproxy_upstream_heap_used_bytes", "V8 heap in use of each live upstream worker." },
+        { "leakproxy_upstream_heap_total_bytes", "V8 heap reserved by each live upstream worker." },
+        { "leakproxy_upstream_external_bytes", "Memory of C++ objects bound to JS objects (Buffers) of each live upstream worker." },
+        { "leakproxy_upstream_heap_floor_bytes", "Heap after the last (forced or observed) GC, else its lower envelope, of each live upstream worker." },
+    };
+    static const char *const dep_kinds[5] = { "rss", "heap_used", "heap_total", "external", "floor" };
+    const struct series *se = &app->series;
+
+    for (int k = 0; k < 5; k++) {
+        metric_head(o, kinds[k].name, "gauge", kinds[k].help);
+        for (unsigned i = 0; i < se->nw; i++) {
+            const struct series_point *l = &se->w[i]->last;
+            const uint64_t v[5] = { l->rss, l->heap_used, l->heap_total, l->external, l->floor };
+            const int ok[5] = { !!(l->flags & MEM_HAS_RSS), !!(l->flags & MEM_HAS_HEAP),
+                                !!(l->flags & MEM_HAS_HEAP), !!(l->flags & MEM_HAS_EXT),
+                                !!(l->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)) };
+            if (worker_shown(se, i) && ok[k])
+                evbuffer_add_printf(o, "%s{worker=\"%u\"} %llu\n", kinds[k].name, se->w[i]->number - 1,
+                                    (unsigned long long)v[k]);
+        }
+    }
+    metric_head(o, "leakproxy_upstream_worker_info", "gauge",
+                "Always 1 for each live upstream worker; its pid is a label (it changes when the worker restarts).");
+    for (unsigned i = 0; i < se->nw; i++)
+        if (worker_shown(se, i))
+            evbuffer_add_printf(o, "leakproxy_upstream_worker_info{worker=\"%u\",pid=\"%lld\"} 1\n",
+                                se->w[i]->number - 1, (long long)se->w[i]->pid);
+    metric_head(o, "leakproxy_upstream_memory_bytes", "gauge",
+                "Deprecated (summing over kind adds unlike things, pid changes at restarts): "
+                "leakproxy_upstream_{rss,heap_used,heap_total,external,heap_floor}_bytes{worker}.");
+    for (unsigned i = 0; i < se->nw; i++) {
+        const struct series_worker *w = se->w[i];
+        const struct series_point *l = &w->last;
+        const uint64_t v[5] = { l->rss, l->heap_used, l->heap_total, l->external, l->floor };
+        const int ok[5] = { !!(l->flags & MEM_HAS_RSS), !!(l->flags & MEM_HAS_HEAP),
+                            !!(l->flags & MEM_HAS_HEAP), !!(l->flags & MEM_HAS_EXT),
+                            !!(l->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)) };
+        if (!w->alive)
+            continue;
+        for (int k = 0; k < 5; k++)
+            if (ok[k])
+                evbuffer_add_printf(o, "leakproxy_upstream_memory_bytes{pid=\"%lld\",kind=\"%s\"} %llu\n",
+                                    (long long)w->pid, dep_kinds[k], (unsigned long long)v[k]);
+    }
+}
+
+/* leakproxy's own process, under the names every Prometheus exporter uses
+ * (client_golang's process collector): RSS from /proc/self/statm, CPU from
+ * getrusage, descriptors from /proc/self/fd and RLIMIT_NOFILE. A figure
+ * that cannot be read is left out, not printed as 0. */
+static void metric_process(struct evbuffer *o, const struct app *app)
+{
+    struct rusage ru;
+    struct rlimit rl;
+    unsigned long vsz, rss;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    if (f && fscanf(f, "%lu %lu", &vsz, &rss) == 2) {
+        long page = sysconf(_SC_PAGESIZE);
+        metric_head(o, "process_resident_memory_bytes", "gauge", "Resident memory size of leakproxy in bytes.");
+        evbuffer_add_printf(o, "process_resident_memory_bytes %llu\n", (unsigned long long)rss * (unsigned long long)page);
+        metric_head(o, "process_virtual_memory_bytes", "gauge", "Virtual memory size of leakproxy in bytes.");
+        evbuffer_add_printf(o, "process_virtual_memory_bytes %llu\n", (unsigned long long)vsz * (unsigned long long)page);
+    }
+    if (f)
+        fclose(f);
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        metric_head(o, "process_cpu_seconds_total", "counter", "User and system CPU time leakproxy spent, in seconds.");
+        evbuffer_add_printf(o, "process_cpu_seconds_total %.6f\n",
+                            (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        unsigned n = 0;
+        while (readdir(d))
+            n++;
+        closedir(d);
+        metric_head(o, "process_open_fds", "gauge", "Open file descriptors of leakproxy.");
+        evbuffer_add_printf(o, "process_open_fds %u\n", n > 3 ? n - 3 : 0);   /* ".", "..", the DIR's own */
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        metric_head(o, "process_max_fds", "gauge", "The file descriptor limit of leakproxy (RLIMIT_NOFILE).");
+        if (rl.rlim_cur == RLIM_INFINITY)
+            evbuffer_add_printf(o, "process_max_fds +Inf\n");
+        else
+            evbuffer_add_printf(o, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+    }
+    metric_head(o, "process_start_time_seconds", "gauge", "Start time of leakproxy since the Unix epoch, in seconds.");
+    evbuffer_add_printf(o, "process_start_time_seconds %.3f\n", (double)app->start_wall_ms / 1000.0);
+}
+
 void admin_metrics(struct app *app, struct evbuffer *o)
 {
     struct stats *s = &app->stats;
@@ -892,8 +1035,17 @@ void admin_metrics(struct app *app, struct evbuffer *o)
                      offsetof(struct stats_route, bytes_in));
     metric_per_route(o, s, "leakproxy_response_bytes_total", "counter", "Bytes sent to clients, by route.",
                      offsetof(struct stats_route, bytes_out));
+    metric_head(o, "leakproxy_client_aborts_total", "counter",
+                "Clients that went away before their response ended, by route.");
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->slot[i]->active)
+            evbuffer_add_printf(o, "leakproxy_client_aborts_total{route=\"%s\"} %llu\n", s->slot[i]->name,
+                                (unsigned long long)s->slot[i]->errors[STATS_ERR_CLIENT_ABORT]);
+    /* kind="client_abort" is deprecated (leakproxy_client_aborts_total): it
+     * stays, so that existing queries keep working */
     metric_head(o, "leakproxy_upstream_errors_total", "counter",
-                "Failed exchanges, by route and kind (connect, timeout, bad_response, reset, client_abort).");
+                "Failed exchanges, by route and kind (connect, timeout, bad_response, reset; "
+                "client_abort is deprecated: see leakproxy_client_aborts_total).");
     for (unsigned i = 0; i < s->n; i++)
         if (s->slot[i]->active)
             for (int k = 0; k < STATS_ERR_N; k++)
@@ -913,23 +1065,7 @@ void admin_metrics(struct app *app, struct evbuffer *o)
     struct memsrc_health mh;
     memsrc_health(app, &mh);
     if (app->cfg->memory.source != MEMSRC_NONE) {
-        static const char *const kinds[] = { "rss", "heap_used", "heap_total", "external", "floor" };
-        metric_head(o, "leakproxy_upstream_memory_bytes", "gauge",
-                    "Latest memory reading of each live upstream worker, by kind.");
-        for (unsigned i = 0; i < app->series.nw; i++) {
-            const struct series_worker *w = app->series.w[i];
-            const struct series_point *l = &w->last;
-            const uint64_t v[5] = { l->rss, l->heap_used, l->heap_total, l->external, l->floor };
-            const int ok[5] = { !!(l->flags & MEM_HAS_RSS), !!(l->flags & MEM_HAS_HEAP),
-                                !!(l->flags & MEM_HAS_HEAP), !!(l->flags & MEM_HAS_EXT),
-                                !!(l->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)) };
-            if (!w->alive)
-                continue;
-            for (int k = 0; k < 5; k++)
-                if (ok[k])
-                    evbuffer_add_printf(o, "leakproxy_upstream_memory_bytes{pid=\"%lld\",kind=\"%s\"} %llu\n",
-                                        (long long)w->pid, kinds[k], (unsigned long long)v[k]);
-        }
+        metric_workers(o, app);
         metric_head(o, "leakproxy_memory_reads_total", "counter", "Successful memory source readings.");
         evbuffer_add_printf(o, "leakproxy_memory_reads_total %llu\n", (unsigned long long)mh.reads);
         metric_head(o, "leakproxy_memory_errors_total", "counter", "Failed memory source readings.");
@@ -1018,8 +1154,10 @@ void admin_metrics(struct app *app, struct evbuffer *o)
     evbuffer_add_printf(o, "leakproxy_uptime_seconds %.3f\n",
                         (double)(app_now_us() - app->start_us) / 1e6);
     guard_metrics(app, o);
-    metric_head(o, "leakproxy_build_info", "gauge", "Always 1; the version is a label.");
-    evbuffer_add_printf(o, "leakproxy_build_info{version=\"%s\"} 1\n", LEAKPROXY_VERSION);
+    metric_process(o, app);
+    metric_head(o, "leakproxy_build_info", "gauge", "Always 1; the version and the git revision are labels.");
+    evbuffer_add_printf(o, "leakproxy_build_info{version=\"%s\",revision=\"%s\"} 1\n", LEAKPROXY_VERSION,
+                        LEAKPROXY_REVISION);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */

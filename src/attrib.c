@@ -15,6 +15,7 @@
 #include "app.h"
 #include "config.h"
 #include "log.h"
+#include "memsrc.h"
 #include "series.h"
 #include "stats.h"
 
@@ -872,7 +873,12 @@ void attrib_metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
     double low99 = full->beta - attrib_t_quantile(0.995, full->df_small) * full->se;
     e->test_low = low99;
     e->test_df = full->df_small;
-    int candidate = e->recent_ok && low99 > thr && recent->beta > thr && recent->low > 0;
+    /* the newest rows must prove growth above the threshold on their own
+     * (their 95 % lower end), not just lean that way: a cache still
+     * filling retains less and less per request, and with designed rows the
+     * whole-window proof can come while it fills (a 200-entry cache named
+     * at its 200th request); a leak keeps its rate in the newest rows */
+    int candidate = e->recent_ok && low99 > thr && recent->beta > thr && recent->low > thr;
     if (candidate) {
         if (rows_now != e->streak_rows)
             e->streak++;             /* persistence counts new memory readings only */
@@ -1266,6 +1272,56 @@ void attrib_stop(struct app *app)
     free(at->r);
     free(at);
     app->attrib = NULL;
+}
+
+const char *const attrib_next_names[6] = { "none", "designed_rows", "probe", "bisect", "gc_url", "traffic" };
+
+enum attrib_next attrib_next_step(const struct app *app, unsigned slot, unsigned captured,
+                                  char *how, size_t len)
+{
+    const struct config_memory *mc = &app->cfg->memory;
+    const struct attrib_route *ar = attrib_route_get(app, slot);
+    const struct stats_route *r = slot < app->stats.n ? app->stats.slot[slot] : NULL;
+    const char *name = r ? r->name : "?";
+
+    how[0] = '\0';
+    if (ar && ar->verdict != V_UNKNOWN && ar->verdict != V_SUSPECT)
+        return NEXT_NONE;
+    if (r == NULL || r->rendered == 0) {
+        snprintf(how, len, "no rendered requests of %s yet: send some through the proxy", name);
+        return NEXT_TRAFFIC;
+    }
+    int can_gc = mc->source == MEMSRC_HTTP && mc->gc_url;
+    if (!can_gc) {
+        if (mc->source == MEMSRC_NONE || mc->source == MEMSRC_HTTP) {
+            snprintf(how, len, "add a forced-GC URL (memory.gc_url): exact floors, designed measurement rows "
+                     "that separate routes under any load, and probes; without one, a bisection "
+                     "(POST /api/bisect) can still tell which routes the growth follows");
+            return NEXT_GC_URL;
+        }
+        snprintf(how, len, "the %s source has no forced GC: a bisection (POST /api/bisect) switches halves "
+                 "of the routes to csr and follows the growth; or use an http source with a gc_url",
+                 memsrc_kind_name(mc->source));
+        return NEXT_BISECT;
+    }
+    /* a suspect has the evidence pointing at it: its own measurement
+     * settles it fastest; an unknown one with captures too, when the
+     * designed rows have not separated it */
+    if (captured > 0 && (ar == NULL || ar->verdict == V_SUSPECT || !mc->design)) {
+        snprintf(how, len, "probe it alone: POST /api/probe {\"route\": \"%s\"} replays %u captured "
+                 "requests between forced GCs with live traffic held (seconds)%s", name, captured,
+                 app->cfg->attrib.auto_probe ? "; attribution.auto_probe starts it" : "");
+        return NEXT_PROBE;
+    }
+    if (mc->design) {
+        snprintf(how, len, "designed measurement rows are running: each row admits a random half of the "
+                 "routes, so %s's share varies and the interval narrows as rows arrive%s", name,
+                 captured ? "; or probe it alone (POST /api/probe)" : "");
+        return NEXT_ROWS;
+    }
+    snprintf(how, len, "turn on designed measurement rows (memory.rows.design), or send GET requests of %s "
+             "so a probe has something to replay", name);
+    return NEXT_ROWS;
 }
 
 const struct attrib_route *attrib_route_get(const struct app *app, unsigned slot)

@@ -1186,8 +1186,13 @@ static int config_build(json_t *root, struct config *c, struct config_err *err)
         for (size_t i = 0; i < NINTS; i++)
             if (strcmp(config_ints[i].section, sections[sec]) == 0)
                 allowed[na++] = config_ints[i].name;
+        if (strcmp(sections[sec], "attribution") == 0)
+            allowed[na++] = "auto_probe";
         allowed[na] = NULL;
         if (check_keys(obj, allowed, sections[sec], err) < 0)
+            goto out;
+        if (strcmp(sections[sec], "attribution") == 0 &&
+            get_bool(obj, "auto_probe", "attribution", &c->attrib.auto_probe, err) < 0)
             goto out;
         for (size_t i = 0; i < NINTS; i++) {
             const struct config_int *ci = &config_ints[i];

@@ -5,7 +5,10 @@
  *     mode NAME csr|ssr      switch a route's SSR off or on
  *     report [--markdown]    the ranked findings (text, or --json / --markdown)
  *     memory                 the memory source and each worker's latest reading
+ *     bisect ..., probe ...  start, watch, abort a bisection or a probe
+ *     events                 the decision log, newest first
  *     status                 version, uptime, connections
+ * Options that take a value take it as "--name VALUE" or "--name=VALUE".
  *
  * A blocking HTTP/1.0 client on a plain socket: it runs once and exits, so
  * an event loop would only add code. The admin address comes from --admin,
@@ -30,6 +33,33 @@ struct ctl {
     char *token;
     int json, markdown;
 };
+
+/* Option <name> at argv[*i], as "--name VALUE" (the value is the next
+ * argument: *i moves past it) or "--name=VALUE". Returns the value, or NULL
+ * when argv[*i] is another option or the value is missing. */
+static const char *ctl_opt(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+
+    if (strncmp(argv[*i], name, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] == '\0' && *i + 1 < argc)
+        return argv[++*i];
+    return NULL;
+}
+
+/* Prints <j> indented. Reals get 12 significant digits: the API's doubles
+ * come back as 40.906083000000002 at jansson's default 17, and 12 digits
+ * keep everything it measures (an epoch time in seconds to the ms). */
+static void ctl_print_json(const json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
+    if (s)
+        puts(s);
+    free(s);
+}
 
 /* Sends <method> <path> with <body>; returns the HTTP status and the body
  * in <*out> (caller frees), or -1 with a message printed. */
@@ -140,9 +170,7 @@ static int cmd_routes(const struct ctl *c)
     if (j == NULL)
         return 1;
     if (c->json) {
-        char *s = json_dumps(j, JSON_INDENT(2));
-        puts(s);
-        free(s);
+        ctl_print_json(j);
         json_decref(j);
         return status == 200 ? 0 : 1;
     }
@@ -154,7 +182,7 @@ static int cmd_routes(const struct ctl *c)
         json_t *lat = json_object_get(r, "latency_ms"), *est = json_object_get(r, "estimate");
         const char *vm = json_string_value(json_object_get(r, "verdict_metric"));
         json_t *e = vm ? json_object_get(est, vm) : json_object_get(est, "heap_used");
-        char b[32] = "-", lo[32] = "-", hi[32] = "-", iv[96] = "-";
+        char b[32] = "-", lo[32] = "-", hi[32] = "-", iv[104] = "-";
         if (json_is_object(e)) {
             print_kb(b, sizeof b, json_object_get(e, "bytes_per_request"));
             print_kb(lo, sizeof lo, json_object_get(e, "low"));
@@ -193,9 +221,7 @@ static int cmd_mode(const struct ctl *c, const char *name, const char *mode)
         return 1;
     }
     if (c->json) {
-        char *s = json_dumps(j, JSON_INDENT(2));
-        puts(s);
-        free(s);
+        ctl_print_json(j);
     } else {
         printf("%s: mode %s (set by %s)\n", name, json_string_value(json_object_get(j, "mode")),
                json_string_value(json_object_get(j, "mode_by")));
@@ -213,9 +239,7 @@ static int cmd_report(const struct ctl *c)
         if (j == NULL)
             return 1;
         if (c->json) {
-            char *s = json_dumps(j, JSON_INDENT(2));
-            puts(s);
-            free(s);
+            ctl_print_json(j);
         } else {
             printf("| route | verdict | metric | bytes/request | 95%% interval | requests | reason |\n"
                    "|---|---|---|--:|---|--:|---|\n");
@@ -264,9 +288,7 @@ static int cmd_get(const struct ctl *c, const char *path)
     json_t *j = ctl_json(c, "GET", path, NULL, &status);
     if (j == NULL)
         return 1;
-    char *s = json_dumps(j, JSON_INDENT(2));
-    puts(s);
-    free(s);
+    ctl_print_json(j);
     json_decref(j);
     return status == 200 ? 0 : 1;
 }
@@ -279,9 +301,7 @@ static int cmd_events(const struct ctl *c)
     if (j == NULL)
         return 1;
     if (c->json || status != 200) {
-        char *s = json_dumps(j, JSON_INDENT(2));
-        puts(s);
-        free(s);
+        ctl_print_json(j);
         json_decref(j);
         return status == 200 ? 0 : 1;
     }
@@ -335,12 +355,13 @@ static int cmd_probe(const struct ctl *c, int argc, char **argv)
     int requests = 200, conc = 1, wait = 0, status;
 
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--requests") == 0 && i + 1 < argc)
-            requests = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--concurrency") == 0 && i + 1 < argc)
-            conc = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--split") == 0 && i + 1 < argc)
-            split = argv[++i];
+        const char *v;
+        if ((v = ctl_opt(argc, argv, &i, "--requests")))
+            requests = atoi(v);
+        else if ((v = ctl_opt(argc, argv, &i, "--concurrency")))
+            conc = atoi(v);
+        else if ((v = ctl_opt(argc, argv, &i, "--split")))
+            split = v;
         else if (strcmp(argv[i], "--wait") == 0)
             wait = 1;
         else if (strcmp(argv[i], "--abort") == 0)
@@ -363,9 +384,7 @@ static int cmd_probe(const struct ctl *c, int argc, char **argv)
     if ((j = ctl_follow(c, "probe", "/api/probe", j, &status, wait, 1)) == NULL)
         return 1;
     if (c->json || !json_object_get(j, "summary")) {
-        char *s = json_dumps(j, JSON_INDENT(2));
-        puts(s);
-        free(s);
+        ctl_print_json(j);
     } else {
         printf("probe %s: %s\n%s\n", json_string_value(json_object_get(j, "route")),
                json_string_value(json_object_get(j, "state")), json_string_value(json_object_get(j, "summary")));
@@ -384,10 +403,11 @@ static int cmd_bisect(const struct ctl *c, int argc, char **argv)
     n += (size_t)snprintf(body, sizeof body, "{\"routes\": [");
     int nr = 0;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--round-seconds") == 0 && i + 1 < argc)
-            rs = atoi(argv[++i]), start = 1;
-        else if (strcmp(argv[i], "--metric") == 0 && i + 1 < argc)
-            metric = argv[++i], start = 1;
+        const char *v;
+        if ((v = ctl_opt(argc, argv, &i, "--round-seconds")))
+            rs = atoi(v), start = 1;
+        else if ((v = ctl_opt(argc, argv, &i, "--metric")))
+            metric = v, start = 1;
         else if (strcmp(argv[i], "--wait") == 0)
             wait = 1;
         else if (strcmp(argv[i], "--abort") == 0)
@@ -410,9 +430,7 @@ static int cmd_bisect(const struct ctl *c, int argc, char **argv)
     if ((j = ctl_follow(c, "bisect", "/api/bisect", j, &status, wait, 2)) == NULL)
         return 1;
     if (c->json) {
-        char *s = json_dumps(j, JSON_INDENT(2));
-        puts(s);
-        free(s);
+        ctl_print_json(j);
     } else {
         printf("bisect: %s %s\n", json_string_value(json_object_get(j, "state")),
                json_string_value(json_object_get(j, "message")) ? json_string_value(json_object_get(j, "message")) : "");
@@ -453,6 +471,7 @@ static void ctl_usage(FILE *f)
         "                         current probe; --abort stops it\n"
         "  events                 what the guard, bisect, probe and people decided, newest first\n"
         "  status                 version, uptime, connections, the guard's state (JSON)\n"
+        "Options taking a value also take it as --name=VALUE (--admin=127.0.0.1:9091).\n"
         "The admin address: --admin, else \"admin\" of the -c config, else 127.0.0.1:9091.\n"
         "The token: --token, else $LEAKPROXY_TOKEN, else \"admin_token\" of the -c config.\n");
 }
@@ -464,12 +483,14 @@ int ctl_main(int argc, char **argv)
     int i;
 
     for (i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--admin") == 0 && i + 1 < argc)
-            snprintf(c.admin, sizeof c.admin, "%s", argv[++i]);
-        else if (strcmp(argv[i], "--token") == 0 && i + 1 < argc)
-            c.token = strdup(argv[++i]);
-        else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-            conf = argv[++i];
+        const char *v;
+        if ((v = ctl_opt(argc, argv, &i, "--admin")))
+            snprintf(c.admin, sizeof c.admin, "%s", v);
+        else if ((v = ctl_opt(argc, argv, &i, "--token"))) {
+            free(c.token);
+            c.token = strdup(v);
+        } else if ((v = ctl_opt(argc, argv, &i, "-c")))
+            conf = v;
         else if (strcmp(argv[i], "--json") == 0)
             c.json = 1;
         else if (strcmp(argv[i], "--markdown") == 0)

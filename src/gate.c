@@ -34,6 +34,7 @@ struct gate {
     unsigned admitted_inflight;       /* exchanges of admitted routes in flight */
     unsigned hold_ms;
     int row_reported;                 /* row_full called for this row */
+    int overflow;                     /* the row waits for its reading: a stall lets everyone go */
     int quiesce_reported;             /* quiesced called for this quiesce */
     uint64_t drain_end_us, quiesce_end_us;
     struct gate_waiter *head, *tail;
@@ -182,10 +183,16 @@ static void release_admitted(struct gate *g)
 
 /* ---- the row ------------------------------------------------------------- */
 
+/* Nothing admitted in flight while requests wait: before the row is
+ * reported, it ends it; after, while the owner waits for its reading
+ * (overflow), the waiters go so the upstream does not idle. */
 static int row_stalled(const struct gate *g)
 {
-    return g->state == GATE_ROW && !g->row_reported && g->done > 0 && g->done < g->target &&
-           g->admitted_inflight == 0 && g->head != NULL;
+    if (g->state != GATE_ROW || g->admitted_inflight != 0 || g->head == NULL)
+        return 0;
+    if (g->row_reported)
+        return g->overflow;
+    return g->done > 0 && g->done < g->target;
 }
 
 static void row_end(struct gate *g, int stalled)
@@ -200,9 +207,9 @@ static void row_end(struct gate *g, int stalled)
 
 static void row_check(struct gate *g)
 {
-    if (g->state != GATE_ROW || g->row_reported)
+    if (g->state != GATE_ROW || (g->row_reported && !g->overflow))
         return;
-    if (g->done >= g->target) {
+    if (!g->row_reported && g->done >= g->target) {
         row_end(g, 0);
         return;
     }
@@ -221,8 +228,20 @@ static void stall_cb(evutil_socket_t fd, short what, void *arg)
     struct gate *g = arg;
     (void)fd;
     (void)what;
-    if (row_stalled(g))
+    if (!row_stalled(g))
+        return;
+    if (!g->row_reported) {
         row_end(g, 1);
+        return;
+    }
+    /* overflow: every closed-loop client waits and the reading is not due
+     * yet; let them go (they are counted in this row) rather than idle */
+    uint64_t now = now_us();
+    while (g->head) {
+        g->st.overflowed++;
+        release(g, g->head, now);
+    }
+    arm(g);
 }
 
 static void quiesce_check(struct gate *g, int timed_out)
@@ -325,6 +344,7 @@ void gate_row(struct gate *g, const uint8_t *admit, unsigned nslots, unsigned ta
     g->target = target ? target : 1;
     g->done = 0;
     g->row_reported = 0;
+    g->overflow = 0;
     g->hold_ms = hold_ms;
     /* exchanges already in flight belong to the previous row's design; an
      * admitted count of 0 just means the stall test waits for the first */
@@ -362,6 +382,13 @@ void gate_open(struct gate *g)
 {
     g->state = GATE_OPEN;
     release_admitted(g);
+}
+
+void gate_overflow(struct gate *g, int on)
+{
+    g->overflow = on;
+    if (on)
+        row_check(g);
 }
 
 enum gate_state gate_state(const struct gate *g)

@@ -72,25 +72,27 @@ void log_write(enum log_level lvl, const char *fmt, ...)
 
 int log_access_open(const char *path)
 {
-    FILE *f;
+    static char *stdout_buf;          /* stdout keeps its buffer for good */
+    FILE *f = NULL;
 
+    /* the new file is opened before the old one is closed: a failed reopen
+     * (SIGHUP, SIGUSR1) keeps logging to the open one */
+    if (path && strcmp(path, "-") == 0)
+        f = stdout;
+    else if (path && (f = fopen(path, "a")) == NULL)
+        return -1;
     if (acclog && acclog != stdout)
-        fclose(acclog);
+        fclose(acclog);               /* writes out what it buffered */
     else if (acclog)
         fflush(acclog);
-    acclog = NULL;
     free(accbuf);
     accbuf = NULL;
-    if (path == NULL)
-        return 0;
-    if (strcmp(path, "-") == 0)
-        f = stdout;
-    else if ((f = fopen(path, "a")) == NULL)
-        return -1;
-    /* A big buffer: the access log is flushed by a timer, not per line. */
-    if ((accbuf = malloc(1 << 16)) != NULL)
-        setvbuf(f, accbuf, _IOFBF, 1 << 16);
     acclog = f;
+    /* A big buffer: the access log is flushed by a timer, not per line. */
+    if (f == stdout && stdout_buf == NULL && (stdout_buf = malloc(1 << 16)) != NULL)
+        setvbuf(f, stdout_buf, _IOFBF, 1 << 16);
+    else if (f && f != stdout && (accbuf = malloc(1 << 16)) != NULL)
+        setvbuf(f, accbuf, _IOFBF, 1 << 16);
     return 0;
 }
 

@@ -3,7 +3,9 @@
  * main owns the one struct app. Signals arrive through libevent (evsignal),
  * so their handlers run in the loop like everything else: SIGHUP reloads
  * (a bad new config is reported and the old one stays), SIGTERM/SIGINT stop
- * accepting and let in-flight exchanges finish within timeouts.drain_ms. */
+ * accepting and let in-flight exchanges finish within timeouts.drain_ms,
+ * SIGUSR1 reopens the logs at their configured paths (log rotation, as
+ * nginx does: rename, signal, and new lines go to a new file). */
 #include "admin.h"
 #include "app.h"
 #include "config.h"
@@ -32,16 +34,20 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: leakproxy -c FILE            run the proxy\n"
-        "       leakproxy --check-config -c FILE   validate FILE, exit 0 (ok) or 1\n"
-        "       leakproxy ctl [--admin ADDR] routes | mode NAME csr|ssr | report | memory | status\n"
-        "       leakproxy --version | --help\n"
+        "usage: leakproxy -c FILE                     run the proxy\n"
+        "       leakproxy --check-config|-t -c FILE   validate FILE, exit 0 (ok) or 1\n"
+        "       leakproxy --version|-v                the version and git revision\n"
+        "       leakproxy --help|-h                   this text\n"
+        "       leakproxy ctl [--admin HOST:PORT] [--token TOKEN] [-c FILE] [--json] [--markdown] COMMAND\n"
+        "         (also --admin=HOST:PORT, --token=TOKEN; see leakproxy ctl --help)\n"
+        "           routes | mode NAME csr|ssr | report | memory | bisect ... | probe ... | events | status\n"
         "\n"
         "leakproxy sits in front of a server-side-rendering server, tags every\n"
         "request with its route and records per-route counts, status, bytes and\n"
         "latency. Admin API: GET /api/routes, /api/routes/NAME, /api/status,\n"
-        "/metrics, /healthz on the \"admin\" address. See README.md.\n"
-        "Signals: HUP reloads the config, TERM/INT drain and exit.\n");
+        "/metrics, /healthz on the \"admin\" address. See leakproxy(1), README.md.\n"
+        "Signals: HUP reloads the config, TERM/INT drain and exit, USR1 reopens the logs.\n"
+        "Exit status: 0 ok, 1 invalid config or start-up failure, 2 usage.\n");
 }
 
 static void print_config_error(const char *file, const struct config_err *err)
@@ -141,6 +147,26 @@ static void reload(struct app *app)
     events_commit(app, ev);
 }
 
+/* SIGUSR1. Each log is flushed, and the new file opened before the old one
+ * is closed, so no line is lost; one that cannot be reopened keeps its old
+ * file (and says so). The config is not re-read. */
+static void reopen_logs(struct app *app)
+{
+    const struct config *c = app->cfg;
+
+    log_flush();
+    if (log_open(c->log_file) < 0)
+        log_at(LOG_ERROR, "SIGUSR1: log_file %s: %s; still writing to the old one", c->log_file,
+               strerror(errno));
+    if (log_access_open(c->access_log) < 0)
+        log_at(LOG_ERROR, "SIGUSR1: access_log %s: %s; still writing to the old one", c->access_log,
+               strerror(errno));
+    if (events_open_log(&app->events, c->event_log) < 0)
+        log_at(LOG_ERROR, "SIGUSR1: event_log %s: %s; still writing to the old one", c->event_log,
+               strerror(errno));
+    log_at(LOG_INFO, "SIGUSR1: logs reopened");
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct app *app = arg;
@@ -148,6 +174,10 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
     if (sig == SIGHUP) {
         reload(app);
+        return;
+    }
+    if (sig == SIGUSR1) {
+        reopen_logs(app);
         return;
     }
     if (app->draining) {
@@ -186,7 +216,7 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--check-config") == 0 || strcmp(argv[i], "-t") == 0) {
             check = 1;
         } else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-v") == 0) {
-            printf("leakproxy %s\n", LEAKPROXY_VERSION);
+            printf("leakproxy %s (revision %s)\n", LEAKPROXY_VERSION, LEAKPROXY_REVISION);
             return 0;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -245,12 +275,12 @@ int main(int argc, char **argv)
         return 1;
     }
     if (proxy_start(&app) < 0 || admin_start(&app) < 0 || memsrc_start(&app) < 0 ||
-        attrib_start(&app) < 0 || guard_start(&app) < 0)
+        attrib_start(&app) < 0 || guard_start(&app) < 0 || probe_auto_start(&app) < 0)
         return 1;
 
-    struct event *sigs[3];
-    const int signo[3] = { SIGHUP, SIGTERM, SIGINT };
-    for (int i = 0; i < 3; i++) {
+    struct event *sigs[4];
+    const int signo[4] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
+    for (int i = 0; i < 4; i++) {
         sigs[i] = evsignal_new(app.base, signo[i], signal_cb, &app);
         evsignal_add(sigs[i], NULL);
     }
@@ -272,7 +302,7 @@ int main(int argc, char **argv)
     app.gate = NULL;
     admin_stop(&app);
     series_fini(&app.series);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         event_free(sigs[i]);
     event_free(app.ev_flush);
     log_flush();

@@ -83,6 +83,9 @@ struct memsrc {
     uint64_t sent_us, last_gc_us;
     int quiesce_wait;                 /* a GC read waits for the gate's quiesce */
     int gc_reading;                   /* a forced-GC read is under way (quiesce or request) */
+    int gc_after_read;                /* quiesced while a plain read was in flight: GC read next */
+    int holding;                      /* an experiment (probe) holds live requests at the gate */
+    int experiment;                   /* an experiment runs: no designed rows, no timed GCs */
     memsrc_floor_cb floor_cb;         /* a probe waits for a forced-GC reading */
     void *floor_arg;
     uint64_t quiesced, quiesce_timeouts;
@@ -466,12 +469,15 @@ static void gc_start(struct memsrc *m)
     http_send(m, 1);
 }
 
-/* The forced-GC read is over, or failed: held requests go on. */
+/* The forced-GC read is over, or failed: held requests go on, unless an
+ * experiment holds them (memsrc_hold_release ends that). */
 static void gc_over(struct memsrc *m)
 {
     m->gc_reading = 0;
     m->quiesce_wait = 0;
-    if (m->cfg->design && m->rows_on)
+    if (m->holding)
+        return;
+    if (m->cfg->design && m->rows_on && !m->experiment)
         rows_next(m);
     else if (m->app->gate && gate_state(m->app->gate) == GATE_QUIESCE)
         gate_open(m->app->gate);
@@ -491,6 +497,8 @@ static void rows_try_gc(struct memsrc *m)
         uint64_t us = (uint64_t)(left_ms * 1000) + 1;
         struct timeval tv = { (time_t)(us / 1000000), (suseconds_t)(us % 1000000) };
         event_add(m->gc_timer, &tv);
+        if (m->rows_on)
+            gate_overflow(m->app->gate, 1);   /* the upstream serves meanwhile */
         return;
     }
     m->gc_wanted = 0;
@@ -621,7 +629,8 @@ static void http_done(struct evhttp_request *req, void *arg)
     mem_batch(m, n, gc || m->cfg->gc_url == NULL);
     if (gc)
         gc_over(m);
-    if (!gc && m->floor_cb && m->inflight == NULL) {
+    if (!gc && (m->floor_cb || m->gc_after_read) && m->inflight == NULL) {
+        m->gc_after_read = 0;
         m->gc_reading = 1;
         http_send(m, 1);
         return;
@@ -717,8 +726,8 @@ static void tick_http(struct memsrc *m)
         }
         return;
     }
-    if (m->gc_reading)
-        return;                      /* quiescing for a forced-GC read */
+    if (m->gc_reading || m->experiment)
+        return;                      /* quiescing for a forced-GC read, or an experiment runs */
     if (m->cfg->design && !m->rows_on && m->app->gate) {
         rows_next(m);                /* traffic arrived: design the rows from now */
     }
@@ -769,10 +778,9 @@ void memsrc_gate_quiesced(struct app *app, int timed_out)
     else
         m->quiesced++;
     if (m->inflight) {
-        /* a plain read is in flight (one at a time): the GC read follows it */
-        m->gc_reading = 0;
-        m->gc_wanted = 1;
-        gc_over(m);
+        /* a plain read is in flight (one at a time): the GC read follows
+         * it, the requests stay held */
+        m->gc_after_read = 1;
         return;
     }
     http_send(m, 1);
@@ -975,16 +983,50 @@ int memsrc_can_force_gc(const struct app *app)
     return app->mem && app->cfg->memory.source == MEMSRC_HTTP && app->cfg->memory.gc_url;
 }
 
-int memsrc_read_floor(struct app *app, memsrc_floor_cb cb, void *arg)
+/* Longest an experiment may hold live requests in one go: a probe block
+ * is a few hundred requests at most; past this the gate lets them go (and
+ * the probe subtracts their expected retention instead). */
+#define MEM_HOLD_MAX_MS 5000
+
+int memsrc_read_floor(struct app *app, memsrc_floor_cb cb, void *arg, int hold)
 {
     struct memsrc *m = app->mem;
     if (!memsrc_can_force_gc(app) || m->floor_cb)
         return -1;
     m->floor_cb = cb;
     m->floor_arg = arg;
-    if (m->inflight == NULL && !m->quiesce_wait)
+    if (hold && app->gate) {
+        m->holding = 1;
+        m->experiment = 1;
+        m->rows_on = 0;              /* the experiment owns the readings now */
+        m->gc_wanted = 0;
+        if (m->quiesce_wait || m->gc_reading)
+            return 0;                /* that reading serves; the hold follows it */
+        m->gc_reading = 1;
+        m->quiesce_wait = 1;
+        unsigned drain = m->cfg->quiesce_ms > 0 ? (unsigned)m->cfg->quiesce_ms : 100;
+        gate_quiesce(app->gate, drain, MEM_HOLD_MAX_MS);
+        return 0;
+    }
+    if (m->inflight == NULL && !m->quiesce_wait) {
+        m->gc_reading = 1;
         http_send(m, 1);             /* now; otherwise right after the read in flight */
+    }
     return 0;
+}
+
+void memsrc_hold_release(struct app *app, int done)
+{
+    struct memsrc *m = app->mem;
+    if (m == NULL)
+        return;
+    if (done)
+        m->experiment = 0;           /* designed rows resume at the next tick */
+    if (!m->holding)
+        return;
+    m->holding = 0;
+    if (!m->gc_reading)
+        gc_over(m);                  /* the gate open */
 }
 
 void memsrc_cancel_floor(struct app *app)

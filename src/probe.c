@@ -13,12 +13,19 @@
  * through the proxy, so they are not counted as live traffic), each between
  * two forced-GC readings. The first block is reported apart (warm-up: module
  * loading, caches filling); the estimate is the mean over the other blocks
- * with a Student t interval across blocks. Live traffic keeps flowing: the
- * requests the proxy forwarded during a block are known per route, and their
- * expected retention (the engine's current estimates) is subtracted; live
- * requests of routes the engine cannot estimate are reported and widen
- * nothing but the reader's caution. On an idle staging server the live term
- * is zero.
+ * with a Student t interval across blocks.
+ *
+ * Control: live traffic is held at the admission gate for each block, from
+ * before its first reading (the live exchanges in flight end first) to its
+ * second, so a block measures its replays alone, whatever the engine knows
+ * yet (at full speed a leaking route in the live mix moves the heap by
+ * megabytes a second: subtracting estimates that do not exist yet was the
+ * error). Blocks run in chains of PROBE_CHAIN, one reading ending a block
+ * and starting the next; between chains the gate opens for as long as the
+ * chain took, so live traffic gets about half the time. The first block of
+ * each chain is not measured (see floor_cb). If the gate's own bound ends a hold
+ * early (5 s), the live requests that went through are subtracted with the
+ * engine's estimates, counted and reported, as before.
  *
  * Split (data-dependent leaks, FIELD lesson 6): the captured requests are
  * grouped by the value of a path parameter, a query key or a header, and
@@ -98,6 +105,10 @@ void probe_capture(struct app *app, unsigned slot, const char *p, const struct h
 void probe_free(struct app *app)
 {
     struct probe_state *ps = &app->probe;
+    if (ps->auto_timer) {
+        event_free(ps->auto_timer);
+        ps->auto_timer = NULL;
+    }
     for (unsigned i = 0; i < PROBE_MAX_SLOTS; i++) {
         free(ps->rings[i]);
         ps->rings[i] = NULL;
@@ -116,6 +127,7 @@ unsigned probe_captured(const struct app *app, unsigned slot)
 
 #define PROBE_GROUPS_MAX 12
 #define PROBE_BLOCKS_MAX 64
+#define PROBE_CHAIN      4            /* blocks in a row with live traffic held */
 
 struct probe_group {
     char key[64];                     /* split value, "" for all */
@@ -146,6 +158,9 @@ struct probe_run {
     unsigned sent, answered, inflight;
     uint64_t own;                     /* replays answered since the block's counts snapshot */
     struct evhttp_connection *conn[16];
+    struct event *pause;              /* live traffic runs between two chains of blocks */
+    unsigned chain_pos;               /* blocks done in the current chain */
+    uint64_t block_started_us;
     uint64_t started_ms, finished_ms, live_total, live_unknown;
     char state[16];                   /* running, done, failed, aborted */
     char message[256];
@@ -164,6 +179,9 @@ static void probe_finish(struct probe_run *pr, const char *state, const char *ms
             pr->conn[i] = NULL;
         }
     memsrc_cancel_floor(pr->app);
+    memsrc_hold_release(pr->app, 1);
+    if (pr->pause)
+        event_del(pr->pause);
     log_at(LOG_INFO, "probe of route %s: %s%s%s", pr->route, state, msg ? ": " : "", msg ? msg : "");
     struct event_rec *ev = events_begin(pr->app, EV_PROBE, "probe");
     events_add_route(ev, pr->route);
@@ -244,27 +262,33 @@ static void floor_cb(void *arg, int err, uint64_t floor, unsigned workers)
     struct probe_group *g = &pr->g[pr->cur_g];
     if (pr->phase == 0) {
         pr->floor0 = floor;
+        pr->block_started_us = app_now_us();    /* the chain's start */
         snapshot_counts(pr);
         pr->phase = 1;
         pr->sent = pr->answered = 0;
         probe_next(pr);
         return;
     }
-    /* phase 2: the block's result */
+    /* phase 2: the block's result. Blocks run in chains of PROBE_CHAIN
+     * with live traffic held; what a block creates and the next releases
+     * (sockets, timers, caches of a few entries) cancels along a chain,
+     * but the first block after a pause carries it alone: it is not
+     * measured, except as the group's warm-up block. */
     double live = live_retention(pr);
+    double per_req = ((double)floor - (double)pr->floor0 - live) / (double)pr->block;
     unsigned b = g->nblocks;
-    if (b < PROBE_BLOCKS_MAX) {
+    if ((pr->chain_pos > 0 || b == 0) && b < PROBE_BLOCKS_MAX) {
         g->live_adjust[b] = live;
-        g->per_req[b] = ((double)floor - (double)pr->floor0 - live) / (double)pr->block;
+        g->per_req[b] = per_req;
         g->nblocks++;
     }
     pr->cur_block++;
     unsigned blocks_per_group = pr->requests / pr->block / pr->ng;
     if (blocks_per_group < 5)
-        blocks_per_group = 5;          /* a warm-up block and four measured: df = 3 */
+        blocks_per_group = 5;          /* at least a warm-up block and four measured: df = 3 */
     if (blocks_per_group > PROBE_BLOCKS_MAX)
         blocks_per_group = PROBE_BLOCKS_MAX;
-    if (pr->cur_block >= blocks_per_group) {
+    if (pr->cur_block >= blocks_per_group && g->nblocks >= 5) {
         group_result(pr, g);
         pr->cur_block = 0;
         if (++pr->cur_g >= pr->ng) {
@@ -272,12 +296,35 @@ static void floor_cb(void *arg, int err, uint64_t floor, unsigned workers)
             return;
         }
     }
-    /* the after-reading of this block is the before-reading of the next */
-    pr->floor0 = floor;
-    snapshot_counts(pr);
-    pr->phase = 1;
-    pr->sent = pr->answered = 0;
-    probe_next(pr);
+    if (++pr->chain_pos < PROBE_CHAIN) {
+        /* the after-reading of this block is the before-reading of the next */
+        pr->floor0 = floor;
+        snapshot_counts(pr);
+        pr->phase = 1;
+        pr->sent = pr->answered = 0;
+        probe_next(pr);
+        return;
+    }
+    /* live requests go on for as long as the chain held them, then the
+     * next chain starts with its own before-reading */
+    pr->chain_pos = 0;
+    memsrc_hold_release(pr->app, 0);
+    pr->phase = 0;
+    uint64_t took = app_now_us() - pr->block_started_us;
+    if (took > 2000000)
+        took = 2000000;
+    struct timeval tv = { (time_t)(took / 1000000), (suseconds_t)(took % 1000000) };
+    if (pr->pause == NULL || event_add(pr->pause, &tv) < 0)
+        probe_next(pr);
+}
+
+static void pause_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct probe_run *pr = arg;
+    if (strcmp(pr->state, "running") == 0)
+        probe_next(pr);
 }
 
 static void replay_done(struct evhttp_request *req, void *arg)
@@ -379,7 +426,7 @@ static void probe_next(struct probe_run *pr)
     struct capture_ring *r = app->probe.rings[pr->slot];
 
     if (pr->phase == 0) {
-        if (memsrc_read_floor(app, floor_cb, pr) < 0)
+        if (memsrc_read_floor(app, floor_cb, pr, 1) < 0)
             probe_finish(pr, "failed", "the memory source cannot force a GC reading now");
         return;
     }
@@ -394,7 +441,7 @@ static void probe_next(struct probe_run *pr)
         if (pr->answered < pr->block)
             return;
         pr->phase = 2;
-        if (memsrc_read_floor(app, floor_cb, pr) < 0)
+        if (memsrc_read_floor(app, floor_cb, pr, 1) < 0)
             probe_finish(pr, "failed", "the memory source cannot force a GC reading now");
     }
 }
@@ -506,6 +553,7 @@ int probe_start(struct app *app, const char *route, unsigned requests, unsigned 
     }
     pr->app = app;
     pr->slot = slot;
+    pr->pause = evtimer_new(app->base, pause_cb, pr);
     snprintf(pr->route, sizeof pr->route, "%s", route);
     pr->requests = requests ? requests : 200;
     pr->concurrency = concurrency ? (concurrency > 16 ? 16 : concurrency) : 1;
@@ -547,7 +595,11 @@ int probe_start(struct app *app, const char *route, unsigned requests, unsigned 
         for (unsigned i = 0; i < r->n; i++)
             pr->g[0].idx[pr->g[0].nidx++] = (r->head + i) % PROBE_RING;
     }
-    free(ps->run ? ps->run->counts0 : NULL);
+    if (ps->run) {
+        free(ps->run->counts0);
+        if (ps->run->pause)
+            event_free(ps->run->pause);
+    }
     free(ps->run);
     ps->run = pr;
     snprintf(pr->state, sizeof pr->state, "running");
@@ -570,11 +622,69 @@ void probe_abort(struct app *app, const char *why)
         probe_finish(pr, "aborted", why);
 }
 
+/* ---- attribution.auto_probe ---------------------------------------------- */
+
+#define PROBE_AUTO_TICK_MS    2000
+#define PROBE_AUTO_SPACING_MS 60000   /* one route is not probed again sooner */
+#define PROBE_AUTO_REQUESTS   200
+
+static void auto_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct app *app = arg;
+    struct probe_state *ps = &app->probe;
+    (void)fd;
+    (void)what;
+    if (!app->cfg->attrib.auto_probe || !memsrc_can_force_gc(app) ||
+        (ps->run && strcmp(ps->run->state, "running") == 0))
+        return;
+    uint64_t now = app_wall_ms(app);
+    int best = -1, best_rank = 0;
+    double best_est = 0;
+    for (unsigned id = 1; id < route_count(app->cfg->routes); id++) {
+        unsigned slot = app->route_slot[id];
+        if (slot >= PROBE_MAX_SLOTS || probe_captured(app, slot) == 0 ||
+            (ps->auto_last_ms[slot] && now - ps->auto_last_ms[slot] < PROBE_AUTO_SPACING_MS))
+            continue;
+        const struct attrib_route *ar = attrib_route_get(app, slot);
+        char how[8];
+        if (ar == NULL || attrib_next_step(app, slot, probe_captured(app, slot), how, sizeof how) != NEXT_PROBE)
+            continue;
+        int rank = ar->verdict == V_SUSPECT ? 2 : 1;
+        double est = ar->est[ATTRIB_HEAP].ok ? ar->est[ATTRIB_HEAP].beta : 0;
+        if (rank > best_rank || (rank == best_rank && est > best_est)) {
+            best = (int)id;
+            best_rank = rank;
+            best_est = est;
+        }
+    }
+    if (best < 0)
+        return;
+    unsigned slot = app->route_slot[best];
+    const char *name = route_name(app->cfg->routes, (unsigned)best);
+    char err[256];
+    ps->auto_last_ms[slot] = now;
+    if (probe_start(app, name, PROBE_AUTO_REQUESTS, 2, 25, NULL, err, sizeof err) == 200)
+        ps->auto_started++;
+    else
+        log_at(LOG_INFO, "attribution.auto_probe: probe of %s not started: %s", name, err);
+}
+
+int probe_auto_start(struct app *app)
+{
+    struct probe_state *ps = &app->probe;
+    if (ps->auto_timer == NULL && (ps->auto_timer = event_new(app->base, -1, EV_PERSIST, auto_tick, app)) == NULL)
+        return -1;
+    struct timeval tv = { PROBE_AUTO_TICK_MS / 1000, (PROBE_AUTO_TICK_MS % 1000) * 1000 };
+    return event_add(ps->auto_timer, &tv);
+}
+
 void probe_release(struct app *app)
 {
     struct probe_run *pr = app->probe.run;
     if (pr) {
         free(pr->counts0);
+        if (pr->pause)
+            event_free(pr->pause);
         free(pr);
         app->probe.run = NULL;
     }
@@ -619,6 +729,8 @@ json_t *probe_json(const struct app *app)
         "live_requests_during_probe", (json_int_t)pr->live_total,
         "live_requests_not_estimated", (json_int_t)pr->live_unknown,
         "groups", groups);
+    json_object_set_new(j, "control", json_string("live requests held at the admission gate during each block; "
+                                                  "live_requests_during_probe counts any that went through"));
     if (pr->finished_ms)
         json_object_set_new(j, "finished_ms", json_integer((json_int_t)pr->finished_ms));
     if (pr->split[0] && pr->ng > 0) {

@@ -177,13 +177,36 @@ static int looks_restarted(const struct series_worker *w, const struct mem_sampl
     return 0;
 }
 
+/* Gives <w> the lowest worker number no other live series holds, once: a
+ * pm2 or cluster worker replaced by a new pid gets the number of the one
+ * that died (that one is marked dead first, see series_batch), so the
+ * "worker" label of /metrics stays put while pids change. */
+static void worker_number(const struct series *s, struct series_worker *w)
+{
+    if (w->number)
+        return;
+    for (unsigned n = 1;; n++) {
+        unsigned i;
+        for (i = 0; i < s->nw; i++)
+            if (s->w[i] != w && s->w[i]->alive && s->w[i]->number == n)
+                break;
+        if (i == s->nw) {
+            w->number = n;
+            return;
+        }
+    }
+}
+
 static struct series_worker *worker_for(struct series *s, const struct mem_sample *m)
 {
     struct series_worker *w = series_find(s, m->pid);
     if (w && (looks_restarted(w, m) || (m->gc_seq && m->gc_seq < w->base_gc_seq))) {
+        unsigned number = w->number;  /* <w> may be evicted by worker_new */
         w->alive = 0;
         s->restarts++;
-        return worker_new(s, m->pid, w->gen + 1);
+        if ((w = worker_new(s, m->pid, w->gen + 1)) != NULL)
+            w->number = number;
+        return w;
     }
     if (w == NULL)
         w = worker_new(s, m->pid, 1);
@@ -300,6 +323,7 @@ struct series_worker *series_add(struct series *s, const struct mem_sample *m)
     if (w == NULL)
         return NULL;
     worker_push(s, w, m);
+    worker_number(s, w);
     const struct series_point *p = &w->last;
     /* a new floor: a forced GC, or the app saw a new major GC */
     int new_floor = (m->flags & MEM_GC) ||
@@ -357,6 +381,8 @@ void series_batch(struct series *s, const struct mem_sample *m, unsigned n,
         if (!in)
             s->w[i]->alive = 0;
     }
+    for (unsigned k = 0; k < ns; k++)   /* after the dead are known */
+        worker_number(s, seen[k]);
     /* a batch without a new floor (the forced GC is due later) only adds
      * points; the caller says which batches carry floors */
     if (!complete || !floor_tick)

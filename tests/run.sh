@@ -67,6 +67,16 @@ if [ -f contrib/check.sh ]; then
   fi
 fi
 
+if [ -x tests/install.sh ]; then
+  if out=$(tests/install.sh 2>&1); then
+    summary+=("$(printf '%s\n' "$out" | grep -E '^install:' | tail -n1)")
+  else
+    printf '%s\n' "$out" | tail -n 30
+    summary+=("install: FAILED")
+    fail=1
+  fi
+fi
+
 if [ -f tests/browser/run.mjs ] && command -v node >/dev/null 2>&1; then
   if out=$(LEAKPROXY_BIN="$bin" node tests/browser/run.mjs 2>&1); then
     printf '%s\n' "$out" | tail -n 15

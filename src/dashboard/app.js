@@ -396,8 +396,9 @@
     var v = r.verdict || 'unknown';
     setText(row.badge, v);
     row.badge.className = 'badge b-' + (RANK[v] ? v : 'unknown');
-    setText(row.reason, r.reason || '');
-    row.reason.title = r.reason || '';
+    var next = r.next_step ? ' — next: ' + r.next_step.experiment.replace('_', ' ') : '';
+    setText(row.reason, (r.reason || '') + next);
+    row.reason.title = (r.reason || '') + (r.next_step ? '\nnext step (' + r.next_step.experiment + '): ' + r.next_step.how : '');
     row.tr.className = 'route v-' + (RANK[v] ? v : 'unknown') + (r.mode === 'csr' ? ' csr' : '');
     setText(row.mode, r.mode);
     row.mode.className = 'badge b-' + (r.mode === 'csr' ? 'csr' : 'ssr');
@@ -468,6 +469,7 @@
     } else add(est, el('p', 'muted', 'No estimate yet.'));
     var dl2 = el('dl', 'kv');
     kv(dl2, 'reason', r.reason || '–');
+    if (r.next_step) kv(dl2, 'next step', r.next_step.experiment.replace('_', ' ') + ': ' + r.next_step.how);
     if (r.first_request_bytes != null) kv(dl2, 'first request', bytes(r.first_request_bytes) + ' one-time cost');
     if (r.latency_trend) kv(dl2, 'latency vs heap', r.latency_trend.ms_per_mb.toFixed(3) + ' ms per MB (' +
       r.latency_trend.low.toFixed(3) + ' … ' + r.latency_trend.high.toFixed(3) + '), rises with memory: ' + r.latency_trend.rises_with_memory);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import {
   test, baseConfig, configText, rawRequest, get, request, getJson, hdr, check, eq, sleep, runSync,
-  parseMetrics, metric, routeStats, skip, spawnProxy,
+  parseMetrics, metric, routeStats, skip, spawnProxy, startHttp, pollUntil,
 } from './lib.mjs';
 
 const PROMTOOL = process.env.PROMTOOL || '/usr/bin/promtool';
@@ -162,7 +162,9 @@ test('admin: /metrics has exact per-route samples', async (ctx) => {
   const s = parseMetrics(text);
   const bad = s.filter((x) => x.bad);
   check(!bad.length, `unparsable lines: ${bad.slice(0, 3).map((x) => x.bad).join(' | ')}`);
-  check(s.every((x) => x.name.startsWith('leakproxy_')), `metric without leakproxy_ prefix: ${s.find((x) => !x.name.startsWith('leakproxy_'))?.name}`);
+  // leakproxy's own, plus the process_* names every exporter shares
+  const ours = (n) => n.startsWith('leakproxy_') || n.startsWith('process_');
+  check(s.every((x) => ours(x.name)), `metric without leakproxy_ or process_ prefix: ${s.find((x) => !ours(x.name))?.name}`);
   const one = (name, labels) => {
     const f = metric(s, name, labels);
     check(f.length === 1, `${name}${JSON.stringify(labels)}: ${f.length} samples`);
@@ -277,4 +279,56 @@ test('admin: a browser cannot be made to drive a loopback admin (foreign Origin,
   eq(r.status, 200, 'same-origin PUT from the dashboard');
   r = await get(p.adminPort, '/api/routes', { headers: [['Host', `localhost:${p.adminPort}`], ['User-Agent', 'Mozilla/5.0']] });
   eq(r.status, 200, 'browser on localhost');
+});
+
+test('admin: /metrics per-kind worker memory by a stable worker label, worker_info, process_*, client aborts, revision', async (ctx) => {
+  const MB = 1024 * 1024;
+  let pids = [5001, 5002];
+  const mem = await startHttp(ctx, (req, res) => {
+    const workers = pids.map((pid, i) => ({ pid, rss: (100 + i) * MB, heapUsed: (20 + i) * MB, heapTotal: (30 + i) * MB,
+                                            external: (2 + i) * MB, arrayBuffers: 1 }));
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ workers }));
+  });
+  const up = await ctx.upstream(async (req, res) => {
+    // a big answer: a client gone during the wait resets the connection as it arrives
+    if (req.target === '/detail/slow') { await sleep(300); return res.send(200, [], 'x'.repeat(4 << 20)); }
+    res.send(200, [], 'ok');
+  });
+  const p = await ctx.proxy(baseConfig(up.port, { memory: { source: 'http', url: `http://127.0.0.1:${mem.port}/__mem`, interval_ms: 100 } }));
+  const scrape = async () => parseMetrics((await get(p.adminPort, '/metrics')).body.toString());
+  const info = (m) => metric(m, 'leakproxy_upstream_worker_info').map((x) => `${x.labels.worker}:${x.labels.pid}`).sort().join(' ');
+  let m;
+  await pollUntil(async () => info(m = await scrape()) === '0:5001 1:5002', { timeout: 3000, what: 'worker_info for two workers', describe: () => info(m) });
+  const val = (name, worker) => metric(m, name, { worker }).map((x) => x.value).join();
+  eq(val('leakproxy_upstream_rss_bytes', '1'), String(101 * MB), 'rss_bytes of worker 1');
+  eq(val('leakproxy_upstream_heap_used_bytes', '0'), String(20 * MB), 'heap_used_bytes of worker 0');
+  eq(val('leakproxy_upstream_heap_total_bytes', '1'), String(31 * MB), 'heap_total_bytes of worker 1');
+  eq(val('leakproxy_upstream_external_bytes', '0'), String(2 * MB), 'external_bytes of worker 0');
+  check(metric(m, 'leakproxy_upstream_heap_floor_bytes', { worker: '0' }).length === 1, 'heap_floor_bytes of worker 0');
+  eq(metric(m, 'leakproxy_upstream_memory_bytes', { pid: '5001', kind: 'rss' }).map((x) => x.value).join(), String(100 * MB),
+    'the deprecated leakproxy_upstream_memory_bytes still there');
+  // worker 0 restarts with a new pid: it keeps its label, the pid moves in worker_info
+  pids = [5003, 5002];
+  await pollUntil(async () => info(m = await scrape()) === '0:5003 1:5002', { timeout: 3000, what: 'the restarted worker keeps worker="0"', describe: () => info(m) });
+  eq(metric(m, 'leakproxy_upstream_rss_bytes').map((x) => x.labels.worker).sort().join(), '0,1', 'one rss series per worker after the restart');
+
+  // a client that hangs up: its own counter, and the deprecated kind still counted
+  const c = await ctx.client(p.port);
+  await c.write(rawRequest('GET', '/detail/slow'));
+  await sleep(100);
+  c.close();
+  await pollUntil(async () => metric(m = await scrape(), 'leakproxy_client_aborts_total', { route: 'detail' })[0]?.value === 1,
+    { timeout: 3000, what: 'leakproxy_client_aborts_total{route="detail"} 1', describe: () => metric(m, 'leakproxy_client_aborts_total').map((x) => x.line).join('; ') });
+  eq(metric(m, 'leakproxy_upstream_errors_total', { route: 'detail', kind: 'client_abort' })[0]?.value, 1, 'deprecated kind="client_abort"');
+
+  const one = (name) => { const x = metric(m, name); eq(x.length, 1, `${name} samples`); return x[0].value; };
+  check(one('process_resident_memory_bytes') > MB, 'process_resident_memory_bytes');
+  check(one('process_cpu_seconds_total') > 0, 'process_cpu_seconds_total');
+  const fds = one('process_open_fds');
+  check(fds >= 4 && fds <= one('process_max_fds'), `process_open_fds ${fds}`);
+  check(Math.abs(one('process_start_time_seconds') - Date.now() / 1000) < 60, 'process_start_time_seconds is about now');
+  const bi = metric(m, 'leakproxy_build_info');
+  check(bi.length === 1 && /^\d+\.\d+/.test(bi[0].labels.version) && /^[0-9a-f]{4,}|unknown$/.test(bi[0].labels.revision),
+    `leakproxy_build_info{version,revision}: ${bi.map((x) => x.line)}`);
 });

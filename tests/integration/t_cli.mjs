@@ -30,6 +30,19 @@ test('cli: --help exits 0 and prints usage', async () => {
   check((r.stdout + r.stderr).includes('-c'), `--help output should mention -c: ${JSON.stringify((r.stdout + r.stderr).slice(0, 200))}`);
 });
 
+test('cli: --help names every option and every ctl command (and ctl --help every ctl option)', async () => {
+  const out = runSync(['--help']).stdout;
+  for (const w of ['-c', '--check-config', '-t', '--version', '-v', '--help', '-h', 'ctl',
+                   'routes', 'mode', 'report', 'memory', 'bisect', 'probe', 'events', 'status',
+                   '--admin', '--token', '--json', '--markdown', 'HUP', 'TERM', 'USR1'])
+    check(new RegExp(`(^|[^\\w-])${esc(w)}([^\\w-]|$)`, 'm').test(out), `--help does not mention ${w}: ${out}`);
+  const ctl = runSync(['ctl', '--help']);
+  eq(ctl.code, 0, 'ctl --help exit code');
+  for (const w of ['--admin', '--token', '-c', '--json', '--markdown', '--round-seconds', '--metric', '--wait',
+                   '--abort', '--requests', '--concurrency', '--split'])
+    check(ctl.stdout.includes(w), `ctl --help does not mention ${w}`);
+});
+
 test('cli: --version exits 0 and prints a version', async () => {
   const r = runSync(['--version']);
   eq(r.code, 0, '--version exit code');

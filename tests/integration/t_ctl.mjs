@@ -154,3 +154,30 @@ test('ctl: bisect ROUTES --round-seconds N [--wait], bisect, bisect --abort', as
   bad(await runCtl(p2, ['bisect', 'all', '--round-seconds', '2']), 'ctl bisect all without a memory source', /memory/);
   bad(await runCtl(p2, ['probe', 'news']), 'ctl probe without a memory source', /gc_url|forced GC/);
 });
+
+test('ctl: --admin=ADDR and --token=T forms; reals printed to at most 12 significant digits', async (ctx) => {
+  const up = await ctx.upstream();
+  const fm = await startFakeMemory(ctx, { heap: () => 20 * 1024 * 1024 + Math.floor(Math.random() * 1e6) });
+  const p = await ctx.proxy({
+    listen: '127.0.0.1:0', upstream: `http://127.0.0.1:${up.port}`, admin: '127.0.0.1:0', admin_token: 's3cret-token-0123456789',
+    routes: [{ name: 'news', match: '/news/:id' }],
+    memory: { source: 'http', url: fm.url, gc_url: fm.gc_url, interval_ms: 100, gc_interval_ms: 100 },
+  });
+  const admin = `127.0.0.1:${p.adminPort}`;
+  for (let i = 0; i < 5; i++) await get(p.port, `/news/${i}`);
+  await sleep(600);
+  bad(await runBin(['ctl', `--admin=${admin}`, 'status']), 'ctl --admin=ADDR status without the token');
+  let r = ok(await runBin(['ctl', `--admin=${admin}`, '--token=s3cret-token-0123456789', 'status']), 'ctl --admin=ADDR --token=T status');
+  eq(parse(r, 'ctl status').version.length > 0, true, 'ctl --admin= status: version');
+  ok(await runBin(['ctl', `--admin=${admin}`, '--token', 's3cret-token-0123456789', 'routes']), 'ctl --admin=ADDR --token T routes');
+  r = ok(await runBin(['ctl', '--admin', admin, '--token=s3cret-token-0123456789', 'probe', 'news', '--requests=20', '--wait']),
+    'ctl probe news --requests=20 --wait');
+  check(/^probe news: done$/m.test(r.stdout), `ctl probe --requests=20 --wait: ${out(r)}`);
+  const long = [];
+  for (const cmd of [['memory'], ['status'], ['--json', 'routes'], ['--json', 'probe'], ['--json', 'report']]) {
+    r = ok(await runBin(['ctl', `--admin=${admin}`, '--token=s3cret-token-0123456789', ...cmd]), `ctl ${cmd.join(' ')}`);
+    for (const n of r.stdout.match(/-?\d+\.\d+(e[-+]?\d+)?/g) || [])
+      if (n.split('e')[0].replace(/[-.]/g, '').replace(/^0+/, '').length > 12) long.push(`${cmd.join(' ')}: ${n}`);
+  }
+  eq(long.join('; '), '', 'reals with more than 12 significant digits');
+});

@@ -743,7 +743,11 @@ test('hard: out of descriptors, idle keep-alive connections are closed (oldest f
     const drained = metric(m, 'leakproxy_idle_connections_closed_total')[0].value;
     note(`${drained} idle connections closed; first closed: ${closedBy.slice(0, 5).join(', ')}`);
     check(drained > 0 && metric(m, 'leakproxy_accept_fd_exhausted_total')[0].value > 0, `drained ${drained}`);
-    check(closedBy.length > 0 && Math.min(...closedBy.slice(0, 5)) < 10, `the oldest idle connections go first: ${closedBy.slice(0, 10)}`);
+    // the proxy closes up to 32 at once; Node may report one batch's closes
+    // in any order, so look at the first batch as a set
+    const batch = closedBy.slice(0, 32);
+    check(batch.length > 0 && Math.min(...batch) < 10 && !batch.some((i) => i >= 90),
+      `the oldest idle connections go first: first closed ${closedBy.slice(0, 10)}`);
     await p.waitStderr(/closed \d+ idle keep-alive connection/);
   } finally { socks.forEach((s) => s.destroy()); }
 });

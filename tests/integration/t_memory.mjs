@@ -262,7 +262,8 @@ test('memory: http forced GC on the Vue demo: floor flat on a healthy route, ris
   const app = await startDemo(ctx, 'vue', {});
   const base = `http://127.0.0.1:${app.port}`;
   const p = await ctx.proxy(demoConfig('vue', app.port, { source: 'http', url: `${base}/__mem`, gc_url: `${base}/__mem?gc=1`,
-    interval_ms: 100, gc_interval_ms: 100, max_gc_duty: 0.1, quiesce_ms: 50, timeout_ms: 3000 }));
+    interval_ms: 100, gc_interval_ms: 100, max_gc_duty: 0.1, quiesce_ms: 50, timeout_ms: 3000,
+    rows: { design: false } }));   // floors every gc_interval_ms: this case reads their mechanics, not the rows
   let j;
   await pollUntil(async () => { j = await mem(p); const w = byPid(j, app.pid); return w && w.floor_kind === 'gc' && w.latest.heap_used > 0; },
     { timeout: 5000, what: 'a forced-GC floor of the app', describe: () => brief(j) });

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import {
-  test, baseConfig, configText, rawRequest, get, getJson, lineOf, check, eq, sleep, routeStats, Client,
+  test, baseConfig, configText, rawRequest, get, getJson, lineOf, check, eq, sleep, routeStats, Client, setMode,
 } from './lib.mjs';
 
 const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -166,4 +166,36 @@ test('process: access log has one JSON line per request', async (ctx) => {
   check(d.ttfb_ms >= 110 && d.ttfb_ms <= d.duration_ms + 1, `ttfb_ms of the 120 ms request: ${d.ttfb_ms} (duration ${d.duration_ms})`);
   check(!Number.isNaN(Date.parse(a.time)) || typeof a.time === 'number', `time is neither ISO 8601 nor a number: ${a.time}`);
   if (note) console.log(`  note: access log${note}`);
+});
+
+test('process: SIGUSR1 reopens the access and event logs (rotation) without losing a line', async (ctx) => {
+  const up = await ctx.upstream();
+  const acc = path.join(ctx.tmp(), 'access.log'), evl = path.join(ctx.tmp(), 'events.jsonl');
+  const p = await ctx.proxy(baseConfig(up.port, { access_log: acc, event_log: evl }));
+  const lines = (f) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+  const until = async (f, n, what) => {
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && lines(f).length < n) await sleep(50);
+    eq(lines(f).length, n, what);
+  };
+  eq((await get(p.port, '/detail/1')).status, 200, 'request before rotation');
+  eq((await setMode(p, 'home', 'ssr')).status, 200, 'mode change before rotation');
+  await until(acc, 1, 'access log lines before rotation');
+  await until(evl, 1, 'event log lines before rotation');
+  fs.renameSync(acc, acc + '.1');
+  fs.renameSync(evl, evl + '.1');
+  // still the old files until the signal: the access line waits in the buffer
+  eq((await get(p.port, '/detail/2')).status, 200, 'request between rename and signal');
+  eq((await setMode(p, 'detail', 'ssr')).status, 200, 'mode change between rename and signal');
+  p.signal('SIGUSR1');
+  await p.waitStderr(/logs reopened/, 3000);
+  eq((await get(p.port, '/detail/3')).status, 200, 'request after SIGUSR1');
+  eq((await setMode(p, 'static', 'ssr')).status, 200, 'mode change after SIGUSR1');
+  await until(acc, 1, 'access log lines in the new file');
+  await until(evl, 1, 'event log lines in the new file');
+  eq(lines(acc + '.1').map((r) => r.path).join(','), '/detail/1,/detail/2', 'the rotated access log');
+  eq(lines(acc)[0].path, '/detail/3', 'the new access log');
+  eq(lines(evl + '.1').map((e) => e.routes.join()).join(','), 'home,detail', 'the rotated event log');
+  eq(lines(evl)[0].routes.join(), 'static', 'the new event log');
+  check(p.alive, 'proxy died on SIGUSR1');
 });

@@ -95,3 +95,37 @@ test('rows: config: design without gc_url, max below min, unknown key -> file:li
     check(r.stderr.includes(`${key}`) && re.test(r.stderr) && /c\.json:\d+:/.test(r.stderr), `${key}: stderr ${JSON.stringify(r.stderr)}`);
   }
 });
+
+test('rows: "unknown" leads somewhere: next_step per route in the API and the report, by memory source', async (ctx) => {
+  const up = await ctx.upstream();
+  const cases = [
+    [{ source: 'http', url: `http://127.0.0.1:${up.port}/__mem` }, 'gc_url'],
+    [{ source: 'proc', pid: process.pid }, 'bisect'],
+  ];
+  for (const [memory, want] of cases) {
+    const p = await ctx.proxy({ listen: '127.0.0.1:0', upstream: `http://127.0.0.1:${up.port}`, admin: '127.0.0.1:0',
+      routes: [{ name: 'page', match: '/page/:id' }], memory, attribution: { interval_ms: 200 } });
+    for (let i = 0; i < 5; i++) eq((await fetch(`http://127.0.0.1:${p.port}/page/${i}`)).status, 200, 'GET');
+    let r;
+    await pollUntil(async () => { r = (await routesByName(p)).page; return r.next_step; }, { timeout: 5000, what: 'next_step' });
+    eq(r.next_step.experiment, want, `next_step with ${memory.source}${memory.gc_url ? ' + gc_url' : ''}: ${JSON.stringify(r.next_step)}`);
+    const rep = (await adminCall(p, 'GET', '/api/report?format=text')).text;
+    check(rep.includes('what would settle them') && rep.includes(want), `text report: ${rep.slice(-400)}`);
+  }
+});
+
+test('rows: attribution.auto_probe probes a route the engine cannot call yet, by itself', async (ctx) => {
+  const d = await startDemo(ctx, 'vue', {});
+  const p = await ctx.proxy(demoProxyConfig(d, { memory: minimalMemory(d, { rows: { design: false } }),
+    attribution: { auto_probe: true, interval_ms: 500 } }));
+  const load = startLoad(ctx, ['--app', 'vue', '--seed', '2', '--target', `http://127.0.0.1:${p.port}`,
+    '--duration', '40', '--concurrency', '2', '--rate', '100']);
+  let j;
+  await pollUntil(async () => { j = (await adminCall(p, 'GET', '/api/probe')).json; return j && ['running', 'done'].includes(j.state); },
+    { timeout: 30000, interval: 500, what: 'a probe started by attribution.auto_probe', describe: () => JSON.stringify(j) });
+  await load.stop();
+  check(['running', 'done'].includes(j.state), `auto probe: ${JSON.stringify(j).slice(0, 300)}`);
+  const ev = await adminJson(p, '/api/events');
+  const list = Array.isArray(ev) ? ev : ev.events;
+  check(list.some((e) => /probe of .* started/.test(e.reason)), `events: ${JSON.stringify(list).slice(0, 400)}`);
+}, { timeout: 90000 });

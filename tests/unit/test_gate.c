@@ -146,6 +146,40 @@ static void test_row_full_and_stall(void **state)
     event_base_free(b);
 }
 
+/* A full row waiting for its reading: a stall lets everyone go instead of
+ * idling the upstream; a new row ends that. */
+static void test_overflow(void **state)
+{
+    (void)state;
+    struct event_base *b = event_base_new();
+    struct rec r;
+    struct gate *g = mk(b, &r);
+    struct gate_waiter w = { 0 }, w2 = { 0 }, w3 = { 0 };
+    const uint8_t admit[4] = { 0, 1, 0, 0 };
+
+    gate_row(g, admit, 4, 1, 10000);
+    assert_int_equal(gate_admit(g, 1, &w, 0), 1);
+    gate_started(g, 1);
+    gate_finished(g, 1, 1);
+    assert_int_equal(r.row_full, 1);                         /* full */
+    assert_int_equal(gate_admit(g, 2, &w2, mono_us()), 0);   /* waits: no overflow yet */
+    run_ms(b, 20);
+    assert_int_equal(r.nreleased, 0);
+    gate_overflow(g, 1);                                      /* the reading is not due yet */
+    run_ms(b, 20);
+    assert_int_equal(r.nreleased, 1);
+    struct gate_stats st;
+    gate_get_stats(g, &st);
+    assert_int_equal(st.overflowed, 1);
+    gate_row(g, admit, 4, 5, 10000);                          /* the next row holds again */
+    assert_int_equal(gate_admit(g, 3, &w3, mono_us()), 0);
+    run_ms(b, 20);
+    assert_int_equal(r.nreleased, 1);
+    gate_open(g);
+    gate_free(g);
+    event_base_free(b);
+}
+
 static void test_hold_expires(void **state)
 {
     (void)state;
@@ -213,6 +247,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_and_row),
         cmocka_unit_test(test_row_full_and_stall),
+        cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_hold_expires),
         cmocka_unit_test(test_quiesce),
     };
