@@ -105,6 +105,7 @@ struct attrib_est {                   /* one route, one metric */
     double n;                         /* requests in the window */
     double test_low, test_df;         /* the leak test: 99 % lower end on its small-sample df */
     enum attrib_verdict verdict;
+    enum attrib_verdict prev_verdict; /* before this evaluation */
     unsigned streak;                  /* consecutive evaluations as a leak candidate */
     uint64_t streak_rows;             /* rows seen at the last counted evaluation */
 };
