@@ -20,10 +20,30 @@
  * cleared while that leak was rendering: if nothing else leaks that costs
  * one round, else that group is split like any other.
  *
- * The rate of a round comes from the series rows that started after the
- * round's switch (rows holding requests from before are skipped): the mean
- * of the rows' growth weighted by their length, with a standard error from
- * their spread and a Student t quantile.
+ * The growth of a round is a least-squares slope over the readings taken
+ * after the round's switch, per worker, summed. Heap rounds use the forced
+ * (or app-reported) GC floors when the round has BISECT_MIN_POINTS of them,
+ * else the troughs of heap_used: the minimum of each window of a few raw
+ * samples, which drops the young garbage on top of the old generation. At
+ * full speed forced GCs are rare (each pauses the app 100-600 ms at a heap
+ * of 100-700 MB, and the budget spaces them), while a fast leak shows in
+ * the troughs within seconds. rss and external are read as troughs too. A
+ * round asks memsrc for a floor right after its switch and another when its
+ * time is up, so it has floors at both ends whatever the sampler's budget.
+ * A test round compares on a signal both it and the baseline have; its rate
+ * is scaled by the baseline's rendered rate of the routes rendering in both
+ * (closed-loop clients speed the rest up while a group is off, and forced
+ * GCs slow everything down as the heap grows).
+ *
+ * A round that cannot decide is not a failure: without enough readings it
+ * is extended, then repeated after a new baseline; when its interval
+ * straddles the threshold (min_leak_bytes per request at the group's rate)
+ * and a longer round could settle it, it is extended once; otherwise the
+ * group counts as cleared, is listed as undecided and is tested again after
+ * the next find. The run ends "done" (every group decided), "undecided" (its
+ * time limit max_seconds, BISECT_MAX_REPEAT rounds in a row without readings,
+ * or groups still undecided at the end: the message says which), "aborted",
+ * or "failed" (only when the memory source was removed by a reload).
  *
  * Modes: bisect only touches routes in ssr mode that are not never_csr, sets
  * them with "bisect" as the author, and restores every mode it changed when
