@@ -17,9 +17,13 @@ struct app;
  * has too few readings, once when its interval straddles the threshold and
  * more data in the round could settle it. A round still without readings is
  * repeated (after a new baseline); BISECT_MAX_REPEAT such rounds in a row end
- * the run "undecided", and so does the run's time limit (max_seconds). */
+ * the run "undecided", and so does the run's time limit (max_seconds). A
+ * group still undecided counts as cleared for now; when nothing else is left
+ * the undecided routes are tested again as one group, BISECT_MAX_RETEST
+ * times at most. */
 #define BISECT_MAX_EXTEND   3
 #define BISECT_MAX_REPEAT   3
+#define BISECT_MAX_RETEST   2         /* the undecided routes queued again when nothing else is left */
 #define BISECT_MAX_SECONDS_MIN   600   /* default max_seconds: 40 rounds, at least this */
 #define BISECT_MAX_SECONDS_ROUNDS 40
 

@@ -105,6 +105,7 @@ struct bisect_run {
     double *base_rps;                 /* per slot: rendered requests/s in the last baseline */
     unsigned since_base;
     unsigned repeats;                 /* rounds in a row without a usable signal */
+    unsigned retests;                 /* times the undecided routes were queued again at the end */
     struct event *timer;
     uint64_t round_start_us;
     unsigned extended;                /* times the current round was lengthened */
@@ -178,12 +179,15 @@ int bisect_slope(const double *t, const double *y, unsigned n, struct bisect_est
     }
     /* neighbours alike (rho > 0) carry less information than n readings:
      * the variance of the slope grows by (1 + rho) / (1 - rho), and the
-     * effective n shrinks by as much (capped at rho 0.8, a factor 9) */
+     * effective n shrinks by as much. Capped at rho 0.5 (a factor 3): with
+     * a dozen readings rho is rough, and a curved trend (throughput falling
+     * as forced GCs get longer) also looks like rho; past the cap df would
+     * fall to 1 and t975 to 12.7, and nothing could ever be decided */
     double rho = sse > 0 ? lag / sse : 0;
     if (rho < 0)
         rho = 0;
-    if (rho > 0.8)
-        rho = 0.8;
+    if (rho > 0.5)
+        rho = 0.5;
     double f = (1 + rho) / (1 - rho);
     double var = sse / (n - 2) / sxx * f;
     int df = (int)((double)n / f) - 2;
@@ -670,6 +674,19 @@ static void evaluate_round(struct bisect_run *b)
     }
     b->nrounds++;
 next:
+    if (b->qn == 0 && b->unsure.n && b->retests < BISECT_MAX_RETEST &&
+        app_wall_ms(app) + 2ull * b->round_seconds * 1000u <= deadline_ms(b)) {
+        /* nothing left but undecided routes: repeat them as one group after a
+         * new baseline (a find would have done so anyway) */
+        b->retests++;
+        push_front(b, &b->unsure);
+        for (unsigned i = 0; i < b->unsure.n; i++)
+            for (unsigned k = 0; k < b->cleared.n; k++)
+                if (b->cleared.slot[k] == b->unsure.slot[i])
+                    b->cleared.slot[k--] = b->cleared.slot[--b->cleared.n];
+        b->unsure.n = 0;
+        b->since_base = BISECT_REBASE;
+    }
     if (b->qn == 0) {
         if (b->unsure.n) {
             char u[200], msg[300];
