@@ -86,10 +86,10 @@ struct bisect_cmp {
     int df;
     int resolvable;                   /* UNSURE, but halving the test's variance could decide */
 };
-/* Guilty when switching the group off lowered growth significantly (low >
- * 0); cleared when even the interval's top is below <threshold> (the growth
- * the group's traffic would cause at the smallest leak worth naming); else
- * unsure. <scale> multiplies the test round's rate and se first: the
+/* Cleared when even the interval's top is below <threshold> (the growth the
+ * group's traffic would cause at the smallest leak worth naming), guilty
+ * when switching the group off lowered growth significantly (low > 0),
+ * else unsure. <scale> multiplies the test round's rate and se first: the
  * baseline's rendered request rate of the routes that render in both rounds
  * over the test round's (closed-loop clients speed the others up when a
  * group is off, and forced GCs slow everything down as the heap grows);

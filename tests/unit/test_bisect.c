@@ -125,6 +125,10 @@ static void test_decide_guilty_cleared_unsure(void **state)
     struct bisect_est quiet = { 100e3, 2e3, 20, 22 }, quiet2 = { 99e3, 2e3, 20, 22 };
     assert_int_equal(bisect_decide(&quiet, &quiet2, 1, 50e3, &c), BISECT_CLEARED);
     assert_true(c.high < 50e3);
+    /* significant but surely below the threshold: not a leak worth naming */
+    struct bisect_est q3 = { 90e3, 2e3, 20, 22 };
+    assert_int_equal(bisect_decide(&quiet, &q3, 1, 50e3, &c), BISECT_CLEARED);
+    assert_true(c.low > 0);
     /* a big leak's noise: the interval straddles a small threshold */
     assert_int_equal(bisect_decide(&base, &same, 1, 100e3, &c), BISECT_UNSURE);
     assert_true(c.low < 0 && c.high > 100e3);
