@@ -87,7 +87,8 @@ struct bisect_cmp {
     int resolvable;                   /* UNSURE, but halving the test's variance could decide */
 };
 /* Cleared when even the interval's top is below <threshold> (the growth the
- * group's traffic would cause at the smallest leak worth naming), guilty
+ * group would grow by if its least busy route leaked the smallest amount
+ * worth naming), guilty
  * when switching the group off lowered growth significantly (low > 0),
  * else unsure. <scale> multiplies the test round's rate and se first: the
  * baseline's rendered request rate of the routes that render in both rounds

@@ -37,7 +37,8 @@
  *
  * A round that cannot decide is not a failure: without enough readings it
  * is extended, then repeated after a new baseline; when its interval
- * straddles the threshold (min_leak_bytes per request at the group's rate)
+ * straddles the threshold (min_leak_bytes per request at the rate of the
+ * group's least busy route)
  * and a longer round could settle it, it is extended once; otherwise the
  * group counts as cleared, is listed as undecided and is tested again after
  * the next find. The run ends "done" (every group decided), "undecided" (its
@@ -508,16 +509,23 @@ static void floor_arrived(void *arg, int err, uint64_t floor, unsigned workers)
     }
 }
 
-/* min_leak_bytes per request at the group's rendered rate in the last
- * baseline: the growth below which the group is cleared. */
+/* The growth below which the group is cleared: min_leak_bytes per request
+ * at the rendered rate (in the last baseline) of its least busy route with
+ * traffic. One route of the group leaking that little adds at least this
+ * much; the group's summed rate would let a large group hide a small leak
+ * in one of its routes. <rps>: the group's summed rate (0: no traffic). */
 static double group_threshold(const struct bisect_run *b, const struct bgroup *g, double *rps)
 {
-    double r = 0;
-    for (unsigned i = 0; i < g->n; i++)
-        if (b->base_rps && g->slot[i] < b->ncounts)
-            r += b->base_rps[g->slot[i]];
+    double r = 0, least = 0;
+    for (unsigned i = 0; i < g->n; i++) {
+        if (!b->base_rps || g->slot[i] >= b->ncounts || b->base_rps[g->slot[i]] <= 0)
+            continue;
+        double x = b->base_rps[g->slot[i]];
+        r += x;
+        least = least == 0 || x < least ? x : least;
+    }
     *rps = r;
-    return r * (double)b->app->cfg->attrib.min_leak_bytes;
+    return least * (double)b->app->cfg->attrib.min_leak_bytes;
 }
 
 /* The baseline's rendered rate of the routes outside <g> over this round's
