@@ -72,8 +72,9 @@ test('bisect: Vue demo under mixed load: leaking is exactly news, modes switched
   }
   const newsAlone = j.rounds.find((r) => r.kind === 'test' && r.off.length === 1 && r.off[0] === 'news');
   check(newsAlone && /leak/i.test(newsAlone.decision), `a round with news alone off decided leaking: ${newsAlone && roundLine(newsAlone)}`);
-  // 6 with every decision right; a group left undecided while news rendered is tested once more
-  check(j.rounds.length <= 10, `${j.rounds.length} rounds for 4 candidates and one leak`);
+  // 6 with every decision right, 8 with news confirmed; a group left
+  // undecided while news rendered is tested once more
+  check(j.rounds.length <= 12, `${j.rounds.length} rounds for 4 candidates and one leak`);
   // modes restored, and every candidate was served in csr at some point
   for (const n of Object.keys(after)) {
     eq(after[n].mode, 'ssr', `${n} mode after the bisection`);
@@ -222,7 +223,10 @@ async function fullSpeedBisect(ctx, memory, what, strict, { round = 4, max = nul
   check(j.state !== 'failed', `${what}: the bisection failed: ${j.message}`);
   check(!j.rounds.some((r) => /too few memory readings/.test(r.decision || '')), `${what}: a round lacked readings: ${all}`);
   if (strict) {
-    eq(j.state, 'done', `${what}: state (message ${JSON.stringify(j.message)}); rounds: ${all}`);
+    // "undecided" only for clean routes whose tiny threshold (min_leak_bytes
+    // at a rate of a few requests/s) the floors of 4 s rounds cannot resolve
+    check(j.state === 'done' || (j.state === 'undecided' && j.undecided.every((n) => !['news', 'live'].includes(n))),
+      `${what}: state ${j.state} (message ${JSON.stringify(j.message)}); rounds: ${all}`);
     eq(JSON.stringify([...j.leaking].sort()), '["live","news"]', `${what}: leaking; rounds: ${all}`);
   } else {
     check(['done', 'undecided'].includes(j.state), `${what}: state ${j.state} (${j.message}); rounds: ${all}`);
@@ -235,7 +239,7 @@ async function fullSpeedBisect(ctx, memory, what, strict, { round = 4, max = nul
   for (const n of FAST_CAND) eq(`${routes[n].mode}/${routes[n].mode_by}`, 'ssr/config', `${n} after the bisection`);
 }
 
-test('bisect: full speed (-c 8, no rate limit), forced GC with designed rows (the default): news and live found, never failed', async (ctx) => {
+test('bisect: full speed (-c 8, no rate limit), forced GC with designed rows (the default): exactly news and live found, never failed', async (ctx) => {
   await fullSpeedBisect(ctx, (app) => {
     const base = `http://127.0.0.1:${app.port}`;
     return { source: 'http', url: `${base}/__mem`, gc_url: `${base}/__mem?gc=1`, interval_ms: 100 };
