@@ -65,9 +65,9 @@ unsigned bisect_troughs(const double *t, const double *y, unsigned n, unsigned w
 /* The trough window for <n> raw samples: enough troughs for a slope
  * (about 8), at most BISECT_TROUGH_WIN samples each, at least 1. */
 unsigned bisect_trough_win(unsigned n);
-/* Least-squares slope of <y> on <t>. Its standard error is widened by the
- * lag-1 autocorrelation of the residuals (the saw-tooth between major GCs
- * makes neighbours alike), and df shrinks to the effective sample size.
+/* Least-squares slope of <y> on <t>, df = n - 2. Its standard error is
+ * widened by the lag-1 autocorrelation of the residuals (the saw-tooth
+ * between major GCs makes neighbours alike).
  * 0, or -1 (e->df = 0) with fewer than BISECT_MIN_POINTS points or no
  * spread in <t>. */
 int bisect_slope(const double *t, const double *y, unsigned n, struct bisect_est *e);

@@ -184,11 +184,11 @@ int bisect_slope(const double *t, const double *y, unsigned n, struct bisect_est
         prev = r;
     }
     /* neighbours alike (rho > 0) carry less information than n readings:
-     * the variance of the slope grows by (1 + rho) / (1 - rho), and the
-     * effective n shrinks by as much. Capped at rho 0.5 (a factor 3): with
-     * a dozen readings rho is rough, and a curved trend (throughput falling
-     * as forced GCs get longer) also looks like rho; past the cap df would
-     * fall to 1 and t975 to 12.7, and nothing could ever be decided */
+     * the variance of the slope grows by (1 + rho) / (1 - rho), capped at
+     * rho 0.5 (a factor 3): with a dozen readings rho is rough, and a
+     * curved trend (throughput falling as forced GCs get longer) also looks
+     * like rho. df stays n - 2: shrinking it too (to n / 3 - 2) made df 1
+     * and t975 12.7 for a round of 7 floors, and nothing could be decided */
     double rho = sse > 0 ? lag / sse : 0;
     if (rho < 0)
         rho = 0;
@@ -196,10 +196,9 @@ int bisect_slope(const double *t, const double *y, unsigned n, struct bisect_est
         rho = 0.5;
     double f = (1 + rho) / (1 - rho);
     double var = sse / (n - 2) / sxx * f;
-    int df = (int)((double)n / f) - 2;
     e->rate = b;
     e->se = sqrt(var);
-    e->df = df < 1 ? 1 : df;
+    e->df = (int)n - 2;
     e->n = n;
     return 0;
 }
