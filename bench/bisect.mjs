@@ -220,11 +220,17 @@ function report(o) {
 
   if (run) {
     const m = run.meta;
-    console.log(`run: ${m.command}, ${m.date}, load ${m.rate} req/s -c ${m.concurrency} seed ${m.seed}, warm-up ${m.warmup_s} s, ` +
+    const loadTxt = Number(m.rate) === 0 ? `full speed (closed loop, no rate limit) -c ${m.concurrency}` : `${m.rate} req/s -c ${m.concurrency}`;
+    console.log(`run: ${m.command}, ${m.date}, load ${loadTxt} seed ${m.seed}, warm-up ${m.warmup_s} s, ` +
       `leakproxy ${m.leakproxy_sha256} (HEAD ${m.head}), node ${m.node}, ${m.nproc} CPUs, load average at the end ${m.loadavg_end}`);
   }
   console.log(`bisection: ${j.state}${j.message ? ` (${j.message})` : ''}, metric ${metric}, rounds of ${j.round_seconds} s, ` +
     `${cand.length} candidates: ${cand.join(', ')}`);
+  if ((j.undecided || []).length) console.log(`undecided (counted as cleared, not settled): ${j.undecided.join(', ')}`);
+  const sigs = {};
+  for (const r of rounds) sigs[r.signal ?? 'none'] = (sigs[r.signal ?? 'none'] || 0) + 1;
+  console.log(`signals: ${Object.entries(sigs).map(([k, v]) => `${k} ${v}`).join(', ')}; rounds extended: ${rounds.filter((r) => r.extended).length}; ` +
+    `too few readings: ${rounds.filter((r) => /too few memory readings/.test(r.decision || '')).length}`);
   console.log(`found: ${found.length ? found.join(', ') : '(none)'}; ${rounds.length} rounds ` +
     `(${rounds.filter((r) => r.kind === 'baseline').length} baseline, ${rounds.filter((r) => r.kind === 'test').length} test), ${f1(minutes)} minutes`);
 
@@ -249,7 +255,7 @@ function report(o) {
     `${verdicts.fn.length ? ` (missed: ${verdicts.fn.join(', ')})` : ''}; false positives: ${verdicts.fp.length ? verdicts.fp.join(', ') : 'none'}`);
 
   // rounds
-  console.log('\nrounds (growth = mean floor growth over the rows that started in the round, ± its standard error;');
+  console.log('\nrounds (growth = the slope of the round\'s floors or heap_used troughs after its switch, ± its standard error;');
   console.log('"expected" = what truth.json predicts switching the group off lowers growth by: the off routes\' rendered rates in the last baseline × truth\'s steady bytes per request):');
   console.log(`  ${'#'.padStart(2)} ${'start'.padEnd(8)} ${'s'.padStart(4)} ${'off'.padEnd(36)} ${'rows'.padStart(4)} ${'ssr req'.padStart(7)} ` +
     `${'growth KB/s'.padStart(15)} ${'lowered by'.padStart(10)} ${'95% low'.padStart(8)} ${'half-width'.padStart(10)} ${'expected'.padStart(8)}  decision`);
@@ -271,7 +277,7 @@ function report(o) {
     }
     if (r.kind === 'baseline') lastBase = r;
     const half = r.kind === 'test' ? r.lowered_by_bytes_per_s - r.lowered_by_low : NaN;
-    const dec = (r.decision || '').replace(/:.*$/, '').replace(/ \(.*$/, '');
+    const dec = (r.decision || '').replace(/:.*$/, '').replace(/ \(.*$/, '') + (r.signal ? ` [${r.signal}${r.extended ? `, extended ${r.extended}` : ''}]` : '');
     console.log(`  ${String(r.round).padStart(2)} ${hhmmss(r.start_ms)} ${secs.toFixed(0).padStart(4)} ${(r.kind === 'baseline' ? '(baseline)' : r.off.join(',')).padEnd(36)} ` +
       `${String(r.rows).padStart(4)} ${String(r.ssr_requests).padStart(7)} ${(kbs(r.growth_bytes_per_s) + ' ± ' + kbs(r.growth_se)).padStart(15)} ` +
       `${(r.kind === 'test' ? kbs(r.lowered_by_bytes_per_s) : '').padStart(10)} ${(r.kind === 'test' ? kbs(r.lowered_by_low) : '').padStart(8)} ` +

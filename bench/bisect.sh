@@ -6,6 +6,7 @@
 #   METRIC=rss bench/bisect.sh 60         # bisect on RSS instead of heap_used
 #   LEAK_BUS=0 TAG=nobus bench/bisect.sh 60   # a control run: the app's switches pass through
 #   ROUTES=news,about,products,user bench/bisect.sh 30   # only these candidates
+#   RATE=0 CONC=8 WARMUP=15 TAG=fullspeed nice -n 5 bench/bisect.sh 10   # full speed: closed loop, no rate limit
 #   bench/bisect.sh --report bench/results/bisect-vue-60-2026-11-23.json   # re-print a saved run
 #
 # What it does, all on free loopback ports, everything it starts killed on exit (trap):
@@ -30,7 +31,7 @@
 #     demo/vue/truth.json, every round, rounds and minutes, rounds vs log2(candidates), and
 #     whether every mode is back to what it was before (GET /api/routes before and after).
 #
-# Environment: RATE (100), CONC (4), SEED (1), WARMUP (60), METRIC (heap_used), ROUTES (all),
+# Environment: RATE (100; 0 = full speed, closed-loop clients without a rate limit), CONC (4), SEED (1), WARMUP (60), METRIC (heap_used), ROUTES (all),
 # MAX_MINUTES (120), TAG (added to the file name), OUT_DIR (bench/results), LEAKPROXY (./leakproxy),
 # KEEP_WORK=1 keeps the temp dir (logs). The app's own variables (LEAKS, LEAK_BUS, LEAK_LIVE,
 # LEAK_NATIVE, LEAK_*_KB, CACHE_*, WARMUP_MB) pass through to it and are recorded in the run file.

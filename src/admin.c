@@ -288,12 +288,13 @@ static void api_bisect(struct app *app, struct evhttp_request *req, enum evhttp_
     }
     json_t *body = request_json(req);
     json_t *routes = body ? json_object_get(body, "routes") : NULL, *rs = body ? json_object_get(body, "round_seconds") : NULL,
-           *metric = body ? json_object_get(body, "metric") : NULL;
+           *metric = body ? json_object_get(body, "metric") : NULL, *ms = body ? json_object_get(body, "max_seconds") : NULL;
     const char *names[256];
     unsigned n = 0;
     int bad = body == NULL || !json_is_object(body) ||
               (rs && (!json_is_integer(rs) || json_integer_value(rs) < 2 || json_integer_value(rs) > 3600)) ||
-              (metric && !json_is_string(metric));
+              (metric && !json_is_string(metric)) ||
+              (ms && (!json_is_integer(ms) || json_integer_value(ms) < 60 || json_integer_value(ms) > 86400));
     if (!bad && routes && !(json_is_string(routes) && strcmp(json_string_value(routes), "all") == 0)) {
         size_t i;
         json_t *v;
@@ -310,12 +311,12 @@ static void api_bisect(struct app *app, struct evhttp_request *req, enum evhttp_
     if (bad) {
         json_decref(body);
         reply_error(req, 400, "expected {\"routes\": [NAME, ...] | \"all\", \"round_seconds\": 2..3600, "
-                              "\"metric\": \"heap_used\" | \"rss\"}");
+                              "\"max_seconds\": 60..86400, \"metric\": \"heap_used\" | \"rss\" | \"external\"}");
         return;
     }
     char err[300];
     int code = bisect_start(app, n ? names : NULL, n, rs ? (unsigned)json_integer_value(rs) : 60,
-                            metric ? json_string_value(metric) : NULL, err, sizeof err);
+                            ms ? (unsigned)json_integer_value(ms) : 0, metric ? json_string_value(metric) : NULL, err, sizeof err);
     json_decref(body);
     if (code != 200) {
         reply_error(req, code, err);

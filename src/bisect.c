@@ -13,17 +13,42 @@
  * leaking route. The baseline is measured again every BISECT_REBASE test
  * rounds, because traffic drifts.
  *
- * A leak found is kept switched off for the rest of the run: a big leak's
+ * A single route found guilty is tested alone once more, after a new
+ * baseline, before it is named: each round is a one-sided 2.5 % test, and
+ * a short round's mix of requests drifts from its baseline's (designed rows
+ * admit random halves of the routes). A leak found is kept switched off for
+ * the rest of the run: a big leak's
  * arrival noise would otherwise hide a small one (measured: news at 240 KB
  * per request hid live's 9 KB in every round). A find forces a new baseline
  * (with the found leaks off) and queues once more, as one group, every route
  * cleared while that leak was rendering: if nothing else leaks that costs
  * one round, else that group is split like any other.
  *
- * The rate of a round comes from the series rows that started after the
- * round's switch (rows holding requests from before are skipped): the mean
- * of the rows' growth weighted by their length, with a standard error from
- * their spread and a Student t quantile.
+ * The growth of a round is a least-squares slope over the readings taken
+ * after the round's switch, per worker, summed. Heap rounds use the forced
+ * (or app-reported) GC floors when the round has BISECT_MIN_POINTS of them,
+ * else the troughs of heap_used: the minimum of each window of a few raw
+ * samples, which drops the young garbage on top of the old generation. At
+ * full speed forced GCs are rare (each pauses the app 100-600 ms at a heap
+ * of 100-700 MB, and the budget spaces them), while a fast leak shows in
+ * the troughs within seconds. rss and external are read as troughs too. A
+ * round asks memsrc for a floor right after its switch and another when its
+ * time is up, so it has floors at both ends whatever the sampler's budget.
+ * A test round compares on a signal both it and the baseline have; its rate
+ * is scaled by the baseline's rendered rate of the routes rendering in both
+ * (closed-loop clients speed the rest up while a group is off, and forced
+ * GCs slow everything down as the heap grows).
+ *
+ * A round that cannot decide is not a failure: without enough readings it
+ * is extended, then repeated after a new baseline; when its interval
+ * straddles the threshold (min_leak_bytes per request at the rate of the
+ * group's least busy route)
+ * and a longer round could settle it, it is extended once; otherwise the
+ * group counts as cleared, is listed as undecided and is tested again after
+ * the next find. The run ends "done" (every group decided), "undecided" (its
+ * time limit max_seconds, BISECT_MAX_REPEAT rounds in a row without readings,
+ * or groups still undecided at the end: the message says which), "aborted",
+ * or "failed" (only when the memory source was removed by a reload).
  *
  * Modes: bisect only touches routes in ssr mode that are not never_csr, sets
  * them with "bisect" as the author, and restores every mode it changed when
@@ -47,8 +72,12 @@
 #define BISECT_MAX_ROUTES 256
 #define BISECT_MAX_ROUNDS 128
 #define BISECT_REBASE     3
+#define BISECT_FLOOR_WAIT_S 30        /* longest wait for the floor that closes a round */
+
+const char *const bisect_signal_names[BISECT_NSIG] = { "floor", "trough", "rss", "external" };
 
 struct bgroup {
+    unsigned confirm;                 /* a single route found guilty once: this round confirms */
     unsigned n;
     unsigned slot[BISECT_MAX_ROUTES];
 };
@@ -57,16 +86,19 @@ struct bround {
     int baseline;
     struct bgroup g;
     uint64_t start_ms, end_ms;
-    unsigned rows;
+    unsigned rows;                    /* readings behind the estimate compared */
+    int signal;                       /* enum bisect_signal, -1: none */
+    unsigned extended;
+    int unsure;                       /* decided as cleared without reaching the threshold */
     double rate, se, ssr_requests, per_request;
-    double base_rate, contribution, low;
-    char decision[160];
+    double base_rate, contribution, low, high, threshold, scale;
+    char decision[200];
 };
 
 struct bisect_run {
     struct app *app;
-    int metric;                       /* ATTRIB_HEAP or ATTRIB_RSS */
-    unsigned round_seconds;
+    int metric;                       /* ATTRIB_HEAP, ATTRIB_RSS or ATTRIB_EXT */
+    unsigned round_seconds, max_seconds;
     struct bgroup cand;
     struct bgroup queue[2 * BISECT_MAX_ROUTES];
     unsigned qhead, qn;
@@ -74,19 +106,164 @@ struct bisect_run {
     unsigned nrounds;
     unsigned found[BISECT_MAX_ROUTES], nfound;  /* kept off once found */
     struct bgroup cleared;            /* cleared since the last find: re-tested after it */
-    double base_rate, base_se;
-    int base_df;
+    struct bgroup unsure;             /* cleared without reaching the threshold, since the last find */
+    struct bisect_est base_est[BISECT_NSIG];
+    double *base_rps;                 /* per slot: rendered requests/s in the last baseline */
     unsigned since_base;
+    unsigned repeats;                 /* rounds in a row without a usable signal */
+    unsigned retests;                 /* times the undecided routes were queued again at the end */
     struct event *timer;
     uint64_t round_start_us;
     unsigned extended;                /* times the current round was lengthened */
+    int closing;                      /* the round's time is up: waiting for its closing floor */
+    int floor_wait;                   /* a floor asked of memsrc has not arrived */
     uint64_t *counts0;
     unsigned ncounts;
     /* what bisect changed, to restore */
     unsigned changed[BISECT_MAX_ROUTES], nchanged;
-    char state[16], message[200];
+    char state[16], message[300];
     uint64_t started_ms, finished_ms;
+    /* scratch for the fits: one worker's raw points, and their troughs */
+    double pt[SERIES_RAW], py[SERIES_RAW], tt[SERIES_RAW], ty[SERIES_RAW];
 };
+
+/* ---- the round decision (pure) ------------------------------------------ */
+
+unsigned bisect_trough_win(unsigned n)
+{
+    unsigned w = n / 8;
+    return w < 1 ? 1 : w > BISECT_TROUGH_WIN ? BISECT_TROUGH_WIN : w;
+}
+
+unsigned bisect_troughs(const double *t, const double *y, unsigned n, unsigned win, double *tt, double *ty)
+{
+    unsigned k = 0;
+    if (win == 0)
+        win = 1;
+    for (unsigned i = 0; i < n; i += win) {
+        unsigned end = i + win < n ? i + win : n;
+        if ((end - i) * 2 < win)
+            break;                    /* a short tail would be a biased minimum */
+        unsigned lo = i;
+        for (unsigned j = i + 1; j < end; j++)
+            if (y[j] < y[lo])
+                lo = j;
+        tt[k] = t[lo];
+        ty[k] = y[lo];
+        k++;
+    }
+    return k;
+}
+
+int bisect_slope(const double *t, const double *y, unsigned n, struct bisect_est *e)
+{
+    memset(e, 0, sizeof *e);
+    if (n < BISECT_MIN_POINTS)
+        return -1;
+    double mt = 0, my = 0;
+    for (unsigned i = 0; i < n; i++) {
+        mt += t[i];
+        my += y[i];
+    }
+    mt /= n;
+    my /= n;
+    double sxx = 0, sxy = 0;
+    for (unsigned i = 0; i < n; i++) {
+        sxx += (t[i] - mt) * (t[i] - mt);
+        sxy += (t[i] - mt) * (y[i] - my);
+    }
+    if (sxx <= 0)
+        return -1;
+    double b = sxy / sxx, a = my - b * mt;
+    double sse = 0, lag = 0, prev = 0;
+    for (unsigned i = 0; i < n; i++) {
+        double r = y[i] - (a + b * t[i]);
+        sse += r * r;
+        if (i)
+            lag += r * prev;
+        prev = r;
+    }
+    /* neighbours alike (rho > 0) carry less information than n readings:
+     * the variance of the slope grows by (1 + rho) / (1 - rho), capped at
+     * rho 0.5 (a factor 3): with a dozen readings rho is rough, and a
+     * curved trend (throughput falling as forced GCs get longer) also looks
+     * like rho. df stays n - 2: shrinking it too (to n / 3 - 2) made df 1
+     * and t975 12.7 for a round of 7 floors, and nothing could be decided */
+    double rho = sse > 0 ? lag / sse : 0;
+    if (rho < 0)
+        rho = 0;
+    if (rho > 0.5)
+        rho = 0.5;
+    double f = (1 + rho) / (1 - rho);
+    double var = sse / (n - 2) / sxx * f;
+    e->rate = b;
+    e->se = sqrt(var);
+    e->df = (int)n - 2;
+    e->n = n;
+    return 0;
+}
+
+void bisect_est_add(struct bisect_est *sum, const struct bisect_est *e)
+{
+    sum->rate += e->rate;
+    sum->se = sqrt(sum->se * sum->se + e->se * e->se);
+    sum->df = sum->n == 0 || e->df < sum->df ? e->df : sum->df;
+    sum->n += e->n;
+}
+
+int bisect_pick(int metric, const struct bisect_est *a, const struct bisect_est *b)
+{
+    static const int heap[] = { BISECT_SIG_FLOOR, BISECT_SIG_TROUGH, -1 };
+    static const int rss[] = { BISECT_SIG_RSS, -1 };
+    static const int ext[] = { BISECT_SIG_EXT, -1 };
+    const int *order = metric == ATTRIB_RSS ? rss : metric == ATTRIB_EXT ? ext : heap;
+    for (; *order >= 0; order++)
+        if (a[*order].df >= 1 && a[*order].n >= BISECT_MIN_POINTS &&
+            (b == NULL || (b[*order].df >= 1 && b[*order].n >= BISECT_MIN_POINTS)))
+            return *order;
+    return -1;
+}
+
+enum bisect_call bisect_decide(const struct bisect_est *base, const struct bisect_est *test, double scale,
+                               double threshold, struct bisect_cmp *out)
+{
+    struct bisect_cmp c = { 0 };
+    if (!(scale > 0))
+        scale = 1;
+    scale = scale < 0.25 ? 0.25 : scale > 4 ? 4 : scale;
+    double trate = test->rate * scale, tse = test->se * scale;
+    c.contrib = base->rate - trate;
+    c.df = test->df < base->df ? test->df : base->df;
+    double t = attrib_t975(c.df);
+    double h = t * sqrt(base->se * base->se + tse * tse);
+    c.low = c.contrib - h;
+    c.high = c.contrib + h;
+    c.threshold = threshold;
+    /* a growth significantly above 0 but surely below the threshold is not
+     * a leak worth naming (a cache filling, floors precise to KB/s once the
+     * big leaks are off) */
+    enum bisect_call call = c.high < threshold ? BISECT_CLEARED : c.low > 0 ? BISECT_GUILTY : BISECT_UNSURE;
+    if (call == BISECT_UNSURE) {
+        /* a round twice as long halves the test's variance (and about
+         * doubles its df); the baseline's stays */
+        double h2 = attrib_t975(2 * c.df < base->df ? 2 * c.df : base->df) *
+                    sqrt(base->se * base->se + tse * tse / 2);
+        c.resolvable = c.contrib - h2 > 0 || c.contrib + h2 < threshold;
+    }
+    *out = c;
+    return call;
+}
+
+enum bisect_step bisect_next_step(int have, enum bisect_call call, int resolvable, unsigned extended)
+{
+    if (!have)
+        return extended < BISECT_MAX_EXTEND ? BISECT_EXTEND : BISECT_REPEAT;
+    if (call == BISECT_UNSURE && resolvable && extended < 1)
+        return BISECT_EXTEND;
+    return BISECT_DECIDE;
+}
+
+/* ---- the run -------------------------------------------------------------- */
 
 static void restore_modes(struct bisect_run *b)
 {
@@ -124,6 +301,10 @@ static void finish(struct bisect_run *b, const char *state, const char *msg)
 {
     if (b->timer)
         event_del(b->timer);
+    if (b->floor_wait)
+        memsrc_cancel_floor(b->app);  /* ours: memsrc holds one floor request at a time */
+    b->floor_wait = 0;
+    b->closing = 0;
     restore_modes(b);
     snprintf(b->state, sizeof b->state, "%s", state);
     snprintf(b->message, sizeof b->message, "%s", msg ? msg : "");
@@ -138,45 +319,98 @@ static void finish(struct bisect_run *b, const char *state, const char *msg)
     events_commit(b->app, ev);
 }
 
-/* Growth rate over the rows that started after <since_us>. */
-static int round_rate(struct bisect_run *b, uint64_t since_us, double *rate, double *se, int *df,
-                      unsigned *rows)
+/* "news, live" into <buf>. */
+static const char *names_text(const struct bisect_run *b, const struct bgroup *g, const unsigned *slots,
+                              unsigned n, char *buf, size_t len)
 {
-    const struct series *s = &b->app->series;
-    double sw = 0, swx = 0, swxx = 0;
-    unsigned n = 0;
-    for (unsigned i = 0; i < s->row_n; i++) {
-        const struct series_row *r = series_row(s, i, NULL);
-        if (r->t0 < since_us)
-            continue;
-        int ok = b->metric == ATTRIB_HEAP ? (r->flags & MEM_HAS_HEAP) && (r->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV))
-                                          : (r->flags & MEM_HAS_RSS) != 0;
-        if (!ok)
-            continue;
-        double dt = (double)(r->t1 - r->t0) / 1e6;
-        double y = b->metric == ATTRIB_HEAP ? (double)r->d_floor : (double)r->d_rss;
-        if (dt <= 0)
-            continue;
-        double x = y / dt;
-        sw += dt;
-        swx += dt * x;
-        swxx += dt * x * x;
-        n++;
+    size_t o = 0;
+    buf[0] = '\0';
+    if (g) {
+        slots = g->slot;
+        n = g->n;
     }
-    *rows = n;
-    if (n < 3 || sw <= 0)
-        return -1;
-    double mean = swx / sw;
-    double var = swxx / sw - mean * mean;
-    if (var < 0)
-        var = 0;
-    *rate = mean;
-    *se = sqrt(var * n / (n - 1) / n);
-    *df = (int)n - 1;
-    return 0;
+    for (unsigned i = 0; i < n && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "", stats_at(&b->app->stats, slots[i])->name);
+    return buf;
+}
+
+/* One worker's growth on every signal over [t0, t1] (microseconds), added
+ * to <est>. A worker with readings in the window but too few for a slope
+ * spoils that signal for the round (the sum would miss its growth). */
+static void worker_estimates(struct bisect_run *b, const struct series_worker *w, uint64_t t0, uint64_t t1,
+                             struct bisect_est *est, int *spoiled)
+{
+    unsigned np = series_npoints(w, 1);
+    for (int sig = 0; sig < BISECT_NSIG; sig++) {
+        unsigned n = 0;
+        uint64_t last_floor = 0;
+        int have_floor = 0;
+        for (unsigned i = 0; i < np; i++) {
+            const struct series_point *p = series_point(w, 1, i);
+            if (p->t_us < t0 || p->t_us > t1)
+                continue;
+            double y;
+            if (sig == BISECT_SIG_FLOOR) {
+                /* a forced GC's reading, or a new floor the app reported
+                 * (its value repeats until the next major GC) */
+                if (p->flags & MEM_GC)
+                    y = (double)p->heap_used;
+                else if ((p->flags & MEM_HAS_FLOOR) && (!have_floor || p->floor != last_floor))
+                    y = (double)p->floor;
+                else
+                    continue;
+                last_floor = p->floor;
+                have_floor = 1;
+            } else if (sig == BISECT_SIG_TROUGH) {
+                if (!(p->flags & MEM_HAS_HEAP))
+                    continue;
+                y = (double)p->heap_used;
+            } else if (sig == BISECT_SIG_RSS) {
+                if (!(p->flags & MEM_HAS_RSS))
+                    continue;
+                y = (double)p->rss;
+            } else {
+                if (!(p->flags & MEM_HAS_EXT))
+                    continue;
+                y = (double)p->external;
+            }
+            b->pt[n] = (double)(p->t_us - t0) / 1e6;
+            b->py[n] = y;
+            n++;
+        }
+        if (n == 0)
+            continue;                 /* nothing of this kind from this worker */
+        const double *ft = b->pt, *fy = b->py;
+        unsigned fn = n;
+        if (sig != BISECT_SIG_FLOOR) {
+            fn = bisect_troughs(b->pt, b->py, n, bisect_trough_win(n), b->tt, b->ty);
+            ft = b->tt;
+            fy = b->ty;
+        }
+        struct bisect_est e;
+        if (bisect_slope(ft, fy, fn, &e) < 0)
+            spoiled[sig] = 1;
+        else
+            bisect_est_add(&est[sig], &e);
+    }
+}
+
+/* Growth over [t0, t1] on every signal, summed over the workers that have
+ * readings in it; est[sig].df = 0 where there is none. */
+static void round_estimates(struct bisect_run *b, uint64_t t0, uint64_t t1, struct bisect_est *est)
+{
+    int spoiled[BISECT_NSIG] = { 0 };
+    memset(est, 0, BISECT_NSIG * sizeof *est);
+    const struct series *s = &b->app->series;
+    for (unsigned i = 0; i < s->nw; i++)
+        worker_estimates(b, s->w[i], t0, t1, est, spoiled);
+    for (int sig = 0; sig < BISECT_NSIG; sig++)
+        if (spoiled[sig] || est[sig].n == 0)
+            memset(&est[sig], 0, sizeof est[sig]);
 }
 
 static void start_round(struct bisect_run *b);
+static void floor_arrived(void *arg, int err, uint64_t floor, unsigned workers);
 
 static void split_push(struct bisect_run *b, const struct bgroup *g)
 {
@@ -193,62 +427,243 @@ static void split_push(struct bisect_run *b, const struct bgroup *g)
     }
 }
 
-static void end_round(evutil_socket_t fd, short what, void *arg)
+static void push_front(struct bisect_run *b, const struct bgroup *g)
+{
+    const unsigned qcap = sizeof b->queue / sizeof b->queue[0];
+    if (b->qn >= qcap)
+        return;
+    b->qhead = (b->qhead + qcap - 1) % qcap;
+    b->queue[b->qhead] = *g;
+    b->qn++;
+}
+
+static uint64_t deadline_ms(const struct bisect_run *b)
+{
+    return b->started_ms + (uint64_t)b->max_seconds * 1000u;
+}
+
+/* The run's time is up (or its rounds): says what is known and what is not. */
+static void finish_undecided(struct bisect_run *b, const char *why)
+{
+    char found[160], msg[300];
+    names_text(b, NULL, b->found, b->nfound, found, sizeof found);
+    snprintf(msg, sizeof msg, "%s; leaking found so far: %s; %u group(s) not tested", why,
+             b->nfound ? found : "none", b->qn);
+    finish(b, "undecided", msg);
+}
+
+static void arm(struct bisect_run *b, unsigned secs)
+{
+    struct timeval tv = { (time_t)secs, 0 };
+    event_add(b->timer, &tv);
+}
+
+/* Asks memsrc for a forced-GC floor now (rounds start and end on one, so a
+ * round has floors at both ends whatever the sampler's budget). 0 if asked. */
+static int ask_floor(struct bisect_run *b)
+{
+    if (b->floor_wait || !memsrc_can_force_gc(b->app))
+        return -1;
+    b->floor_wait = 1;
+    if (memsrc_read_floor(b->app, floor_arrived, b, 0) < 0) {
+        b->floor_wait = 0;            /* a probe holds the floor reader */
+        return -1;
+    }
+    return 0;
+}
+
+static void evaluate_round(struct bisect_run *b);
+
+/* The round timer: the round's time is up (ask for its closing floor, then
+ * evaluate), or the closing floor did not come in time (evaluate anyway). */
+static void round_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct bisect_run *b = arg;
-    struct app *app = b->app;
-    struct bround *r = &b->rounds[b->nrounds];
     (void)fd;
     (void)what;
+    if (!b->closing) {
+        b->closing = 1;
+        if (ask_floor(b) == 0) {
+            if (b->floor_wait)        /* not answered at once (a failed send answers at once) */
+                arm(b, BISECT_FLOOR_WAIT_S);
+            return;
+        }
+    }
+    if (b->floor_wait) {
+        memsrc_cancel_floor(b->app);
+        b->floor_wait = 0;
+    }
+    b->closing = 0;
+    evaluate_round(b);
+}
 
-    double rate = 0, se = 0;
-    int df = 0;
-    unsigned rows = 0;
-    r->end_ms = app_wall_ms(app);
-    if (round_rate(b, b->round_start_us, &rate, &se, &df, &rows) < 0 && b->extended < 3) {
-        /* forced GCs got slower (the heap grew): give the round more time */
-        b->extended++;
-        struct timeval tv = { (time_t)b->round_seconds, 0 };
-        event_add(b->timer, &tv);
+/* memsrc's answer to ask_floor(): the reading is in the series already. A
+ * closing floor ends the round, from the event loop rather than from inside
+ * memsrc's callback. */
+static void floor_arrived(void *arg, int err, uint64_t floor, unsigned workers)
+{
+    struct bisect_run *b = arg;
+    (void)err;
+    (void)floor;
+    (void)workers;
+    b->floor_wait = 0;
+    if (b->closing) {
+        event_del(b->timer);
+        event_active(b->timer, EV_TIMEOUT, 0);
+    }
+}
+
+/* The growth below which the group is cleared: min_leak_bytes per request
+ * at the rendered rate (in the last baseline) of its least busy route with
+ * traffic. One route of the group leaking that little adds at least this
+ * much; the group's summed rate would let a large group hide a small leak
+ * in one of its routes. <rps>: the group's summed rate (0: no traffic). */
+static double group_threshold(const struct bisect_run *b, const struct bgroup *g, double *rps)
+{
+    double r = 0, least = 0;
+    for (unsigned i = 0; i < g->n; i++) {
+        if (!b->base_rps || g->slot[i] >= b->ncounts || b->base_rps[g->slot[i]] <= 0)
+            continue;
+        double x = b->base_rps[g->slot[i]];
+        r += x;
+        least = least == 0 || x < least ? x : least;
+    }
+    *rps = r;
+    return least * (double)b->app->cfg->attrib.min_leak_bytes;
+}
+
+/* The baseline's rendered rate of the routes outside <g> over this round's
+ * (<secs> long so far): bisect_decide's scale. 1 without a baseline rate. */
+static double rest_scale(const struct bisect_run *b, const struct bgroup *g, double secs)
+{
+    const struct app *app = b->app;
+    double rb = 0, rt = 0;
+    for (unsigned i = 0; i < app->stats.n && i < b->ncounts; i++) {
+        unsigned k;
+        for (k = 0; k < g->n; k++)
+            if (g->slot[k] == i)
+                break;
+        if (k < g->n)
+            continue;
+        rb += b->base_rps[i];
+        rt += (double)(stats_at((struct stats *)&app->stats, i)->rendered - b->counts0[i]) / secs;
+    }
+    return rb >= 1 && rt >= 1 && secs > 0 ? rb / rt : 1;
+}
+
+static void evaluate_round(struct bisect_run *b)
+{
+    struct app *app = b->app;
+    struct bround *r = &b->rounds[b->nrounds];
+    uint64_t now_us = app_now_us(), now_ms = app_wall_ms(app);
+    struct bisect_est est[BISECT_NSIG];
+
+    if (app->mem == NULL) {
+        finish(b, "failed", "the memory source was removed (reload)");
         return;
     }
+    round_estimates(b, b->round_start_us, now_us, est);
+    int sig = bisect_pick(b->metric, est, r->baseline ? NULL : b->base_est);
+    struct bisect_cmp cmp = { 0 };
+    enum bisect_call call = BISECT_CLEARED;
+    double grp_rps = 0, thr = 0;
+    double secs_now = (double)(now_ms - r->start_ms) / 1000.0;
+    if (sig >= 0 && !r->baseline) {
+        thr = group_threshold(b, &r->g, &grp_rps);
+        r->scale = rest_scale(b, &r->g, secs_now);
+        call = bisect_decide(&b->base_est[sig], &est[sig], r->scale, thr, &cmp);
+        if (call == BISECT_UNSURE && grp_rps <= 0)
+            call = BISECT_CLEARED;    /* no traffic in the baseline: nothing to leak */
+    }
+    enum bisect_step step = bisect_next_step(sig >= 0, call, cmp.resolvable, b->extended);
+    if (step == BISECT_EXTEND) {
+        if (now_ms + (uint64_t)b->round_seconds * 1000u > deadline_ms(b)) {
+            if (sig < 0) {
+                finish_undecided(b, "the time limit (max_seconds) came before the round had enough memory readings");
+                return;
+            }
+            step = BISECT_DECIDE;
+        } else {
+            b->extended++;
+            r->extended = b->extended;
+            arm(b, b->round_seconds);
+            return;
+        }
+    }
+    r->end_ms = now_ms;
+    r->signal = sig;
+    r->extended = b->extended;
     b->extended = 0;
-    if (rows < 3) {
-        r->rows = rows;
-        b->nrounds++;
-        finish(b, "failed", "too few memory readings in a round: lengthen round_seconds or shorten memory.interval_ms");
-        return;
+    unsigned most = 0;
+    for (int k = 0; k < BISECT_NSIG; k++)
+        most = est[k].n > most ? est[k].n : most;
+    r->rows = sig >= 0 ? est[sig].n : most;
+    if (sig >= 0) {
+        r->rate = est[sig].rate;
+        r->se = est[sig].se;
     }
-    r->rows = rows;
-    r->rate = rate;
-    r->se = se;
     double ssr = 0;
     for (unsigned i = 0; i < app->stats.n && i < b->ncounts; i++)
         ssr += (double)(stats_at(&app->stats, i)->rendered - b->counts0[i]);
     r->ssr_requests = ssr;
     double secs = (double)(r->end_ms - r->start_ms) / 1000.0;
-    r->per_request = ssr > 0 ? rate * secs / ssr : 0;
+    r->per_request = ssr > 0 ? r->rate * secs / ssr : 0;
     set_group(b, &r->g, 0);
+
+    if (step == BISECT_REPEAT) {
+        /* no usable readings however long the round ran: the memory source
+         * fails or answers too slowly; try again after a new baseline */
+        struct memsrc_health h;
+        memsrc_health(app, &h);
+        b->repeats++;
+        snprintf(r->decision, sizeof r->decision, "too few memory readings in %.0f s (%u; %u for a slope): %s%s%.80s",
+                 secs, most, BISECT_MIN_POINTS, r->baseline ? "baseline repeated" : "group queued again after a new baseline",
+                 h.failing ? "; the memory source fails: " : "", h.failing ? h.last_error : "");
+        if (!r->baseline)
+            push_front(b, &r->g);
+        b->since_base = BISECT_REBASE;
+        b->nrounds++;
+        if (b->repeats >= BISECT_MAX_REPEAT) {
+            char why[200];
+            snprintf(why, sizeof why, "%u rounds in a row without enough memory readings%s%.80s", b->repeats,
+                     h.failing ? " (the source fails: " : "", h.failing ? h.last_error : "");
+            if (h.failing)
+                snprintf(why + strlen(why), sizeof why - strlen(why), ")");
+            finish_undecided(b, why);
+            return;
+        }
+        goto next;
+    }
+    b->repeats = 0;
     if (r->baseline) {
-        b->base_rate = rate;
-        b->base_se = se;
-        b->base_df = df;
+        memcpy(b->base_est, est, sizeof est);
         b->since_base = 0;
-        if (b->nfound)
-            snprintf(r->decision, sizeof r->decision, "baseline: %.1f KB/s with every candidate rendering but the "
-                     "%u leaking route(s) found", rate / 1024, b->nfound);
-        else
-            snprintf(r->decision, sizeof r->decision, "baseline: %.1f KB/s with every candidate rendering", rate / 1024);
+        if (b->base_rps && secs > 0)
+            for (unsigned i = 0; i < app->stats.n && i < b->ncounts; i++)
+                b->base_rps[i] = (double)(stats_at(&app->stats, i)->rendered - b->counts0[i]) / secs;
+        snprintf(r->decision, sizeof r->decision, "baseline: %.1f KB/s (%s, %u readings) with every candidate rendering%s",
+                 r->rate / 1024, bisect_signal_names[sig], r->rows, b->nfound ? " but the leaking route(s) found" : "");
     } else {
-        double contrib = b->base_rate - rate, cse = sqrt(se * se + b->base_se * b->base_se);
-        int cdf = df < b->base_df ? df : b->base_df;
-        double low = contrib - attrib_t975(cdf) * cse;
-        r->base_rate = b->base_rate;
-        r->contribution = contrib;
-        r->low = low;
+        const struct bisect_est *be = &b->base_est[sig];
+        r->base_rate = be->rate;
+        r->contribution = cmp.contrib;
+        r->low = cmp.low;
+        r->high = cmp.high;
+        r->threshold = thr;
         b->since_base++;
-        if (low > 0) {
-            if (r->g.n == 1) {
+        if (call == BISECT_GUILTY) {
+            if (r->g.n == 1 && !r->g.confirm) {
+                /* a name is reported: one more round alone, after a new
+                 * baseline, before it is (a one-sided 2.5 % test per round,
+                 * and a short round's mix drifts from the baseline's) */
+                struct bgroup again = r->g;
+                again.confirm = 1;
+                push_front(b, &again);
+                b->since_base = BISECT_REBASE;
+                snprintf(r->decision, sizeof r->decision, "looks leaking: switching it off lowered growth by %.1f KB/s "
+                         "(95%% low %.1f, %s); tested alone again after a new baseline", cmp.contrib / 1024,
+                         cmp.low / 1024, bisect_signal_names[sig]);
+            } else if (r->g.n == 1) {
                 if (b->nfound < BISECT_MAX_ROUTES)
                     b->found[b->nfound++] = r->g.slot[0];
                 set_group(b, &r->g, 1);          /* kept off from now on */
@@ -257,27 +672,65 @@ static void end_round(evutil_socket_t fd, short what, void *arg)
                     b->queue[(b->qhead + b->qn++) % (sizeof b->queue / sizeof b->queue[0])] = b->cleared;
                     b->cleared.n = 0;
                 }
+                b->unsure.n = 0;                 /* tested again with the rest */
                 snprintf(r->decision, sizeof r->decision, "leaking: switching it off lowered growth by %.1f KB/s "
-                         "(95%% low %.1f); kept off, routes cleared so far tested again", contrib / 1024, low / 1024);
+                         "(95%% low %.1f, %s); kept off, routes cleared so far tested again", cmp.contrib / 1024,
+                         cmp.low / 1024, bisect_signal_names[sig]);
             } else {
                 split_push(b, &r->g);
-                snprintf(r->decision, sizeof r->decision, "holds a leak (-%.1f KB/s, 95%% low %.1f): split in two",
-                         contrib / 1024, low / 1024);
+                snprintf(r->decision, sizeof r->decision, "holds a leak (-%.1f KB/s, 95%% low %.1f, %s): split in two",
+                         cmp.contrib / 1024, cmp.low / 1024, bisect_signal_names[sig]);
             }
         } else {
             for (unsigned i = 0; i < r->g.n && b->cleared.n < BISECT_MAX_ROUTES; i++)
                 b->cleared.slot[b->cleared.n++] = r->g.slot[i];
-            snprintf(r->decision, sizeof r->decision, "cleared: growth changed by %.1f KB/s, not significantly",
-                     -contrib / 1024);
+            if (call == BISECT_UNSURE) {
+                r->unsure = 1;
+                for (unsigned i = 0; i < r->g.n && b->unsure.n < BISECT_MAX_ROUTES; i++)
+                    b->unsure.slot[b->unsure.n++] = r->g.slot[i];
+                snprintf(r->decision, sizeof r->decision, "undecided, counted as cleared: growth changed by %.1f KB/s "
+                         "(95%% %.1f to %.1f straddles %.1f, %s); tested again after the next find",
+                         -cmp.contrib / 1024, cmp.low / 1024, cmp.high / 1024, thr / 1024, bisect_signal_names[sig]);
+            } else {
+                snprintf(r->decision, sizeof r->decision, "cleared: growth changed by %.1f KB/s, not significantly "
+                         "(95%% high %.1f below %.1f, %s)", -cmp.contrib / 1024, cmp.high / 1024, thr / 1024,
+                         bisect_signal_names[sig]);
+            }
         }
     }
     b->nrounds++;
+next:
+    if (b->qn == 0 && b->unsure.n && b->retests < BISECT_MAX_RETEST &&
+        app_wall_ms(app) + 2ull * b->round_seconds * 1000u <= deadline_ms(b)) {
+        /* nothing left but undecided routes: repeat them as one group after a
+         * new baseline (a find would have done so anyway) */
+        b->retests++;
+        push_front(b, &b->unsure);
+        for (unsigned i = 0; i < b->unsure.n; i++)
+            for (unsigned k = 0; k < b->cleared.n; k++)
+                if (b->cleared.slot[k] == b->unsure.slot[i])
+                    b->cleared.slot[k--] = b->cleared.slot[--b->cleared.n];
+        b->unsure.n = 0;
+        b->since_base = BISECT_REBASE;
+    }
     if (b->qn == 0) {
-        finish(b, "done", NULL);
+        if (b->unsure.n) {
+            char u[200], msg[300];
+            snprintf(msg, sizeof msg, "could not tell for %s: their growth interval straddled the threshold "
+                     "(min_leak_bytes per request at their rate); a longer round_seconds narrows it",
+                     names_text(b, &b->unsure, NULL, 0, u, sizeof u));
+            finish(b, "undecided", msg);
+        } else {
+            finish(b, "done", NULL);
+        }
         return;
     }
     if (b->nrounds >= BISECT_MAX_ROUNDS) {
-        finish(b, "failed", "too many rounds");
+        finish_undecided(b, "too many rounds");
+        return;
+    }
+    if (app_wall_ms(app) + (uint64_t)b->round_seconds * 1000u > deadline_ms(b)) {
+        finish_undecided(b, "the time limit (max_seconds) came");
         return;
     }
     start_round(b);
@@ -288,6 +741,7 @@ static void start_round(struct bisect_run *b)
     struct app *app = b->app;
     struct bround *r = &b->rounds[b->nrounds];
     memset(r, 0, sizeof *r);
+    r->signal = -1;
     if (b->nrounds == 0 || b->since_base >= BISECT_REBASE) {
         r->baseline = 1;
     } else {
@@ -298,6 +752,8 @@ static void start_round(struct bisect_run *b)
     }
     r->start_ms = app_wall_ms(app);
     b->round_start_us = app_now_us();
+    b->extended = 0;
+    b->closing = 0;
     struct event_rec *ev = events_begin(app, EV_BISECT, "bisect");
     if (!r->baseline) {
         ev->action = EA_CSR;
@@ -310,19 +766,24 @@ static void start_round(struct bisect_run *b)
     events_commit(app, ev);
     if (app->stats.n > b->ncounts) {
         uint64_t *c = realloc(b->counts0, app->stats.n * sizeof *c);
-        if (c) {
+        if (c)
             b->counts0 = c;
+        double *rps = c ? realloc(b->base_rps, app->stats.n * sizeof *rps) : NULL;
+        if (rps) {
+            for (unsigned i = b->ncounts; i < app->stats.n; i++)
+                rps[i] = 0;
+            b->base_rps = rps;
             b->ncounts = app->stats.n;
         }
     }
     for (unsigned i = 0; i < app->stats.n && i < b->ncounts; i++)
         b->counts0[i] = stats_at(&app->stats, i)->rendered;
-    struct timeval tv = { (time_t)b->round_seconds, 0 };
-    event_add(b->timer, &tv);
+    ask_floor(b);                     /* a floor right after the switch opens the round */
+    arm(b, b->round_seconds);
 }
 
 int bisect_start(struct app *app, const char *const *routes, unsigned nroutes, unsigned round_seconds,
-                 const char *metric, char *err, size_t errlen)
+                 unsigned max_seconds, const char *metric, char *err, size_t errlen)
 {
     struct bisect_run *b = app->bisect;
     if (b && strcmp(b->state, "running") == 0) {
@@ -334,12 +795,12 @@ int bisect_start(struct app *app, const char *const *routes, unsigned nroutes, u
         return 409;
     }
     int m = metric == NULL || strcmp(metric, "heap_used") == 0 ? ATTRIB_HEAP :
-            strcmp(metric, "rss") == 0 ? ATTRIB_RSS : -1;
+            strcmp(metric, "rss") == 0 ? ATTRIB_RSS : strcmp(metric, "external") == 0 ? ATTRIB_EXT : -1;
     if (m < 0) {
-        snprintf(err, errlen, "metric must be \"heap_used\" or \"rss\"");
+        snprintf(err, errlen, "metric must be \"heap_used\", \"rss\" or \"external\"");
         return 400;
     }
-    if (m == ATTRIB_HEAP && app->cfg->memory.source < MEMSRC_HTTP) {
+    if (m != ATTRIB_RSS && app->cfg->memory.source < MEMSRC_HTTP) {
         snprintf(err, errlen, "the %s source has no heap figures: use \"metric\": \"rss\"",
                  memsrc_kind_name(app->cfg->memory.source));
         return 409;
@@ -373,6 +834,7 @@ int bisect_start(struct app *app, const char *const *routes, unsigned nroutes, u
     }
     if (b) {
         free(b->counts0);
+        free(b->base_rps);
         if (b->timer)
             event_free(b->timer);
         free(b);
@@ -385,8 +847,14 @@ int bisect_start(struct app *app, const char *const *routes, unsigned nroutes, u
     b->app = app;
     b->metric = m;
     b->round_seconds = round_seconds ? round_seconds : 60;
+    if (max_seconds == 0) {
+        max_seconds = BISECT_MAX_SECONDS_ROUNDS * b->round_seconds;
+        if (max_seconds < BISECT_MAX_SECONDS_MIN)
+            max_seconds = BISECT_MAX_SECONDS_MIN;
+    }
+    b->max_seconds = max_seconds;
     b->cand = cand;
-    b->timer = evtimer_new(app->base, end_round, b);
+    b->timer = evtimer_new(app->base, round_timer, b);
     snprintf(b->state, sizeof b->state, "running");
     b->started_ms = app_wall_ms(app);
     app->bisect = b;
@@ -397,8 +865,8 @@ int bisect_start(struct app *app, const char *const *routes, unsigned nroutes, u
         b->qhead = 0;
         b->qn = 1;
     }
-    log_at(LOG_INFO, "bisect: %u candidate routes, rounds of %u s on %s", cand.n, b->round_seconds,
-           attrib_metric_names[m]);
+    log_at(LOG_INFO, "bisect: %u candidate routes, rounds of %u s on %s, at most %u s", cand.n, b->round_seconds,
+           attrib_metric_names[m], b->max_seconds);
     start_round(b);
     return 200;
 }
@@ -419,6 +887,7 @@ void bisect_free(struct app *app)
     if (b->timer)
         event_free(b->timer);
     free(b->counts0);
+    free(b->base_rps);
     free(b);
     app->bisect = NULL;
 }
@@ -445,17 +914,26 @@ json_t *bisect_json(const struct app *app)
                                "start_ms", (json_int_t)r->start_ms);
         if (current) {
             json_object_set_new(rj, "state", json_string("running"));
+            json_object_set_new(rj, "extended", json_integer(b->extended));
+            json_object_set_new(rj, "planned_seconds", json_integer((json_int_t)b->round_seconds * (1 + b->extended)));
         } else {
             json_object_set_new(rj, "end_ms", json_integer((json_int_t)r->end_ms));
             json_object_set_new(rj, "rows", json_integer(r->rows));
+            json_object_set_new(rj, "readings", json_integer(r->rows));
+            json_object_set_new(rj, "signal", r->signal >= 0 ? json_string(bisect_signal_names[r->signal]) : json_null());
+            json_object_set_new(rj, "extended", json_integer(r->extended));
             json_object_set_new(rj, "growth_bytes_per_s", json_real(round(r->rate)));
             json_object_set_new(rj, "growth_se", json_real(round(r->se)));
             json_object_set_new(rj, "ssr_requests", json_real(r->ssr_requests));
             json_object_set_new(rj, "growth_bytes_per_ssr_request", json_real(round(r->per_request)));
-            if (!r->baseline) {
+            if (!r->baseline && r->signal >= 0) {
                 json_object_set_new(rj, "baseline_bytes_per_s", json_real(round(r->base_rate)));
                 json_object_set_new(rj, "lowered_by_bytes_per_s", json_real(round(r->contribution)));
                 json_object_set_new(rj, "lowered_by_low", json_real(round(r->low)));
+                json_object_set_new(rj, "lowered_by_high", json_real(round(r->high)));
+                json_object_set_new(rj, "threshold_bytes_per_s", json_real(round(r->threshold)));
+                json_object_set_new(rj, "undecided", json_boolean(r->unsure));
+                json_object_set_new(rj, "rate_scale", json_real(round(r->scale * 1000) / 1000));
             }
             json_object_set_new(rj, "decision", json_string(r->decision));
         }
@@ -464,11 +942,11 @@ json_t *bisect_json(const struct app *app)
     json_t *found = json_array();
     for (unsigned i = 0; i < b->nfound; i++)
         json_array_append_new(found, json_string(stats_at((struct stats *)&app->stats, b->found[i])->name));
-    json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:o,s:o,s:o,s:i,s:I}",
+    json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:i,s:o,s:o,s:o,s:o,s:i,s:I}",
         "state", b->state, "message", b->message, "metric", attrib_metric_names[b->metric],
-        "round_seconds", (int)b->round_seconds, "candidates", group_json(app, &b->cand),
-        "leaking", found, "rounds", rounds, "pending_groups", (int)b->qn,
-        "started_ms", (json_int_t)b->started_ms);
+        "round_seconds", (int)b->round_seconds, "max_seconds", (int)b->max_seconds,
+        "candidates", group_json(app, &b->cand), "leaking", found, "undecided", group_json(app, &b->unsure),
+        "rounds", rounds, "pending_groups", (int)b->qn, "started_ms", (json_int_t)b->started_ms);
     if (b->finished_ms)
         json_object_set_new(j, "finished_ms", json_integer((json_int_t)b->finished_ms));
     return j;

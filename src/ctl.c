@@ -393,11 +393,11 @@ static int cmd_probe(const struct ctl *c, int argc, char **argv)
     return 0;
 }
 
-/* bisect [ROUTE...] [--round-seconds N] [--metric rss] [--wait] [--abort] */
+/* bisect [ROUTE...] [--round-seconds N] [--max-seconds N] [--metric rss] [--wait] [--abort] */
 static int cmd_bisect(const struct ctl *c, int argc, char **argv)
 {
     char body[4096];
-    int rs = 60, wait = 0, abort_ = 0, start = 0, status;
+    int rs = 60, maxs = 0, wait = 0, abort_ = 0, start = 0, status;
     const char *metric = "heap_used";
     size_t n = 0;
     n += (size_t)snprintf(body, sizeof body, "{\"routes\": [");
@@ -406,6 +406,8 @@ static int cmd_bisect(const struct ctl *c, int argc, char **argv)
         const char *v;
         if ((v = ctl_opt(argc, argv, &i, "--round-seconds")))
             rs = atoi(v), start = 1;
+        else if ((v = ctl_opt(argc, argv, &i, "--max-seconds")))
+            maxs = atoi(v), start = 1;
         else if ((v = ctl_opt(argc, argv, &i, "--metric")))
             metric = v, start = 1;
         else if (strcmp(argv[i], "--wait") == 0)
@@ -423,6 +425,8 @@ static int cmd_bisect(const struct ctl *c, int argc, char **argv)
         n = (size_t)snprintf(body, sizeof body, "{\"routes\": \"all\"");
     else
         n += (size_t)snprintf(body + n, sizeof body - n, "]");
+    if (maxs)
+        n += (size_t)snprintf(body + n, sizeof body - n, ", \"max_seconds\": %d", maxs);
     snprintf(body + n, sizeof body - n, ", \"round_seconds\": %d, \"metric\": \"%s\"}", rs, metric);
     json_t *j = abort_ ? ctl_json(c, "DELETE", "/api/bisect", NULL, &status)
               : start ? ctl_json(c, "POST", "/api/bisect", body, &status)
@@ -464,7 +468,7 @@ static void ctl_usage(FILE *f)
         "  mode NAME csr|ssr      switch server rendering off (csr) or on (ssr) for a route\n"
         "  report [--markdown]    ranked findings (text; --json, --markdown)\n"
         "  memory                 the memory source and its workers (JSON)\n"
-        "  bisect [ROUTE...|all] [--round-seconds N] [--metric heap_used|rss] [--wait] [--abort]\n"
+        "  bisect [ROUTE...|all] [--round-seconds N] [--max-seconds N] [--metric heap_used|rss|external] [--wait] [--abort]\n"
         "                         find leaking routes by switching groups to csr; no argument: show\n"
         "  probe ROUTE [--requests N] [--concurrency C] [--split param:NAME|query:KEY|header:NAME] [--wait]\n"
         "                         replay captured requests of ROUTE between forced GCs; without ROUTE: the\n"

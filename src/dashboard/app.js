@@ -858,6 +858,7 @@
     var dl = el('dl', 'kv');
     kv(dl, 'candidates', (j.candidates || []).join(', ') || '–');
     kv(dl, 'leaking', j.leaking && j.leaking.length ? j.leaking.join(', ') : running ? 'none found yet' : 'none');
+    if (j.undecided && j.undecided.length) kv(dl, 'undecided', j.undecided.join(', '));
     if (running) kv(dl, 'pending groups', String(j.pending_groups));
     add(body, dl);
     if (!j.rounds || !j.rounds.length) return;
@@ -868,11 +869,11 @@
       var tr = el('tr', r.state === 'running' ? 'running' : null);
       var dec = el('td', 'dec');
       if (r.state === 'running') {
-        var done = Math.max(0, Math.min(1, (Date.now() - r.start_ms) / (j.round_seconds * 1000)));
+        var done = Math.max(0, Math.min(1, (Date.now() - r.start_ms) / ((r.planned_seconds || j.round_seconds) * 1000)));
         var bar = el('div', 'gauge small'), f = el('div', 'gauge-fill');
         f.style.width = (100 * done).toFixed(0) + '%';
         add(dec, 'running… ', add(bar, f));
-      } else add(dec, r.decision || '');
+      } else add(dec, (r.decision || '') + (r.signal ? ' [' + r.signal + (r.extended ? ', extended ' + r.extended + '×' : '') + ']' : ''));
       add(tr, el('td', 'num', r.round), el('td', null, r.kind), el('td', null, (r.off || []).join(', ') || '–'),
         el('td', 'num', r.growth_bytes_per_s == null ? '…' : bytes(r.growth_bytes_per_s) + '/s ± ' + bytes(r.growth_se) + '/s'),
         el('td', 'num', r.lowered_by_bytes_per_s == null ? '–' : bytes(r.lowered_by_bytes_per_s) + '/s'), dec);

@@ -72,7 +72,9 @@ test('bisect: Vue demo under mixed load: leaking is exactly news, modes switched
   }
   const newsAlone = j.rounds.find((r) => r.kind === 'test' && r.off.length === 1 && r.off[0] === 'news');
   check(newsAlone && /leak/i.test(newsAlone.decision), `a round with news alone off decided leaking: ${newsAlone && roundLine(newsAlone)}`);
-  check(j.rounds.length <= 8, `${j.rounds.length} rounds for 4 candidates and one leak`);
+  // 6 with every decision right, 8 with news confirmed; a group left
+  // undecided while news rendered is tested once more
+  check(j.rounds.length <= 12, `${j.rounds.length} rounds for 4 candidates and one leak`);
   // modes restored, and every candidate was served in csr at some point
   for (const n of Object.keys(after)) {
     eq(after[n].mode, 'ssr', `${n} mode after the bisection`);
@@ -177,3 +179,80 @@ test('bisect: DELETE during a test round restores the modes it changed, leaves m
   eq(ex.code, 0, 'exit code after SIGTERM');
   check(/bisect: aborted[^\n]*stopping/.test(p.stderrText), `stderr says the bisection was aborted on stop: ${JSON.stringify(p.stderrTail(5))}`);
 });
+
+// ---------------------------------------------------------------------------
+// Full speed: closed-loop clients at concurrency 8, no rate limit (~300-1,000
+// requests/s here). The heap grows by MB/s while news renders, forced-GC
+// readings take hundreds of ms and the budget spaces them: a round may hold
+// only one or two floors. Bisection must still decide (from the troughs of
+// heap_used when floors are few) and never end "failed" for lack of
+// readings. Candidates: six routes of the Vue demo, two of them heap leaks
+// (news ~240 KB per request; live ~7 KB per request over the load's ids, a
+// data-dependent leak of odd ids only: demo/vue/README.md).
+
+const FAST_CAND = ['home', 'about', 'products', 'user', 'news', 'live'];
+
+// <strict>: both leaks found and the run "done". Otherwise (floors rare or
+// none: slopes of heap_used troughs, several MB/s of noise in 4 s rounds)
+// news must be found, nothing healthy blamed, and live either found or
+// named in "undecided": an honest end, never "failed".
+async function fullSpeedBisect(ctx, memory, what, strict, { round = 4, max = null } = {}) {
+  const app = await startDemo(ctx, 'vue', {});
+  const mem = memory(app);
+  const p = await ctx.proxy(demoProxyConfig(app, { fallback: { file: VUE_SHELL }, memory: mem }));
+  const load = startLoad(ctx, ['--app', 'vue', '--target', `http://127.0.0.1:${p.port}`, '--rate', '0', '-c', '8',
+    '--duration', '150', '--only', FAST_CAND.join(',')]);
+  await sleep(3000);
+  check(!load.exited, `load driver exited early: ${JSON.stringify(load.exited)} ${load.output().stderr.slice(-300)}`);
+  const t0 = Date.now();
+  const s = await adminCall(p, 'POST', '/api/bisect', { routes: FAST_CAND, round_seconds: round, ...(max ? { max_seconds: max } : {}) });
+  eq(s.status, 200, `POST /api/bisect: ${s.text}`);
+  let j;
+  await pollUntil(async () => {
+    j = (await adminCall(p, 'GET', '/api/bisect')).json;
+    return j.state !== 'running';
+  }, { timeout: (max ?? 110) * 1000 + 10000, interval: 1000, what: 'the bisection to finish', describe: () => `${j.state}: ${j.rounds.map(roundLine).join(' | ')}` });
+  const secs = (Date.now() - t0) / 1000;
+  const routes = await routesByName(p);
+  await load.stop();
+  const mb = (await adminCall(p, 'GET', '/api/memory')).json;
+  for (const r of j.rounds) note(`${roundLine(r)}${r.signal ? ` [${r.signal}, ${r.readings} readings, ${((r.end_ms - r.start_ms) / 1000).toFixed(1)} s]` : ''}`);
+  note(`${what}: ${j.state} in ${secs.toFixed(1)} s, ${j.rounds.length} rounds: leaking ${JSON.stringify(j.leaking)} ${j.message}; ` +
+    `rendered ${FAST_CAND.map((n) => `${n} ${routes[n].rendered ?? routes[n].requests}`).join(', ')}; gc ${JSON.stringify(mb.health ?? {}).slice(0, 200)}`);
+  const all = j.rounds.map(roundLine).join(' | ');
+  check(j.state !== 'failed', `${what}: the bisection failed: ${j.message}`);
+  check(!j.rounds.some((r) => /too few memory readings/.test(r.decision || '')), `${what}: a round lacked readings: ${all}`);
+  if (strict) {
+    // "undecided" only for clean routes whose tiny threshold (min_leak_bytes
+    // at a rate of a few requests/s) the floors of 4 s rounds cannot resolve
+    check(j.state === 'done' || (j.state === 'undecided' && j.undecided.every((n) => !['news', 'live'].includes(n))),
+      `${what}: state ${j.state} (message ${JSON.stringify(j.message)}); rounds: ${all}`);
+    eq(JSON.stringify([...j.leaking].sort()), '["live","news"]', `${what}: leaking; rounds: ${all}`);
+  } else {
+    check(['done', 'undecided'].includes(j.state), `${what}: state ${j.state} (${j.message}); rounds: ${all}`);
+    check(j.leaking.includes('news'), `${what}: news found: ${JSON.stringify(j.leaking)}; rounds: ${all}`);
+    check(j.leaking.every((n) => n === 'news' || n === 'live'), `${what}: only leaks blamed: ${JSON.stringify(j.leaking)}; rounds: ${all}`);
+    // live (~7 KB per request) is within the troughs' noise of a few MB/s in
+    // short rounds: found, left undecided, or untested when the time limit came
+    check(j.leaking.includes('live') || j.state === 'undecided', `${what}: live found or the run undecided: ${JSON.stringify(j)}`.slice(0, 600));
+  }
+  for (const n of FAST_CAND) eq(`${routes[n].mode}/${routes[n].mode_by}`, 'ssr/config', `${n} after the bisection`);
+}
+
+test('bisect: full speed (-c 8, no rate limit), forced GC with designed rows (the default): exactly news and live found, never failed', async (ctx) => {
+  await fullSpeedBisect(ctx, (app) => {
+    const base = `http://127.0.0.1:${app.port}`;
+    return { source: 'http', url: `${base}/__mem`, gc_url: `${base}/__mem?gc=1`, interval_ms: 100 };
+  }, 'rows on', true);
+}, { timeout: 150000 });
+
+test('bisect: full speed (-c 8, no rate limit), forced GC without designed rows: news found, nothing healthy blamed, never failed (max_seconds 90)', async (ctx) => {
+  await fullSpeedBisect(ctx, (app) => {
+    const base = `http://127.0.0.1:${app.port}`;
+    return { source: 'http', url: `${base}/__mem`, gc_url: `${base}/__mem?gc=1`, interval_ms: 100, rows: { design: false } };
+  }, 'rows off', false, { round: 6, max: 90 });
+}, { timeout: 150000 });
+
+test('bisect: full speed (-c 8, no rate limit), no forced GC (no gc_url): news found, nothing healthy blamed, never failed (max_seconds 90)', async (ctx) => {
+  await fullSpeedBisect(ctx, (app) => ({ source: 'http', url: `http://127.0.0.1:${app.port}/__mem`, interval_ms: 100 }), 'no gc_url', false, { round: 6, max: 90 });
+}, { timeout: 150000 });
