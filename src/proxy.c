@@ -648,7 +648,11 @@ static void client_start_exchange(struct client *c, const char *p)
         route = ROUTE_OTHER;
     else
         route = route_match(app->cfg->routes, path, plen);
-    if (!c->gate_pass && app->gate && !app->draining &&
+    /* a route in csr mode renders nothing on the upstream: nothing to hold
+     * it for (a designed row never counts it) */
+    const struct stats_route *mrs = stats_at(&app->stats, app->route_slot[route]);
+    int csr_route = mrs->mode == MODE_CSR && !mrs->never_csr;
+    if (!c->gate_pass && app->gate && !app->draining && !csr_route &&
         !gate_admit(app->gate, app->route_slot[route], &c->gw, app_now_us())) {
         /* held: the head stays in c->in and is parsed again on release */
         client_timer(c, NULL);
