@@ -115,10 +115,12 @@ const write = (sock, data) => new Promise((r) => {
 async function one(target, raw, opts = {}) {
   const r = await exchange(target, typeof raw === 'function' ? raw : (s) => s.write(raw), opts);
   const st = parseResponses(r.buf, opts.heads || []);
-  if (st.length) return String(st[0]);
+  // closeMark: "+closed" when the server ended the connection, "+timeout" when it kept it
+  const mark = opts.closeMark ? (r.timedOut ? '+timeout' : '+closed') : '';
+  if (st.length) return String(st[0]) + mark;
   // an answer whose head arrived but whose body was cut still counts as its status
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(r.buf.subarray(0, 20).toString('latin1'));
-  if (m) return m[1];
+  if (m) return m[1] + mark;
   return r.timedOut ? 'timeout' : 'closed';
 }
 const req = (method, target, headers = [], body = '') =>
@@ -150,12 +152,16 @@ const PROBES = [
   ['two_cl', ['400'], () => one(P, req('POST', '/about?hostile', ['Content-Length: 5', 'Content-Length: 6', C], 'hello!'))],
   ['bad_chunk_size', ['400'], () => one(P, req('POST', '/about?hostile', ['Transfer-Encoding: chunked', C], 'zz\r\nhello\r\n0\r\n\r\n'))],
   ['chunk_size_overflow', ['400'], () => one(P, req('POST', '/about?hostile', ['Transfer-Encoding: chunked', C], 'ffffffffffffffffff1\r\nx\r\n'))],
-  ['chunk_line_1mb_ws', ['400', 'closed'], () => one(P, async (s, gone) => {
-    await write(s, req('POST', '/about?hostile', ['Transfer-Encoding: chunked', C]) + '5');
+  // keep-alive on purpose: whatever the answer, leakproxy must close the
+  // connection. Usually a 400 at the 4 KB cap; the app may also answer the
+  // POST before the padding arrives (an early response): then a 2xx, and the
+  // connection is closed all the same (the rest of the body cannot be read)
+  ['chunk_line_1mb_ws', ['400+closed', '2xx+closed', 'closed'], () => one(P, async (s, gone) => {
     const blanks = Buffer.alloc(64 * 1024, ' ');
-    for (let i = 0; i < 16 && !gone(); i++) if (!(await write(s, blanks))) return;
+    await write(s, Buffer.concat([Buffer.from(req('POST', '/about?hostile', ['Transfer-Encoding: chunked']) + '5'), blanks]));
+    for (let i = 1; i < 16 && !gone(); i++) if (!(await write(s, blanks))) return;
     await write(s, '\r\nhello\r\n0\r\n\r\n');
-  })],
+  }, { closeMark: true })],
   ['trailer_cl', ['400'], () => one(P, req('POST', '/about?hostile', ['Transfer-Encoding: chunked', C], '5\r\nhello\r\n0\r\nContent-Length: 5\r\n\r\n'))],
   ['big_head', ['431', 'closed'], () => one(P, req('GET', '/about?hostile', [C, ...Array.from({ length: 700 }, (_, i) => `X-Pad-${i}: ${'a'.repeat(90)}`)]))],
   ['many_headers', ['431'], () => one(P, req('GET', '/about?hostile', [C, ...Array.from({ length: 120 }, (_, i) => `X-H${i}: v`)]))],
@@ -209,7 +215,9 @@ const PROBES = [
 ];
 
 const stats = { probes: 0, unexpected: 0, by_probe: {}, unexpected_samples: [], started: new Date().toISOString() };
-const matches = (answer, expect) => expect.some((e) => e === answer || (/^\dxx$/.test(e) && /^\d{3}$/.test(answer) && answer[0] === e[0]));
+// "2xx" matches any 2.. status, "2xx+closed" any 2.. status then "+closed"
+const matches = (answer, expect) => expect.some((e) => e === answer ||
+  (/^\dxx/.test(e) && /^\d{3}/.test(answer) && answer[0] === e[0] && answer.slice(3) === e.slice(3)));
 
 let inflight = 0, next = 0, stop = false;
 async function runProbe([name, expect, run]) {
