@@ -19,9 +19,37 @@
 #     error summary) and leakproxy's exit status after SIGTERM.
 # Exit 0 only if drift <= --limit-kb, no errors and no sanitizer report.
 #
+# --hostile mixes in, for the whole duration and without stopping the main
+# load, the red team's hostile inputs (docs/hardening.md, "Second round"):
+#   - hostile clients (bench/soak_hostile.mjs): one probe a second in rotation
+#     (dot segments, reserved paths, HEAD, bodiless POST, Connection: host,
+#     malformed framing, oversized heads, slowloris, clients closing mid-body
+#     or mid-response, pipelined bursts, admin requests with hostile Host
+#     headers or %00 in route names); an answer outside a probe's expected
+#     set fails the run;
+#   - a hostile memory source (bench/soak_memfake.mjs): leakproxy's memory.url
+#     and gc_url point at a loopback endpoint that forwards to the app's
+#     /__mem, except every --hostile-period seconds (60; duration / 8 when
+#     shorter) for 5 s, when it misbehaves in rotation (endless header lines,
+#     endless body, a gc_url that never answers, figures near 2^63, an error
+#     cut inside a UTF-8 character, "gc_ms" of an hour, invalid JSON).
+# leakproxy then writes an access log (bench/soak_accesslog.mjs splits it):
+# memory-source warnings are counted by kind instead of failing the run, and
+# the judgement of the main load uses its own requests only: no error and no
+# 5xx from leakproxy, and no request held at the admission gate longer than
+# the gate's design allows, whatever the memory source does (a hung gc_url
+# included): rows.hold_ms (500, a designed row holding other routes' requests)
+# + 2 x quiesce_ms (the quiesce around a forced-GC read, which may follow)
+# + HELD_SLACK_MS (20, timers of a busy event loop), unless the time
+# leakproxy spent waiting for a CPU meanwhile explains the excess (the
+# kernel's run-queue delay from /proc/PID/schedstat, sampled every 0.25 s:
+# on a shared machine a niced process's timers fire late). The holds of
+# requests started during a hang_gc window (and the 12 s after it) are
+# reported beside the others. Everything else is judged as above.
+#
 #   bench/soak.sh [--duration S] [--rate R] [--concurrency C] [--interval S]
 #                 [--warmup S] [--asan | --valgrind | --bin PATH] [--leaks]
-#                 [--limit-kb KB] [--out FILE]
+#                 [--limit-kb KB] [--out FILE] [--hostile [--hostile-period S]]
 #   bench/soak.sh --distinct [REQS] [--asan | --bin PATH]
 #                                      # REQS (1M) requests over as many distinct
 #                                      # paths: bench/rss.sh's distinct-paths run
@@ -42,6 +70,7 @@
 #   --leaks      keep the demo app's leaks on (it then grows by design; the
 #                default LEAKS=off keeps an hour-long run within memory)
 #   --limit-kb   allowed drift (1024)
+#   --hostile    hostile clients and memory source mixed in (above)
 # Everything runs niced (NICE, default 10) on loopback in a temporary directory
 # (kept on failure), and every process started here is stopped on exit.
 set -u
@@ -49,6 +78,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 DURATION=3600 RATE=200 CONC=16 INTERVAL=60 WARMUP= MODE=plain BIN= LEAKS=off LIMIT_KB=1024 OUT= DISTINCT=
+HOSTILE=0 HPERIOD= QUIESCE_MS=50 ROWS_HOLD_MS=500 HELD_SLACK_MS=${HELD_SLACK_MS:-20}   # rows.hold_ms: its default
 NICE=${NICE:-10}
 ASAN_QUARANTINE_MB=${ASAN_QUARANTINE_MB:-16}
 while [ $# -gt 0 ]; do
@@ -64,6 +94,8 @@ while [ $# -gt 0 ]; do
         --leaks) LEAKS=on ;;
         --limit-kb) LIMIT_KB=$2; shift ;;
         --out) OUT=$2; shift ;;
+        --hostile) HOSTILE=1 ;;
+        --hostile-period) HPERIOD=$2; shift ;;
         --distinct)
             DISTINCT=${REQS:-1000000}
             case ${2:-} in [0-9]*) DISTINCT=$2; shift ;; esac ;;
@@ -73,6 +105,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -n "$WARMUP" ] || WARMUP=$(( DURATION / 3 < 900 ? DURATION / 3 : 900 ))
+[ -n "$HPERIOD" ] || HPERIOD=$(( DURATION / 8 < 60 ? (DURATION / 8 > 10 ? DURATION / 8 : 10) : 60 ))
 if [ -z "$BIN" ]; then
     BIN=$ROOT/leakproxy
     [ "$MODE" = asan ] && BIN=$ROOT/leakproxy-san
@@ -93,8 +126,12 @@ note() { echo "# $*" >&2; }
 for t in node curl jq; do command -v "$t" >/dev/null || die "$t not found"; done
 [ "$MODE" = valgrind ] && { command -v valgrind >/dev/null || die "valgrind not found"; }
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/leakproxy-soak.XXXXXX")
-KEEP=0
+# the work directory, the binary's copy, the app and the load driver have
+# neutral names in every command line: someone else's broad `pkill -f
+# server.js`, `pkill -f load.mjs` or `pkill -f leakproxy` on a shared machine
+# must not end this run (a first try of --hostile lost its app that way)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/soakrun.XXXXXX")
+KEEP=${KEEP_WORK:-0}    # KEEP_WORK=1: keep the work directory (logs, access log) after a passing run too
 PIDS=()
 cleanup() {
     local p
@@ -114,29 +151,50 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 
 # a private copy: others rebuild the binary while this runs
-cp "$BIN" "$WORK/leakproxy.bin" || die "cannot copy $BIN"
-LP_BIN=$WORK/leakproxy.bin
+cp "$BIN" "$WORK/proxy.bin" || die "cannot copy $BIN"
+LP_BIN=$WORK/proxy.bin
+ln -s "$ROOT/demo/vue/server.js" "$WORK/app-vue.js"     # Node resolves the real path for its imports
+ln -s "$ROOT/demo/load.mjs" "$WORK/driver.mjs"          # run with --preserve-symlinks-main (load.mjs
+cp demo/vue/routes.json "$WORK/mix-vue.json"            # runs main() only when argv[1] is itself)
 SHA=$(sha256sum "$LP_BIN" | cut -c1-12)
 HEAD=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 
 note "starting the Vue demo app (LEAKS=$LEAKS)"
 leak_env=()
 [ "$LEAKS" = off ] && leak_env=(LEAKS=off)
-(cd demo/vue && exec env PORT=0 "${leak_env[@]}" nice -n "$NICE" node --expose-gc server.js) \
+(cd demo/vue && exec env PORT=0 "${leak_env[@]}" nice -n "$NICE" node --expose-gc "$WORK/app-vue.js") \
     >"$WORK/app.out" 2>"$WORK/app.err" &
 APP_PID=$!
 PIDS+=("$APP_PID")
 UP=$(wait_app "$WORK/app.out" "$WORK/app.err" 20) || die "the app did not start"
 APP_NODE=$(sed -n 's/^vue: pid \([0-9]*\),.*/\1/p' "$WORK/app.out" | head -1)
+MEM=$UP
+if [ "$HOSTILE" = 1 ]; then
+    note "starting the hostile memory source (a ${HPERIOD}s period) in front of http://$UP/__mem"
+    nice -n "$NICE" node bench/soak_memfake.mjs --app "$UP" --period "$HPERIOD" --window 5 \
+        --first $(( HPERIOD / 2 )) --json "$WORK/memfake.json" >"$WORK/memfake.out" 2>"$WORK/memfake.err" &
+    PIDS+=("$!")
+    MEMFAKE_PID=$!
+    for _ in $(seq 100); do grep -q '^memfake: listening' "$WORK/memfake.out" && break; sleep 0.1; done
+    MEM=$(sed -n 's/^memfake: listening \([0-9.:]*\).*/\1/p' "$WORK/memfake.out" | head -1)
+    [ -n "$MEM" ] || die "the hostile memory source did not start ($(cat "$WORK/memfake.err"))"
+fi
 
+ACCESS_LOG=
+[ "$HOSTILE" = 1 ] && ACCESS_LOG=$WORK/access.log
 node -e '
-const fs = require("fs"); const [src, dst, up] = process.argv.slice(1);
+const fs = require("fs"); const [src, dst, up, mem, alog, q] = process.argv.slice(1);
 const c = JSON.parse(fs.readFileSync(src, "utf8"));
-c.upstream = "http://" + up; c.listen = "127.0.0.1:0"; c.admin = "127.0.0.1:0"; c.access_log = null;
-c.memory = { source: "http", url: "http://" + up + "/__mem", gc_url: "http://" + up + "/__mem?gc=1",
-             interval_ms: 200, gc_interval_ms: 200, max_gc_duty: 0.1, quiesce_ms: 50 };
+c.upstream = "http://" + up; c.listen = "127.0.0.1:0"; c.admin = "127.0.0.1:0"; c.access_log = alog || null;
+c.memory = { source: "http", url: "http://" + mem + "/__mem", gc_url: "http://" + mem + "/__mem?gc=1",
+             interval_ms: 200, gc_interval_ms: 200, max_gc_duty: 0.1, quiesce_ms: +q };
 c.attribution = Object.assign({ interval_ms: 1000 }, c.attribution || {});
-fs.writeFileSync(dst, JSON.stringify(c, null, 2) + "\n");' demo/vue/leakproxy.json "$WORK/leakproxy.json" "$UP"
+// where the hard descriptor limit cannot hold the default 10000 connections,
+// a limit that fits (otherwise leakproxy warns at start and the run fails)
+const nofile = +process.argv[7];
+if (nofile > 0 && nofile < 2 * 10000 + 64) c.limits = Object.assign({ max_connections: Math.floor((nofile - 64) / 2) }, c.limits || {});
+fs.writeFileSync(dst, JSON.stringify(c, null, 2) + "\n");' demo/vue/leakproxy.json "$WORK/leakproxy.json" "$UP" "$MEM" "$ACCESS_LOG" "$QUIESCE_MS" \
+    "$(ulimit -Hn | sed 's/unlimited/0/')"
 
 lp_cmd=("$LP_BIN" -c "$WORK/leakproxy.json")
 case $MODE in
@@ -150,6 +208,11 @@ nice -n "$NICE" "${lp_cmd[@]}" 2>"$WORK/leakproxy.log" &
 LP_PID=$!
 PIDS+=("$LP_PID")
 wait_leakproxy "$WORK/leakproxy.log" 60 || die "leakproxy did not start (no proxy or admin listener)"
+# leakproxy's time waiting for a CPU (run-queue delay, /proc/PID/schedstat):
+# "EPOCH_US CPU_NS WAIT_NS" every 0.25 s, what explains late timers
+( while read -r cpu wait _ <"/proc/$LP_PID/schedstat"; do echo "${EPOCHREALTIME/./} $cpu $wait"; sleep 0.25; done ) \
+    >"$WORK/sched.txt" 2>/dev/null &
+PIDS+=("$!")
 # under valgrind the pid to watch is valgrind's (it is the process)
 note "app http://$UP (pid $APP_NODE), proxy http://$PROXY, admin http://$ADMIN, work $WORK"
 
@@ -157,7 +220,7 @@ mkdir -p bench/results
 STAMP=$(date -u '+%Y-%m-%dT%H%MZ')
 [ -n "$OUT" ] || OUT=bench/results/soak-$STAMP.tsv
 {
-    echo "# soak.sh $(date -u '+%Y-%m-%d %H:%M UTC'): mode $MODE, binary sha256 $SHA (HEAD $HEAD), rate $RATE/s, concurrency $CONC, duration ${DURATION}s, warm-up ${WARMUP}s, app leaks $LEAKS"
+    echo "# soak.sh $(date -u '+%Y-%m-%d %H:%M UTC'): mode $MODE, binary sha256 $SHA (HEAD $HEAD), rate $RATE/s, concurrency $CONC, duration ${DURATION}s, warm-up ${WARMUP}s, app leaks $LEAKS$([ "$HOSTILE" = 1 ] && echo ", hostile clients and memory source (period ${HPERIOD}s)")"
     printf 't_s\tphase\trss_kb\tfds\trequests\tapp_rss_kb\n'
 } >"$OUT"
 
@@ -166,10 +229,16 @@ POLL_PID=$!
 PIDS+=("$POLL_PID")
 
 note "load: ${DURATION}s at $RATE req/s, concurrency $CONC; RSS every ${INTERVAL}s into $OUT"
-nice -n "$NICE" node demo/load.mjs --app vue --target "http://$PROXY" --duration "$DURATION" --rate "$RATE" \
+nice -n "$NICE" node --preserve-symlinks-main "$WORK/driver.mjs" --mix "$WORK/mix-vue.json" --target "http://$PROXY" --duration "$DURATION" --rate "$RATE" \
     --concurrency "$CONC" --seed 1 --quiet --timeout-ms 30000 --json "$WORK/load.json" >"$WORK/load.txt" 2>&1 &
 LOAD_PID=$!
 PIDS+=("$LOAD_PID")
+if [ "$HOSTILE" = 1 ]; then
+    nice -n "$NICE" node bench/soak_hostile.mjs "$PROXY" "$ADMIN" --interval-ms 1000 --json "$WORK/hostile.json" \
+        >"$WORK/hostile.out" 2>"$WORK/hostile.err" &
+    HOSTILE_PID=$!
+    PIDS+=("$HOSTILE_PID")
+fi
 
 requests_now() {
     curl -s --max-time 10 "http://$ADMIN/api/routes" | jq '[.routes[].requests] | add' 2>/dev/null || echo '?'
@@ -189,6 +258,9 @@ while kill -0 "$LOAD_PID" 2>/dev/null; do
     sleep 1
 done
 wait "$LOAD_PID"; load_rc=$?
+if [ "$HOSTILE" = 1 ]; then
+    kill -TERM "$HOSTILE_PID" 2>/dev/null; wait "$HOSTILE_PID" 2>/dev/null
+fi
 sleep 2
 now=$(( $(date +%s) - T0 ))
 printf '%d\t%s\t%s\t%s\t%s\t%s\n' "$now" end "$(rss_kb "$LP_PID")" "$(fds "$LP_PID")" "$(requests_now)" \
@@ -200,6 +272,9 @@ alive=1; kill -0 "$LP_PID" 2>/dev/null || alive=0
 kill -TERM "$LP_PID" 2>/dev/null
 for _ in $(seq 600); do kill -0 "$LP_PID" 2>/dev/null || break; sleep 0.1; done
 wait "$LP_PID"; lp_rc=$?
+if [ "$HOSTILE" = 1 ]; then
+    kill -TERM "$MEMFAKE_PID" 2>/dev/null; wait "$MEMFAKE_PID" 2>/dev/null
+fi
 
 # ---- the verdict -----------------------------------------------------------
 FAIL=0
@@ -231,14 +306,40 @@ poll_fail=$(jq '.failures' "$WORK/poll.json" 2>/dev/null || echo '?')
 # a memory reading the app answered late (the machine was busy) is reported,
 # not failed: the sampler retries; any other warn/error line fails the run
 memslow=$(grep -cE '^[0-9TZ:.-]+ warn memory source .*no answer within' "$WORK/leakproxy.log")
-logbad=$(grep -E '^[0-9TZ:.-]+ (warn|error) ' "$WORK/leakproxy.log" | grep -vcE ' warn memory source .*no answer within')
+LOGOK=' warn memory source .*no answer within'
+# hostile: the memory source's warnings are expected (counted by kind, not failed)
+[ "$HOSTILE" = 1 ] && LOGOK=' warn memory source '
+logbad=$(grep -E '^[0-9TZ:.-]+ (warn|error) ' "$WORK/leakproxy.log" | grep -vcE "$LOGOK")
+memerr=$(grep -cE '^[0-9TZ:.-]+ warn memory source ' "$WORK/leakproxy.log")
+memkinds=
+if [ "$HOSTILE" = 1 ]; then
+    # "kind" = the message with numbers, quoted text and URLs blanked
+    memkinds=$(grep -E '^[0-9TZ:.-]+ warn memory source ' "$WORK/leakproxy.log" | sed -E 's/^[^ ]+ warn memory source http: //;
+        s/ \(retrying every.*//; s#http://[^ :]*:[0-9]+[^ :]*#URL#g; s/"[^"]*"/"…"/g; s/'"'"'[^'"'"']*'"'"'/'"'"'…'"'"'/g;
+        s/[0-9]+/N/g' | cut -c1-110 | sort | uniq -c | sort -rn | awk '{ n = $1; $1 = ""; printf "%s%d ×%s", (NR > 1 ? "; " : ""), n, $0 }')
+    HELD_LIMIT=$(( ROWS_HOLD_MS + 2 * QUIESCE_MS + HELD_SLACK_MS ))
+    ACC=$(node bench/soak_accesslog.mjs "$ACCESS_LOG" "$HELD_LIMIT" "$WORK/memfake.out" "$WORK/sched.txt" 2>&1)
+    HJ=$(cat "$WORK/hostile.json" 2>/dev/null || echo '{}')
+    MJ=$(cat "$WORK/memfake.json" 2>/dev/null || echo '{}')
+    n5=$(jq '.normal.status["5xx"] // 0' <<<"$ACC" 2>/dev/null || echo '?')
+    nerr=$(jq '[.normal.errors[]] | add // 0' <<<"$ACC" 2>/dev/null || echo '?')
+    nheld=$(jq '.normal.held_over_unexplained' <<<"$ACC" 2>/dev/null || echo '?')
+    hunexp=$(jq '.unexpected // "?"' <<<"$HJ" 2>/dev/null || echo '?')
+    hprobes=$(jq '.probes // 0' <<<"$HJ" 2>/dev/null || echo '?')
+fi
 san=$(grep -cE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer' "$WORK/leakproxy.log")
 vg=
 if [ "$MODE" = valgrind ]; then
     vg=$(grep -E 'ERROR SUMMARY|definitely lost|indirectly lost' "$WORK/valgrind.log" | sed 's/^==[0-9]*== *//' | tr '\n' ';')
     grep -q 'ERROR SUMMARY: 0 errors' "$WORK/valgrind.log" || san=$((san + 1))
 fi
-for v in "load_err:$load_err" "load_non2xx:$load_non2xx" "s5:$s5" "uperr:$uperr" "poll_fail:$poll_fail" "san:$san" "logbad:$logbad"; do
+checks=("load_err:$load_err" "load_non2xx:$load_non2xx" "s5:$s5" "uperr:$uperr" "poll_fail:$poll_fail" "san:$san" "logbad:$logbad")
+# hostile: leakproxy's per-route counters include the hostile clients' refusals
+# and aborts; the main load is judged on its own access-log lines instead
+[ "$HOSTILE" = 1 ] && checks=("load_err:$load_err" "load_non2xx:$load_non2xx" "normal_5xx:$n5" "normal_errors:$nerr"
+    "normal_held_over_${HELD_LIMIT}ms_unexplained:$nheld" "hostile_unexpected:$hunexp" "poll_fail:$poll_fail" "san:$san" "logbad:$logbad")
+[ "$HOSTILE" = 1 ] && [ "${hprobes:-0}" -gt 0 ] 2>/dev/null || { [ "$HOSTILE" = 1 ] && { echo "FAIL: no hostile probe ran" >&2; FAIL=1; }; }
+for v in "${checks[@]}"; do
     [ "${v#*:}" = 0 ] || { echo "FAIL: ${v%%:*} = ${v#*:}" >&2; FAIL=1; }
 done
 [ "$alive" = 1 ] || { echo "FAIL: leakproxy died during the run" >&2; FAIL=1; }
@@ -253,6 +354,15 @@ echo "- samples: $OUT (every ${INTERVAL}s; warm-up ${WARMUP}s)"
 echo "- RSS: start $(awk -F'\t' '$1 ~ /^[0-9]+$/ { print $3; exit }' "$OUT") KB, after warm-up $base_kb KB; end − warm-up $(kb2mb "$drift_kb"), peak − warm-up $(kb2mb "$peak_kb"), slope $(kb2mb "$slope_kb")/hour over $nsamp samples (limit $LIMIT_KB KB)"
 echo "- requests: $reqs counted by leakproxy, $load_done completed by the load driver"
 echo "- errors: load driver $load_err, non-2xx at the client $load_non2xx, leakproxy 4xx $s4 / 5xx $s5, upstream errors $uperr $errkinds, poller $poll_fail of $polls polls failed, warn/error log lines $logbad (and $memslow late memory readings)"
+if [ "$HOSTILE" = 1 ]; then
+    echo "- main load in leakproxy's access log: $(jq -c '.normal | {requests, status, errors, held, held_max_ms, held_over_limit, held_over_explained, held_over_unexplained}' <<<"$ACC") (held limit ${HELD_LIMIT} ms = rows.hold_ms $ROWS_HOLD_MS + 2 × quiesce_ms $QUIESCE_MS + $HELD_SLACK_MS)"
+    echo "- main load's holds by start time: during hang_gc windows (+12 s) $(jq -c '.hang_gc' <<<"$ACC"), other times $(jq -c '.other' <<<"$ACC")"
+    echo "- leakproxy's run-queue wait (waiting for a CPU): $(jq -c '.sched' <<<"$ACC")"
+    echo "- hostile requests in the access log: $(jq -c '.hostile | {requests, status, errors, held, held_max_ms}' <<<"$ACC")"
+    echo "- hostile probes: $hprobes, unexpected answers $hunexp; by probe: $(jq -c '.by_probe' <<<"$HJ")"
+    echo "- hostile memory source: windows $(jq -c '.windows' <<<"$MJ"), hostile answers $(jq -c '.hostile_answers' <<<"$MJ"), forwarded $(jq '.forwarded' <<<"$MJ"), forward errors $(jq '.forward_errors' <<<"$MJ")"
+    echo "- memory-source warnings: $memerr ($memkinds)"
+fi
 echo "- sanitizer reports: $san${vg:+ (valgrind: $vg)}; leakproxy exit status after SIGTERM: $lp_rc"
 echo "- after the load stopped (2 s): RSS $(tail -n1 "$OUT" | cut -f3) KB (not judged: idle under ASan, its allocator's caches grow, bounded by the quarantine; a release build stays flat)"
 echo "- fds at start / end: $(awk -F'\t' '$1 ~ /^[0-9]+$/ { print $4; exit }' "$OUT") / $(tail -n1 "$OUT" | cut -f4)"
@@ -260,7 +370,11 @@ echo
 echo "Status: $([ "$FAIL" = 0 ] && echo OK || echo FAILED)"
 if [ "$FAIL" != 0 ]; then
     KEEP=1
-    [ "$logbad" = 0 ] || { echo "--- warn/error lines (first 10):"; grep -E '^[0-9TZ:.-]+ (warn|error) ' "$WORK/leakproxy.log" | grep -vE ' warn memory source .*no answer within' | head -10; }
+    [ "$logbad" = 0 ] || { echo "--- warn/error lines (first 10):"; grep -E '^[0-9TZ:.-]+ (warn|error) ' "$WORK/leakproxy.log" | grep -vE "$LOGOK" | head -10; }
+    if [ "$HOSTILE" = 1 ]; then
+        jq -r '.unexpected_samples[]?' <<<"$HJ"
+        jq -r '.normal.s5_samples[]?, .normal.held_over_samples[]?' <<<"$ACC" | head -10
+    fi
     [ "$san" = 0 ] || { echo "--- sanitizer:"; grep -m1 -A30 -E 'ERROR: |runtime error:' "$WORK/leakproxy.log"; }
     [ "$poll_fail" = 0 ] || jq -r '.last_failure' "$WORK/poll.json" 2>/dev/null
     exit 1
