@@ -78,6 +78,7 @@ const char *const bisect_signal_names[BISECT_NSIG] = { "floor", "trough", "rss",
 
 struct bgroup {
     unsigned confirm;                 /* a single route found guilty once: this round confirms */
+    unsigned recheck;                 /* a route found earlier, tested again with a later find off */
     unsigned n;
     unsigned slot[BISECT_MAX_ROUTES];
 };
@@ -664,6 +665,21 @@ static void evaluate_round(struct bisect_run *b)
                          "(95%% low %.1f, %s); tested alone again after a new baseline", cmp.contrib / 1024,
                          cmp.low / 1024, bisect_signal_names[sig]);
             } else if (r->g.n == 1) {
+                /* the routes found before this one were tested while it
+                 * rendered, and its growth moves with the traffic mix: it
+                 * may have lent them theirs (a healthy `user` named beside
+                 * news under load). Each renders again and is tested alone
+                 * once more with this one off; a re-check found guilty does
+                 * not start another round of re-checks. */
+                if (!r->g.recheck) {
+                    for (unsigned i = b->nfound; i-- > 0;) {
+                        struct bgroup again = { .confirm = 1, .recheck = 1, .n = 1 };
+                        again.slot[0] = b->found[i];
+                        set_group(b, &again, 0);
+                        push_front(b, &again);
+                    }
+                    b->nfound = 0;
+                }
                 if (b->nfound < BISECT_MAX_ROUTES)
                     b->found[b->nfound++] = r->g.slot[0];
                 set_group(b, &r->g, 1);          /* kept off from now on */
