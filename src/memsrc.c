@@ -84,6 +84,7 @@ struct memsrc {
     int quiesce_wait;                 /* a GC read waits for the gate's quiesce */
     int gc_reading;                   /* a forced-GC read is under way (quiesce or request) */
     int gc_after_read;                /* quiesced while a plain read was in flight: GC read next */
+    int in_fail;                      /* mem_fail is sending the GC read itself */
     int holding;                      /* an experiment (probe) holds live requests at the gate */
     int experiment;                   /* an experiment runs: no designed rows, no timed GCs */
     memsrc_floor_cb floor_cb;         /* a probe waits for a forced-GC reading */
@@ -136,12 +137,23 @@ static void mem_fail(struct memsrc *m, const char *fmt, ...)
     va_end(ap);
     m->errors++;
     series_stale(&m->app->series);
-    if (m->gc_reading)
-        gc_over(m);
-    if (m->floor_cb && !m->inflight) {
-        memsrc_floor_cb cb = m->floor_cb;
-        m->floor_cb = NULL;
-        cb(m->floor_arg, -1, 0, 0);
+    if (!m->inflight_gc && !m->in_fail && !m->inflight && m->gc_uri && (m->floor_cb || m->gc_after_read)) {
+        /* a plain read failed (a saturated app misses the short timeout)
+         * while a floor is awaited: the forced-GC read goes now; only its
+         * own failure fails the floor */
+        m->in_fail = 1;
+        m->gc_after_read = 0;
+        m->gc_reading = 1;
+        http_send(m, 1);
+        m->in_fail = 0;
+    } else {
+        if (m->gc_reading)
+            gc_over(m);
+        if (m->floor_cb && !m->inflight) {
+            memsrc_floor_cb cb = m->floor_cb;
+            m->floor_cb = NULL;
+            cb(m->floor_arg, -1, 0, 0);
+        }
     }
     if (!m->failing)
         log_at(LOG_WARN, "memory source %s: %s (retrying every %d ms; logged once)",
