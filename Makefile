@@ -116,7 +116,7 @@ test-asan:
 	$(MAKE) test SANITIZER=address,undefined CC=clang
 
 test-long: $(BIN)    # minutes: the full-speed guard cases, a 5-minute soak, 1M distinct paths; ASan: add SANITIZER=address,undefined CC=clang
-	LEAKPROXY_IT_LONG=1 LEAKPROXY_BIN=./$(BIN) node tests/integration/run.mjs t_guard_fast
+	LEAKPROXY_IT_LONG=1 LEAKPROXY_BIN=./$(BIN) node tests/integration/run.mjs t_guard_fast "no forced GC (no gc_url)"
 	bench/soak.sh --duration 300 --interval 30 --bin ./$(BIN) && bench/soak.sh --distinct --bin ./$(BIN)
 .PHONY: test-long
 

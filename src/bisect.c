@@ -670,7 +670,9 @@ static void evaluate_round(struct bisect_run *b)
                  * may have lent them theirs (a healthy `user` named beside
                  * news under load). Each renders again and is tested alone
                  * once more with this one off; a re-check found guilty does
-                 * not start another round of re-checks. */
+                 * not start another round of re-checks. They stay named
+                 * until a re-check clears them (a run that ends first
+                 * reports them). */
                 if (!r->g.recheck) {
                     for (unsigned i = b->nfound; i-- > 0;) {
                         struct bgroup again = { .confirm = 1, .recheck = 1, .n = 1 };
@@ -678,9 +680,11 @@ static void evaluate_round(struct bisect_run *b)
                         set_group(b, &again, 0);
                         push_front(b, &again);
                     }
-                    b->nfound = 0;
                 }
-                if (b->nfound < BISECT_MAX_ROUTES)
+                int named = 0;
+                for (unsigned i = 0; i < b->nfound; i++)
+                    named |= b->found[i] == r->g.slot[0];
+                if (!named && b->nfound < BISECT_MAX_ROUTES)
                     b->found[b->nfound++] = r->g.slot[0];
                 set_group(b, &r->g, 1);          /* kept off from now on */
                 b->since_base = BISECT_REBASE;   /* a new baseline without it */
@@ -698,6 +702,10 @@ static void evaluate_round(struct bisect_run *b)
                          cmp.contrib / 1024, cmp.low / 1024, bisect_signal_names[sig]);
             }
         } else {
+            if (r->g.recheck)                    /* named before, cleared now: no longer */
+                for (unsigned i = 0; i < b->nfound; i++)
+                    if (b->found[i] == r->g.slot[0])
+                        b->found[i--] = b->found[--b->nfound];
             for (unsigned i = 0; i < r->g.n && b->cleared.n < BISECT_MAX_ROUTES; i++)
                 b->cleared.slot[b->cleared.n++] = r->g.slot[i];
             if (call == BISECT_UNSURE) {
