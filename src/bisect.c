@@ -966,10 +966,26 @@ json_t *bisect_json(const struct app *app)
     json_t *found = json_array();
     for (unsigned i = 0; i < b->nfound; i++)
         json_array_append_new(found, json_string(stats_at((struct stats *)&app->stats, b->found[i])->name));
-    json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:i,s:o,s:o,s:o,s:o,s:i,s:I}",
+    /* names found before a later find, rendering again until their
+     * re-check round: in "leaking" but in ssr meanwhile */
+    json_t *rechecking = json_array();
+    for (unsigned i = 0; i < b->nfound; i++) {
+        int pending = 0;
+        for (unsigned q = 0; q < b->qn && !pending; q++) {
+            const struct bgroup *g = &b->queue[(b->qhead + q) % (sizeof b->queue / sizeof b->queue[0])];
+            pending = g->recheck && g->n == 1 && g->slot[0] == b->found[i];
+        }
+        if (strcmp(b->state, "running") == 0 && b->nrounds < BISECT_MAX_ROUNDS) {
+            const struct bround *cur = &b->rounds[b->nrounds];
+            pending |= !cur->baseline && cur->g.recheck && cur->g.n == 1 && cur->g.slot[0] == b->found[i];
+        }
+        if (pending)
+            json_array_append_new(rechecking, json_string(stats_at((struct stats *)&app->stats, b->found[i])->name));
+    }
+    json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:i,s:o,s:o,s:o,s:o,s:o,s:i,s:I}",
         "state", b->state, "message", b->message, "metric", attrib_metric_names[b->metric],
         "round_seconds", (int)b->round_seconds, "max_seconds", (int)b->max_seconds,
-        "candidates", group_json(app, &b->cand), "leaking", found, "undecided", group_json(app, &b->unsure),
+        "candidates", group_json(app, &b->cand), "leaking", found, "rechecking", rechecking, "undecided", group_json(app, &b->unsure),
         "rounds", rounds, "pending_groups", (int)b->qn, "started_ms", (json_int_t)b->started_ms);
     if (b->finished_ms)
         json_object_set_new(j, "finished_ms", json_integer((json_int_t)b->finished_ms));
