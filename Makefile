@@ -1,4 +1,4 @@
-# leakproxy -- see README.md.  make | make test | make test-asan | make demo | make bench |
+# leakproxy -- see README.md.  make | make test | make test-asan | make demo | make deps | make bench |
 #                              make install | make uninstall | make clean
 #
 # Flags. CPPFLAGS, CFLAGS and LDFLAGS are the builder's (environment or
@@ -18,7 +18,7 @@ CC       ?= cc
 PKGS     := libevent jansson
 CFLAGS   ?= -O2 -g
 HARDEN   ?= 1
-WERROR   ?= $(if $(filter test test-asan test-long units,$(MAKECMDGOALS)),1,0)
+WERROR   ?= $(if $(filter test test-suite test-asan test-long units,$(MAKECMDGOALS)),1,0)
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
@@ -107,20 +107,36 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ)
 
 units: $(UNITS)
 
-# The test command of the README: unit tests, then integration tests against
-# the real binary (and the demo apps when their npm dependencies are there).
-test: $(BIN) units
+# What make test and make demo need and is missing: Debian packages (apt-get,
+# sudo when not root, a Node.js already installed is kept) and npm ci where
+# there is a package-lock.json. tools/deps.sh says what it installs and fails
+# with the list to install by hand where it cannot.
+deps:
+	@tools/deps.sh test
+
+# The test command of the README: installs what is missing, then (in a new
+# make, which reads pkg-config's flags once the libraries are there) unit
+# tests, fuzz corpora, integration tests against the real binary, contrib
+# checks, the dashboard in headless Chromium, the demo apps through the proxy.
+test:
+	@tools/deps.sh test
+	@$(MAKE) --no-print-directory test-suite
+
+test-suite: $(BIN) units
 	@./tests/run.sh $(BUILD) ./$(BIN)
 
 test-asan:
 	$(MAKE) test SANITIZER=address,undefined CC=clang
 
 test-long: $(BIN)    # minutes: the full-speed guard cases, a 5-minute soak, 1M distinct paths; ASan: add SANITIZER=address,undefined CC=clang
-	LEAKPROXY_IT_LONG=1 LEAKPROXY_BIN=./$(BIN) node tests/integration/run.mjs t_guard_fast "no forced GC (no gc_url)"
+	LEAKPROXY_IT_LONG=1 LEAKPROXY_BIN=./$(BIN) node tests/integration/run.mjs t_guard_fast t_bisect \
+	    --test-name-pattern 'guard at full speed|no forced GC \(no gc_url\)'
 	bench/soak.sh --duration 300 --interval 30 --bin ./$(BIN) && bench/soak.sh --distinct --bin ./$(BIN)
 .PHONY: test-long
 
-demo: leakproxy
+demo:
+	@tools/deps.sh demo
+	@$(MAKE) --no-print-directory leakproxy
 	./demo/run.sh
 
 truth:
@@ -153,5 +169,5 @@ clean:
 	rm -rf build leakproxy leakproxy-san
 
 FORCE:
-.PHONY: all units test test-asan demo truth bench install uninstall clean FORCE
+.PHONY: all units deps test test-suite test-asan demo truth bench install uninstall clean FORCE
 -include $(OBJ:.o=.d)

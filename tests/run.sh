@@ -36,12 +36,15 @@ if [ -x tests/fuzz/regress.sh ]; then
 fi
 
 if command -v node >/dev/null 2>&1; then
-  if LEAKPROXY_BIN="$bin" node tests/integration/run.mjs; then
-    summary+=("integration: passed")
+  itlog=$(mktemp)
+  LEAKPROXY_BIN="$bin" node tests/integration/run.mjs | tee "$itlog"
+  if [ "${PIPESTATUS[0]}" -eq 0 ]; then
+    summary+=("$(grep -E '^integration:' "$itlog" | tail -n1)")
   else
-    summary+=("integration: FAILED")
+    summary+=("$(grep -E '^integration:' "$itlog" | tail -n1 || true) FAILED")
     fail=1
   fi
+  rm -f "$itlog"
 else
   summary+=("integration: FAILED (node not installed)")
   fail=1
@@ -97,7 +100,12 @@ if [ -x demo/test-through-proxy.sh ]; then
       fail=1
     fi
   else
-    summary+=("demo apps through the proxy: SKIPPED (run npm ci in demo/vue and demo/react)")
+    if [ -n "${LEAKPROXY_ALLOW_SKIP:-}" ]; then
+      summary+=("demo apps through the proxy: SKIPPED (make deps runs npm ci in demo/vue and demo/react)")
+    else
+      summary+=("demo apps through the proxy: FAILED (no node_modules: make deps runs npm ci in demo/vue and demo/react)")
+      fail=1
+    fi
   fi
 fi
 

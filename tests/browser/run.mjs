@@ -15,7 +15,8 @@
 // ARTIFACTS_DIR (default build/artifacts): where dashboard.png and, on
 // failure, the proxy's stderr go. --screenshot also writes docs/dashboard.png.
 // Last line: "browser: N passed, M failed"; exit 1 on failure. Without a
-// Chromium: "browser: SKIPPED (chromium not installed)", exit 0.
+// Chromium: "browser: FAILED (chromium not installed ...)", exit 1
+// (LEAKPROXY_ALLOW_SKIP=1: SKIPPED, exit 0).
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -369,7 +370,12 @@ async function contractFixtures(browser, page) {
 // ---------------------------------------------------------------------------
 
 const chromiumBin = findChromium();
-if (!chromiumBin) { console.log('browser: SKIPPED (chromium not installed)'); process.exit(0); }
+if (!chromiumBin) {
+  // make test skips nothing: a missing browser is a failure with the reason
+  const allowed = !!process.env.LEAKPROXY_ALLOW_SKIP;
+  console.log(`browser: ${allowed ? 'SKIPPED' : 'FAILED'} (chromium not installed: make deps, or apt-get install chromium)`);
+  process.exit(allowed ? 0 : 1);
+}
 
 const budget = setTimeout(() => { ok(false, `whole run within ${BUDGET_MS / 1000} s`); finish(); }, BUDGET_MS);
 budget.unref();

@@ -14,6 +14,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { test as nodeTest } from 'node:test';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.resolve(ROOT, process.env.LEAKPROXY_BIN || './leakproxy');
@@ -26,11 +27,43 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
 
 // ---------------------------------------------------------------------------
-// Test registry (filled by t_*.mjs at import time, run by run.mjs)
+// Cases are node:test tests (run with `node --test`, any reporter,
+// --test-name-pattern). Each gets a Ctx that owns what it starts; the case's
+// own timeout races it so that cleanup runs even when it hangs, and whatever
+// the cleanup finds (a sanitizer report, a proxy that would not stop) fails
+// the case. skip(msg) inside a case marks it skipped with the reason.
+// opts.long: the case runs only in `make test-long` (LEAKPROXY_IT_LONG=1);
+// `make test` does not register it at all (it is neither run nor skipped).
 
-export const registry = [];
+export const LONG = !!process.env.LEAKPROXY_IT_LONG;
+
 export function test(name, fn, opts = {}) {
-  registry.push({ name, fn, timeout: opts.timeout ?? 20000, file: opts.file });
+  if (opts.long && !LONG) return;
+  const timeout = opts.timeout ?? 20000;
+  // node:test's own timeout is a backstop behind ours and the cleanup's
+  nodeTest(name, { timeout: timeout + 60000 }, async (t) => {
+    const ctx = new Ctx(name);
+    const start = Date.now();
+    let err = null, skipped = null, todo = null, timer;
+    try {
+      await Promise.race([
+        Promise.resolve().then(() => fn(ctx)),
+        new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`timed out after ${timeout} ms`)), timeout); }),
+      ]);
+    } catch (e) {
+      if (e && e.skip) skipped = e.message;
+      else if (e && e.todo) todo = e.message;
+      else err = e;
+    } finally { clearTimeout(timer); }
+    await ctx.cleanup();
+    if (VERBOSE) t.diagnostic(`${Date.now() - start} ms`);
+    if (!err && !skipped && ctx.problems.length) err = new Error(ctx.problems.join('; '));
+    if (err && VERBOSE)
+      for (const p of ctx.proxies) t.diagnostic(`proxy stderr:\n${p.stderrTail(15)}`);
+    if (err) throw err;
+    if (skipped) t.skip(skipped);
+    if (todo) t.todo(todo);
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -748,7 +781,16 @@ export class Ctx {
 // Small assertion helpers with readable messages.
 
 export function fail(msg) { throw new Error(msg); }
-export function skip(msg) { const e = new Error(msg); e.skip = true; throw e; }
+// A case that cannot run here (a tool or a kernel feature missing) fails
+// with the reason: `make test` skips nothing. LEAKPROXY_ALLOW_SKIP=1
+// reports such cases as skipped instead (containers without cgroups, say).
+export function skip(msg) {
+  if (!process.env.LEAKPROXY_ALLOW_SKIP)
+    throw new Error(`cannot run here: ${msg} (LEAKPROXY_ALLOW_SKIP=1 reports this as a skip)`);
+  const e = new Error(msg); e.skip = true; throw e;
+}
+// A case that fails because of a known bug: reported as todo, not a failure.
+export function knownBug(msg) { const e = new Error(msg); e.todo = true; throw e; }
 export function check(cond, msg) { if (!cond) throw new Error(msg); }
 export function eq(actual, expected, what) {
   if (actual !== expected) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);

@@ -1,85 +1,82 @@
 #!/usr/bin/env node
-// run.mjs -- leakproxy integration test runner.
+// run.mjs -- runs the integration suite with node:test, in two lanes.
 //
-//   node tests/integration/run.mjs [FILTER...]
+//   node tests/integration/run.mjs [--jobs N] [--test-name-pattern RE]... [FILE...]
 //
-// Imports every tests/integration/t_*.mjs, runs their cases one at a time
-// (each starts and tears down its own upstream and proxy), prints `ok NAME`
-// or `FAIL NAME: reason` per case and a last line
-// `integration: N passed, M failed[, K skipped]`. Exits 1 if any case failed.
-// FILTERs (substrings) select cases by name. Env: LEAKPROXY_BIN (default
-// ./leakproxy, relative to the repository root), LEAKPROXY_IT_VERBOSE=1 to
-// print the proxy's stderr tail for failures and timings for every case.
+// Every t_*.mjs is a node:test file and runs on its own too:
+//   LEAKPROXY_BIN=./leakproxy node --test tests/integration/t_proxy.mjs
+//   node --test --test-name-pattern 'bisect' tests/integration/t_*.mjs
+//
+// This launcher only decides what may run at the same time. The files that
+// drive a real app under load and judge memory readings, rates or deadlines
+// against it (SERIAL below) run one at a time with nothing else beside them:
+// a second file's CPU would change what they measure. The other files run N
+// at a time (default 3: they mostly wait on sockets and timers), before the
+// serial lane. Prints the spec reporter's lines, then one summary line
+// `integration: N passed, M failed[, K skipped][, T todo] (S s)`; exits 1 if
+// any case failed. FILEs (names or substrings) select files; other options
+// go to node --test as they are. Env: LEAKPROXY_BIN, LEAKPROXY_IT_VERBOSE=1
+// (timings and the proxy's stderr for failures), LEAKPROXY_IT_LONG=1 (the
+// minutes-long cases of make test-long), LEAKPROXY_ALLOW_SKIP=1.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { registry, Ctx, BIN, VERBOSE, sleep } from './lib.mjs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const filters = process.argv.slice(2);
+const SERIAL = new Set(['t_attrib.mjs', 't_bisect.mjs', 't_guard.mjs', 't_guard_fast.mjs', 't_memory.mjs',
+  't_probe.mjs', 't_rows.mjs', 't_switch.mjs']);
+
+function parseArgs(argv) {
+  const o = { jobs: 3, pass: [], files: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--jobs') o.jobs = Math.max(1, +argv[++i] || 1);
+    else if (a.startsWith('--jobs=')) o.jobs = Math.max(1, +a.slice(7) || 1);
+    else if (a === '--test-name-pattern') o.pass.push(a, argv[++i]);
+    else if (a.startsWith('--')) o.pass.push(a);
+    else o.files.push(a);
+  }
+  return o;
+}
+
+// Runs one lane; resolves with the counts of its TAP summary.
+function lane(files, jobs, pass) {
+  if (!files.length) return Promise.resolve({ pass: 0, fail: 0, skipped: 0, todo: 0, cancelled: 0 });
+  const tapFile = path.join(os.tmpdir(), `leakproxy-it-${process.pid}-${jobs}.tap`);
+  const args = ['--test', `--test-concurrency=${jobs}`, ...pass,
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
+    ...files.map((f) => path.join(here, f))];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('close', (code) => {
+      let tap = '';
+      try { tap = fs.readFileSync(tapFile, 'utf8'); fs.rmSync(tapFile, { force: true }); } catch {}
+      const n = (k) => { const m = new RegExp(`^# ${k} (\\d+)$`, 'm').exec(tap); return m ? +m[1] : 0; };
+      const r = { pass: n('pass'), fail: n('fail'), skipped: n('skipped'), todo: n('todo'), cancelled: n('cancelled') };
+      // a runner that died without a summary is a failure, whatever it counted
+      if (code !== 0 && r.fail === 0 && r.cancelled === 0) r.fail = 1;
+      resolve(r);
+    });
+  });
+}
 
 async function main() {
-  const files = fs.readdirSync(here).filter((f) => /^t_.*\.mjs$/.test(f)).sort();
-  for (const f of files) {
-    const before = registry.length;
-    await import(pathToFileURL(path.join(here, f)).href);
-    for (let i = before; i < registry.length; i++) registry[i].file = f;
-  }
-  const cases = registry.filter((c) => !filters.length || filters.some((s) => c.name.includes(s) || c.file.includes(s)));
-  const names = new Set();
-  for (const c of cases) { if (names.has(c.name)) throw new Error(`duplicate test name ${c.name}`); names.add(c.name); }
-
-  let passed = 0, failed = 0, skipped = 0;
-  const failures = [];
+  const o = parseArgs(process.argv.slice(2));
+  let files = fs.readdirSync(here).filter((f) => /^t_.*\.mjs$/.test(f)).sort();
+  if (o.files.length) files = files.filter((f) => o.files.some((s) => f.includes(path.basename(s))));
   const t0 = Date.now();
-  if (!fs.existsSync(BIN)) {
-    console.log(`FAIL setup: binary ${BIN} not found (build it with make, or set LEAKPROXY_BIN)`);
-    console.log(`integration: 0 passed, ${cases.length} failed`);
-    process.exit(1);
-  }
-  for (const c of cases) {
-    const ctx = new Ctx(c.name);
-    const start = Date.now();
-    let err = null, skip = null;
-    let timer;
-    try {
-      await Promise.race([
-        Promise.resolve().then(() => c.fn(ctx)),
-        new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`timed out after ${c.timeout} ms`)), c.timeout); }),
-      ]);
-    } catch (e) {
-      if (e && e.skip) skip = e.message; else err = e;
-    } finally { clearTimeout(timer); }
-    await ctx.cleanup();
-    if (!err && !skip && ctx.problems.length) err = new Error(ctx.problems.join('; '));
-    const ms = Date.now() - start;
-    const timing = VERBOSE ? ` (${ms} ms)` : '';
-    if (skip) {
-      skipped++;
-      console.log(`skip ${c.name}: ${skip}${timing}`);
-    } else if (err) {
-      failed++;
-      const reason = (err && err.message ? err.message : String(err)).replace(/\s*\n\s*/g, ' | ');
-      console.log(`FAIL ${c.name}: ${reason}${timing}`);
-      failures.push(c.name);
-      if (VERBOSE) {
-        for (const p of ctx.proxies) console.log(p.stderrTail(15).split('\n').map((l) => '    | ' + l).join('\n'));
-        if (err.stack) console.log(err.stack.split('\n').slice(1, 4).map((l) => '    ' + l.trim()).join('\n'));
-      }
-    } else {
-      passed++;
-      console.log(`ok ${c.name}${timing}`);
-    }
-  }
-  await sleep(10);
-  if (VERBOSE) console.log(`# ${cases.length} cases in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  console.log(`integration: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  const a = await lane(files.filter((f) => !SERIAL.has(f)), o.jobs, o.pass);
+  const b = await lane(files.filter((f) => SERIAL.has(f)), 1, o.pass);
+  const sum = (k) => a[k] + b[k];
+  const failed = sum('fail') + sum('cancelled');
+  console.log(`integration: ${sum('pass')} passed, ${failed} failed` +
+    `${sum('skipped') ? `, ${sum('skipped')} skipped` : ''}${sum('todo') ? `, ${sum('todo')} todo` : ''}` +
+    ` (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   process.exit(failed ? 1 : 0);
 }
 
-main().catch((e) => {
-  console.log(`FAIL runner: ${e.stack || e}`);
-  console.log('integration: 0 passed, 1 failed');
-  process.exit(1);
-});
+main().catch((e) => { console.error(e); process.exit(1); });

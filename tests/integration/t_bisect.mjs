@@ -9,7 +9,6 @@
 import {
   test, get, hdr, check, eq, sleep, note, pollUntil,
   startDemo, VUE_SHELL, adminCall, setMode, routesByName, demoMemory, demoProxyConfig, startFakeMemory, startLoad,
-  skip,
 } from './lib.mjs';
 
 const KB = 1024;
@@ -262,6 +261,5 @@ test('bisect: full speed (-c 8, no rate limit), forced GC without designed rows:
 // machine serves the load (on a loaded CI machine it was not, 1 run in 2).
 // `make test-long` runs it (LEAKPROXY_IT_LONG=1).
 test('bisect: full speed (-c 8, no rate limit), no forced GC (no gc_url): news found, nothing healthy blamed, never failed (max_seconds 90)', async (ctx) => {
-  if (!process.env.LEAKPROXY_IT_LONG) skip('full-speed bisection without forced GC: make test-long (LEAKPROXY_IT_LONG=1)');
   await fullSpeedBisect(ctx, (app) => ({ source: 'http', url: `http://127.0.0.1:${app.port}/__mem`, interval_ms: 100 }), 'no gc_url', false, { round: 6, max: 90 });
-}, { timeout: 150000 });
+}, { timeout: 150000, long: true });

@@ -26,12 +26,12 @@
 // end-to-end headers and the body the upstream meant.
 //
 // Cases blocked by a known proxy.c bug are declared with xfail(): they run,
-// and are reported as `skip ... expected failure (BUG)` while they fail; once
+// and are reported as todo (`expected failure (BUG)`) while they fail; once
 // the bug is fixed they FAIL with "now passes", and xfail becomes test.
 
 import http from 'node:http';
 import {
-  test, skip, baseConfig, H1Parser, Client, check, eq, sleep, prng, randomBytes, chunked,
+  test, knownBug, baseConfig, H1Parser, Client, check, eq, sleep, prng, randomBytes, chunked,
   respond, hdr, note,
 } from './lib.mjs';
 
@@ -43,7 +43,7 @@ function xfail(name, bug, fn, opts) {
     let err = null;
     try { await fn(ctx); } catch (e) { err = e; }
     if (!err) throw new Error(`now passes: known bug "${bug}" looks fixed, turn this xfail() into test()`);
-    skip(`expected failure (known bug: ${bug}): ${String(err.message).slice(0, 200)}`);
+    knownBug(`expected failure (known bug: ${bug}): ${String(err.message).slice(0, 200)}`);
   }, opts);
 }
 

@@ -9,7 +9,7 @@
 
 import {
   test, check, eq, note, sleep, adminJson, routesByName, startDemo, demoMemory, demoProxyConfig, drive,
-  VUE_SHELL, skip,
+  VUE_SHELL,
 } from './lib.mjs';
 
 // These run in `make test-long` (LEAKPROXY_IT_LONG=1), not in `make test`:
@@ -17,7 +17,6 @@ import {
 // depends on how fast this machine serves the load, and on a CI machine
 // shared with other jobs the app died mid-narrowing in all three (the guard
 // tripped within ~1 s each time). Measured in bench/RESULTS.md (guard).
-const LONG = !!process.env.LEAKPROXY_IT_LONG;
 
 const MB = 1024 * 1024;
 
@@ -91,16 +90,13 @@ async function fullSpeed(ctx, { heapMb, gc, seconds, rows = true, blind = false 
 }
 
 test('guard at full speed, forced GC (designed rows), nothing named: trips without waiting for floors, narrows down to news, app survives', async (ctx) => {
-  if (!LONG) skip('full-speed guard survival: make test-long (LEAKPROXY_IT_LONG=1)');
   await fullSpeed(ctx, { heapMb: 192, gc: true, seconds: 90, blind: true });
-}, { timeout: 150000 });
+}, { timeout: 150000, long: true });
 
 test('guard at full speed, forced GC without designed rows, attribution on: news csr, app survives', async (ctx) => {
-  if (!LONG) skip('full-speed guard survival: make test-long (LEAKPROXY_IT_LONG=1)');
   await fullSpeed(ctx, { heapMb: 192, gc: true, seconds: 75, rows: false });
-}, { timeout: 150000 });
+}, { timeout: 150000, long: true });
 
 test('guard at full speed without a gc_url (heap_used only), nothing named: trips on troughs, narrows down to news, app survives', async (ctx) => {
-  if (!LONG) skip('full-speed guard survival: make test-long (LEAKPROXY_IT_LONG=1)');
   await fullSpeed(ctx, { heapMb: 256, gc: false, seconds: 100, blind: true });
-}, { timeout: 150000 });
+}, { timeout: 150000, long: true });

@@ -57,8 +57,9 @@ static double median_ns(const char *tok, const char *given, size_t n, int reps)
 
 /* With a 256 KiB token, a comparison that stops at the first difference
  * (memcmp, strcmp) answers a wrong first byte thousands of times faster than
- * a wrong last byte. The check must take the same time for both (within 1.5x:
- * noise of a shared machine, never a factor of thousands). */
+ * a wrong last byte (a factor of about a thousand). The check must not: the
+ * bound is 10x, far below what an early exit gives and far above what a
+ * busy shared machine adds to the best of 5 rounds. */
 static void test_token_ok_time_does_not_depend_on_where_it_differs(void **state)
 {
     (void)state;
@@ -73,10 +74,10 @@ static void test_token_ok_time_does_not_depend_on_where_it_differs(void **state)
     first[0] = 'b';
     last[N - 1] = 'b';
     mid[N / 2] = 'b';
-    /* the ratio of the slowest to the fastest case, the best of 3 rounds
+    /* the ratio of the slowest to the fastest case, the best of 5 rounds
      * (a round disturbed by other processes only makes it larger) */
     double best_ns = 1e300, ratio = 1e300;
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < 5; round++) {
         double t[3] = { median_ns(tok, first, N, 20), median_ns(tok, mid, N, 20), median_ns(tok, last, N, 20) };
         double lo = t[0], hi = t[0];
         for (int i = 1; i < 3; i++) {
@@ -88,7 +89,7 @@ static void test_token_ok_time_does_not_depend_on_where_it_differs(void **state)
     }
     print_message("admin_token_ok on 256 KiB: %.0f ns; slowest / fastest of first, middle, last byte wrong: %.2f\n",
                   best_ns, ratio);
-    assert_true(ratio < 1.5);
+    assert_true(ratio < 10.0);
     free(tok);
     free(first);
     free(last);
