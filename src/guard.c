@@ -29,7 +29,12 @@
  * after them are not (they render routes again, or put back what a step
  * just rendered: at most ~2 log2(n) per leak, once per narrowing). A route
  * the engine judges leaking meanwhile ends the narrowing: it goes off, the
- * routes held off only to narrow down render again. */
+ * routes held off only to narrow down render again. After a step that grew,
+ * the next test waits until memory is flat with everything under test off
+ * (at most GUARD_SETTLE_WATCHES watches): the grown step's garbage is
+ * promoted and collected for seconds after it goes off, and a test started
+ * meanwhile reads that lag as its own growth (a healthy route condemned
+ * right after the leaking one, bench/RESULTS.md "a guard that never waits"). */
 #include "guard.h"
 #include "app.h"
 #include "attrib.h"
@@ -53,6 +58,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define GUARD_SETTLE_WATCHES 3        /* longest settle after a growing step, in watches */
 
 enum refusal { R_HOLD, R_CAP, R_NOTHING, R_FLAT, R_N };
 static const char *const refusal_names[R_N] = { "hold", "cap", "nothing_to_switch", "not_growing" };
@@ -90,6 +97,8 @@ struct guard {
     int step_settled;                 /* step_level retaken once the step settled */
     int step_rewatched;               /* an ambiguous verdict was watched once more */
     int step_after_growth;            /* the previous verdict was "growing": longer settle */
+    int settling;                     /* after a growing step: waiting for flat memory */
+    char settle_why[EVENT_REASON_MAX - 40];   /* the reason of the test that waits */
     double end_level;                 /* level when the last narrowing ended (or a switch) */
     double trip_growth;               /* troughs' growth when it tripped (0: unknown) */
     /* state */
@@ -743,6 +752,7 @@ static void narrow_stop(struct guard *g)
     free(g->nw_cand);
     g->nw_cand = NULL;
     g->narrowing = 0;
+    g->settling = 0;
     g->narrow_end_us = app_now_us();
 }
 
@@ -875,6 +885,36 @@ static double step_budget(const struct guard *g)
     return b > 1048576.0 ? b : 1048576.0;
 }
 
+/* While settling after a growing step (everything under test off): once a
+ * watch shows memory flat, or GUARD_SETTLE_WATCHES watches passed, the test
+ * that waits starts. */
+static void narrow_settle(struct guard *g, uint64_t now, uint64_t watch, double thr)
+{
+    double slope = 0, level = 0;
+
+    if (now - g->step_us < watch)
+        return;
+    uint64_t from = now - watch * 3 / 4;
+    int ok = growth_since(g, from, &slope, &level);
+    if ((!ok || slope > thr) && now - g->step_us < GUARD_SETTLE_WATCHES * watch)
+        return;
+    narrow_mark(&g->nw, g->nw.lo, g->nw.mid, 0, -1);
+    char why[EVENT_REASON_MAX - 40];
+    if (ok && slope <= thr)
+        snprintf(why, sizeof why, "memory settled (%.2f MB/s after %.1f s); %.250s", slope / 1048576.0,
+                 (double)(now - g->step_us) / 1e6, g->settle_why);
+    else
+        snprintf(why, sizeof why, "memory did not settle in %.1f s (%s); %.250s", (double)(now - g->step_us) / 1e6,
+                 ok ? "still growing" : "no slope", g->settle_why);
+    narrow_apply(g, why);
+    g->settling = 0;
+    g->step_us = app_now_us();
+    g->step_level = level;
+    g->step_settled = 0;
+    g->step_rewatched = 0;
+    g->step_after_growth = !(ok && slope <= thr);
+}
+
 static const char *const gn_names[] = { "first group", "second group", "testing", "done", "stuck" };
 
 /* One tick of a live narrowing: judge the step being watched once its watch
@@ -887,6 +927,12 @@ static void narrow_tick(struct guard *g)
     char a[300], b[300], sl[32], why[EVENT_REASON_MAX - 40];
 
     timing(app, &tw, &bucket, &watch);
+    thr = GUARD_GROWTH_SHARE * g->ref_growth > GUARD_GROWTH_MIN_BPS ? GUARD_GROWTH_SHARE * g->ref_growth
+                                                                     : GUARD_GROWTH_MIN_BPS;
+    if (g->settling) {
+        narrow_settle(g, now, watch, thr);
+        return;
+    }
     /* after a step that grew, memory lags the switch back off for seconds
      * (the step's garbage is promoted and collected late): a longer settle */
     uint64_t settle = g->step_after_growth ? watch / 2 : watch / 4;
@@ -905,8 +951,6 @@ static void narrow_tick(struct guard *g)
         return;
     if (!ok && !early && now - g->step_us < 3 * watch)
         return;                       /* no slope yet (sparse readings): a little longer */
-    thr = GUARD_GROWTH_SHARE * g->ref_growth > GUARD_GROWTH_MIN_BPS ? GUARD_GROWTH_SHARE * g->ref_growth
-                                                                     : GUARD_GROWTH_MIN_BPS;
     /* no slope even then: counted as growing, the side that keeps routes csr */
     int growing = early || !ok || slope > thr;
     /* ambiguous (growing, but less than twice the threshold, right after a
@@ -962,7 +1006,18 @@ static void narrow_tick(struct guard *g)
                                   app->stats.slot[g->nw_cand[i].slot]->name);
         snprintf(why, sizeof why, "%s; next: %s render%s again while memory is watched", verdict, a,
                  g->nw.mid - g->nw.lo > 1 ? "" : "s");
-        narrow_apply(g, why);
+        if (growing) {
+            /* the next test waits for flat memory with its routes still off */
+            narrow_mark(&g->nw, g->nw.lo, g->nw.mid, 1, -1);
+            snprintf(g->settle_why, sizeof g->settle_why, "%s", why);
+            char hold[EVENT_REASON_MAX - 40];
+            snprintf(hold, sizeof hold, "%s; memory settles before %s render%s again", verdict, a,
+                     g->nw.mid - g->nw.lo > 1 ? "" : "s");
+            narrow_apply(g, hold);
+            g->settling = 1;
+        } else {
+            narrow_apply(g, why);
+        }
     } else if (st == GN_DONE) {
         list_routes(g, a, sizeof a, 1, -1);
         list_routes(g, b, sizeof b, 0, -1);
@@ -1597,8 +1652,9 @@ json_t *guard_json(const struct app *app)
                 json_array_append(gu, nm);
             json_decref(nm);
         }
-        json_object_set_new(j, "narrowing", json_pack("{s:s,s:i,s:o,s:o,s:o}", "state", gn_names[g->nw.state],
-                            "steps", (int)g->nw.steps, "csr", off, "rendering", inn, "guilty", gu));
+        json_object_set_new(j, "narrowing", json_pack("{s:s,s:i,s:o,s:o,s:o,s:b}", "state", gn_names[g->nw.state],
+                            "steps", (int)g->nw.steps, "csr", off, "rendering", inn, "guilty", gu,
+                            "settling", g->settling));
     }
     if (gc->webhook)
         json_object_set_new(j, "webhook", json_pack("{s:s,s:I,s:I,s:I,s:i}", "url", gc->webhook,
