@@ -130,7 +130,7 @@ test-asan:
 
 test-long: $(BIN)    # minutes: the full-speed guard cases, a 5-minute soak, 1M distinct paths; ASan: add SANITIZER=address,undefined CC=clang
 	LEAKPROXY_IT_LONG=1 LEAKPROXY_BIN=./$(BIN) node tests/integration/run.mjs t_guard_fast t_bisect \
-	    --test-name-pattern 'guard at full speed|no forced GC \(no gc_url\)'
+	    --test-name-pattern 'guard at full speed|bisect: full speed.*(no forced GC|without designed rows)'
 	bench/soak.sh --duration 300 --interval 30 --bin ./$(BIN) && bench/soak.sh --distinct --bin ./$(BIN)
 .PHONY: test-long
 

@@ -254,7 +254,7 @@ test('bisect: full speed (-c 8, no rate limit), forced GC without designed rows:
     const base = `http://127.0.0.1:${app.port}`;
     return { source: 'http', url: `${base}/__mem`, gc_url: `${base}/__mem?gc=1`, interval_ms: 100, rows: { design: false } };
   }, 'rows off', false, { round: 6, max: 90 });
-}, { timeout: 150000 });
+}, { timeout: 150000, long: true });   // make test-long: 90 s, the same rounds as the case above on other floors
 
 // Without forced floors the rounds read heap troughs, several MB/s noisy at
 // full speed: whether news is found within 90 s depends on how fast the
