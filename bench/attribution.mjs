@@ -6,7 +6,7 @@
 // and a fresh leakproxy in front of it (loopback, free ports), drive the deterministic mixed load
 // (demo/load.mjs, --rate 150 -c 4), poll GET /api/routes every ~500 ms, and compare every
 // route's estimate and verdict with the measured ground truth (demo/<app>/truth.json).
-// Writes a markdown report (tables per configuration + the issue's targets, met or missed)
+// Writes a markdown report (tables per configuration + the accuracy targets, met or missed)
 // a JSON file with every run's per-route results, and every poll in the work dir's
 // attribution-traces.json.
 //
@@ -458,7 +458,7 @@ function runTable(runs) {
 
 const short = (t, n = 6) => { const w = t.split(' '); return w.length > n ? `${w.slice(0, n).join(' ')} …(${w.length - n} more)` : t; };
 
-// The issue's targets, per configuration.
+// The accuracy targets, per configuration.
 function targets(cfgName, byApp) {
   const L = [];
   const all = (app) => byApp[app] || [];

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/attribution.sh [--quick] [options of bench/attribution.mjs]
 #
-# Accuracy of the attribution engine on the real demo apps (issue 6, "Accuracy"): for each
+# Accuracy of the attribution engine on the real demo apps: for each
 # memory-source configuration, each app (vue, react) and several seeds, a fresh app and a fresh
 # ./leakproxy in front of it, the deterministic mixed load (demo/load.mjs --rate 150 -c 4), and
 # every route's estimate and verdict compared with demo/<app>/truth.json.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/bisect.sh [ROUND_SECONDS] -- the bisection acceptance run of issue 7 on the Vue demo.
+# bench/bisect.sh [ROUND_SECONDS] -- the bisection's acceptance run on the Vue demo.
 #
 #   nice -n 5 bench/bisect.sh 60          # the default round length; ~10 min (8 rounds + warm-up)
 #   nice -n 5 bench/bisect.sh 30

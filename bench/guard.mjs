@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// bench/guard.mjs -- the guard's acceptance run (issue 8), recorded. Node built-ins only.
+// bench/guard.mjs -- the guard's acceptance run, recorded. Node built-ins only.
 // Run through bench/guard.sh (which checks the prerequisites and kills this driver on exit).
 //
 // Four runs of the Vue demo (demo/vue) with a small V8 heap (node --max-old-space-size=N

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/guard.sh [options of bench/guard.mjs] -- the guard's acceptance run (issue 8), recorded.
+# bench/guard.sh [options of bench/guard.mjs] -- the guard's acceptance run, recorded.
 #
 # On the Vue demo with a small V8 heap (--max-old-space-size=128 by default) and the leaking
 # route news in a steady seeded mix (home/about/news), through ./leakproxy:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/soak.sh -- leakproxy under steady load for a long time (issue 10, "Soak").
+# bench/soak.sh -- leakproxy under steady load for a long time.
 #
 # Starts the Vue demo app (node --expose-gc, leaks off unless --leaks), leakproxy
 # in front of it with everything on: the http memory source with forced GC and

@@ -16,6 +16,9 @@
 #   - the Docker health check against the running leakproxy; the image's
 #     runtime packages against the libraries the binary links; the build
 #     context against make's dependency files.
+#   - the repository explains itself: no tracked file cites notes kept
+#     outside it (the team's design, field and style notes, a sibling
+#     directory named shared) or the numbers of the team's issue tracker.
 # Exits non-zero if a check fails; the last line is "contrib: N checks passed".
 # A missing tool (promtool, systemd-analyze, python3 with yaml) fails its
 # checks with the reason (LEAKPROXY_ALLOW_SKIP=1: skips them). Needs bash, curl and node (as the test suite does).
@@ -677,6 +680,27 @@ if have dpkg && have ldd && grep -q '^VERSION_ID="12"' /etc/os-release 2>/dev/nu
   fi
 else
   skip "$df: runtime packages: not a Debian 12 host"
+fi
+
+# ---- the repository explains itself -------------------------------------------
+# A comment or a doc states the fact it relies on instead of pointing at notes
+# outside the repository or at the tracker: no tracked file names those notes'
+# files, a sibling directory named shared or an issue number. Raw benchmark data
+# (bench/results/) and npm lock files are not prose and are left out.
+# ([/] keeps a wider search for that directory's path from finding this line)
+refs_re='FIELD\.md|DESIGN\.md|STYLE\.md|\.\./shared[/]|[Ii]ssue [0-9]+'
+refs_spec=(. ':(exclude)*node_modules/*' ':(exclude)bench/results/*' ':(exclude)*package-lock.json')
+if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  nrefs=$(git -C "$root" ls-files -- "${refs_spec[@]}" | grep -c .)
+  hits=$(git -C "$root" grep -nIE "$refs_re" -- "${refs_spec[@]}")
+  case $? in
+    1) ok "tracked files: none cites notes outside the repository or a tracker issue number ($nrefs files)" ;;
+    0) bad "tracked files cite notes outside the repository or a tracker issue number ($(printf '%s\n' "$hits" | grep -c .) lines): state the fact instead"
+       printf '%s\n' "$hits" | head -n 20 | cut -c1-200 | sed 's/^/      /' ;;
+    *) bad "git grep over the tracked files failed" ;;
+  esac
+else
+  skip "references outside the repository: $root is not a git work tree"
 fi
 
 # ---- summary ------------------------------------------------------------------

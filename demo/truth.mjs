@@ -5,7 +5,7 @@
 // `node --expose-gc server.js` on a free port, force GC and read /__mem, send one request
 // (first-request cost), a few warm-up requests, then N sequential requests with a forced-GC
 // reading every --every requests. Retained bytes per request are least-squares slopes of
-// those post-GC floors (FIELD.md lesson 3: never one before/after pair) over an early window
+// those post-GC floors (GC noise is large: never one before/after pair) over an early window
 // (requests 0..--early) and a steady-state window (the second half). Leaking routes are run
 // again with their LEAK_<X>=0 switch to show the switch works.
 //

@@ -761,7 +761,8 @@ static void api_report(struct app *app, struct evhttp_request *req)
         evbuffer_add_printf(b, "  %-16s %-14s %s\n", app->stats.slot[rk[i].slot]->name, attrib_next_names[nx], how);
     }
     /* render latency against memory: the routes whose median latency rises
-     * with the heap floor (FIELD.md seed 002: 200 ms to 3.7 s before the crash) */
+     * with the heap floor (a real React SSR incident: 200 ms to 3.7 s before
+     * the crash) */
     unsigned rising = 0, trends = 0;
     for (unsigned i = 0; i < n; i++) {
         const struct attrib_route *ar = attrib_route_get(app, rk[i].slot);

@@ -1,6 +1,7 @@
 /* bisect.c -- find the leaking routes under live traffic by switching sets
- * of routes to csr and watching the memory slope (FIELD lesson 8, done the
- * way seeds 001 and 003 did it by hand, but per route and at runtime).
+ * of routes to csr and watching the memory slope: what teams hunting SSR
+ * leaks did by hand (blanking pages, commenting code out), but per route and
+ * at runtime.
  *
  * Adaptive group testing. A baseline round measures the growth rate of the
  * summed floor (bytes per second) with every candidate rendering. Then a

@@ -1,6 +1,6 @@
 /* probe.c -- captured requests and the probe: a controlled experiment on one
- * route, the automated form of seed 001's routine (force GC, read, send
- * requests, force GC, read, divide).
+ * route, the automated form of the routine teams ran by hand (force GC,
+ * read, send requests, force GC, read, divide).
  *
  * Capture. Every GET/HEAD without a body is copied, as a ready-to-send
  * request (method, target, headers minus hop-by-hop ones, Cookie and
@@ -27,10 +27,10 @@
  * early (5 s), the live requests that went through are subtracted with the
  * engine's estimates, counted and reported, as before.
  *
- * Split (data-dependent leaks, FIELD lesson 6): the captured requests are
- * grouped by the value of a path parameter, a query key or a header, and
- * each group is probed on its own: "/live/:id leaks for id 1, 3, 5, not for
- * 2, 4, 6". */
+ * Split (data-dependent leaks: a route leaks only for some inputs): the
+ * captured requests are grouped by the value of a path parameter, a query
+ * key or a header, and each group is probed on its own: "/live/:id leaks
+ * for id 1, 3, 5, not for 2, 4, 6". */
 #include "probe.h"
 #include "events.h"
 #include "app.h"

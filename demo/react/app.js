@@ -90,7 +90,7 @@ function FeedSection({ s }) {
 const Feed = ({ sections }) => sections.map((s, i) =>
   h(React.Suspense, { key: i, fallback: h('p', { className: 'loading' }, 'Loading…') }, h(FeedSection, { s })));
 
-// ---- /item/:id: timer leak (FIELD.md 002) ---------------------------------------------
+// ---- /item/:id: timer leak (as in a real React SSR incident) ----------------------------
 // The flash-sale countdown starts its interval in componentWillMount, which React runs on
 // the server too; componentWillUnmount never runs there. Each interval keeps the
 // component, its props and the deal's price history alive, and keeps firing.
@@ -148,7 +148,7 @@ function Dashboard({ path }) {
     h(Cards, { key: 'c', items: f.products(20) })];
 }
 
-// ---- /ma.gif: listener leak on a beacon endpoint (FIELD.md 004) ------------------------------
+// ---- /ma.gif: listener leak on a beacon endpoint (as in a real Koa service) -----------------
 // Every beacon adds an 'error' listener to the module-level report queue to log failures
 // with the request's context; it is never removed. Node warns once (MaxListeners) and
 // then the listeners, and the context each closes over, pile up.

@@ -74,7 +74,7 @@ const User = { props: ['path', 'name'], setup(props) {
     h('h2', 'Recommended'), h('div', { class: 'cards' }, recs.map(Card))];
 } };
 
-// ---- /news/:id: event-bus leak (FIELD.md 001) ---------------------------------------------
+// ---- /news/:id: event-bus leak (as in a real Vue SSR incident) ----------------------------
 // A module-level bus (Vue 3 dropped $on; apps use a mitt-style bus). The page subscribes in
 // created(), which runs on the server; beforeUnmount() never does, so every rendered page's
 // component instance -- its props, data and rendered tree -- stays reachable from the bus.
@@ -102,7 +102,7 @@ const News = {
   },
 };
 
-// ---- /live/:id: data-dependent timer leak (FIELD.md 003) ----------------------------------
+// ---- /live/:id: data-dependent timer leak (as in a real Nuxt incident) -------------------
 // Only rooms with a live video (odd id) poll the viewer count; the interval is started in
 // created() and cleared in beforeUnmount(), which SSR never calls. Even ids never leak.
 // The callback closes over the room's data only (not the component), so each leak is
@@ -133,7 +133,7 @@ const Live = {
   },
 };
 
-// ---- /gallery/:id: native-memory leak (FIELD.md lesson 4) -----------------------------------
+// ---- /gallery/:id: native-memory leak (in RSS, not in the heap) ----------------------------
 // Rendered thumbnail sprites are queued for a CDN upload that only the browser build drains.
 // Buffers live outside the V8 heap: RSS and `external` grow, heapUsed barely does.
 const pendingUploads = [];

@@ -1,4 +1,4 @@
-// Attribution verdicts end to end (issue 6, "Tests"):
+// Attribution verdicts end to end:
 //  - the Vue demo with a leaking route (news, ~240 KB/request) and healthy
 //    routes (home, about) under mixed load through the proxy, forced-GC http
 //    source with quiescing: news becomes `leaking` with an estimate near the
@@ -246,7 +246,7 @@ test('attrib: random mix at a steady request rate: the leak is still identified 
 }, { timeout: 40000 });
 
 test('attrib: latency trend: a route whose render time grows with the heap rises with memory, a flat one does not', async (ctx) => {
-  // seed 002 of FIELD.md: render time from ~200 ms to 3.7 s as the heap filled. Here route a
+  // A real React SSR incident: render time from ~200 ms to 3.7 s as the heap filled. Here route a
   // leaks 100 KB/request; route b's render takes 2 ms + 0.25 ms per MiB the app retains (its
   // work grows with the leaked data), and one in 10 of its requests 150 ms more (a cold cache:
   // the median per evaluation must not care); route c always takes 2 ms.

@@ -1,4 +1,4 @@
-// Bisection (issue 7): groups of routes switched to csr under live traffic,
+// Bisection: groups of routes switched to csr under live traffic,
 // the memory slope compared round by round. On the Vue demo under a mixed
 // load restricted to news, about, products and user (demo/load.mjs --only
 // keeps those routes of demo/vue/routes.json with their weights: news 6,

@@ -1,4 +1,4 @@
-// `leakproxy ctl` (issue 7): every command against a running proxy (a fake
+// `leakproxy ctl`: every command against a running proxy (a fake
 // upstream and a fake forced-GC memory endpoint whose heap never moves):
 // exit status and a key line of the output; errors exit non-zero with a
 // message on stderr.

@@ -1,4 +1,4 @@
-// Request smuggling and framing (issue 10): one case per rule, raw bytes over
+// Request smuggling and framing: one case per rule, raw bytes over
 // a socket, asserting the status the client got, what the upstream received
 // and whether the client connection was closed. Then the same for upstream
 // responses: a broken response gives 502 (or a closed client connection if

@@ -1,4 +1,4 @@
-// The guard (issue 8): memory over the threshold switches routes to csr
+// The guard: memory over the threshold switches routes to csr
 // automatically, never a route set by hand or a never_csr one; dry run
 // changes nothing and says what it would do; noise around the threshold
 // does not make it flap; recovery restores routes one at a time; every

@@ -1,4 +1,4 @@
-// Hardening (issue 10): the cases of the issue that the other files do not
+// Hardening: the hostile cases of docs/hardening.md that the other files do not
 // cover. Slow and hostile clients at scale (1,000 slowloris connections,
 // many clients that never read, a flood of connections), upstream faults with
 // the counter each must bump (accept-then-close, reset mid-body, a byte a

@@ -1,4 +1,4 @@
-// Probes (issue 7): captured requests replayed straight to the upstream
+// Probes: captured requests replayed straight to the upstream
 // between forced-GC floor readings. On the Vue demo: news leaking within
 // +-15 % of demo/vue/truth.json, about not leaking, a split of /live/:id by
 // its id naming the odd ids. With fakes: what is captured and replayed

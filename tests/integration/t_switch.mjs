@@ -1,4 +1,4 @@
-// The per-route SSR switch (issue 7): modes from the config and the admin
+// The per-route SSR switch: modes from the config and the admin
 // API, the three fallbacks (file, header, upstream), the control header
 // stripped from clients, counters (csr_requests apart from rendered), manual
 // modes surviving a reload, and the acceptance case on the Vue demo: a
@@ -378,7 +378,7 @@ test('switch: the memory endpoint paths are refused to clients (403)', async (ct
 });
 
 // ---------------------------------------------------------------------------
-// Acceptance (issue 7): the real Vue demo under steady load on news (leaks
+// Acceptance: the real Vue demo under steady load on news (leaks
 // ~240 KB per request) and about. Switching news to csr with the file
 // fallback serves the shell, news stops reaching the app, the app's forced-GC
 // heap floor stops rising, and about keeps being rendered.

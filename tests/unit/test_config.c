@@ -77,7 +77,7 @@ static void test_full_example_and_defaults(void **state)
     config_free(c);
 }
 
-/* the guard's documented defaults, and the contract's keys as the issue shows them */
+/* the guard's documented defaults, and a config using the keys of the guard's contract */
 static void test_guard_defaults(void **state)
 {
     (void)state;
