@@ -14,6 +14,7 @@
 //
 //   node bench/synth.mjs [--scenarios S1,S2,S3,S4] [--regimes full,rate] [--seeds 10] [--rate-seeds 3]
 //        [--plain-seeds 3] [--requests N] [--max-seconds S] [--conc 8] [--rate 150] [--md FILE] [--json FILE]
+//        [--memory '{"rows":{"overflow":false}}']   (extra keys of the memory block)
 // A run sends the scenario's "requests" or stops after --max-seconds (default: the scenario's
 // "max_seconds", else 90), whichever comes first: the engine's forced GCs slow the upstream.
 //   node bench/synth.mjs --from TRACES.json [--md FILE]   (re-renders a previous run's report)
@@ -48,6 +49,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--md') opt.md = v();
   else if (a === '--json') opt.json = v();
   else if (a === '--from') opt.from = v();
+  else if (a === '--memory') opt.memory = JSON.parse(v());   // extra keys of the memory block
   else if (a === '-h' || a === '--help') {
     console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 18).join('\n'));
     process.exit(0);
@@ -150,7 +152,7 @@ async function oneRun(work, lpBin, j) {
     const conf = { listen: '127.0.0.1:0', admin: '127.0.0.1:0', upstream: `http://127.0.0.1:${upPort}`,
       routes: info.leakproxy_routes, access_log: null };
     if (j.mode === 'mem') {
-      conf.memory = { source: 'http', url: `http://127.0.0.1:${upPort}/__mem`, gc_url: `http://127.0.0.1:${upPort}/__mem?gc=1` };
+      conf.memory = { source: 'http', url: `http://127.0.0.1:${upPort}/__mem`, gc_url: `http://127.0.0.1:${upPort}/__mem?gc=1`, ...(opt.memory || {}) };
     }
     fs.writeFileSync(path.join(dir, 'proxy.json'), JSON.stringify(conf, null, 1));
     const lp = lpP = start(lpBin, ['-c', path.join(dir, 'proxy.json')], { cwd: dir });
@@ -340,7 +342,7 @@ function render(meta, results, work) {
   const md = [];
   md.push(`Command: \`bench/synth.sh ${meta.argv}\` — ${meta.date.slice(0, 10)}, ${(meta.seconds / 60).toFixed(1)} min, leakproxy sha256 ${meta.leakproxy_sha256} ` +
     `(HEAD ${meta.git_head}), Node ${meta.node}, ${meta.cpus} CPUs (load average at start ${meta.loadavg_start}, at end ${meta.loadavg_end}). ` +
-    `Memory block: \`{"source":"http","url":".../__mem","gc_url":".../__mem?gc=1"}\`, everything else default. Load: \`demo/load.mjs --mix <scenario> -c ${opt.conc}\` ` +
+    `Memory block: \`{"source":"http","url":".../__mem","gc_url":".../__mem?gc=1"${opt.memory ? ',' + JSON.stringify(opt.memory).slice(1, -1) : ''}}\`, everything else default. Load: \`demo/load.mjs --mix <scenario> -c ${opt.conc}\` ` +
     `(full speed) or \`--rate ${opt.rate} -c ${opt.conc}\`; \`/api/routes\` polled every ${opt.poll} ms; "at N" = mixed requests the proxy had counted at that poll. ` +
     `Truth: each leak's bytes per request measured on the app's V8 heap at start (bench/synth/app.mjs).`);
   let fpTotal = 0, leakMissT = 0, estMissT = 0, notReachedT = 0, nMem = 0;

@@ -35,6 +35,7 @@ struct config_memory {
     int design;                       /* on by default with a gc_url */
     int row_min, row_max;             /* completed requests per row */
     int hold_ms;                      /* longest a request waits for its route's row */
+    int row_overflow;                 /* while a full row waits for its GC, a stall lets everyone go */
     char *url, *gc_url;               /* http, prometheus */
     int64_t pid;                      /* proc: one of pid, pidfile, process */
     char *pidfile, *process;

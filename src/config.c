@@ -488,10 +488,10 @@ static int check_http_url(const char *url, const char *path, struct config_err *
 
 static int get_bool(json_t *o, const char *key, const char *base, int *out, struct config_err *err);
 
-/* memory.rows: {"design": bool, "min_requests", "max_requests", "hold_ms"} */
+/* memory.rows: {"design": bool, "min_requests", "max_requests", "hold_ms", "overflow": bool} */
 static int parse_rows(json_t *m, struct config_memory *mc, struct config_err *err)
 {
-    static const char *const keys[] = { "design", "min_requests", "max_requests", "hold_ms", NULL };
+    static const char *const keys[] = { "design", "min_requests", "max_requests", "hold_ms", "overflow", NULL };
     json_t *r = json_object_get(m, "rows");
     int64_t v;
 
@@ -499,6 +499,7 @@ static int parse_rows(json_t *m, struct config_memory *mc, struct config_err *er
     mc->row_min = ROWS_MIN_DEFAULT;
     mc->row_max = ROWS_MAX_DEFAULT;
     mc->hold_ms = ROWS_HOLD_MS;
+    mc->row_overflow = 1;
     if (r == NULL)
         return 0;
     if (!json_is_object(r)) {
@@ -528,6 +529,8 @@ static int parse_rows(json_t *m, struct config_memory *mc, struct config_err *er
     if (get_int(r, "hold_ms", "memory.rows", 0, 60000, &v, err) < 0)
         return -1;
     mc->hold_ms = (int)v;
+    if (get_bool(r, "overflow", "memory.rows", &mc->row_overflow, err) < 0)
+        return -1;
     return 0;
 }
 

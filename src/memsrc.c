@@ -510,7 +510,7 @@ static void rows_try_gc(struct memsrc *m)
         uint64_t us = (uint64_t)(left_ms * 1000) + 1;
         struct timeval tv = { (time_t)(us / 1000000), (suseconds_t)(us % 1000000) };
         event_add(m->gc_timer, &tv);
-        if (m->rows_on)
+        if (m->rows_on && m->cfg->row_overflow)
             gate_overflow(m->app->gate, 1);   /* the upstream serves meanwhile */
         return;
     }
