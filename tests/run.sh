@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # tests/run.sh BUILD_DIR BINARY -- what `make test` runs: every cmocka unit
-# test binary, then the integration suite against the real binary, then the
-# demo apps through the proxy when their npm dependencies are installed.
-# Prints one summary line per stage and a total; exits non-zero on failure.
+# test binary; then, at the same time, the integration suite's light lane
+# (files that mostly wait on sockets and timers, 3 at a time) and the other
+# stages (fuzz corpora, contrib/node, contrib checks, install, the dashboard
+# in headless Chromium, the demo apps through the proxy); then, alone, the
+# integration files that drive a real app under load and judge memory
+# readings against it (tests/integration/run.mjs says which). Nothing is
+# skipped: a stage that cannot run fails with its reason
+# (LEAKPROXY_ALLOW_SKIP=1 reports those as skipped). Prints one summary line
+# per stage and a total; exits non-zero on failure.
 set -u
 build=${1:-build/rel}
 bin=${2:-./leakproxy}
 cd "$(dirname "$0")/.."
 fail=0
 summary=()
+work=$(mktemp -d "${TMPDIR:-/tmp}/leakproxy-test.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+t0=$(date +%s)
 
 units_ok=0 units_bad=0
 for t in "$build"/tests/test_*; do
@@ -25,92 +34,79 @@ done
 summary+=("unit: $units_ok binaries passed, $units_bad failed")
 [ "$units_bad" -eq 0 ] || fail=1
 
-if [ -x tests/fuzz/regress.sh ]; then
-  if out=$(tests/fuzz/regress.sh 2>&1); then
-    summary+=("$(printf '%s\n' "$out" | grep -E 'fuzz corpus regression' | tail -n1)")
-  else
-    printf '%s\n' "$out" | tail -n 20
-    summary+=("fuzz corpus regression: FAILED")
-    fail=1
-  fi
+if ! command -v node >/dev/null 2>&1; then
+  echo "node is not installed: make deps installs it"
+  exit 1
 fi
 
-if command -v node >/dev/null 2>&1; then
-  itlog=$(mktemp)
-  LEAKPROXY_BIN="$bin" node tests/integration/run.mjs | tee "$itlog"
-  if [ "${PIPESTATUS[0]}" -eq 0 ]; then
-    summary+=("$(grep -E '^integration:' "$itlog" | tail -n1)")
+# The stages beside the light lane. Each appends its summary line to
+# $work/side.sum (a line starting with "FAIL " marks a failure) and its
+# output to $work/side.log, printed once the lane is done.
+side_stage() {   # NAME SUMMARY-REGEX TAIL COMMAND...
+  local name=$1 re=$2 tail=$3 out
+  shift 3
+  if out=$("$@" 2>&1); then
+    [ "$name" = browser ] && printf '%s\n' "$out" | tail -n 15
+    printf '%s\n' "$(printf '%s\n' "$out" | grep -E "$re" | tail -n1)" >>"$work/side.sum"
   else
-    summary+=("$(grep -E '^integration:' "$itlog" | tail -n1 || true) FAILED")
-    fail=1
+    printf '%s\n' "$out" | tail -n "$tail"
+    printf 'FAIL %s: FAILED\n' "$name" >>"$work/side.sum"
   fi
-  rm -f "$itlog"
-else
-  summary+=("integration: FAILED (node not installed)")
-  fail=1
-fi
-
-if [ -x contrib/node/test.sh ] && command -v node >/dev/null 2>&1; then
-  if out=$(contrib/node/test.sh 2>&1); then
-    summary+=("$(printf '%s\n' "$out" | grep -E '^contrib/node:' | tail -n1)")
-  else
-    printf '%s\n' "$out" | tail -n 30
-    summary+=("contrib/node: FAILED")
-    fail=1
-  fi
-fi
-
-if [ -f contrib/check.sh ]; then
-  if out=$(LEAKPROXY_BIN="$bin" bash contrib/check.sh 2>&1); then
-    summary+=("$(printf '%s\n' "$out" | grep -E '^contrib:' | tail -n1)")
-  else
-    printf '%s\n' "$out" | tail -n 30
-    summary+=("contrib checks: FAILED")
-    fail=1
-  fi
-fi
-
-if [ -x tests/install.sh ]; then
-  if out=$(tests/install.sh 2>&1); then
-    summary+=("$(printf '%s\n' "$out" | grep -E '^install:' | tail -n1)")
-  else
-    printf '%s\n' "$out" | tail -n 30
-    summary+=("install: FAILED")
-    fail=1
-  fi
-fi
-
-if [ -f tests/browser/run.mjs ] && command -v node >/dev/null 2>&1; then
-  if out=$(LEAKPROXY_BIN="$bin" node tests/browser/run.mjs 2>&1); then
-    printf '%s\n' "$out" | tail -n 15
-    summary+=("$(printf '%s\n' "$out" | grep -E '^browser:' | tail -n1)")
-  else
-    printf '%s\n' "$out" | tail -n 40
-    summary+=("browser: FAILED")
-    fail=1
-  fi
-fi
-
-if [ -x demo/test-through-proxy.sh ]; then
+}
+side_stages() {
+  : >"$work/side.sum"
+  side_stage "fuzz corpus regression" 'fuzz corpus regression' 20 tests/fuzz/regress.sh
+  side_stage contrib/node '^contrib/node:' 30 contrib/node/test.sh
+  side_stage "contrib checks" '^contrib:' 30 env LEAKPROXY_BIN="$bin" bash contrib/check.sh
+  side_stage install '^install:' 30 tests/install.sh
+  side_stage browser '^browser:' 40 env LEAKPROXY_BIN="$bin" node tests/browser/run.mjs
   if [ -d demo/vue/node_modules ] && [ -d demo/react/node_modules ]; then
     if LEAKPROXY_BIN="$bin" demo/test-through-proxy.sh; then
-      summary+=("demo apps through the proxy: passed")
+      echo "demo apps through the proxy: passed" >>"$work/side.sum"
     else
-      summary+=("demo apps through the proxy: FAILED")
-      fail=1
+      echo "FAIL demo apps through the proxy: FAILED" >>"$work/side.sum"
     fi
+  elif [ -n "${LEAKPROXY_ALLOW_SKIP:-}" ]; then
+    echo "demo apps through the proxy: SKIPPED (make deps runs npm ci in demo/vue and demo/react)" >>"$work/side.sum"
   else
-    if [ -n "${LEAKPROXY_ALLOW_SKIP:-}" ]; then
-      summary+=("demo apps through the proxy: SKIPPED (make deps runs npm ci in demo/vue and demo/react)")
-    else
-      summary+=("demo apps through the proxy: FAILED (no node_modules: make deps runs npm ci in demo/vue and demo/react)")
-      fail=1
-    fi
+    echo "FAIL demo apps through the proxy: FAILED (no node_modules: make deps runs npm ci in demo/vue and demo/react)" >>"$work/side.sum"
   fi
-fi
+}
+
+# integration lane: prints its output, leaves its summary line in $work/it.LANE
+it_lane() {
+  LEAKPROXY_BIN="$bin" node tests/integration/run.mjs --lane "$1" | tee "$work/it.out"
+  local rc=${PIPESTATUS[0]}
+  grep -E '^integration:' "$work/it.out" | tail -n1 >"$work/it.$1"
+  [ -s "$work/it.$1" ] || echo "integration: 0 passed, 1 failed (the $1 lane printed no summary)" >"$work/it.$1"
+  return "$rc"
+}
+
+side_stages >"$work/side.log" 2>&1 &
+side_pid=$!
+it_lane light || fail=1
+wait "$side_pid"
+cat "$work/side.log"
+it_lane serial || fail=1
+
+# one integration line: the two lanes' counts added
+summary+=("$(cat "$work/it.light" "$work/it.serial" | awk '
+  { for (i = 2; i <= NF; i++) { n = $i + 0; w = $(i + 1); gsub(/[,()]/, "", w)
+      if (w == "passed") p += n; else if (w == "failed") f += n; else if (w == "skipped") s += n; else if (w == "todo") t += n }
+    if (match($0, /\(([0-9]+) s\)/)) secs += substr($0, RSTART + 1, RLENGTH - 4) }
+  END { printf "integration: %d passed, %d failed", p, f; if (s) printf ", %d skipped", s; if (t) printf ", %d todo", t
+        printf " (%d s)%s\n", secs, f ? " FAILED" : "" }')")
+while IFS= read -r line; do
+  case $line in
+    "FAIL "*) summary+=("${line#FAIL }"); fail=1 ;;
+    "") ;;
+    *) summary+=("$line") ;;
+  esac
+done <"$work/side.sum"
 
 echo
 echo "==== test summary ===="
 for s in "${summary[@]}"; do echo "$s"; done
+echo "total: $(( $(date +%s) - t0 )) s"
 if [ "$fail" -eq 0 ]; then echo "ALL TESTS PASSED"; else echo "SOME TESTS FAILED"; fi
 exit "$fail"
