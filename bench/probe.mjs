@@ -324,8 +324,8 @@ function render(meta, results, work) {
     `(vue \`live\`: \`"split": "param:id", "requests": 750\`, each id value a group, scored by its parity). ` +
     `Truth: \`demo/<app>/truth.json\`, steady heap bytes per request. Pass: a leak within ±10 % of its truth, a healthy route |estimate| < 4 KB/request.`);
   md.push('');
-  md.push('| app | regime | route | truth KB/req | probes (groups) | estimate KB/req: median (min…max) | pass | verdicts | probe s: median (max) | live req/s during probe | live requests held (gate) | live requests in blocks | load avg (1 min) |');
-  md.push('|---|---|---|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|');
+  md.push('| app | regime | route | truth KB/req | probes (groups) | estimate KB/req: median (min…max) | pass | verdicts | probe s: median (max) | live req/s before the probe | live req/s during probe | live requests held (gate) | live requests in blocks | load avg (1 min) |');
+  md.push('|---|---|---|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|');
   let passT = 0, nT = 0;
   const misses = [];
   for (const r of R) {
@@ -342,7 +342,7 @@ function render(meta, results, work) {
       `${P.length}${r.runs.length > P.length ? ` (+${r.runs.length - P.length} failed)` : ''}${r.variant ? ` (${r.gs.length})` : ''} | ` +
       `${rng(ests, (x) => x / KB, 1)} | **${pass}/${r.gs.length}** ${r.kind === 'leak' ? '±10 %' : '< 4 KB'} | ${counts(r.gs.map((g) => g.verdict))} | ` +
       `${P.length ? `${median(P.map((x) => x.probe_seconds)).toFixed(1)} (${Math.max(...P.map((x) => x.probe_seconds)).toFixed(1)})` : '–'} | ` +
-      `${rng(P.map((x) => x.live_rps))} | ${rng(P.map((x) => x.held_during_probe))} | ${rng(P.map((x) => x.live_during_blocks))} | ` +
+      `${rng(P.map((x) => x.warm_requests / x.warm_seconds))} | ${rng(P.map((x) => x.live_rps))} | ${rng(P.map((x) => x.held_during_probe))} | ${rng(P.map((x) => x.live_during_blocks))} | ` +
       `${rng(P.map((x) => x.loadavg_probe), (x) => x, 1)} |`);
   }
   md.push('');
@@ -355,7 +355,9 @@ function render(meta, results, work) {
   const mdFile = opt.md || path.join(work, 'probe.md');
   fs.writeFileSync(mdFile, text);
   const jsonFile = opt.json || path.join(work, 'probe.json');
-  fs.writeFileSync(jsonFile, JSON.stringify({ meta, opt: { ...opt, md: undefined, json: undefined, from: undefined }, runs: results }, null, 1) + '\n');
+  // one run per line: small and diffable
+  fs.writeFileSync(jsonFile, `{"meta": ${JSON.stringify(meta)},\n "opt": ${JSON.stringify({ ...opt, md: undefined, json: undefined, from: undefined })},\n "runs": [\n` +
+    results.map((r) => `  ${JSON.stringify(r)}`).join(',\n') + '\n ]}\n');
   process.stdout.write(text);
   process.stderr.write(`# markdown ${mdFile}\n# per-run results ${jsonFile}\n`);
 }
