@@ -18,8 +18,8 @@
 //        [--routes news,about,...] [--requests 200] [--block 25] [--conc 2] [--load-conc 8]
 //        [--rate 150] [--warm-seconds 3] [--md FILE] [--json FILE]
 //   node bench/probe.mjs --from RAW.json [--md FILE]      (re-renders a previous run's report)
-// About 20-30 s per probe on a 2-core machine: the default matrix (2 apps x 2 regimes x 4 routes x
-// 5 seeds = 80 probes) takes about 35 minutes.
+// About 8 s per probe (app start, warm-up, probe) on a loaded 2-core machine: the default matrix
+// (2 apps x 2 regimes x 4 routes x 5 seeds = 80 probes) takes about 11 minutes, --seeds 10 about 21.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';

@@ -6,8 +6,9 @@
 # concurrency 8, no rate limit) and at 150 requests/s, with the attribution engine blind
 # (confirm_requests out of reach). Target: a leaking route within ±10 % of its truth
 # (demo/*/truth.json), a healthy route below 4 KB/request. A fresh app and proxy per probe, one
-# probe at a time, everything under `nice -n 5` (the machine is shared). About 20-30 s per
-# probe: the default matrix (2 apps x 2 regimes x 4 routes x 5 seeds) takes about 35 minutes.
+# probe at a time, everything under `nice -n 5` (the machine is shared). About 8 s per probe:
+# the default matrix (2 apps x 2 regimes x 4 routes x 5 seeds) takes about 11 minutes on a loaded
+# 2-core machine, --seeds 10 about 21 (bench/RESULTS.md).
 #
 #   bench/probe.sh                                          # everything, 5 seeds
 #   bench/probe.sh --apps vue --regimes full --seeds 1 --routes news    # a quick check
