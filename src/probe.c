@@ -146,6 +146,11 @@ struct probe_group {
 struct probe_run {
     struct app *app;
     unsigned slot;
+    /* the route's captured requests when the probe started: live traffic
+     * keeps writing the route's ring meanwhile, and a group's entries must
+     * stay the requests it was formed from (a split group replayed other
+     * ids under its own label) */
+    struct capture_ring *snap;
     char route[ROUTE_NAME_MAX + 1];
     unsigned block, concurrency, requests;
     char split[80];
@@ -423,7 +428,7 @@ static void probe_next(struct probe_run *pr)
 {
     struct app *app = pr->app;
     struct probe_group *g = &pr->g[pr->cur_g];
-    struct capture_ring *r = app->probe.rings[pr->slot];
+    const struct capture_ring *r = pr->snap;
 
     if (pr->phase == 0) {
         if (memsrc_read_floor(app, floor_cb, pr, 1) < 0)
@@ -553,13 +558,19 @@ int probe_start(struct app *app, const char *route, unsigned requests, unsigned 
     }
     pr->app = app;
     pr->slot = slot;
+    if ((pr->snap = malloc(sizeof *pr->snap)) == NULL) {
+        free(pr);
+        snprintf(err, errlen, "out of memory");
+        return 500;
+    }
+    memcpy(pr->snap, ps->rings[slot], sizeof *pr->snap);
     pr->pause = evtimer_new(app->base, pause_cb, pr);
     snprintf(pr->route, sizeof pr->route, "%s", route);
     pr->requests = requests ? requests : 200;
     pr->concurrency = concurrency ? (concurrency > 16 ? 16 : concurrency) : 1;
     pr->block = block ? block : 25;
     snprintf(pr->split, sizeof pr->split, "%s", split ? split : "");
-    struct capture_ring *r = ps->rings[slot];
+    const struct capture_ring *r = pr->snap;
     if (pr->split[0]) {
         for (unsigned i = 0; i < r->n; i++) {
             unsigned e = (r->head + i) % PROBE_RING;
@@ -597,6 +608,7 @@ int probe_start(struct app *app, const char *route, unsigned requests, unsigned 
     }
     if (ps->run) {
         free(ps->run->counts0);
+        free(ps->run->snap);
         if (ps->run->pause)
             event_free(ps->run->pause);
     }
@@ -683,6 +695,7 @@ void probe_release(struct app *app)
     struct probe_run *pr = app->probe.run;
     if (pr) {
         free(pr->counts0);
+        free(pr->snap);
         if (pr->pause)
             event_free(pr->pause);
         free(pr);

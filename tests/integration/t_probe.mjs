@@ -223,6 +223,35 @@ test('probe: captured GET/HEAD replayed straight to the upstream, last 32, witho
   eq(f.status, 409, `probe of a route with nothing captured: ${f.text}`);
 });
 
+// Live requests of the probed route keep arriving while a probe runs (the gate
+// lets them through between chains) and are captured too: each group must
+// go on replaying the requests it was formed from, never the newer ones.
+test('probe: live traffic of the probed route during a split probe: each group replays only its own captured ids', async (ctx) => {
+  const up = await ctx.upstream();
+  const fm = await startFakeMemory(ctx);
+  const p = await ctx.proxy(fakeConfig(up.port, { source: 'http', url: fm.url, gc_url: fm.gc_url, interval_ms: 100, gc_interval_ms: 100 }));
+  for (let k = 0; k < 5; k++)
+    for (let id = 1; id <= 6; id++) eq((await get(p.port, `/news/${id}`)).status, 200, `GET /news/${id}`);
+  const live = up.requests.length;
+  const s = await adminCall(p, 'POST', '/api/probe', { route: 'news', requests: 300, block: 5, split: 'param:id' });
+  eq(s.status, 200, `POST /api/probe: ${s.text}`);
+  // live requests of other ids of the same route while the probe runs
+  let n = 0, j;
+  for (;;) {
+    j = (await adminCall(p, 'GET', '/api/probe')).json;
+    if (j.state !== 'running') break;
+    await get(p.port, `/news/${1000 + (n++ % 50)}`);
+  }
+  eq(j.state, 'done', `probe state (${j.message})`);
+  check(n >= 20, `live requests sent during the probe: ${n}`);
+  const replays = up.requests.slice(live).filter((q) => hdr(q, 'x-leakproxy-probe') === '1');
+  check(replays.length >= 30, `replays: ${replays.length}`);
+  const strays = replays.filter((q) => !/^\/news\/[1-6]$/.test(q.target));
+  eq(strays.length, 0, `replays of requests captured after the probe started: ${strays.slice(0, 5).map((q) => q.target)}`);
+  const values = j.groups.map((g) => g.value).sort();
+  check(values.length >= 2 && values.every((v) => /^[1-6]$/.test(v)), `groups: ${values}`);
+}, { timeout: 40000 });
+
 test('probe: refusals: no gc-capable source, nothing captured, unknown route, bad body; running -> 409; DELETE aborts', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => {
     if (req.headers.some(([k]) => /^x-leakproxy-probe$/i.test(k))) await sleep(40);
