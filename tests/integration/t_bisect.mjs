@@ -77,7 +77,8 @@ test('bisect: Vue demo under mixed load: leaking is exactly news, modes switched
   // undecided while news rendered is tested once more
   // ~10 on a quiet machine; a confirmation round per name and re-tests of undecided groups add a few
   // under load (the round counts are measured in bench/RESULTS.md, not here)
-  check(j.rounds.length <= 16, `${j.rounds.length} rounds for 4 candidates and one leak`);
+  // (18 under ASan on a loaded 2-core machine): the bound catches a runaway, not a slow run
+  check(j.rounds.length <= 24, `${j.rounds.length} rounds for 4 candidates and one leak`);
   // modes restored, and every candidate was served in csr at some point
   for (const n of Object.keys(after)) {
     eq(after[n].mode, 'ssr', `${n} mode after the bisection`);
