@@ -113,9 +113,11 @@ struct guard_narrow {
     unsigned nstack;
     enum guard_narrow_state state;
     unsigned first;                   /* the first group: [0, first), about half the traffic */
-    unsigned lo, mid, hi;             /* GN_TEST: [lo, mid) renders; the rest of [lo, hi) stays off */
-    int infer;                        /* GN_TEST: [lo, hi) is known guilty, so an innocent
-                                       * [lo, mid) makes [mid, hi) guilty without a test */
+    unsigned lo, mid, hi;             /* GN_TEST: [lo, mid) renders; [olo, ohi) stays off */
+    unsigned olo, ohi;                /* GN_TEST with infer: the other, more suspect part */
+    int infer;                        /* GN_TEST: the task's range is known guilty, so an
+                                       * innocent [lo, mid) makes [olo, ohi) guilty without
+                                       * a test (the less suspect part is the one tested) */
     unsigned steps;                   /* verdicts so far */
 };
 

@@ -273,10 +273,24 @@ static enum guard_narrow_state narrow_pop(struct guard_narrow *nw)
             nw->off[t.lo] = 1;
             continue;
         }
-        nw->lo = t.lo;
         nw->hi = t.hi;
         nw->infer = t.split;
-        nw->mid = t.split ? guard_narrow_split(nw->weight, t.lo, t.hi) : t.hi;
+        if (t.split) {
+            /* a known-guilty range: its less suspect part renders (the
+             * candidates are ranked most suspect first), so that when the
+             * suspicion is right the leak never renders again: each
+             * render of it under pressure costs memory the app may not
+             * have (at 25 MB/s, more than the headroom left at the trip) */
+            unsigned m = guard_narrow_split(nw->weight, t.lo, t.hi);
+            nw->lo = m;
+            nw->mid = t.hi;
+            nw->olo = t.lo;
+            nw->ohi = m;
+        } else {
+            nw->lo = t.lo;
+            nw->mid = t.hi;
+            nw->olo = nw->ohi = t.hi;
+        }
         narrow_mark(nw, nw->lo, nw->mid, 0, -1);
         return nw->state = GN_TEST;
     }
@@ -313,11 +327,11 @@ enum guard_narrow_state guard_narrow_next(struct guard_narrow *nw, int growing)
             narrow_mark(nw, nw->lo, nw->mid, 1, -1);
             narrow_push(nw, nw->lo, nw->mid, 1);
             if (nw->infer)            /* the other part is untested now */
-                narrow_push(nw, nw->mid, nw->hi, 0);
+                narrow_push(nw, nw->olo, nw->ohi, 0);
         } else {
             narrow_mark(nw, nw->lo, nw->mid, 0, GF_INNOCENT);
             if (nw->infer)
-                narrow_push(nw, nw->mid, nw->hi, 1);
+                narrow_push(nw, nw->olo, nw->ohi, 1);
         }
         return narrow_pop(nw);
     default:

@@ -156,12 +156,11 @@ static void narrowing_when_the_first_group_stops_it(void **state)
     /* news off with home: growth stops; about renders, innocent */
     assert_int_equal(guard_narrow_next(&nw, 0), GN_TEST);
     assert_int_equal(nw.fate[2], GF_INNOCENT);
-    /* the test: news renders again (its half of [news, home]) */
-    assert_int_equal(nw.off[0], 0);
-    assert_int_equal(nw.off[1], 1);
-    assert_int_equal(guard_narrow_next(&nw, 1), GN_TEST);   /* growth resumes: news off, home untested */
+    /* the test: the less suspect half of [news, home] renders again, news
+     * (the suspect) stays off */
     assert_int_equal(nw.off[0], 1);
     assert_int_equal(nw.off[1], 0);
+    /* home does not grow it: news is guilty without rendering again */
     assert_int_equal(guard_narrow_next(&nw, 0), GN_DONE);
     assert_int_equal(nw.fate[0], GF_GUILTY);
     assert_int_equal(nw.fate[1], GF_INNOCENT);
@@ -189,7 +188,7 @@ static void narrowing_when_the_leak_is_in_the_second_group(void **state)
     assert_int_equal(nw.off[1], 0);
     assert_int_equal(nw.off[2], 1);
     assert_int_equal(nw.fate[2], GF_GUILTY);
-    assert_true(steps <= 5);
+    assert_true(steps <= 6);
     guard_narrow_fini(&nw);
 }
 
@@ -217,8 +216,11 @@ static void narrowing_finds_every_leak_among_many(void **state)
             assert_int_equal(nw.off[i], guilty[i]);
             assert_int_equal(nw.fate[i], guilty[i] ? GF_GUILTY : GF_INNOCENT);
         }
-        /* adaptive group testing: about 2 k log2(N) verdicts, far fewer than N */
-        assert_true(steps <= 2 + 2 * k * 4 + k);
+        /* adaptive group testing: about 2-3 k log2(N) verdicts, far fewer than N */
+        /* the less suspect part of a guilty range renders first (no
+         * leaking render when the ranking is right); a leak ranked last
+         * costs up to one more step per level */
+        assert_true(steps <= 2 + 3 * k * 4 + k);
         guard_narrow_fini(&nw);
     }
 }
@@ -236,11 +238,10 @@ static void narrowing_survives_a_lagging_first_verdict(void **state)
     assert_int_equal(guard_narrow_next(&nw, 1), GN_SECOND);    /* the lagging verdict */
     assert_int_equal(guard_narrow_next(&nw, 0), GN_TEST);      /* stopped: news + home render */
     assert_int_equal(nw.off[0] + nw.off[1], 0);
-    assert_int_equal(guard_narrow_next(&nw, 1), GN_TEST);      /* they leak: split, news first */
-    assert_int_equal(nw.off[0], 0);
-    assert_int_equal(nw.off[1], 1);
-    assert_int_equal(guard_narrow_next(&nw, 1), GN_TEST);      /* news leaks: home tested */
-    assert_int_equal(guard_narrow_next(&nw, 0), GN_TEST);      /* home innocent: about tested */
+    assert_int_equal(guard_narrow_next(&nw, 1), GN_TEST);      /* they leak: split, home (less suspect) renders */
+    assert_int_equal(nw.off[0], 1);
+    assert_int_equal(nw.off[1], 0);
+    assert_int_equal(guard_narrow_next(&nw, 0), GN_TEST);      /* home innocent, news guilty: about tested */
     assert_int_equal(nw.off[2], 0);
     assert_int_equal(guard_narrow_next(&nw, 0), GN_DONE);      /* about innocent */
     assert_int_equal(nw.off[0], 1);
