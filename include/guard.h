@@ -115,6 +115,8 @@ struct guard_narrow {
     unsigned first;                   /* the first group: [0, first), about half the traffic */
     unsigned lo, mid, hi;             /* GN_TEST: [lo, mid) renders; [olo, ohi) stays off */
     unsigned olo, ohi;                /* GN_TEST with infer: the other, more suspect part */
+    int second_infer;                 /* GN_TEST of the first group after GN_SECOND: its
+                                       * verdict decides how the second group is tested */
     int infer;                        /* GN_TEST: the task's range is known guilty, so an
                                        * innocent [lo, mid) makes [olo, ohi) guilty without
                                        * a test (the less suspect part is the one tested) */

@@ -315,14 +315,24 @@ enum guard_narrow_state guard_narrow_next(struct guard_narrow *nw, int growing)
     case GN_SECOND:
         if (growing)
             return nw->state = GN_STUCK;
-        /* stopped with every candidate off: both groups are tested, the
-         * first one first. The first verdict (growing with the first group
-         * off) would make the second guilty without a test, but memory can
-         * lag a switch (garbage promoted late), so it is not trusted alone */
-        narrow_push(nw, nw->first, nw->n, 0);
+        /* stopped with every candidate off: the first group is tested
+         * alone. The first verdict (growing with the first group off)
+         * would make the second guilty without a test, but memory can lag
+         * a switch (garbage promoted late), so it is not trusted alone:
+         * the second group is judged once the first one's test says
+         * (second_infer, below) */
         narrow_push(nw, 0, nw->first, 0);
+        nw->second_infer = 1;
         return narrow_pop(nw);
     case GN_TEST:
+        if (nw->second_infer) {
+            /* the first group rendered alone: innocent -> the growth with
+             * it off was real, the second group holds the leak (split
+             * without rendering it whole); guilty -> the second is
+             * untested (lag, or a second leak) */
+            nw->second_infer = 0;
+            narrow_push(nw, nw->first, nw->n, !growing);
+        }
         if (growing) {
             narrow_mark(nw, nw->lo, nw->mid, 1, -1);
             narrow_push(nw, nw->lo, nw->mid, 1);

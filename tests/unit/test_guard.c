@@ -181,6 +181,19 @@ static void narrowing_when_the_leak_is_in_the_second_group(void **state)
     assert_int_equal(guard_narrow_next(&nw, 0), GN_TEST);         /* stopped: home renders first */
     assert_int_equal(nw.off[0], 0);
     assert_int_equal(nw.off[1] + nw.off[2], 2);
+    /* home innocent: the second group holds the leak, only its less
+     * suspect half renders (the last candidate), never the whole group */
+    assert_int_equal(guard_narrow_next(&nw, 0), GN_TEST);
+    assert_int_equal(nw.fate[0], GF_INNOCENT);
+    assert_int_equal(nw.off[1], 1);
+    assert_int_equal(nw.off[2], 0);
+    /* it grows: it goes back off, the other half is tested */
+    assert_int_equal(guard_narrow_next(&nw, 1), GN_TEST);
+    assert_int_equal(nw.off[1], 0);
+    assert_int_equal(nw.off[2], 1);
+    assert_int_equal(guard_narrow_next(&nw, 0), GN_DONE);
+    assert_int_equal(nw.fate[1], GF_INNOCENT);
+    assert_int_equal(nw.fate[2], GF_GUILTY);
     unsigned steps;
     guard_narrow_fini(&nw);
     assert_int_equal(simulate(w, guilty, 3, &nw, &steps), GN_DONE);
