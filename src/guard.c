@@ -23,7 +23,11 @@
  * if the troughs still grow after a watch (watch_ms), the rest off; then
  * halves of the switched routes render again one at a time, each watched:
  * growth resumes -> that half goes off again and is split further; it does
- * not -> it is innocent and keeps rendering. A step whose troughs rise by
+ * not -> it is innocent and keeps rendering. Of a half known to hold the
+ * leak, the less suspect part renders (a right ranking never renders the
+ * leak again under pressure); after the second group switch, the first
+ * group is tested alone and, innocent, makes the second known guilty. A
+ * step whose troughs rise by
  * GUARD_RISE_SHARE of high is judged at once (memory is held, not spent).
  * The two group switches are actions of max_switches_per_hour; the steps
  * after them are not (they render routes again, or put back what a step
