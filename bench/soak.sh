@@ -316,7 +316,7 @@ if [ "$HOSTILE" = 1 ]; then
     # "kind" = the message with numbers, quoted text and URLs blanked
     memkinds=$(grep -E '^[0-9TZ:.-]+ warn memory source ' "$WORK/leakproxy.log" | sed -E 's/^[^ ]+ warn memory source http: //;
         s/ \(retrying every.*//; s#http://[^ :]*:[0-9]+[^ :]*#URL#g; s/"[^"]*"/"…"/g; s/'"'"'[^'"'"']*'"'"'/'"'"'…'"'"'/g;
-        s/[0-9]+/N/g' | cut -c1-110 | sort | uniq -c | sort -rn | awk '{ n = $1; $1 = ""; printf "%s%d ×%s", (NR > 1 ? "; " : ""), n, $0 }')
+        /no answer within/!s/[0-9]+/N/g' | cut -c1-110 | sort | uniq -c | sort -rn | awk '{ n = $1; $1 = ""; printf "%s%d ×%s", (NR > 1 ? "; " : ""), n, $0 }')
     HELD_LIMIT=$(( ROWS_HOLD_MS + 2 * QUIESCE_MS + HELD_SLACK_MS ))
     ACC=$(node bench/soak_accesslog.mjs "$ACCESS_LOG" "$HELD_LIMIT" "$WORK/memfake.out" "$WORK/sched.txt" 2>&1)
     HJ=$(cat "$WORK/hostile.json" 2>/dev/null || echo '{}')
