@@ -316,7 +316,7 @@ if [ "$HOSTILE" = 1 ]; then
     # "kind" = the message with numbers, quoted text and URLs blanked
     memkinds=$(grep -E '^[0-9TZ:.-]+ warn memory source ' "$WORK/leakproxy.log" | sed -E 's/^[^ ]+ warn memory source http: //;
         s/ \(retrying every.*//; s#http://[^ :]*:[0-9]+[^ :]*#URL#g; s/"[^"]*"/"…"/g; s/'"'"'[^'"'"']*'"'"'/'"'"'…'"'"'/g;
-        s/[0-9]+/N/g' | cut -c1-110 | sort | uniq -c | sort -rn | awk '{ n = $1; $1 = ""; printf "%s%d ×%s", (NR > 1 ? "; " : ""), n, $0 }')
+        /no answer within/!s/[0-9]+/N/g' | cut -c1-110 | sort | uniq -c | sort -rn | awk '{ n = $1; $1 = ""; printf "%s%d ×%s", (NR > 1 ? "; " : ""), n, $0 }')
     HELD_LIMIT=$(( ROWS_HOLD_MS + 2 * QUIESCE_MS + HELD_SLACK_MS ))
     ACC=$(node bench/soak_accesslog.mjs "$ACCESS_LOG" "$HELD_LIMIT" "$WORK/memfake.out" "$WORK/sched.txt" 2>&1)
     HJ=$(cat "$WORK/hostile.json" 2>/dev/null || echo '{}')
@@ -357,12 +357,14 @@ echo "- errors: load driver $load_err, non-2xx at the client $load_non2xx, leakp
 if [ "$HOSTILE" = 1 ]; then
     echo "- main load in leakproxy's access log: $(jq -c '.normal | {requests, status, errors, held, held_max_ms, held_over_limit, held_over_explained, held_over_unexplained}' <<<"$ACC") (held limit ${HELD_LIMIT} ms = rows.hold_ms $ROWS_HOLD_MS + 2 × quiesce_ms $QUIESCE_MS + $HELD_SLACK_MS)"
     echo "- main load's holds by start time: during hang_gc windows (+12 s) $(jq -c '.hang_gc' <<<"$ACC"), other times $(jq -c '.other' <<<"$ACC")"
+    echo "- main load per minute (not judged): $(jq -c '.minutes' <<<"$ACC")"
     echo "- leakproxy's run-queue wait (waiting for a CPU): $(jq -c '.sched' <<<"$ACC")"
     echo "- hostile requests in the access log: $(jq -c '.hostile | {requests, status, errors, held, held_max_ms}' <<<"$ACC")"
     echo "- hostile probes: $hprobes, unexpected answers $hunexp; by probe: $(jq -c '.by_probe' <<<"$HJ")"
     echo "- hostile memory source: windows $(jq -c '.windows' <<<"$MJ"), hostile answers $(jq -c '.hostile_answers' <<<"$MJ"), forwarded $(jq '.forwarded' <<<"$MJ"), forward errors $(jq '.forward_errors' <<<"$MJ")"
     echo "- memory-source warnings: $memerr ($memkinds)"
 fi
+echo "- forced GC (from the poller, not judged): $(jq -c '{rows, longest_without_new_row_s, longest_without_new_row_at, gc_last_ms_max}' "$WORK/poll.json" 2>/dev/null)"
 echo "- sanitizer reports: $san${vg:+ (valgrind: $vg)}; leakproxy exit status after SIGTERM: $lp_rc"
 echo "- after the load stopped (2 s): RSS $(tail -n1 "$OUT" | cut -f3) KB (not judged: idle under ASan, its allocator's caches grow, bounded by the quarantine; a release build stays flat)"
 echo "- fds at start / end: $(awk -F'\t' '$1 ~ /^[0-9]+$/ { print $4; exit }' "$OUT") / $(tail -n1 "$OUT" | cut -f4)"

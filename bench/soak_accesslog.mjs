@@ -18,7 +18,10 @@
 // hold whose length minus that wait is within the limit is "explained" by
 // the machine (its timer could not fire on time), any other is not. Prints
 // one JSON line: {"normal": {...}, "hostile": {...}, "hang_gc": {...},
-// "other": {...}, "sched": {...}, "lines": N, "unparsed": N}.
+// "other": {...}, "sched": {...}, "minutes": {...}, "lines": N, "unparsed":
+// N}; "minutes" is the main load per whole minute (the first and last left
+// out): the median and lowest count, the median and highest share of held
+// requests, and the minute of each extreme.
 //
 //   node bench/soak_accesslog.mjs ACCESS_LOG HELD_LIMIT_MS [MEMFAKE_OUT [SCHED]]
 import fs from 'node:fs';
@@ -58,6 +61,7 @@ function waitWithin(a, b) {
   }
   return w;
 }
+const perMin = {};
 const holds = () => ({ requests: 0, held: 0, held_ms: [], windows: 0 });
 const during = holds(), other = holds();
 during.windows = hang.length;
@@ -69,6 +73,11 @@ for await (const line of rl) {
   let j;
   try { j = JSON.parse(line); } catch { out.unparsed++; continue; }
   const s = /hostile/.test(j.path || '') || !j.path ? out.hostile : out.normal;
+  if (s === out.normal) {
+    const m = (perMin[j.time.slice(0, 16)] ??= { n: 0, held: 0 });
+    m.n++;
+    if (j.held_ms != null) m.held++;
+  }
   s.requests++;
   const cls = j.status >= 100 && j.status <= 599 ? `${String(j.status)[0]}xx` : `status_${j.status}`;
   s.status[cls] = (s.status[cls] || 0) + 1;
@@ -101,6 +110,15 @@ for (const [k, h] of [['hang_gc', during], ['other', other]]) {
   const xs = h.held_ms.sort((a, b) => a - b);
   out[k] = { requests: h.requests, held: h.held, held_p50_ms: q(xs, 0.5), held_p99_ms: q(xs, 0.99), held_max_ms: q(xs, 1),
     ...(k === 'hang_gc' ? { windows: h.windows } : {}) };
+}
+{
+  const mins = Object.entries(perMin).slice(1, -1).map(([k, v]) => ({ k, n: v.n, share: v.n ? v.held / v.n : 0 }));
+  if (mins.length) {
+    const byN = [...mins].sort((a, b) => a.n - b.n), byS = [...mins].sort((a, b) => a.share - b.share);
+    out.minutes = { minutes: mins.length, requests_median: byN[byN.length >> 1].n, requests_lowest: byN[0].n,
+      requests_lowest_at: byN[0].k, held_share_median: +byS[byS.length >> 1].share.toFixed(2),
+      held_share_highest: +byS.at(-1).share.toFixed(2), held_share_highest_at: byS.at(-1).k };
+  }
 }
 if (sched.length > 1) {
   const [t0, w0] = sched[0], [t1, w1] = sched.at(-1);

@@ -2,9 +2,13 @@
 // soak_poll.mjs -- the dashboard's share of a soak (bench/soak.sh): polls the
 // admin API of leakproxy once a second, as an open dashboard would, and
 // checks every answer (status 200, JSON that parses, /metrics text with a
-// leakproxy_requests_total sample). Runs until SIGTERM/SIGINT, then prints
-// one JSON line: {"polls": N, "failures": N, "by_endpoint": {...},
-// "last_failure": "..."}.
+// leakproxy_requests_total sample). From /api/memory it also follows the
+// forced GCs: the longest time its "rows" count (one per floor read) did not
+// move while the load ran, and the largest gc.last_ms. Runs until
+// SIGTERM/SIGINT, then prints one JSON line: {"polls": N, "failures": N,
+// "by_endpoint": {...}, "last_failure": "...", "rows": N,
+// "longest_without_new_row_s": S, "longest_without_new_row_at": "...",
+// "gc_last_ms_max": MS}.
 //
 //   node bench/soak_poll.mjs HOST:PORT [INTERVAL_MS]
 import http from 'node:http';
@@ -17,7 +21,20 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
 // the API calls the dashboard makes every refresh; its static page every 10th
 const ENDPOINTS = ['/api/routes', '/api/memory?points=120', '/api/report', '/api/status', '/metrics'];
-const stats = { polls: 0, failures: 0, by_endpoint: {}, last_failure: null };
+const stats = { polls: 0, failures: 0, by_endpoint: {}, last_failure: null, rows: null, longest_without_new_row_s: 0,
+  longest_without_new_row_at: null, gc_last_ms_max: 0 };
+let rowsAt = 0;
+function followRows(body) {
+  let j;
+  try { j = JSON.parse(body); } catch { return; }
+  const now = Date.now();
+  if (typeof j.rows === 'number' && j.rows !== stats.rows) { stats.rows = j.rows; rowsAt = now; }
+  else if (rowsAt && (now - rowsAt) / 1000 > stats.longest_without_new_row_s) {
+    stats.longest_without_new_row_s = +((now - rowsAt) / 1000).toFixed(0);
+    stats.longest_without_new_row_at = new Date(rowsAt).toISOString();
+  }
+  if (j.gc && j.gc.last_ms > stats.gc_last_ms_max) stats.gc_last_ms_max = j.gc.last_ms;
+}
 
 function get(path) {
   return new Promise((resolve) => {
@@ -56,6 +73,7 @@ while (!stop) {
     const bad = judge(p, r);
     const e = (stats.by_endpoint[p] ??= { ok: 0, failed: 0 });
     stats.polls++;
+    if (!bad && p.startsWith('/api/memory')) followRows(r.body);
     if (bad) { e.failed++; stats.failures++; stats.last_failure = `${new Date().toISOString()} ${p}: ${bad}`; } else e.ok++;
   }
   const wait = interval - (Date.now() - t0);
