@@ -15,13 +15,14 @@
 //        [--keep]
 //   node bench/attribution.mjs --from /tmp/attrbench-*/attribution-traces.json [--md FILE]
 //        (re-renders the report from a previous run's polls, runs nothing)
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { start, stop, killAll, collect, waitFor, sleep } from './procs.mjs';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(BENCH, '..');
@@ -127,50 +128,7 @@ function liveOddShare(seed, n) {
   return all ? odd / all : 0.5;
 }
 
-// ---- processes -------------------------------------------------------------------------------------
-const groups = new Set();            // pids of process groups we started (detached children)
-function start(cmd, args, o) {
-  const p = spawn(cmd, args, { ...o, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  groups.add(p.pid);
-  p.on('exit', (code, sig) => { p.exited = true; p.exitInfo = sig ? `signal ${sig}` : `code ${code}`; });
-  return p;
-}
-async function stop(p) {
-  if (!p || p.exited) { groups.delete(p?.pid); return; }
-  try { process.kill(-p.pid, 'SIGTERM'); } catch { /* gone */ }
-  for (let i = 0; i < 30 && !p.exited; i++) await sleep(100);
-  if (!p.exited) try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ }
-  // cluster workers are in the same group: make sure nothing of it survives
-  try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ }
-  groups.delete(p.pid);
-}
-function killAll() {
-  for (const g of groups) { try { process.kill(-g, 'SIGKILL'); } catch { /* gone */ } }
-  groups.clear();
-}
-process.on('exit', killAll);
-for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => { killAll(); process.exit(130); });
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-// Collects a child's output; waitFor() resolves with the first match of a regex in it.
-function collect(p, stream) {
-  p.buf = p.buf || {};
-  p.buf[stream] = '';
-  p[stream].on('data', (d) => {
-    p.buf[stream] += d;
-    if (p.buf[stream].length > 1 << 20) p.buf[stream] = p.buf[stream].slice(-(1 << 19));
-  });
-}
-async function waitFor(p, stream, re, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const m = re.exec(p.buf[stream]);
-    if (m) return m;
-    if (p.exited) throw new Error(`${what} exited: ${p.buf[stream].slice(-500)} ${p.buf.stderr?.slice(-500) ?? ''}`);
-    if (Date.now() > end) throw new Error(`${what}: no ${re} within ${ms} ms: ${p.buf[stream].slice(-500)}`);
-    await sleep(50);
-  }
-}
+// ---- processes: bench/procs.mjs (own process groups, killed on exit) -------------------------
 function getJson(port, p, timeout = 3000) {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path: p, timeout }, (res) => {

@@ -20,28 +20,6 @@
 # each child in its own process group and kills the groups; this script kills the driver).
 # Needs ./leakproxy (make) and demo/vue/node_modules (npm ci, done here if missing).
 set -u
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-command -v node >/dev/null || { echo "FATAL: node not found" >&2; exit 1; }
-[ -x "${LEAKPROXY:-$ROOT/leakproxy}" ] || { echo "FATAL: ./leakproxy missing: run 'make -C $ROOT' first" >&2; exit 1; }
-if [ ! -d "$ROOT/demo/vue/node_modules" ]; then
-    (cd "$ROOT/demo/vue" && npm ci --no-audit --no-fund >&2) || { echo "FATAL: npm ci in demo/vue failed" >&2; exit 1; }
-fi
-
-DRIVER=
-cleanup() {
-    if [ -n "$DRIVER" ] && kill -0 "$DRIVER" 2>/dev/null; then
-        kill -TERM "$DRIVER" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$DRIVER" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$DRIVER" 2>/dev/null
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-node "$ROOT/bench/guard.mjs" "$@" &
-DRIVER=$!
-wait "$DRIVER"
-rc=$?
-DRIVER=
-exit $rc
+. "$(dirname "${BASH_SOURCE[0]}")/driver.sh"
+driver_needs vue
+driver_run "0" guard.mjs "$@"

@@ -20,30 +20,6 @@
 # driver starts each child in its own process group and kills the groups; this script kills the
 # driver). Needs ./leakproxy (make), node, and demo/*/node_modules (npm ci, done here if missing).
 set -u
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-command -v node >/dev/null || { echo "FATAL: node not found" >&2; exit 1; }
-[ -x "${LEAKPROXY:-$ROOT/leakproxy}" ] || { echo "FATAL: ${LEAKPROXY:-$ROOT/leakproxy} missing: run 'make -C $ROOT' first" >&2; exit 1; }
-for app in vue react; do
-    if [ ! -d "$ROOT/demo/$app/node_modules" ]; then
-        (cd "$ROOT/demo/$app" && npm ci --no-audit --no-fund >&2) || { echo "FATAL: npm ci in demo/$app failed" >&2; exit 1; }
-    fi
-done
-
-DRIVER=
-cleanup() {
-    if [ -n "$DRIVER" ] && kill -0 "$DRIVER" 2>/dev/null; then
-        kill -TERM "$DRIVER" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$DRIVER" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$DRIVER" 2>/dev/null
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-nice -n "${PROBE_NICE:-5}" node "$ROOT/bench/probe.mjs" "$@" &
-DRIVER=$!
-wait "$DRIVER"
-rc=$?
-DRIVER=
-exit $rc
+. "$(dirname "${BASH_SOURCE[0]}")/driver.sh"
+driver_needs vue react
+driver_run "${PROBE_NICE:-5}" probe.mjs "$@"

@@ -18,13 +18,14 @@
 // A run sends the scenario's "requests" or stops after --max-seconds (default: the scenario's
 // "max_seconds", else 90), whichever comes first: the engine's forced GCs slow the upstream.
 //   node bench/synth.mjs --from TRACES.json [--md FILE]   (re-renders a previous run's report)
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { start, stop, killAll, collect, waitFor, sleep } from './procs.mjs';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(BENCH, '..');
@@ -59,49 +60,7 @@ const SCEN = JSON.parse(fs.readFileSync(path.join(BENCH, 'synth', 'scenarios.jso
 const scenNames = opt.scenarios || Object.keys(SCEN);
 for (const s of scenNames) if (!SCEN[s]) { console.error(`unknown scenario ${s}`); process.exit(2); }
 
-// ---- processes (own process groups, killed on exit) -----------------------------------------------
-const groups = new Set();
-function start(cmd, args, o) {
-  const p = spawn(cmd, args, { ...o, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  groups.add(p.pid);
-  p.on('exit', (code, sig) => { p.exited = true; p.exitInfo = sig ? `signal ${sig}` : `code ${code}`; });
-  return p;
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function stop(p) {
-  if (!p) return;
-  if (!p.exited) {
-    try { process.kill(-p.pid, 'SIGTERM'); } catch { /* gone */ }
-    for (let i = 0; i < 30 && !p.exited; i++) await sleep(100);
-  }
-  try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ }
-  groups.delete(p.pid);
-}
-function killAll() {
-  for (const g of groups) { try { process.kill(-g, 'SIGKILL'); } catch { /* gone */ } }
-  groups.clear();
-}
-process.on('exit', killAll);
-for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => { killAll(); process.exit(130); });
-
-function collect(p, stream) {
-  p.buf = p.buf || {};
-  p.buf[stream] = '';
-  p[stream].on('data', (d) => {
-    p.buf[stream] += d;
-    if (p.buf[stream].length > 1 << 20) p.buf[stream] = p.buf[stream].slice(-(1 << 19));
-  });
-}
-async function waitFor(p, stream, re, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const m = re.exec(p.buf[stream]);
-    if (m) return m;
-    if (p.exited) throw new Error(`${what} exited: ${p.buf[stream].slice(-500)} ${p.buf.stderr?.slice(-500) ?? ''}`);
-    if (Date.now() > end) throw new Error(`${what}: no ${re} within ${ms} ms`);
-    await sleep(50);
-  }
-}
+// ---- processes: bench/procs.mjs (own process groups, killed on exit) -------------------------
 function getJson(port, p, timeout = 3000) {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path: p, timeout }, (res) => {

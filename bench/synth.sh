@@ -15,25 +15,6 @@
 # its own process group and kills the groups; this script kills the driver). Needs ./leakproxy
 # (make) and node; no npm packages (the app uses contrib/node's module from the repository).
 set -u
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-command -v node >/dev/null || { echo "FATAL: node not found" >&2; exit 1; }
-[ -x "${LEAKPROXY:-$ROOT/leakproxy}" ] || { echo "FATAL: ${LEAKPROXY:-$ROOT/leakproxy} missing: run 'make -C $ROOT' first" >&2; exit 1; }
-
-DRIVER=
-cleanup() {
-    if [ -n "$DRIVER" ] && kill -0 "$DRIVER" 2>/dev/null; then
-        kill -TERM "$DRIVER" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$DRIVER" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$DRIVER" 2>/dev/null
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-nice -n "${SYNTH_NICE:-5}" node "$ROOT/bench/synth.mjs" "$@" &
-DRIVER=$!
-wait "$DRIVER"
-rc=$?
-DRIVER=
-exit $rc
+. "$(dirname "${BASH_SOURCE[0]}")/driver.sh"
+driver_needs
+driver_run "${SYNTH_NICE:-5}" synth.mjs "$@"
