@@ -474,6 +474,15 @@ static int ask_floor(struct bisect_run *b)
     return 0;
 }
 
+/* Where <slot> is in the routes found so far, or -1. */
+static int found_at(const struct bisect_run *b, unsigned slot)
+{
+    for (unsigned i = 0; i < b->nfound; i++)
+        if (b->found[i] == slot)
+            return (int)i;
+    return -1;
+}
+
 static void evaluate_round(struct bisect_run *b);
 
 /* The round timer: the round's time is up (ask for its closing floor, then
@@ -682,10 +691,7 @@ static void evaluate_round(struct bisect_run *b)
                         push_front(b, &again);
                     }
                 }
-                int named = 0;
-                for (unsigned i = 0; i < b->nfound; i++)
-                    named |= b->found[i] == r->g.slot[0];
-                if (!named && b->nfound < BISECT_MAX_ROUTES)
+                if (found_at(b, r->g.slot[0]) < 0 && b->nfound < BISECT_MAX_ROUTES)
                     b->found[b->nfound++] = r->g.slot[0];
                 set_group(b, &r->g, 1);          /* kept off from now on */
                 b->since_base = BISECT_REBASE;   /* a new baseline without it */
@@ -703,10 +709,9 @@ static void evaluate_round(struct bisect_run *b)
                          cmp.contrib / 1024, cmp.low / 1024, bisect_signal_names[sig]);
             }
         } else {
-            if (r->g.recheck)                    /* named before, cleared now: no longer */
-                for (unsigned i = 0; i < b->nfound; i++)
-                    if (b->found[i] == r->g.slot[0])
-                        b->found[i--] = b->found[--b->nfound];
+            int at = r->g.recheck ? found_at(b, r->g.slot[0]) : -1;
+            if (at >= 0)                         /* named before, cleared now: no longer */
+                b->found[at] = b->found[--b->nfound];
             for (unsigned i = 0; i < r->g.n && b->cleared.n < BISECT_MAX_ROUTES; i++)
                 b->cleared.slot[b->cleared.n++] = r->g.slot[i];
             if (call == BISECT_UNSURE) {

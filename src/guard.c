@@ -913,6 +913,25 @@ static double step_budget(const struct guard *g)
     return b > 1048576.0 ? b : 1048576.0;
 }
 
+/* "Growing" during a narrowing: GUARD_GROWTH_SHARE of <ref> (the growth at
+ * the start), at least GUARD_GROWTH_MIN_BPS. */
+static double growth_threshold(double ref)
+{
+    double t = GUARD_GROWTH_SHARE * ref;
+    return t > GUARD_GROWTH_MIN_BPS ? t : GUARD_GROWTH_MIN_BPS;
+}
+
+/* A narrowing step starts now, memory at <level>; <after_growth>: the step
+ * before it grew (its watch settles longer). */
+static void step_begin(struct guard *g, double level, int after_growth)
+{
+    g->step_us = app_now_us();
+    g->step_level = level;
+    g->step_settled = 0;
+    g->step_rewatched = 0;
+    g->step_after_growth = after_growth;
+}
+
 /* While settling after a growing step (everything under test off): once a
  * watch shows memory flat, or GUARD_SETTLE_WATCHES watches passed, the test
  * that waits starts. */
@@ -936,11 +955,7 @@ static void narrow_settle(struct guard *g, uint64_t now, uint64_t watch, double 
                  ok ? "still growing" : "no slope", g->settle_why);
     narrow_apply(g, why);
     g->settling = 0;
-    g->step_us = app_now_us();
-    g->step_level = level;
-    g->step_settled = 0;
-    g->step_rewatched = 0;
-    g->step_after_growth = !(ok && slope <= thr);
+    step_begin(g, level, !(ok && slope <= thr));
 }
 
 static const char *const gn_names[] = { "first group", "second group", "testing", "done", "stuck" };
@@ -955,8 +970,7 @@ static void narrow_tick(struct guard *g)
     char a[300], b[300], sl[32], why[EVENT_REASON_MAX - 40];
 
     timing(app, &tw, &bucket, &watch);
-    thr = GUARD_GROWTH_SHARE * g->ref_growth > GUARD_GROWTH_MIN_BPS ? GUARD_GROWTH_SHARE * g->ref_growth
-                                                                     : GUARD_GROWTH_MIN_BPS;
+    thr = growth_threshold(g->ref_growth);
     if (g->settling) {
         narrow_settle(g, now, watch, thr);
         return;
@@ -1061,11 +1075,7 @@ static void narrow_tick(struct guard *g)
         narrow_stop(g);
         return;
     }
-    g->step_us = app_now_us();
-    g->step_level = level;
-    g->step_settled = 0;
-    g->step_rewatched = 0;
-    g->step_after_growth = growing;
+    step_begin(g, level, growing);
 }
 
 /* Starts a narrowing over the switchable candidates <c> (<n>, any order)
@@ -1090,8 +1100,7 @@ static void narrow_start(struct guard *g, struct cand *c, unsigned n)
     /* a later narrowing (or one after a switch) needs growth that is a good
      * part of the growth at the trip: what is left after the leak is off
      * (heap settling, caches) must not start one */
-    double thr = GUARD_GROWTH_SHARE * g->trip_growth > GUARD_GROWTH_MIN_BPS ? GUARD_GROWTH_SHARE * g->trip_growth
-                                                                             : GUARD_GROWTH_MIN_BPS;
+    double thr = growth_threshold(g->trip_growth);
     if (!g->narrowed_this_trip && g->actions_this_trip == 0)
         thr = GUARD_GROWTH_MIN_BPS;
     int later = g->narrowed_this_trip || g->actions_this_trip;
@@ -1151,11 +1160,7 @@ static void narrow_start(struct guard *g, struct cand *c, unsigned n)
     g->narrowing = 1;
     g->narrowed_this_trip = 1;
     g->ref_growth = ok ? slope : 0;
-    g->step_after_growth = 0;
-    g->step_us = app_now_us();
-    g->step_level = level;
-    g->step_settled = 0;
-    g->step_rewatched = 0;
+    step_begin(g, level, 0);
 }
 
 /* One step while tripped, as "action" says. With "leaking": the routes
