@@ -42,11 +42,11 @@ fi
 # The stages beside the light lane. Each appends its summary line to
 # $work/side.sum (a line starting with "FAIL " marks a failure) and its
 # output to $work/side.log, printed once the lane is done.
-side_stage() {   # NAME SUMMARY-REGEX TAIL COMMAND...
-  local name=$1 re=$2 tail=$3 out
-  shift 3
+side_stage() {   # NAME SUMMARY-REGEX FAIL-TAIL OK-TAIL COMMAND...  (the output's last lines shown)
+  local name=$1 re=$2 tail=$3 oktail=$4 out
+  shift 4
   if out=$("$@" 2>&1); then
-    [ "$name" = browser ] && printf '%s\n' "$out" | tail -n 15
+    [ "$oktail" -gt 0 ] && printf '%s\n' "$out" | tail -n "$oktail"
     printf '%s\n' "$(printf '%s\n' "$out" | grep -E "$re" | tail -n1)" >>"$work/side.sum"
   else
     printf '%s\n' "$out" | tail -n "$tail"
@@ -55,11 +55,11 @@ side_stage() {   # NAME SUMMARY-REGEX TAIL COMMAND...
 }
 side_stages() {
   : >"$work/side.sum"
-  side_stage "fuzz corpus regression" 'fuzz corpus regression' 20 tests/fuzz/regress.sh
-  side_stage contrib/node '^contrib/node:' 30 contrib/node/test.sh
-  side_stage "contrib checks" '^contrib:' 30 env LEAKPROXY_BIN="$bin" bash contrib/check.sh
-  side_stage install '^install:' 30 tests/install.sh
-  side_stage browser '^browser:' 40 env LEAKPROXY_BIN="$bin" node tests/browser/run.mjs
+  side_stage "fuzz corpus regression" 'fuzz corpus regression' 20 0 tests/fuzz/regress.sh
+  side_stage contrib/node '^contrib/node:' 30 0 contrib/node/test.sh
+  side_stage "contrib checks" '^contrib:' 30 0 env LEAKPROXY_BIN="$bin" bash contrib/check.sh
+  side_stage install '^install:' 30 0 tests/install.sh
+  side_stage browser '^browser:' 40 15 env LEAKPROXY_BIN="$bin" node tests/browser/run.mjs
   if [ -d demo/vue/node_modules ] && [ -d demo/react/node_modules ]; then
     if LEAKPROXY_BIN="$bin" demo/test-through-proxy.sh; then
       echo "demo apps through the proxy: passed" >>"$work/side.sum"
