@@ -88,9 +88,25 @@ int memparse_header(const char *s, size_t n, struct mem_sample *out, char *err, 
 struct app;
 struct memsrc;                        /* opaque, one per app */
 
+/* What the designed rows need to know of route <route>'s attribution, asked
+ * of the layer above through a function its caller passes (main passes one
+ * reading attrib.h), so that the sampler never calls up into the engine that
+ * reads it. */
+enum memsrc_route_need {
+    MEMSRC_NEED_FLOORS,               /* no verdict yet, or a suspect: more rows help */
+    MEMSRC_NEED_UNSURE,               /* unknown: more rows help while verdicts still change */
+    MEMSRC_NEED_NONE                  /* a settled verdict */
+};
+struct memsrc_route_state {
+    unsigned verdict;                 /* changes when the route's verdict does; 0: none yet */
+    enum memsrc_route_need need;
+};
+typedef void memsrc_route_state_fn(const struct app *app, unsigned route, struct memsrc_route_state *st);
+
 /* Starts sampling as app->cfg->memory says (nothing when there is no
- * "memory" section). 0, or -1 with a message logged. */
-int memsrc_start(struct app *app);
+ * "memory" section); <route_state> answers for designed rows (NULL: every
+ * route needs floors). 0, or -1 with a message logged. */
+int memsrc_start(struct app *app, memsrc_route_state_fn *route_state);
 void memsrc_stop(struct app *app);    /* NULL-safe; reload = stop + start */
 
 /* Header source: <v> is the memory header of one upstream response. Returns
@@ -137,6 +153,9 @@ struct memsrc_health {
     uint64_t quiesced, quiesce_timeouts;
 };
 void memsrc_health(const struct app *app, struct memsrc_health *h);
+/* Whether source <kind> reports V8 heap figures (heap_used, heap_total,
+ * external): http, prometheus and header do; proc and cgroup only see RSS. */
+int memsrc_has_heap(int kind);
 /* "proc", "http", ... ("none" for MEMSRC_NONE). */
 const char *memsrc_kind_name(int kind);
 #endif

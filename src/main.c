@@ -89,6 +89,18 @@ static void gate_row_full_cb(void *arg)
     memsrc_row_full(arg);
 }
 
+/* The sampler's designed rows ask how far the attribution got with each
+ * route (memsrc.h); the answer comes from attrib.h, wired here so that the
+ * sampler does not call up into the engine that reads it. */
+static void rows_route_state(const struct app *app, unsigned route, struct memsrc_route_state *st)
+{
+    const struct attrib_route *ar = attrib_route_get(app, route);
+
+    st->verdict = ar ? (unsigned)ar->verdict + 1 : 0;
+    st->need = ar == NULL || ar->verdict == V_SUSPECT ? MEMSRC_NEED_FLOORS
+             : ar->verdict == V_UNKNOWN ? MEMSRC_NEED_UNSURE : MEMSRC_NEED_NONE;
+}
+
 static void reload(struct app *app)
 {
     struct config_err err;
@@ -127,7 +139,7 @@ static void reload(struct app *app)
     app_apply_modes(app);
     if (series_resize(&app->series, app->stats.n) < 0)
         log_at(LOG_WARN, "reload: out of memory widening the memory series");
-    if (memsrc_start(app) < 0)
+    if (memsrc_start(app, rows_route_state) < 0)
         log_at(LOG_ERROR, "reload: the memory source did not start; no memory readings");
     app_apply_limits(app);
     if (upstream_changed)
@@ -274,7 +286,7 @@ int main(int argc, char **argv)
         log_at(LOG_ERROR, "event_log %s: %s", app.cfg->event_log, strerror(errno));
         return 1;
     }
-    if (proxy_start(&app) < 0 || admin_start(&app) < 0 || memsrc_start(&app) < 0 ||
+    if (proxy_start(&app) < 0 || admin_start(&app) < 0 || memsrc_start(&app, rows_route_state) < 0 ||
         attrib_start(&app) < 0 || guard_start(&app) < 0 || probe_auto_start(&app) < 0)
         return 1;
 

@@ -36,7 +36,6 @@
 #include "memsrc.h"
 #include "events.h"
 #include "app.h"
-#include "attrib.h"
 #include "gate.h"
 #include "rowplan.h"
 #include "stats.h"
@@ -99,6 +98,7 @@ struct memsrc {
     uint8_t *admit, *active, *waiting;   /* per slot, nmask */
     uint8_t *verdict;                 /* per slot: the verdict seen at the last row, + 1 */
     uint64_t verdict_change_us;       /* when one of them last changed */
+    memsrc_route_state_fn *route_state;   /* the attribution's answer, see memsrc.h */
     unsigned nmask;
     double duty_target;
     uint64_t rows_designed;
@@ -424,16 +424,18 @@ static unsigned rows_unsettled(struct memsrc *m, unsigned n, uint64_t now)
 {
     unsigned k = 0;
     for (unsigned i = 0; i < n; i++) {
-        const struct attrib_route *ar = attrib_route_get(m->app, i);
-        uint8_t v = ar ? (uint8_t)(ar->verdict + 1) : 0;
+        struct memsrc_route_state st = { 0, MEMSRC_NEED_FLOORS };
+        if (m->route_state)
+            m->route_state(m->app, i, &st);
+        uint8_t v = (uint8_t)st.verdict;
         if (v != m->verdict[i]) {
             m->verdict[i] = v;
             m->verdict_change_us = now;
         }
         if (!m->active[i])
             continue;
-        if (ar == NULL || ar->verdict == V_SUSPECT ||
-            (ar->verdict == V_UNKNOWN && now - m->verdict_change_us < ROWS_SETTLE_US))
+        if (st.need == MEMSRC_NEED_FLOORS ||
+            (st.need == MEMSRC_NEED_UNSURE && now - m->verdict_change_us < ROWS_SETTLE_US))
             k++;
     }
     return k;
@@ -908,7 +910,7 @@ static void memsrc_free(struct app *app, struct memsrc *m)
     free(m);
 }
 
-int memsrc_start(struct app *app)
+int memsrc_start(struct app *app, memsrc_route_state_fn *route_state)
 {
     const struct config_memory *c = &app->cfg->memory;
     struct memsrc *m;
@@ -919,6 +921,7 @@ int memsrc_start(struct app *app)
         return -1;
     m->app = app;
     m->cfg = c;
+    m->route_state = route_state;
     m->gc_timer = evtimer_new(app->base, gc_timer_cb, m);
     m->timer = event_new(app->base, -1, EV_PERSIST, mem_tick, m);
     if (m->gc_timer == NULL || m->timer == NULL ||
@@ -968,7 +971,7 @@ void memsrc_health(const struct app *app, struct memsrc_health *h)
     const struct memsrc *m = app->mem;
     memset(h, 0, sizeof *h);
     h->source = kind_names[app->cfg->memory.source];
-    h->heap_figures = app->cfg->memory.source >= MEMSRC_HTTP;
+    h->heap_figures = memsrc_has_heap(app->cfg->memory.source);
     if (m == NULL)
         return;
     h->failing = m->failing;
@@ -984,6 +987,11 @@ void memsrc_health(const struct app *app, struct memsrc_health *h)
     h->duty_target = m->rows_on ? m->duty_target : m->cfg->max_gc_duty;
     h->quiesced = m->quiesced;
     h->quiesce_timeouts = m->quiesce_timeouts;
+}
+
+int memsrc_has_heap(int kind)
+{
+    return kind == MEMSRC_HTTP || kind == MEMSRC_PROMETHEUS || kind == MEMSRC_HEADER;
 }
 
 const char *memsrc_kind_name(int kind)
