@@ -196,7 +196,9 @@ static unsigned row_nonzeros(const double *xi, unsigned p, unsigned *nzi, const 
     return nz;
 }
 
-int fit_ls_solve(struct fit_ls *w, const uint8_t *use, unsigned *used, double *sse_out)
+/* X'X (A, symmetric, its diagonal in A0) and X'y (b) over the rows used;
+ * returns how many. */
+static unsigned normal_equations(struct fit_ls *w, const uint8_t *use)
 {
     unsigned n = w->n, p = w->p, m = 0;
     memset(w->A, 0, (size_t)p * p * sizeof *w->A);
@@ -217,16 +219,19 @@ int fit_ls_solve(struct fit_ls *w, const uint8_t *use, unsigned *used, double *s
                 w->A[a * p + w->nzi[v]] += xi[a] * xi[w->nzi[v]];
         }
     }
-    *used = m;
-    if (m < p + FIT_MIN_DF)
-        return -1;
     for (unsigned a = 0; a < p; a++)
         for (unsigned c = 0; c < a; c++)
             w->A[c * p + a] = w->A[a * p + c];
     for (unsigned a = 0; a < p; a++)
         w->A0[a] = w->A[a * p + a];
-    /* a vanishing ridge keeps the factorisation defined when columns are
-     * collinear; the variance inflation then reports them */
+    return m;
+}
+
+/* C = (A + ridge)^-1 and beta = C b, the ridge as small as factorises;
+ * -1 when even the largest fails. */
+static int ridged_inverse(struct fit_ls *w)
+{
+    unsigned p = w->p;
     double ridge = RIDGE_FIRST;
     for (int attempt = 0;; attempt++) {
         memcpy(w->L, w->A, (size_t)p * p * sizeof *w->L);
@@ -245,6 +250,15 @@ int fit_ls_solve(struct fit_ls *w, const uint8_t *use, unsigned *used, double *s
             sum += w->C[a * p + c] * w->b[c];
         w->beta[a] = sum;
     }
+    return 0;
+}
+
+/* Residuals of every row; leverages and the HC3 variances, sum of
+ * (e_i / (1 - h_ii))^2 (C x_i)(C x_i)', over the rows used. Returns their
+ * sum of squared residuals. */
+static double residuals_hc3(struct fit_ls *w, const uint8_t *use)
+{
+    unsigned n = w->n, p = w->p;
     double sse = 0;
     memset(w->var, 0, p * sizeof *w->var);
     for (unsigned i = 0; i < n; i++) {
@@ -255,12 +269,11 @@ int fit_ls_solve(struct fit_ls *w, const uint8_t *use, unsigned *used, double *s
         if (!use[i])
             continue;
         sse += w->e[i] * w->e[i];
-        /* HC3: sum of (e_i / (1 - h_ii))^2 (C x_i)(C x_i)'; rows are sparse */
         double h = 0;
         for (unsigned a = 0; a < p; a++) {
             double sum = 0;
             const double *ca = w->C + (size_t)a * p;
-            for (unsigned u = 0; u < nz; u++)
+            for (unsigned u = 0; u < nz; u++)      /* rows are sparse */
                 sum += ca[w->nzi[u]] * xi[w->nzi[u]];
             w->z[a] = sum;
             h += xi[a] * sum;
@@ -273,7 +286,15 @@ int fit_ls_solve(struct fit_ls *w, const uint8_t *use, unsigned *used, double *s
         for (unsigned a = 0; a < p; a++)
             w->var[a] += q * w->z[a] * w->z[a];
     }
-    *sse_out = sse;
+    return sse;
+}
+
+int fit_ls_solve(struct fit_ls *w, const uint8_t *use, unsigned *used, double *sse)
+{
+    *used = normal_equations(w, use);
+    if (*used < w->p + FIT_MIN_DF || ridged_inverse(w) < 0)
+        return -1;
+    *sse = residuals_hc3(w, use);
     return 0;
 }
 
