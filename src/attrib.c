@@ -1,16 +1,19 @@
 /* attrib.c -- the attribution engine. See attrib.h for the model and
  * docs/attribution.md for why each choice was made.
  *
- * Two layers. attrib_fit() is pure maths on a dense problem: ordinary least
- * squares with a vanishing ridge for numerical safety, HC3 standard errors,
- * an inflation for positive lag-1 autocorrelation of the residuals, t
- * quantiles. The engine around it builds the problem from the series rows
- * every interval, runs it on each metric (heap floor, RSS, external) over the
- * whole window and over its newest half, and turns estimates into verdicts
- * with their reasons. The honesty rule lives in both layers: a route whose
- * requests cannot be separated from others' (too few, or in fixed
- * proportion: a large variance inflation) gets no estimate, and no estimate
- * means "unknown", never a guess. */
+ * Two layers. attrib_fit() turns a dense problem into route estimates in
+ * steps (rows and columns chosen, the least-squares fit with the drift term
+ * dropped when inseparable, one robust pass, the residuals' shape, the
+ * coefficients and their small-sample df, the first-request costs), each a
+ * static function over one work area; the statistics themselves (least
+ * squares with a vanishing ridge, HC3 errors, the lag-1 inflation, t
+ * quantiles) are fit.c's. The engine around it builds the problem from the
+ * series rows every interval, runs it on each metric (heap floor, RSS,
+ * external) over the whole window and over its newest half, and turns
+ * estimates into verdicts with their reasons. The honesty rule lives in
+ * both layers: a route whose requests cannot be separated from others' (too
+ * few, or in fixed proportion: a large variance inflation) gets no
+ * estimate, and no estimate means "unknown", never a guess. */
 #include "attrib.h"
 #include "app.h"
 #include "config.h"
@@ -943,6 +946,93 @@ static void native_corroborate(struct attrib_route *r, unsigned k)
     }
 }
 
+/* Where the recent fit starts in window [from, row_n): the newest half,
+ * but enough rows to fit every route it may hold (<k> routes). */
+static unsigned recent_from(const struct series *s, unsigned from, unsigned k)
+{
+    unsigned half = attrib_recent_start(s, from, s->row_n), need = k + 12;
+    if (s->row_n - half < need)
+        half = s->row_n > need ? s->row_n - need : 0;
+    return half < from ? from : half;
+}
+
+/* Metric <m>: the whole-window fit (kept in <full>), the newest rows' fit,
+ * each route's verdict on it; <why> collects the reasons for unknown. */
+static void metric_verdicts(struct app *app, enum attrib_metric m, unsigned from, unsigned half,
+                            struct fitbuf *fb, struct attrib_coef *full, char (*why)[160])
+{
+    struct attrib *at = app->attrib;
+    const struct series *s = &app->series;
+    unsigned k = s->ncols;
+    struct attrib_fit_info info;
+    int rc = fit_rows(app, m, from, s->row_n, fb, &at->info[m], 1);
+
+    memcpy(full, fb->coef, k * sizeof *full);
+    int rrc = rc == 0 ? fit_rows(app, m, half, s->row_n, fb, &info, 0) : -1;
+    for (unsigned j = 0; j < k; j++) {
+        struct attrib_route *ar = &at->r[j];
+        if (rc < 0 && at->info[m].n == 0) {
+            ar->est[m].verdict = V_UNKNOWN;
+            ar->est[m].ok = 0;
+            ar->est[m].streak = 0;
+            continue;
+        }
+        attrib_metric_verdict(&ar->est[m], &full[j], rrc == 0 ? &fb->coef[j] : NULL, &app->cfg->attrib,
+                              s->rows_total, why[j], sizeof why[j]);
+        /* a first-request cost is this route's only when no other route
+         * started in the same interval */
+        if (m == ATTRIB_HEAP && full[j].has_gamma && full[j].gamma_shared == 1) {
+            ar->has_first = 1;
+            ar->first_request_bytes = full[j].gamma;
+        }
+        if (ar->est[m].verdict == V_UNKNOWN && ar->reason[0] == '\0' && why[j][0])
+            snprintf(ar->reason, sizeof ar->reason, "%s: %s", attrib_metric_names[m], why[j]);
+    }
+}
+
+/* Each route's verdict across the metrics and its reason; one-time growth
+ * with nothing per request is warming. <full> is the whole-window fit of
+ * the metric fitted last (external): its has_gamma says a first-request row
+ * of the route is still in that metric's window. */
+static void route_verdicts(struct app *app, const struct attrib_coef *full)
+{
+    struct attrib *at = app->attrib;
+    const struct series *s = &app->series;
+
+    for (unsigned j = 0; j < s->ncols; j++) {
+        struct attrib_route *ar = &at->r[j];
+        struct attrib_est *h = &ar->est[ATTRIB_HEAP];
+        if (ar->has_first && ar->first_request_bytes > 1024 * 1024 && h->ok && h->verdict == V_CLEAN &&
+            full[j].has_gamma)
+            h->verdict = V_WARMING;
+        char keep[sizeof ar->reason];
+        snprintf(keep, sizeof keep, "%s", ar->reason);
+        route_reason(ar, &app->cfg->attrib, app->cfg->memory.source >= MEMSRC_HTTP);
+        if (ar->verdict == V_UNKNOWN) {
+            if (keep[0])
+                snprintf(ar->reason, sizeof ar->reason, "%s", keep);
+            else if (s->row_n == 0)
+                snprintf(ar->reason, sizeof ar->reason, "no memory readings yet%s",
+                         app->cfg->memory.source == MEMSRC_NONE ? ": configure a \"memory\" source" : "");
+            else
+                snprintf(ar->reason, sizeof ar->reason, "no requests in the window");
+        }
+    }
+}
+
+/* Latency against the heap floor (RSS where a worker has none), summed
+ * over the live workers. */
+static void latency_trends(struct app *app)
+{
+    const struct series *s = &app->series;
+    double floor_mb = 0;
+    for (unsigned i = 0; i < s->nw; i++)
+        if (s->w[i]->alive)
+            floor_mb += (double)(s->w[i]->last.floor ? s->w[i]->last.floor : s->w[i]->last.rss) / 1048576.0;
+    for (unsigned j = 0; j < s->ncols && j < app->stats.n; j++)
+        latency_trend(&app->attrib->r[j], stats_at(&app->stats, j), floor_mb);
+}
+
 void attrib_evaluate(struct app *app)
 {
     struct attrib *at = app->attrib;
@@ -954,13 +1044,7 @@ void attrib_evaluate(struct app *app)
     if (at == NULL || attrib_resize(at, k) < 0)
         return;
     unsigned w = s->row_n < (unsigned)ac->window_rows ? s->row_n : (unsigned)ac->window_rows;
-    unsigned from = s->row_n - w, half = attrib_recent_start(s, from, s->row_n);
-    /* the newest half, but enough rows to fit every route it may hold */
-    unsigned need = k + 12;
-    if (s->row_n - half < need)
-        half = s->row_n > need ? s->row_n - need : 0;
-    if (half < from)
-        half = from;
+    unsigned from = s->row_n - w, half = recent_from(s, from, k);
     at->window_rows_used = w;
     struct fitbuf fb = {
         .y = malloc((w + 1) * sizeof(double)), .x = malloc(((size_t)w * k + 1) * sizeof(double)),
@@ -975,60 +1059,12 @@ void attrib_evaluate(struct app *app)
 
     for (unsigned j = 0; j < k; j++)
         at->r[j].reason[0] = '\0';
-    for (int m = 0; m < ATTRIB_NMETRIC; m++) {
-        struct attrib_fit_info info;
-        int rc = fit_rows(app, (enum attrib_metric)m, from, s->row_n, &fb, &at->info[m], 1);
-        memcpy(full, fb.coef, k * sizeof *full);
-        int rrc = rc == 0 ? fit_rows(app, (enum attrib_metric)m, half, s->row_n, &fb, &info, 0) : -1;
-        for (unsigned j = 0; j < k; j++) {
-            struct attrib_route *ar = &at->r[j];
-            if (rc < 0 && at->info[m].n == 0) {
-                ar->est[m].verdict = V_UNKNOWN;
-                ar->est[m].ok = 0;
-                ar->est[m].streak = 0;
-                continue;
-            }
-            attrib_metric_verdict(&ar->est[m], &full[j], rrc == 0 ? &fb.coef[j] : NULL, ac,
-                                  s->rows_total, why[j], sizeof why[j]);
-            /* a first-request cost is this route's only when no other route
-             * started in the same interval */
-            if (m == ATTRIB_HEAP && full[j].has_gamma && full[j].gamma_shared == 1) {
-                ar->has_first = 1;
-                ar->first_request_bytes = full[j].gamma;
-            }
-            if (ar->est[m].verdict == V_UNKNOWN && ar->reason[0] == '\0' && why[j][0])
-                snprintf(ar->reason, sizeof ar->reason, "%s: %s", attrib_metric_names[m], why[j]);
-        }
-    }
+    for (int m = 0; m < ATTRIB_NMETRIC; m++)
+        metric_verdicts(app, (enum attrib_metric)m, from, half, &fb, full, why);
     rss_hold(app, at->r, k);
     native_corroborate(at->r, k);
-    /* one-time growth with nothing per request: warming */
-    for (unsigned j = 0; j < k; j++) {
-        struct attrib_route *ar = &at->r[j];
-        struct attrib_est *h = &ar->est[ATTRIB_HEAP];
-        if (ar->has_first && ar->first_request_bytes > 1024 * 1024 && h->ok && h->verdict == V_CLEAN &&
-            full[j].has_gamma)
-            h->verdict = V_WARMING;
-        char keep[sizeof ar->reason];
-        snprintf(keep, sizeof keep, "%s", ar->reason);
-        route_reason(ar, ac, app->cfg->memory.source >= MEMSRC_HTTP);
-        if (ar->verdict == V_UNKNOWN) {
-            if (keep[0])
-                snprintf(ar->reason, sizeof ar->reason, "%s", keep);
-            else if (s->row_n == 0)
-                snprintf(ar->reason, sizeof ar->reason, "no memory readings yet%s",
-                         app->cfg->memory.source == MEMSRC_NONE ? ": configure a \"memory\" source" : "");
-            else
-                snprintf(ar->reason, sizeof ar->reason, "no requests in the window");
-        }
-    }
-    /* latency against the heap floor */
-    double floor_mb = 0;
-    for (unsigned i = 0; i < s->nw; i++)
-        if (s->w[i]->alive)
-            floor_mb += (double)(s->w[i]->last.floor ? s->w[i]->last.floor : s->w[i]->last.rss) / 1048576.0;
-    for (unsigned j = 0; j < k && j < app->stats.n; j++)
-        latency_trend(&at->r[j], stats_at(&app->stats, j), floor_mb);
+    route_verdicts(app, full);
+    latency_trends(app);
     projection(app);
 out:
     free(fb.y);
