@@ -30,7 +30,7 @@ extern const char *const attrib_metric_names[ATTRIB_NMETRIC];   /* "heap_used", 
 enum attrib_verdict { V_UNKNOWN, V_CLEAN, V_WARMING, V_SUSPECT, V_LEAKING };
 extern const char *const attrib_verdict_names[5];
 
-/* ---- the fit (pure maths, unit-tested on synthetic series) --------------- */
+/* ---- the fit (pure: no engine; its statistics are fit.h's) --------------- */
 
 struct attrib_problem {
     unsigned n;                       /* rows */
@@ -87,9 +87,11 @@ struct attrib_fit_info {
 int attrib_fit(const struct attrib_problem *pr, double min_requests,
                struct attrib_coef *out, struct attrib_fit_info *info);
 
-/* Two-sided 95 % Student t quantile for <df> degrees of freedom. */
+/* fit_t975() and fit_t_quantile() under their former names (bisect.c and
+ * probe.c call these): two-sided 95 % Student t quantile for <df> degrees
+ * of freedom; the <q> quantile (0.5 < q < 1) of Student's t with real
+ * <df> > 0. */
 double attrib_t975(int df);
-/* The <q> quantile (0.5 < q < 1) of Student's t with real <df> > 0. */
 double attrib_t_quantile(double q, double df);
 
 /* ---- the engine ----------------------------------------------------------- */

@@ -1,21 +1,26 @@
 /* attrib.c -- the attribution engine. See attrib.h for the model and
  * docs/attribution.md for why each choice was made.
  *
- * Two layers. attrib_fit() is pure maths on a dense problem: ordinary least
- * squares with a vanishing ridge for numerical safety, HC3 standard errors,
- * an inflation for positive lag-1 autocorrelation of the residuals, t
- * quantiles. The engine around it builds the problem from the series rows
- * every interval, runs it on each metric (heap floor, RSS, external) over the
- * whole window and over its newest half, and turns estimates into verdicts
- * with their reasons. The honesty rule lives in both layers: a route whose
- * requests cannot be separated from others' (too few, or in fixed
- * proportion: a large variance inflation) gets no estimate, and no estimate
- * means "unknown", never a guess. */
+ * Two layers. attrib_fit() turns a dense problem into route estimates in
+ * steps (rows and columns chosen, the least-squares fit with the drift term
+ * dropped when inseparable, one robust pass, the residuals' shape, the
+ * coefficients and their small-sample df, the first-request costs), each a
+ * static function over one work area; the statistics themselves (least
+ * squares with a vanishing ridge, HC3 errors, the lag-1 inflation, t
+ * quantiles) are fit.c's. The engine around it builds the problem from the
+ * series rows every interval, runs it on each metric (heap floor, RSS,
+ * external) over the whole window and over its newest half, and turns
+ * estimates into verdicts with their reasons. The honesty rule lives in
+ * both layers: a route whose requests cannot be separated from others' (too
+ * few, or in fixed proportion: a large variance inflation) gets no
+ * estimate, and no estimate means "unknown", never a guess. */
 #include "attrib.h"
 #include "app.h"
 #include "config.h"
+#include "fit.h"
 #include "log.h"
-#include "memsrc.h"
+#include "memparse.h"
+#include "memsrc.h"   /* MEM_HAS_* flags only: attrib.o uses no symbol of memsrc.o */
 #include "series.h"
 #include "stats.h"
 
@@ -28,303 +33,146 @@
 const char *const attrib_metric_names[ATTRIB_NMETRIC] = { "heap_used", "rss", "external" };
 const char *const attrib_verdict_names[5] = { "unknown", "clean", "warming", "suspect", "leaking" };
 
-/* ---- maths ----------------------------------------------------------------- */
+/* ---- the fit ---------------------------------------------------------------- */
 
+/* Kept for bisect.c and probe.c: the quantiles live in fit.c. */
 double attrib_t975(int df)
 {
-    static const double t[31] = {
-        0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-        2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-        2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042
-    };
-    if (df < 1)
-        return INFINITY;
-    if (df <= 30)
-        return t[df];
-    /* Cornish-Fisher expansion around the normal quantile */
-    double z = 1.959964, d = (double)df;
-    return z + (z * z * z + z) / (4 * d) + (5 * pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * d * d);
-}
-
-/* Regularised incomplete beta I_x(a, b) by its continued fraction
- * (modified Lentz), for the t distribution below. */
-static double betacf(double a, double b, double x)
-{
-    const double tiny = 1e-300;
-    double c = 1, d = 1 - (a + b) * x / (a + 1);
-    if (fabs(d) < tiny)
-        d = tiny;
-    d = 1 / d;
-    double h = d;
-    for (int m = 1; m <= 300; m++) {
-        double m2 = 2.0 * m, aa = m * (b - m) * x / ((a + m2 - 1) * (a + m2));
-        d = 1 + aa * d;
-        d = fabs(d) < tiny ? 1 / tiny : 1 / d;
-        c = 1 + aa / c;
-        if (fabs(c) < tiny)
-            c = tiny;
-        h *= d * c;
-        aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1));
-        d = 1 + aa * d;
-        d = fabs(d) < tiny ? 1 / tiny : 1 / d;
-        c = 1 + aa / c;
-        if (fabs(c) < tiny)
-            c = tiny;
-        double del = d * c;
-        h *= del;
-        if (fabs(del - 1) < 1e-14)
-            break;
-    }
-    return h;
-}
-
-static double ibeta(double a, double b, double x)
-{
-    if (x <= 0)
-        return 0;
-    if (x >= 1)
-        return 1;
-    double lb = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x);
-    if (x < (a + 1) / (a + b + 2))
-        return exp(lb) * betacf(a, b, x) / a;
-    return 1 - exp(lb) * betacf(b, a, 1 - x) / b;
+    return fit_t975(df);
 }
 
 double attrib_t_quantile(double q, double df)
 {
-    if (!(df > 0) || !(q > 0.5) || !(q < 1))
-        return INFINITY;
-    /* upper tail P(T > t) = I_{df/(df+t^2)}(df/2, 1/2) / 2, decreasing in t:
-     * bisection on log t is exact enough and never diverges */
-    double tail = 1 - q, lo = 1e-9, hi = 1e7;
-    for (int i = 0; i < 200 && hi - lo > 1e-10 * hi; i++) {
-        double t = sqrt(lo * hi);
-        if (0.5 * ibeta(df / 2, 0.5, df / (df + t * t)) > tail)
-            lo = t;
-        else
-            hi = t;
-    }
-    return sqrt(lo * hi);
+    return fit_t_quantile(q, df);
 }
 
-/* In-place Cholesky of the p x p matrix <a> (lower triangle). -1 if not
- * positive definite. */
-static int cholesky(double *a, unsigned p)
-{
-    for (unsigned j = 0; j < p; j++) {
-        double d = a[j * p + j];
-        for (unsigned k = 0; k < j; k++)
-            d -= a[j * p + k] * a[j * p + k];
-        if (!(d > 0))
-            return -1;
-        d = sqrt(d);
-        a[j * p + j] = d;
-        for (unsigned i = j + 1; i < p; i++) {
-            double s = a[i * p + j];
-            for (unsigned k = 0; k < j; k++)
-                s -= a[i * p + k] * a[j * p + k];
-            a[i * p + j] = s / d;
-        }
-    }
-    return 0;
-}
+/* Small-sample degrees of freedom are worth their O(rows x nnz^2 + p^3)
+ * only for coefficients that may be named leaks: those whose 99 % lower end
+ * on the normal approximation (Phi^-1(0.995), two-sided 99 %) clears the
+ * caller's threshold. */
+#define Z995 2.576
 
-/* <inv> = (L L')^-1 from the Cholesky factor <l>. Row-major throughout:
- * tmp holds (L^-1)' by rows (row j = L^-1 e_j), so every inner loop walks
- * memory in order. */
-static void chol_inverse(const double *l, double *inv, double *tmp, unsigned p)
-{
-    memset(tmp, 0, (size_t)p * p * sizeof *tmp);
-    for (unsigned j = 0; j < p; j++) {
-        double *t = tmp + (size_t)j * p;      /* solve L t = e_j; t[i] = 0 for i < j */
-        for (unsigned i = j; i < p; i++) {
-            const double *li = l + (size_t)i * p;
-            double s = i == j ? 1.0 : 0.0;
-            for (unsigned k = j; k < i; k++)
-                s -= li[k] * t[k];
-            t[i] = s / li[i];
-        }
-    }
-    /* inv[i][j] = sum_k L^-1[k][i] L^-1[k][j] = sum_k t_i[k] t_j[k] */
-    for (unsigned i = 0; i < p; i++) {
-        const double *ti = tmp + (size_t)i * p;
-        for (unsigned j = 0; j <= i; j++) {
-            const double *tj = tmp + (size_t)j * p;
-            double s = 0;
-            for (unsigned k = i; k < p; k++)
-                s += ti[k] * tj[k];
-            inv[(size_t)i * p + j] = inv[(size_t)j * p + i] = s;
-        }
-    }
-}
-
-/* Least squares on the rows with use[i] set: fills beta, the inverse C of
- * X'X (ridged), residuals e (all rows) and HC3 variances. -1 if singular
- * even with the ridge, or too few rows. */
-struct ls {
-    unsigned n, p;
-    const double *X, *y;
-    double *A, *A0, *L, *C, *tmp, *b, *beta, *z, *var, *e, *h;
-    unsigned *nzi;                    /* nonzero columns of one row */
+/* Everything one attrib_fit() works in, carved from one allocation whose
+ * size the problem fixes before anything is fitted: per route, per row, and
+ * the design with its least-squares work at the most columns the fit can
+ * have (P_MAX below; dropping the drift term only narrows it). */
+struct fit_work {
+    const struct attrib_problem *pr;
+    unsigned n, k;                    /* rows, routes */
+    /* per route: k */
+    int *col;                         /* the route's design column, -1: none of its own */
+    double *tot;                      /* its requests in the rows fitted */
+    unsigned *rows;                   /* rows of the fit where it had requests */
+    double *busiest;                  /* k: minus the requests of the routes with a column */
+    /* per row: n */
+    uint8_t *use;                     /* in the fit (not a first-request row, not an outlier) */
+    uint8_t *busy;                    /* served requests (an idle row only moves with time) */
+    uint8_t *sel;                     /* used and busy: where the spread is read */
+    double *ae;                       /* |residual| of the busy rows, for the robust cut */
+    /* the design: n x p, p <= p_max */
+    unsigned p, p_max, p_routes;      /* columns; at most; without the drift term */
+    int other, zcol, drift;           /* pooled small routes, first nuisance, drift: -1 if none */
+    int any_other;                    /* some route with requests has no column of its own */
+    double *X;                        /* n x p_max */
+    struct fit_ls ls;                 /* FIT_LS_DOUBLES(n, p_max) doubles, p_max unsigned */
+    void *block;
 };
 
-/* The nonzero columns of row <xi> into <nzi> (returns how many), and the
- * row's dot product with <v> into <dot>: rows are sparse (a few routes per
- * interval), so every pass over them walks only these. */
-static unsigned row_nonzeros(const double *xi, unsigned p, unsigned *nzi, const double *v, double *dot)
+/* The most columns a fit can have: one per route, or the cap and the
+ * pooled column, never more routes and pool than routes (the pool exists
+ * only when some route has no column), the nuisance columns and the
+ * drift. */
+static unsigned p_max(const struct attrib_problem *pr)
 {
-    unsigned nz = 0;
-    double d = 0;
-    for (unsigned a = 0; a < p; a++)
-        if (xi[a] != 0) {
-            nzi[nz++] = a;
-            d += xi[a] * v[a];
-        }
-    *dot = d;
-    return nz;
+    unsigned routes = pr->k;
+    if (pr->max_cols && pr->max_cols + 1 < routes)
+        routes = pr->max_cols + 1;
+    return routes + (pr->z ? pr->kz : 0) + (pr->dt != NULL);
 }
 
-static int ls_solve(struct ls *w, const uint8_t *use, unsigned *used, double *sse_out)
+static int work_alloc(struct fit_work *w, const struct attrib_problem *pr)
 {
-    unsigned n = w->n, p = w->p, m = 0;
-    memset(w->A, 0, (size_t)p * p * sizeof *w->A);
-    memset(w->b, 0, p * sizeof *w->b);
-    for (unsigned i = 0; i < n; i++) {
-        if (!use[i])
-            continue;
-        m++;
-        const double *xi = w->X + (size_t)i * p;
-        unsigned nz = 0;
-        for (unsigned a = 0; a < p; a++)
-            if (xi[a] != 0)
-                w->nzi[nz++] = a;
-        for (unsigned u = 0; u < nz; u++) {
-            unsigned a = w->nzi[u];
-            w->b[a] += xi[a] * w->y[i];
-            for (unsigned v = 0; v <= u; v++)
-                w->A[a * p + w->nzi[v]] += xi[a] * xi[w->nzi[v]];
-        }
-    }
-    *used = m;
-    if (m < p + 3)
+    unsigned n = pr->n, k = pr->k, pm = p_max(pr);
+    size_t nd = 2 * (size_t)k + (size_t)n + (size_t)n * pm + FIT_LS_DOUBLES(n, pm);
+    size_t nu = 2 * (size_t)k + pm;   /* col, rows, nzi: int and unsigned */
+    size_t nb = 3 * (size_t)n;
+    char *b = calloc(1, nd * sizeof(double) + nu * sizeof(unsigned) + nb + 1);
+
+    memset(w, 0, sizeof *w);
+    if (b == NULL)
         return -1;
-    for (unsigned a = 0; a < p; a++)
-        for (unsigned c = 0; c < a; c++)
-            w->A[c * p + a] = w->A[a * p + c];
-    for (unsigned a = 0; a < p; a++)
-        w->A0[a] = w->A[a * p + a];
-    /* a vanishing ridge keeps the factorisation defined when columns are
-     * collinear; the variance inflation then reports them */
-    double ridge = 1e-7;
-    for (int attempt = 0;; attempt++) {
-        memcpy(w->L, w->A, (size_t)p * p * sizeof *w->L);
-        for (unsigned a = 0; a < p; a++)
-            w->L[a * p + a] += ridge * (w->A0[a] > 0 ? w->A0[a] : 1.0) + 1e-12;
-        if (cholesky(w->L, p) == 0)
-            break;
-        if (attempt == 4)
-            return -1;
-        ridge *= 100;
-    }
-    chol_inverse(w->L, w->C, w->tmp, p);
-    for (unsigned a = 0; a < p; a++) {
-        double sum = 0;
-        for (unsigned c = 0; c < p; c++)
-            sum += w->C[a * p + c] * w->b[c];
-        w->beta[a] = sum;
-    }
-    double sse = 0;
-    memset(w->var, 0, p * sizeof *w->var);
-    for (unsigned i = 0; i < n; i++) {
-        const double *xi = w->X + (size_t)i * p;
-        double f;
-        unsigned nz = row_nonzeros(xi, p, w->nzi, w->beta, &f);
-        w->e[i] = w->y[i] - f;
-        if (!use[i])
-            continue;
-        sse += w->e[i] * w->e[i];
-        /* HC3: sum of (e_i / (1 - h_ii))^2 (C x_i)(C x_i)'; rows are sparse */
-        double h = 0;
-        for (unsigned a = 0; a < p; a++) {
-            double sum = 0;
-            const double *ca = w->C + (size_t)a * p;
-            for (unsigned u = 0; u < nz; u++)
-                sum += ca[w->nzi[u]] * xi[w->nzi[u]];
-            w->z[a] = sum;
-            h += xi[a] * sum;
-        }
-        if (h > 0.99)
-            h = 0.99;
-        w->h[i] = h;
-        double q = w->e[i] / (1 - h);
-        q *= q;
-        for (unsigned a = 0; a < p; a++)
-            w->var[a] += q * w->z[a] * w->z[a];
-    }
-    *sse_out = sse;
+    w->block = b;
+    w->pr = pr;
+    w->n = n;
+    w->k = k;
+    w->p_max = pm;
+    w->tot = (double *)b;
+    w->busiest = w->tot + k;
+    w->ae = w->busiest + k;
+    w->X = w->ae + n;
+    double *lsbuf = w->X + (size_t)n * pm;
+    unsigned *u = (unsigned *)(lsbuf + FIT_LS_DOUBLES(n, pm));
+    w->col = (int *)u;
+    w->rows = u + k;
+    unsigned *nzi = w->rows + k;
+    w->use = (uint8_t *)(nzi + pm);
+    w->busy = w->use + n;
+    w->sel = w->busy + n;
+    fit_ls_bind(&w->ls, n, pm, w->X, pr->y, lsbuf, nzi);
     return 0;
 }
 
-/* Bell-McCaffrey degrees of freedom of coefficient <c>'s HC3 variance
- * V = sum_i D_i e_i^2, D_i = a_i^2 / (1 - h_i)^2, a_i = (C x_i)_c. Under
- * normal homoskedastic errors e = M eps (M = I - H) and V is the quadratic
- * form eps' M D M eps; Satterthwaite's approximation gives it
- *     df = tr(DM)^2 / tr(DMDM),
- *     tr(DM) = sum D_i (1 - h_i),
- *     tr(DMDM) = sum D_i^2 - 2 sum D_i^2 h_i + tr((C G)^2), G = X' D X.
- * Few rows, or a few rows carrying most of a route's requests (high
- * leverage), make it small: the t quantile then widens the interval where
- * HC3 alone is too optimistic (Imbens & Kolesar 2016). Heavy-tailed noise
- * (RSS moves in steps of megabytes) makes V vary more than the normal
- * reference says: Var(eps' A eps) gains kurt * sum A_ii^2 (excess kurtosis
- * <kurt> of the residuals; A_ii taken as D_i (1 - h_i)^2, its leading term),
- * which lowers df further. Cost: rows x nnz^2 + p^3, so it is computed only
- * for coefficients that may be named leaks. */
-static double bm_df(const struct ls *w, const uint8_t *use, unsigned c, double kurt, double *G, double *P)
+/* Step 1. Rows holding a route's first request carry its one-time cost
+ * (module loading, tens of MB): they are left out of the fit, and the cost
+ * is read off them afterwards. Counts each route's requests and rows in the
+ * rest. */
+static void count_rows(struct fit_work *w)
 {
-    unsigned n = w->n, p = w->p;
-    double tr1 = 0, d2 = 0, d2h = 0, a2 = 0;
+    const struct attrib_problem *pr = w->pr;
+    unsigned n = w->n, k = w->k;
 
-    memset(G, 0, (size_t)p * p * sizeof *G);
     for (unsigned i = 0; i < n; i++) {
-        if (!use[i])
-            continue;
-        const double *xi = w->X + (size_t)i * p;
-        double a;
-        unsigned nz = row_nonzeros(xi, p, w->nzi, w->C + (size_t)c * p, &a);
-        double h = w->h[i], D = a * a / ((1 - h) * (1 - h));
-        if (D == 0)
-            continue;
-        tr1 += D * (1 - h);
-        d2 += D * D;
-        a2 += D * D * (1 - h) * (1 - h) * (1 - h) * (1 - h);
-        d2h += D * D * h;
-        for (unsigned u = 0; u < nz; u++)
-            for (unsigned v = 0; v < nz; v++)
-                G[(size_t)w->nzi[u] * p + w->nzi[v]] += D * xi[w->nzi[u]] * xi[w->nzi[v]];
+        w->use[i] = 1;
+        for (unsigned j = 0; pr->first && j < k; j++)
+            if (pr->first[(size_t)i * k + j])
+                w->use[i] = 0;
+        for (unsigned j = 0; j < k && !w->busy[i]; j++)
+            w->busy[i] = pr->x[(size_t)i * k + j] > 0;
     }
-    for (unsigned r = 0; r < p; r++)
-        for (unsigned s = 0; s < p; s++) {
-            double sum = 0;
-            for (unsigned t = 0; t < p; t++)
-                sum += w->C[(size_t)r * p + t] * G[(size_t)t * p + s];
-            P[(size_t)r * p + s] = sum;
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned j = 0; j < k; j++) {
+            double v = pr->x[(size_t)i * k + j];
+            if (!w->use[i])
+                continue;
+            w->tot[j] += v;
+            w->rows[j] += v > 0;
         }
-    double trp2 = 0;
-    for (unsigned r = 0; r < p; r++)
-        for (unsigned s = 0; s < p; s++)
-            trp2 += P[(size_t)r * p + s] * P[(size_t)s * p + r];
-    double tr2 = d2 - 2 * d2h + trp2 + kurt / 2 * a2;
-    return tr2 > 0 ? tr1 * tr1 / tr2 : 0;
 }
 
-/* Row <i> of <pr> served requests (an idle row only moves with time). */
-static int row_busy(const struct attrib_problem *pr, unsigned i)
+/* Step 2. Which routes get a column: enough requests, in enough rows. */
+static void choose_columns(struct fit_work *w, double min_requests, struct attrib_coef *out)
 {
-    for (unsigned j = 0; j < pr->k; j++)
-        if (pr->x[(size_t)i * pr->k + j] > 0)
-            return 1;
-    return 0;
+    w->p = 0;
+    for (unsigned j = 0; j < w->k; j++) {
+        out[j].n = w->tot[j];
+        out[j].rows = w->rows[j];
+        w->col[j] = -1;
+        if (w->tot[j] <= 0) {
+            out[j].why = "no requests in the window";
+            continue;
+        }
+        if (w->tot[j] < min_requests) {
+            out[j].why = "too few requests in the window";
+            w->any_other = 1;
+            continue;
+        }
+        if (w->rows[j] < ATTRIB_MIN_ROWS_PER_ROUTE) {
+            out[j].why = "requests in too few intervals";
+            w->any_other = 1;
+            continue;
+        }
+        w->col[j] = (int)w->p++;
+    }
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -333,256 +181,183 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int attrib_fit(const struct attrib_problem *pr, double min_requests,
-               struct attrib_coef *out, struct attrib_fit_info *info)
+/* Step 3. Bounded cost: only the <max_cols> busiest routes get a column of
+ * their own (the fit is O(p^3)); the others are pooled. */
+static void keep_busiest(struct fit_work *w, struct attrib_coef *out)
 {
-    unsigned n = pr->n, k = pr->k;
-    int rc = -1;
-    struct ls w;
+    unsigned cap = w->pr->max_cols, q = 0;
 
-    memset(&w, 0, sizeof w);
-    memset(info, 0, sizeof *info);
-    memset(out, 0, (size_t)k * sizeof *out);
-    int *bcol = malloc((k ? k : 1) * sizeof *bcol);
-    double *tot = calloc(k ? k : 1, sizeof *tot);
-    unsigned *rows = calloc(k ? k : 1, sizeof *rows);
-    uint8_t *use = malloc(n ? n : 1);
-    double *X = NULL, *scratch = NULL;
-    if (!bcol || !tot || !rows || !use)
-        goto out;
-    /* Rows holding a route's first request carry its one-time cost (module
-     * loading, tens of MB): they are left out of the fit, and the cost is
-     * read off them afterwards. */
-    for (unsigned i = 0; i < n; i++) {
-        use[i] = 1;
-        for (unsigned j = 0; pr->first && j < k; j++)
-            if (pr->first[(size_t)i * k + j])
-                use[i] = 0;
+    if (!cap || w->p <= cap)
+        return;
+    for (unsigned j = 0; j < w->k; j++)
+        if (w->col[j] >= 0)
+            w->busiest[q++] = -w->tot[j];
+    qsort(w->busiest, q, sizeof *w->busiest, cmp_double);
+    double cut = -w->busiest[cap - 1];
+    w->p = 0;
+    for (unsigned j = 0; j < w->k; j++) {
+        if (w->col[j] < 0)
+            continue;
+        if (w->tot[j] < cut || w->p == cap) {
+            w->col[j] = -1;
+            out[j].why = "not among the busiest routes the engine estimates (attribution.max_routes)";
+            w->any_other = 1;
+        } else {
+            w->col[j] = (int)w->p++;
+        }
     }
-    for (unsigned i = 0; i < n; i++)
+}
+
+/* Step 4. The columns after the routes': the small routes together (their
+ * memory is not noise), the nuisance regressors, the drift. */
+static void add_columns(struct fit_work *w)
+{
+    const struct attrib_problem *pr = w->pr;
+
+    w->other = w->zcol = w->drift = -1;
+    if (w->any_other)
+        w->other = (int)w->p++;
+    if (pr->z && pr->kz) {
+        w->zcol = (int)w->p;
+        w->p += pr->kz;
+    }
+    w->p_routes = w->p;
+    if (pr->dt)
+        w->drift = (int)w->p++;
+}
+
+/* Step 5. The design matrix X (n x p) for the columns chosen. */
+static void lay_out(struct fit_work *w)
+{
+    const struct attrib_problem *pr = w->pr;
+    unsigned n = w->n, k = w->k, p = w->p;
+
+    for (unsigned i = 0; i < n; i++) {
+        double *xi = w->X + (size_t)i * p;
+        memset(xi, 0, p * sizeof *xi);
         for (unsigned j = 0; j < k; j++) {
             double v = pr->x[(size_t)i * k + j];
-            if (!use[i])
-                continue;
-            tot[j] += v;
-            rows[j] += v > 0;
+            if (w->col[j] >= 0)
+                xi[w->col[j]] = v;
+            else if (w->other >= 0 && v > 0)
+                xi[w->other] += v;
         }
-    unsigned p = 0;
-    int other = -1, drift = -1, any_other = 0;
-    for (unsigned j = 0; j < k; j++) {
-        out[j].n = tot[j];
-        out[j].rows = rows[j];
-        bcol[j] = -1;
-        if (tot[j] <= 0) {
-            out[j].why = "no requests in the window";
-            continue;
-        }
-        if (tot[j] < min_requests) {
-            out[j].why = "too few requests in the window";
-            any_other = 1;
-            continue;
-        }
-        if (rows[j] < ATTRIB_MIN_ROWS_PER_ROUTE) {
-            out[j].why = "requests in too few intervals";
-            any_other = 1;
-            continue;
-        }
-        bcol[j] = (int)p++;
+        for (unsigned t = 0; w->zcol >= 0 && t < pr->kz; t++)
+            xi[w->zcol + (int)t] = pr->z[(size_t)i * pr->kz + t];
+        if (w->drift >= 0)
+            xi[w->drift] = pr->dt[i];
     }
-    /* bounded cost: only the <max_cols> busiest routes get a column of their
-     * own (the fit is O(p^3)); the others are pooled */
-    if (pr->max_cols && p > pr->max_cols) {
-        double *sorted = malloc(p * sizeof *sorted);
-        if (sorted == NULL)
-            goto out;
-        unsigned q = 0;
-        for (unsigned j = 0; j < k; j++)
-            if (bcol[j] >= 0)
-                sorted[q++] = -tot[j];
-        qsort(sorted, q, sizeof *sorted, cmp_double);
-        double cut = -sorted[pr->max_cols - 1];
-        free(sorted);
-        p = 0;
-        for (unsigned j = 0; j < k; j++) {
-            if (bcol[j] < 0)
-                continue;
-            if (tot[j] < cut || p == pr->max_cols) {
-                bcol[j] = -1;
-                out[j].why = "not among the busiest routes the engine estimates (attribution.max_routes)";
-                any_other = 1;
-            } else {
-                bcol[j] = (int)p++;
-            }
+    w->ls.p = p;
+}
+
+/* Every route that had a column gets <why> and loses it. */
+static void give_up(struct fit_work *w, struct attrib_coef *out, const char *why)
+{
+    for (unsigned j = 0; j < w->k; j++)
+        if (w->col[j] >= 0) {
+            w->col[j] = -1;
+            out[j].why = why;
         }
-    }
-    if (any_other)
-        other = (int)p++;             /* the small routes together: their memory is not noise */
-    int zcol = -1;
-    if (pr->z && pr->kz) {
-        zcol = (int)p;
-        p += pr->kz;
-    }
-    unsigned p_routes = p;
-    if (pr->dt)
-        drift = (int)p++;
-    info->n = n;
-    unsigned used;
-    double sse;
+}
+
+/* Step 6. The least-squares fit. Under steady traffic the total request
+ * count tracks time, and growth per second cannot be told from growth per
+ * request: then the drift term goes, on the assumption that memory grows
+ * with requests, not with time (reported as drift_dropped). */
+static int solve(struct fit_work *w, struct attrib_coef *out, struct attrib_fit_info *info,
+                 unsigned *used, double *sse)
+{
     for (int attempt = 0;; attempt++) {
-        info->p = p;
-        free(X);
-        free(scratch);
-        free(w.nzi);
-        X = malloc(((size_t)n * p + 1) * sizeof *X);
-        scratch = malloc(((size_t)p * p * 6 + (size_t)p * 6 + 2 * (size_t)n + 8) * sizeof *scratch);
-        w.nzi = malloc((p + 1) * sizeof *w.nzi);
-        if (!X || !scratch || !w.nzi)
-            goto out;
-        for (unsigned i = 0; i < n; i++) {
-            double *xi = X + (size_t)i * p;
-            memset(xi, 0, p * sizeof *xi);
-            for (unsigned j = 0; j < k; j++) {
-                double v = pr->x[(size_t)i * k + j];
-                if (bcol[j] >= 0)
-                    xi[bcol[j]] = v;
-                else if (other >= 0 && v > 0)
-                    xi[other] += v;
-            }
-            for (unsigned t = 0; zcol >= 0 && t < pr->kz; t++)
-                xi[zcol + (int)t] = pr->z[(size_t)i * pr->kz + t];
-            if (drift >= 0)
-                xi[drift] = pr->dt[i];
+        info->p = w->p;
+        lay_out(w);
+        if (w->p == 0 || fit_ls_solve(&w->ls, w->use, used, sse) < 0) {
+            give_up(w, out, "too few memory intervals in the window for the number of routes");
+            return -1;
         }
-        w.n = n;
-        w.p = p;
-        w.X = X;
-        w.y = pr->y;
-        w.A = scratch;
-        w.L = w.A + (size_t)p * p;
-        w.C = w.L + (size_t)p * p;
-        w.tmp = w.C + (size_t)p * p;
-        w.A0 = w.tmp + (size_t)p * p;
-        w.b = w.A0 + p;
-        w.beta = w.b + p;
-        w.z = w.beta + p;
-        w.var = w.z + p;
-        w.e = w.var + p;
-        w.h = w.e + n;
-        if (p == 0 || ls_solve(&w, use, &used, &sse) < 0) {
-            for (unsigned j = 0; j < k; j++)
-                if (bcol[j] >= 0) {
-                    bcol[j] = -1;
-                    out[j].why = "too few memory intervals in the window for the number of routes";
-                }
-            goto out;
-        }
-        /* Under steady traffic the total request count tracks time, and
-         * growth per second cannot be told from growth per request: then
-         * the drift term goes, on the assumption that memory grows with
-         * requests, not with time (reported as drift_dropped). */
-        if (attempt == 0 && drift >= 0 && w.C[drift * p + drift] * w.A0[drift] > ATTRIB_DRIFT_MAX_VIF) {
-            drift = -1;
-            p = p_routes;
+        if (attempt == 0 && w->drift >= 0 && fit_ls_vif(&w->ls, (unsigned)w->drift) > ATTRIB_DRIFT_MAX_VIF) {
+            w->drift = -1;
+            w->p = w->p_routes;
             info->drift_dropped = 1;
             continue;
         }
-        break;
+        return 0;
     }
-    /* One robust pass: a row far outside the residual spread (a worker's
-     * own warm-up, a cache flushed at once) is dropped and the fit redone.
-     * The spread is read on rows that served requests: idle rows (a pause
-     * in the load) move the floor by almost nothing, and counted in they
-     * would shrink the spread until ordinary busy rows looked like outliers. */
-    {
-        double *ae = malloc((used + 1) * sizeof *ae);
-        unsigned m = 0, dropped = 0;
-        if (ae) {
-            for (unsigned i = 0; i < n; i++)
-                if (use[i] && row_busy(pr, i))
-                    ae[m++] = fabs(w.e[i]);
-            qsort(ae, m, sizeof *ae, cmp_double);
-            double mad = m ? ae[m / 2] : 0, cut = 8 * 1.4826 * mad;
-            free(ae);
-            for (unsigned i = 0; cut > 0 && i < n; i++)
-                if (use[i] && fabs(w.e[i]) > cut && used - dropped > p + 3) {
-                    use[i] = 0;
-                    dropped++;
-                }
-            if (dropped && ls_solve(&w, use, &used, &sse) < 0)
-                goto out;
-            info->outliers = dropped;
+}
+
+/* Step 7. One robust pass: a row far outside the residual spread (a
+ * worker's own warm-up, a cache flushed at once) is dropped and the fit
+ * redone. The spread is read on rows that served requests: idle rows (a
+ * pause in the load) move the floor by almost nothing, and counted in they
+ * would shrink the spread until ordinary busy rows looked like outliers. */
+static int robust_pass(struct fit_work *w, struct attrib_fit_info *info, unsigned *used, double *sse)
+{
+    unsigned m = 0, dropped = 0;
+    const double *e = w->ls.e;
+
+    for (unsigned i = 0; i < w->n; i++)
+        if (w->use[i] && w->busy[i])
+            w->ae[m++] = fabs(e[i]);
+    double cut = fit_outlier_cut(w->ae, m);
+    for (unsigned i = 0; cut > 0 && i < w->n; i++)
+        if (w->use[i] && fabs(e[i]) > cut && *used - dropped > w->p + FIT_MIN_DF) {
+            w->use[i] = 0;
+            dropped++;
         }
-    }
-    /* lag-1 autocorrelation of residuals within each worker's sequence */
-    double num = 0, den = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (!use[i])
-            continue;
-        den += w.e[i] * w.e[i];
-        for (unsigned j = i; j-- > 0;) {
-            if (i - j > 64)
-                break;
-            if (use[j] && (!pr->group || pr->group[j] == pr->group[i])) {
-                num += w.e[i] * w.e[j];
-                break;
-            }
-        }
-    }
-    double rho = den > 0 ? num / den : 0, infl = 1;
-    if (rho > 0) {
-        if (rho > 0.9)
-            rho = 0.9;
-        infl = (1 + rho) / (1 - rho);
-    }
-    int moved = 0;
-    for (unsigned i = 0; i < n && !moved; i++)
-        moved = use[i] && pr->y[i] != 0;
-    if (!moved) {
-        for (unsigned j = 0; j < k; j++)
-            if (bcol[j] >= 0) {
-                bcol[j] = -1;
-                out[j].why = "the memory floor did not move at all in the window (an envelope still filling?)";
-            }
-        goto out;
-    }
+    if (dropped && fit_ls_solve(&w->ls, w->use, used, sse) < 0)
+        return -1;
+    info->outliers = dropped;
+    return 0;
+}
+
+/* Step 8. The residuals' shape: the autocorrelation inflation (returned),
+ * their spread and excess kurtosis into <info>. The kurtosis is read on
+ * busy rows, as the spread above: idle rows' near-zero residuals are
+ * another distribution, and mixed in they would fake a heavy tail. */
+static double residual_shape(struct fit_work *w, struct attrib_fit_info *info, unsigned used, double sse)
+{
+    double rho = fit_lag1_rho(w->ls.e, w->use, w->pr->group, w->n);
+
     info->n = used;
     info->rho = rho;
-    info->df = (int)used - (int)p;
-    info->tq = attrib_t975(info->df);
+    info->df = (int)used - (int)w->p;
+    info->tq = fit_t975(info->df);
     info->resid_sd = info->df > 0 ? sqrt(sse / info->df) : 0;
-    /* excess kurtosis of the residuals, for the small-sample df (>= 0: a
-     * light tail does not earn narrower intervals); on busy rows, as the
-     * spread above: idle rows' near-zero residuals are another distribution,
-     * and mixed in they would fake a heavy tail */
-    double m2 = 0, m4 = 0, kurt = 0;
-    unsigned nbusy = 0;
-    for (unsigned i = 0; i < n; i++)
-        if (use[i] && row_busy(pr, i)) {
-            double e2 = w.e[i] * w.e[i];
-            m2 += e2;
-            m4 += e2 * e2;
-            nbusy++;
-        }
-    if (m2 > 0)
-        kurt = (double)nbusy * m4 / (m2 * m2) - 3;
-    if (!(kurt > 0))
-        kurt = 0;
-    info->kurtosis = kurt;
-    for (unsigned j = 0; j < k; j++) {
-        if (bcol[j] < 0)
+    for (unsigned i = 0; i < w->n; i++)
+        w->sel[i] = w->use[i] && w->busy[i];
+    info->kurtosis = fit_excess_kurtosis(w->ls.e, w->sel, w->n);
+    return fit_ar1_inflation(rho);
+}
+
+/* A fit is empty when the memory never moved in the rows used. */
+static int floor_moved(const struct fit_work *w)
+{
+    for (unsigned i = 0; i < w->n; i++)
+        if (w->use[i] && w->pr->y[i] != 0)
+            return 1;
+    return 0;
+}
+
+/* Step 9. Each route's estimate and 95 % interval; the small-sample df for
+ * those that may be named leaks. */
+static void coefficients(struct fit_work *w, struct attrib_coef *out, const struct attrib_fit_info *info,
+                         double infl)
+{
+    const struct fit_ls *ls = &w->ls;
+
+    for (unsigned j = 0; j < w->k; j++) {
+        if (w->col[j] < 0)
             continue;
-        int c = bcol[j];
+        unsigned c = (unsigned)w->col[j];
         struct attrib_coef *o = &out[j];
-        o->beta = w.beta[c];
-        o->se = sqrt(w.var[c] * infl);
+        o->beta = ls->beta[c];
+        o->se = sqrt(ls->var[c] * infl);
         o->low = o->beta - info->tq * o->se;
         o->high = o->beta + info->tq * o->se;
-        o->vif = w.C[c * p + c] * w.A0[c];
+        o->vif = fit_ls_vif(ls, c);
         o->df = info->df;
         o->df_small = info->df;
-        if (info->df > 0 && o->beta - 2.576 * o->se > pr->small_df_above) {
-            double *G = w.h + n, *P = G + (size_t)p * p;
-            o->df_small = bm_df(&w, use, (unsigned)c, kurt, G, P);
+        if (info->df > 0 && o->beta - Z995 * o->se > w->pr->small_df_above) {
+            o->df_small = fit_bm_df(ls, w->use, c, info->kurtosis);
             if (o->df_small > info->df)
                 o->df_small = info->df;
         }
@@ -591,14 +366,23 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
         else
             o->ok = 1;
     }
-    /* one-time costs: what a first-request row holds beyond the fit */
-    for (unsigned i = 0; pr->first && i < n; i++) {
+}
+
+/* Step 10. One-time costs: what a first-request row holds beyond the fit,
+ * shared evenly by the routes that started in it. */
+static void first_request_costs(const struct fit_work *w, struct attrib_coef *out,
+                                const struct attrib_fit_info *info)
+{
+    const struct attrib_problem *pr = w->pr;
+    unsigned k = w->k;
+
+    for (unsigned i = 0; pr->first && i < w->n; i++) {
         unsigned firsts = 0;
         for (unsigned j = 0; j < k; j++)
             firsts += pr->first[(size_t)i * k + j] != 0;
         if (firsts == 0)
             continue;
-        double excess = w.e[i] / firsts;
+        double excess = w->ls.e[i] / firsts;
         for (unsigned j = 0; j < k; j++)
             if (pr->first[(size_t)i * k + j]) {
                 out[j].has_gamma = 1;
@@ -607,19 +391,41 @@ int attrib_fit(const struct attrib_problem *pr, double min_requests,
                 out[j].gamma_shared = firsts;
             }
     }
-    if (drift >= 0) {
-        info->drift = w.beta[drift];
-        info->drift_se = sqrt(w.var[drift] * infl);
+}
+
+int attrib_fit(const struct attrib_problem *pr, double min_requests,
+               struct attrib_coef *out, struct attrib_fit_info *info)
+{
+    struct fit_work w;
+    unsigned used;
+    double sse;
+    int rc = -1;
+
+    memset(info, 0, sizeof *info);
+    memset(out, 0, (size_t)pr->k * sizeof *out);
+    if (work_alloc(&w, pr) < 0)
+        return -1;
+    count_rows(&w);
+    choose_columns(&w, min_requests, out);
+    keep_busiest(&w, out);
+    add_columns(&w);
+    info->n = w.n;
+    if (solve(&w, out, info, &used, &sse) < 0 || robust_pass(&w, info, &used, &sse) < 0)
+        goto out;
+    if (!floor_moved(&w)) {
+        give_up(&w, out, "the memory floor did not move at all in the window (an envelope still filling?)");
+        goto out;
+    }
+    double infl = residual_shape(&w, info, used, sse);
+    coefficients(&w, out, info, infl);
+    first_request_costs(&w, out, info);
+    if (w.drift >= 0) {
+        info->drift = w.ls.beta[w.drift];
+        info->drift_se = sqrt(w.ls.var[w.drift] * infl);
     }
     rc = 0;
 out:
-    free(bcol);
-    free(tot);
-    free(rows);
-    free(use);
-    free(X);
-    free(scratch);
-    free(w.nzi);
+    free(w.block);
     return rc;
 }
 
@@ -1140,6 +946,93 @@ static void native_corroborate(struct attrib_route *r, unsigned k)
     }
 }
 
+/* Where the recent fit starts in window [from, row_n): the newest half,
+ * but enough rows to fit every route it may hold (<k> routes). */
+static unsigned recent_from(const struct series *s, unsigned from, unsigned k)
+{
+    unsigned half = attrib_recent_start(s, from, s->row_n), need = k + 12;
+    if (s->row_n - half < need)
+        half = s->row_n > need ? s->row_n - need : 0;
+    return half < from ? from : half;
+}
+
+/* Metric <m>: the whole-window fit (kept in <full>), the newest rows' fit,
+ * each route's verdict on it; <why> collects the reasons for unknown. */
+static void metric_verdicts(struct app *app, enum attrib_metric m, unsigned from, unsigned half,
+                            struct fitbuf *fb, struct attrib_coef *full, char (*why)[160])
+{
+    struct attrib *at = app->attrib;
+    const struct series *s = &app->series;
+    unsigned k = s->ncols;
+    struct attrib_fit_info info;
+    int rc = fit_rows(app, m, from, s->row_n, fb, &at->info[m], 1);
+
+    memcpy(full, fb->coef, k * sizeof *full);
+    int rrc = rc == 0 ? fit_rows(app, m, half, s->row_n, fb, &info, 0) : -1;
+    for (unsigned j = 0; j < k; j++) {
+        struct attrib_route *ar = &at->r[j];
+        if (rc < 0 && at->info[m].n == 0) {
+            ar->est[m].verdict = V_UNKNOWN;
+            ar->est[m].ok = 0;
+            ar->est[m].streak = 0;
+            continue;
+        }
+        attrib_metric_verdict(&ar->est[m], &full[j], rrc == 0 ? &fb->coef[j] : NULL, &app->cfg->attrib,
+                              s->rows_total, why[j], sizeof why[j]);
+        /* a first-request cost is this route's only when no other route
+         * started in the same interval */
+        if (m == ATTRIB_HEAP && full[j].has_gamma && full[j].gamma_shared == 1) {
+            ar->has_first = 1;
+            ar->first_request_bytes = full[j].gamma;
+        }
+        if (ar->est[m].verdict == V_UNKNOWN && ar->reason[0] == '\0' && why[j][0])
+            snprintf(ar->reason, sizeof ar->reason, "%s: %s", attrib_metric_names[m], why[j]);
+    }
+}
+
+/* Each route's verdict across the metrics and its reason; one-time growth
+ * with nothing per request is warming. <full> is the whole-window fit of
+ * the metric fitted last (external): its has_gamma says a first-request row
+ * of the route is still in that metric's window. */
+static void route_verdicts(struct app *app, const struct attrib_coef *full)
+{
+    struct attrib *at = app->attrib;
+    const struct series *s = &app->series;
+
+    for (unsigned j = 0; j < s->ncols; j++) {
+        struct attrib_route *ar = &at->r[j];
+        struct attrib_est *h = &ar->est[ATTRIB_HEAP];
+        if (ar->has_first && ar->first_request_bytes > 1024 * 1024 && h->ok && h->verdict == V_CLEAN &&
+            full[j].has_gamma)
+            h->verdict = V_WARMING;
+        char keep[sizeof ar->reason];
+        snprintf(keep, sizeof keep, "%s", ar->reason);
+        route_reason(ar, &app->cfg->attrib, app->cfg->memory.source >= MEMSRC_HTTP);
+        if (ar->verdict == V_UNKNOWN) {
+            if (keep[0])
+                snprintf(ar->reason, sizeof ar->reason, "%s", keep);
+            else if (s->row_n == 0)
+                snprintf(ar->reason, sizeof ar->reason, "no memory readings yet%s",
+                         app->cfg->memory.source == MEMSRC_NONE ? ": configure a \"memory\" source" : "");
+            else
+                snprintf(ar->reason, sizeof ar->reason, "no requests in the window");
+        }
+    }
+}
+
+/* Latency against the heap floor (RSS where a worker has none), summed
+ * over the live workers. */
+static void latency_trends(struct app *app)
+{
+    const struct series *s = &app->series;
+    double floor_mb = 0;
+    for (unsigned i = 0; i < s->nw; i++)
+        if (s->w[i]->alive)
+            floor_mb += (double)(s->w[i]->last.floor ? s->w[i]->last.floor : s->w[i]->last.rss) / 1048576.0;
+    for (unsigned j = 0; j < s->ncols && j < app->stats.n; j++)
+        latency_trend(&app->attrib->r[j], stats_at(&app->stats, j), floor_mb);
+}
+
 void attrib_evaluate(struct app *app)
 {
     struct attrib *at = app->attrib;
@@ -1151,13 +1044,7 @@ void attrib_evaluate(struct app *app)
     if (at == NULL || attrib_resize(at, k) < 0)
         return;
     unsigned w = s->row_n < (unsigned)ac->window_rows ? s->row_n : (unsigned)ac->window_rows;
-    unsigned from = s->row_n - w, half = attrib_recent_start(s, from, s->row_n);
-    /* the newest half, but enough rows to fit every route it may hold */
-    unsigned need = k + 12;
-    if (s->row_n - half < need)
-        half = s->row_n > need ? s->row_n - need : 0;
-    if (half < from)
-        half = from;
+    unsigned from = s->row_n - w, half = recent_from(s, from, k);
     at->window_rows_used = w;
     struct fitbuf fb = {
         .y = malloc((w + 1) * sizeof(double)), .x = malloc(((size_t)w * k + 1) * sizeof(double)),
@@ -1172,60 +1059,12 @@ void attrib_evaluate(struct app *app)
 
     for (unsigned j = 0; j < k; j++)
         at->r[j].reason[0] = '\0';
-    for (int m = 0; m < ATTRIB_NMETRIC; m++) {
-        struct attrib_fit_info info;
-        int rc = fit_rows(app, (enum attrib_metric)m, from, s->row_n, &fb, &at->info[m], 1);
-        memcpy(full, fb.coef, k * sizeof *full);
-        int rrc = rc == 0 ? fit_rows(app, (enum attrib_metric)m, half, s->row_n, &fb, &info, 0) : -1;
-        for (unsigned j = 0; j < k; j++) {
-            struct attrib_route *ar = &at->r[j];
-            if (rc < 0 && at->info[m].n == 0) {
-                ar->est[m].verdict = V_UNKNOWN;
-                ar->est[m].ok = 0;
-                ar->est[m].streak = 0;
-                continue;
-            }
-            attrib_metric_verdict(&ar->est[m], &full[j], rrc == 0 ? &fb.coef[j] : NULL, ac,
-                                  s->rows_total, why[j], sizeof why[j]);
-            /* a first-request cost is this route's only when no other route
-             * started in the same interval */
-            if (m == ATTRIB_HEAP && full[j].has_gamma && full[j].gamma_shared == 1) {
-                ar->has_first = 1;
-                ar->first_request_bytes = full[j].gamma;
-            }
-            if (ar->est[m].verdict == V_UNKNOWN && ar->reason[0] == '\0' && why[j][0])
-                snprintf(ar->reason, sizeof ar->reason, "%s: %s", attrib_metric_names[m], why[j]);
-        }
-    }
+    for (int m = 0; m < ATTRIB_NMETRIC; m++)
+        metric_verdicts(app, (enum attrib_metric)m, from, half, &fb, full, why);
     rss_hold(app, at->r, k);
     native_corroborate(at->r, k);
-    /* one-time growth with nothing per request: warming */
-    for (unsigned j = 0; j < k; j++) {
-        struct attrib_route *ar = &at->r[j];
-        struct attrib_est *h = &ar->est[ATTRIB_HEAP];
-        if (ar->has_first && ar->first_request_bytes > 1024 * 1024 && h->ok && h->verdict == V_CLEAN &&
-            full[j].has_gamma)
-            h->verdict = V_WARMING;
-        char keep[sizeof ar->reason];
-        snprintf(keep, sizeof keep, "%s", ar->reason);
-        route_reason(ar, ac, app->cfg->memory.source >= MEMSRC_HTTP);
-        if (ar->verdict == V_UNKNOWN) {
-            if (keep[0])
-                snprintf(ar->reason, sizeof ar->reason, "%s", keep);
-            else if (s->row_n == 0)
-                snprintf(ar->reason, sizeof ar->reason, "no memory readings yet%s",
-                         app->cfg->memory.source == MEMSRC_NONE ? ": configure a \"memory\" source" : "");
-            else
-                snprintf(ar->reason, sizeof ar->reason, "no requests in the window");
-        }
-    }
-    /* latency against the heap floor */
-    double floor_mb = 0;
-    for (unsigned i = 0; i < s->nw; i++)
-        if (s->w[i]->alive)
-            floor_mb += (double)(s->w[i]->last.floor ? s->w[i]->last.floor : s->w[i]->last.rss) / 1048576.0;
-    for (unsigned j = 0; j < k && j < app->stats.n; j++)
-        latency_trend(&at->r[j], stats_at(&app->stats, j), floor_mb);
+    route_verdicts(app, full);
+    latency_trends(app);
     projection(app);
 out:
     free(fb.y);
@@ -1332,7 +1171,7 @@ enum attrib_next attrib_next_step(const struct app *app, unsigned slot, unsigned
         }
         snprintf(how, len, "the %s source has no forced GC: a bisection (POST /api/bisect) switches halves "
                  "of the routes to csr and follows the growth; or use an http source with a gc_url",
-                 memsrc_kind_name(mc->source));
+                 memparse_kind_name(mc->source));
         return NEXT_BISECT;
     }
     /* a suspect has the evidence pointing at it: its own measurement

@@ -6,6 +6,8 @@
  * from other processes, and a garbage reading must never become a sample.
  * Figures in bytes above MEM_FIGURE_MAX (1 PiB) are garbage too: no process
  * has them, and near 2^63 they would overflow series.c's arithmetic. */
+#include "memparse.h"
+#include "config.h"
 #include "memsrc.h"
 #include "utf8.h"
 
@@ -17,6 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+static const char *const kind_names[] = { "none", "proc", "cgroup", "http", "prometheus", "header" };
+
+const char *memparse_kind_name(int kind)
+{
+    return kind >= 0 && kind <= MEMSRC_HEADER ? kind_names[kind] : "?";
+}
 
 static void seterr(char *err, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -402,190 +411,240 @@ static int prom_value(const char **p, const char *end, double *out)
     return 0;
 }
 
+/* One quoted label value at <q> (just past the opening quote) into <val>
+ * (truncated to its size, escapes \\ \" \n resolved); returns the position
+ * after the closing quote, or NULL if malformed. */
+static const char *prom_label_value(const char *q, const char *le, char *val, size_t size)
+{
+    size_t vlen = 0;
+    for (;;) {
+        if (q >= le)
+            return NULL;
+        char c = *q++;
+        if (c == '"')
+            break;
+        if (c == '\\') {
+            if (q >= le)
+                return NULL;
+            c = *q++;
+            if (c == 'n')
+                c = '\n';
+            else if (c != '\\' && c != '"')
+                return NULL;
+        }
+        if (vlen < size - 1)
+            val[vlen++] = c;
+    }
+    val[vlen] = '\0';
+    return q;
+}
+
+/* The label set at <q> (just past '{'): the value of label <wlabel> goes to
+ * <wkey> (the last one if repeated). Returns the position after '}', or
+ * NULL if malformed. */
+static const char *prom_labels(const char *q, const char *le, const char *wlabel, char *wkey, size_t wsize)
+{
+    for (;;) {
+        q = skip_ws(q, le);
+        if (q < le && *q == '}')
+            return q + 1;
+        const char *ln = q;
+        if (q >= le || !prom_label_char(*q, 1))
+            return NULL;
+        while (q < le && prom_label_char(*q, 0))
+            q++;
+        size_t lnlen = (size_t)(q - ln);
+        q = skip_ws(q, le);
+        if (q >= le || *q != '=')
+            return NULL;
+        q = skip_ws(q + 1, le);
+        if (q >= le || *q != '"')
+            return NULL;
+        char val[64];
+        if ((q = prom_label_value(q + 1, le, val, sizeof val)) == NULL)
+            return NULL;
+        if (lnlen == strlen(wlabel) && memcmp(ln, wlabel, lnlen) == 0)
+            snprintf(wkey, wsize, "%s", val);
+        q = skip_ws(q, le);
+        if (q < le && *q == ',') {
+            q++;
+            continue;
+        }
+        if (q < le && *q == '}')
+            return q + 1;
+        return NULL;
+    }
+}
+
+/* One sample line [q, le) (not blank, not a comment): the metric name
+ * (<*name>, <*nlen>), the worker label's value in <wkey>, the value in <v>;
+ * an optional timestamp is checked and ignored. -1 if malformed. */
+static int prom_sample(const char *q, const char *le, const char *wlabel, const char **name, size_t *nlen,
+                       char *wkey, size_t wsize, double *v)
+{
+    *name = q;
+    if (!prom_name_char(*q, 1))
+        return -1;
+    while (q < le && prom_name_char(*q, 0))
+        q++;
+    *nlen = (size_t)(q - *name);
+    if (q < le && *q == '{' && (q = prom_labels(q + 1, le, wlabel, wkey, wsize)) == NULL)
+        return -1;
+    if (q >= le || (*q != ' ' && *q != '\t'))
+        return -1;
+    q = skip_ws(q, le);
+    if (prom_value(&q, le, v) < 0)
+        return -1;
+    q = skip_ws(q, le);
+    if (q < le && *q != '\r') {        /* optional timestamp (ms) */
+        if (*q == '-')
+            q++;
+        uint64_t ts;
+        if (parse_u64(&q, le, &ts) < 0)
+            return -1;
+        q = skip_ws(q, le);
+    }
+    if (q < le && !(*q == '\r' && q + 1 == le))
+        return -1;
+    return 0;
+}
+
+/* What one memparse_prom() call gathers: the workers seen so far, and the
+ * first value of a wanted metric that was no memory figure. */
+struct prom_parse {
+    const struct memparse_prom_names *names;
+    struct prom_worker *w;            /* PROM_WORKER_MAX */
+    unsigned nw, max, line;
+    unsigned odd_line;                /* first value that is no figure, 0 if none */
+    double odd_v;
+};
+
+/* The worker with label value <wkey>, added if new; -1 (with <err>) past
+ * the cap. */
+static int prom_worker_index(struct prom_parse *pp, const char *wkey, char *err, size_t errlen)
+{
+    struct prom_worker *w = pp->w;
+    unsigned i;
+    for (i = 0; i < pp->nw; i++)
+        if (strcmp(w[i].key, wkey) == 0)
+            return (int)i;
+    if (pp->nw == PROM_WORKER_MAX || pp->nw == pp->max) {
+        seterr(err, errlen, "line %u: more than %u workers", pp->line, pp->nw);
+        return -1;
+    }
+    snprintf(w[i].key, sizeof w[i].key, "%s", wkey);
+    char *e;
+    long pid = strtol(wkey, &e, 10);
+    w[i].s.pid = (*wkey && *e == '\0' && pid > 0 && pid <= 0x7fffffff) ? pid : 0;
+    pp->nw++;
+    return (int)i;
+}
+
+/* Stores sample <name> = <v> of worker <wkey> if it is a metric we read.
+ * 0, or -1 (with <err>) on too many workers. */
+static int prom_store(struct prom_parse *pp, const char *name, size_t nlen, const char *wkey, double v,
+                      char *err, size_t errlen)
+{
+    static const struct { size_t off; unsigned flag; } dst[5] = {
+        { offsetof(struct mem_sample, rss), MEM_HAS_RSS },
+        { offsetof(struct mem_sample, heap_used), MEM_HAS_HEAP },
+        { offsetof(struct mem_sample, heap_total), 0 },
+        { offsetof(struct mem_sample, external), MEM_HAS_EXT },
+        { offsetof(struct mem_sample, limit), MEM_HAS_LIMIT },
+    };
+    const struct memparse_prom_names *nm = pp->names;
+    const char *want[5] = { nm->rss, nm->heap_used, nm->heap_total, nm->external, nm->heap_limit };
+
+    for (int k = 0; k < 5; k++) {
+        if (!want[k] || strlen(want[k]) != nlen || memcmp(want[k], name, nlen) != 0)
+            continue;
+        if (!(v >= 0) || v > (double)MEM_FIGURE_MAX) {
+            /* NaN, Inf, negative, above 1 PiB: not a reading; said in the
+             * message if nothing else is read */
+            if (pp->odd_line == 0) {
+                pp->odd_line = pp->line;
+                pp->odd_v = v;
+            }
+            return 0;
+        }
+        int i = prom_worker_index(pp, wkey, err, errlen);
+        if (i < 0)
+            return -1;
+        *(uint64_t *)((char *)&pp->w[i].s + dst[k].off) = (uint64_t)v;
+        pp->w[i].s.flags |= dst[k].flag;
+        return 0;
+    }
+    return 0;
+}
+
+/* The workers with a reading into <out>; -1 (with <err>) when none has. */
+static int prom_collect(struct prom_parse *pp, struct mem_sample *out, unsigned *count, char *err,
+                        size_t errlen)
+{
+    const struct memparse_prom_names *nm = pp->names;
+    for (unsigned i = 0; i < pp->nw; i++) {
+        struct mem_sample *ms = &pp->w[i].s;
+        if (!(ms->flags & (MEM_HAS_RSS | MEM_HAS_HEAP)))
+            continue;
+        /* workers without a numeric pid label get a stable pseudo-id */
+        if (ms->pid == 0 && pp->nw > 1)
+            ms->pid = -(int64_t)(i + 1);
+        out[(*count)++] = *ms;
+    }
+    if (*count == 0 && pp->odd_line) {
+        seterr(err, errlen, "line %u: %g is not a memory figure (negative, NaN, infinite or above "
+               "1 PiB), and no other reading of %s, %s", pp->odd_line, pp->odd_v,
+               nm->rss ? nm->rss : "-", nm->heap_used ? nm->heap_used : "-");
+        return -1;
+    }
+    if (*count == 0) {
+        seterr(err, errlen, "none of the configured metrics (%s, %s) found",
+               nm->rss ? nm->rss : "-", nm->heap_used ? nm->heap_used : "-");
+        return -1;
+    }
+    return 0;
+}
+
 int memparse_prom(const char *s, size_t n, const struct memparse_prom_names *names,
                   struct mem_sample *out, unsigned max, unsigned *count,
                   char *err, size_t errlen)
 {
     const char *p = s, *end = s + n;
-    struct prom_worker *w = calloc(PROM_WORKER_MAX, sizeof *w);
-    unsigned nw = 0, line = 0, odd_line = 0;    /* odd_line: first value that is no figure */
-    double odd_v = 0;
+    struct prom_parse pp = { .names = names, .max = max };
     const char *wlabel = names->worker_label ? names->worker_label : "pid";
     int rc = -1;
 
     *count = 0;
-    if (w == NULL) {
+    if ((pp.w = calloc(PROM_WORKER_MAX, sizeof *pp.w)) == NULL) {
         seterr(err, errlen, "out of memory");
         return -1;
     }
     if (memchr(s, '\0', n)) {
-        free(w);
+        free(pp.w);
         seterr(err, errlen, "NUL byte in the input");
         return -1;
     }
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
-        line++;
-        const char *q = skip_ws(p, le);
-        if (q == le || *q == '#' || (le - q == 1 && *q == '\r')) {
-            p = nl ? nl + 1 : end;
-            continue;                  /* blank, HELP, TYPE, comment */
-        }
-        /* metric name */
-        const char *name = q;
-        if (!prom_name_char(*q, 1))
-            goto bad;
-        while (q < le && prom_name_char(*q, 0))
-            q++;
-        size_t nlen = (size_t)(q - name);
+        const char *le = nl ? nl : end, *q = skip_ws(p, le), *name;
+        size_t nlen;
         char wkey[64] = "";
-        /* labels */
-        if (q < le && *q == '{') {
-            q++;
-            for (;;) {
-                q = skip_ws(q, le);
-                if (q < le && *q == '}') {
-                    q++;
-                    break;
-                }
-                const char *ln = q;
-                if (q >= le || !prom_label_char(*q, 1))
-                    goto bad;
-                while (q < le && prom_label_char(*q, 0))
-                    q++;
-                size_t lnlen = (size_t)(q - ln);
-                q = skip_ws(q, le);
-                if (q >= le || *q != '=')
-                    goto bad;
-                q = skip_ws(q + 1, le);
-                if (q >= le || *q != '"')
-                    goto bad;
-                q++;
-                char val[64];
-                size_t vlen = 0;
-                for (;;) {
-                    if (q >= le)
-                        goto bad;
-                    char c = *q++;
-                    if (c == '"')
-                        break;
-                    if (c == '\\') {
-                        if (q >= le)
-                            goto bad;
-                        c = *q++;
-                        if (c == 'n')
-                            c = '\n';
-                        else if (c != '\\' && c != '"')
-                            goto bad;
-                    }
-                    if (vlen < sizeof val - 1)
-                        val[vlen++] = c;
-                }
-                val[vlen] = '\0';
-                if (lnlen == strlen(wlabel) && memcmp(ln, wlabel, lnlen) == 0)
-                    snprintf(wkey, sizeof wkey, "%s", val);
-                q = skip_ws(q, le);
-                if (q < le && *q == ',') {
-                    q++;
-                    continue;
-                }
-                if (q < le && *q == '}') {
-                    q++;
-                    break;
-                }
-                goto bad;
-            }
-        }
-        if (q >= le || (*q != ' ' && *q != '\t'))
-            goto bad;
-        q = skip_ws(q, le);
         double v;
-        if (prom_value(&q, le, &v) < 0)
-            goto bad;
-        q = skip_ws(q, le);
-        if (q < le && *q != '\r') {    /* optional timestamp (ms) */
-            if (*q == '-')
-                q++;
-            uint64_t ts;
-            if (parse_u64(&q, le, &ts) < 0)
-                goto bad;
-            q = skip_ws(q, le);
-        }
-        if (q < le && !(*q == '\r' && q + 1 == le))
-            goto bad;
-
-        /* is it one we read? */
-        static const struct { size_t off; unsigned flag; } dst[5] = {
-            { offsetof(struct mem_sample, rss), MEM_HAS_RSS },
-            { offsetof(struct mem_sample, heap_used), MEM_HAS_HEAP },
-            { offsetof(struct mem_sample, heap_total), 0 },
-            { offsetof(struct mem_sample, external), MEM_HAS_EXT },
-            { offsetof(struct mem_sample, limit), MEM_HAS_LIMIT },
-        };
-        const char *want[5] = { names->rss, names->heap_used, names->heap_total,
-                                names->external, names->heap_limit };
-        for (int k = 0; k < 5; k++) {
-            if (!want[k] || strlen(want[k]) != nlen || memcmp(want[k], name, nlen) != 0)
-                continue;
-            if (!(v >= 0) || v > (double)MEM_FIGURE_MAX) {
-                /* NaN, Inf, negative, above 1 PiB: not a reading; said in
-                 * the message if nothing else is read */
-                if (odd_line == 0) {
-                    odd_line = line;
-                    odd_v = v;
-                }
-                break;
+        pp.line++;
+        if (!(q == le || *q == '#' || (le - q == 1 && *q == '\r'))) {   /* blank, HELP, TYPE, comment */
+            if (prom_sample(q, le, wlabel, &name, &nlen, wkey, sizeof wkey, &v) < 0) {
+                seterr(err, errlen, "line %u: not valid Prometheus text: %.*s", pp.line,
+                       (int)((le - p) > 60 ? 60 : (le - p)), p);
+                goto out;
             }
-            unsigned i;
-            for (i = 0; i < nw; i++)
-                if (strcmp(w[i].key, wkey) == 0)
-                    break;
-            if (i == nw) {
-                if (nw == PROM_WORKER_MAX || nw == max) {
-                    seterr(err, errlen, "line %u: more than %u workers", line, nw);
-                    goto out;
-                }
-                snprintf(w[nw].key, sizeof w[nw].key, "%s", wkey);
-                char *e;
-                long pid = strtol(wkey, &e, 10);
-                w[nw].s.pid = (*wkey && *e == '\0' && pid > 0 && pid <= 0x7fffffff) ? pid : 0;
-                nw++;
-            }
-            *(uint64_t *)((char *)&w[i].s + dst[k].off) = (uint64_t)v;
-            w[i].s.flags |= dst[k].flag;
-            break;
+            if (prom_store(&pp, name, nlen, wkey, v, err, errlen) < 0)
+                goto out;
         }
         p = nl ? nl + 1 : end;
-        continue;
-bad:
-        seterr(err, errlen, "line %u: not valid Prometheus text: %.*s", line,
-               (int)((le - p) > 60 ? 60 : (le - p)), p);
-        goto out;
     }
-    for (unsigned i = 0; i < nw; i++) {
-        struct mem_sample *ms = &w[i].s;
-        if (!(ms->flags & (MEM_HAS_RSS | MEM_HAS_HEAP)))
-            continue;
-        /* workers without a numeric pid label get a stable pseudo-id */
-        if (ms->pid == 0 && nw > 1)
-            ms->pid = -(int64_t)(i + 1);
-        out[(*count)++] = *ms;
-    }
-    if (*count == 0 && odd_line) {
-        seterr(err, errlen, "line %u: %g is not a memory figure (negative, NaN, infinite or above "
-               "1 PiB), and no other reading of %s, %s", odd_line, odd_v,
-               names->rss ? names->rss : "-", names->heap_used ? names->heap_used : "-");
-        goto out;
-    }
-    if (*count == 0) {
-        seterr(err, errlen, "none of the configured metrics (%s, %s) found",
-               names->rss ? names->rss : "-", names->heap_used ? names->heap_used : "-");
-        goto out;
-    }
-    rc = 0;
+    rc = prom_collect(&pp, out, count, err, errlen);
 out:
-    free(w);
+    free(pp.w);
     return rc;
 }
 
