@@ -19,8 +19,7 @@
 #include "config.h"
 #include "fit.h"
 #include "log.h"
-#include "memparse.h"
-#include "memsrc.h"   /* MEM_HAS_* flags only: attrib.o uses no symbol of memsrc.o */
+#include "memsrc.h"
 #include "series.h"
 #include "stats.h"
 
@@ -1171,7 +1170,7 @@ enum attrib_next attrib_next_step(const struct app *app, unsigned slot, unsigned
         }
         snprintf(how, len, "the %s source has no forced GC: a bisection (POST /api/bisect) switches halves "
                  "of the routes to csr and follows the growth; or use an http source with a gc_url",
-                 memparse_kind_name(mc->source));
+                 memsrc_kind_name(mc->source));
         return NEXT_BISECT;
     }
     /* a suspect has the evidence pointing at it: its own measurement

@@ -6,8 +6,6 @@
  * from other processes, and a garbage reading must never become a sample.
  * Figures in bytes above MEM_FIGURE_MAX (1 PiB) are garbage too: no process
  * has them, and near 2^63 they would overflow series.c's arithmetic. */
-#include "memparse.h"
-#include "config.h"
 #include "memsrc.h"
 #include "utf8.h"
 
@@ -19,13 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static const char *const kind_names[] = { "none", "proc", "cgroup", "http", "prometheus", "header" };
-
-const char *memparse_kind_name(int kind)
-{
-    return kind >= 0 && kind <= MEMSRC_HEADER ? kind_names[kind] : "?";
-}
 
 static void seterr(char *err, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
