@@ -6,6 +6,7 @@
 #include "config.h"
 #include "dashboard.h"
 #include "events.h"
+#include "fallback.h"
 #include "gate.h"
 #include "guard.h"
 #include "attrib.h"
@@ -212,9 +213,7 @@ static json_t *route_json(const struct app *app, unsigned slot, int id)
                                              "ms", (double)r->held_us / 1000.0));
     if (id < 0)
         id = route_find(app->cfg->routes, r->name);
-    const struct config_fallback *fb = id > 0 && (unsigned)id < app->cfg->nroute_fb &&
-                                       app->cfg->route_fb[id].kind != FB_NONE
-                                           ? &app->cfg->route_fb[id] : &app->cfg->fallback;
+    const struct config_fallback *fb = fallback_for(app->cfg, (unsigned)id);   /* -1: the global one */
     json_object_set_new(j, "fallback", fb->kind != FB_NONE ? json_string(fb->text) : json_null());
     route_attrib_json(app, slot, j);
     return j;
