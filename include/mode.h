@@ -51,6 +51,14 @@ const char *mode_why(enum mode_verdict v);
  * Switches by the guard are counted in the slot's guard_switches. */
 int mode_set(struct app *app, unsigned slot, enum route_mode m, enum mode_by by, struct event_rec *ev);
 
+/* 1 if requests of route <r> are answered in csr (with a fallback, when one
+ * serves it): never for a never_csr route, whatever its mode says. The hot
+ * path asks it for every request. */
+static inline int mode_is_csr(const struct stats_route *r)
+{
+    return r->mode == MODE_CSR && !r->never_csr;
+}
+
 /* The config's "mode" and "never_csr" applied to the routes of the current
  * table (start-up, reload): config modes follow the file; modes set by hand,
  * bisect or guard stay, except that a never_csr route always renders. */

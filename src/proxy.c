@@ -29,6 +29,7 @@
 #include "log.h"
 #include "gate.h"
 #include "memsrc.h"
+#include "mode.h"
 #include "probe.h"
 #include "route.h"
 #include "upstream.h"
@@ -650,7 +651,7 @@ static void client_start_exchange(struct client *c, const char *p)
     /* a route in csr mode renders nothing on the upstream: nothing to hold
      * it for (a designed row never counts it) */
     const struct stats_route *mrs = stats_at(&app->stats, app->route_slot[route]);
-    int csr_route = mrs->mode == MODE_CSR && !mrs->never_csr;
+    int csr_route = mode_is_csr(mrs);
     if (!c->gate_pass && app->gate && !app->draining && !csr_route &&
         !gate_admit(app->gate, app->route_slot[route], &c->gw, app_now_us())) {
         /* held: the head stays in c->in and is parsed again on release */
@@ -697,7 +698,7 @@ static void client_start_exchange(struct client *c, const char *p)
         return;
     }
     struct stats_route *rs = client_stats(c);
-    if (rs->mode == MODE_CSR && !rs->never_csr && (c->is_head || http1_name_is(p + h->method, h->method_len, "get"))) {
+    if (mode_is_csr(rs) && (c->is_head || http1_name_is(p + h->method, h->method_len, "get"))) {
         const struct config *cfg = app->cfg;
         const struct config_fallback *fb = fallback_for(cfg, route);
         if (fb->kind != FB_NONE) {
