@@ -90,10 +90,6 @@ void app_apply_limits(struct app *app);
  * descriptors each, plus a margin) and warns, with how many connections
  * fit, when the hard limit stops it. */
 void app_fd_budget(int max_connections);
-/* Applies the config's per-route "mode" and "never_csr" to the stats slots:
- * config modes follow the file; modes set by hand, bisect, probe or guard
- * stay, except that a never_csr route always renders. */
-void app_apply_modes(struct app *app);
 /* Unix time in ms. */
 uint64_t app_wall_ms(const struct app *app);
 #endif

@@ -50,20 +50,12 @@ struct config_memory {
 /* A client-render fallback (global "fallback" or a route's own). */
 enum fallback_kind { FB_NONE, FB_FILE, FB_HEADER, FB_UPSTREAM };
 
-/* The shell file, shared by every response that sends it (by reference):
- * freed when the last reference goes, so a reload never pulls it from under
- * a response still being written. */
-struct fb_blob {
-    unsigned refs;
-    size_t len;
-    char data[];
-};
-void fb_blob_unref(struct fb_blob *b);     /* NULL is fine */
+struct fallback_blob;                 /* the shell file: fallback.h */
 
 struct config_fallback {
     enum fallback_kind kind;
     char *path;                       /* file */
-    struct fb_blob *blob;             /* file contents, read at load */
+    struct fallback_blob *blob;       /* file contents, read at load */
     const char *content_type;         /* from the file's extension */
     char *hname, *hvalue;             /* header: "X-SSR-Off: 1" */
     unsigned target;                  /* upstream: index into config.targets */

@@ -1,6 +1,6 @@
 /* events.h -- what leakproxy decided, in order: the guard's trips, switches,
- * restores and refusals, mode changes by hand, bisect and probe, worker
- * restarts, reloads. A fixed ring (the newest EVENTS_MAX), served newest
+ * restores and refusals, mode changes by hand, bisections and probes,
+ * worker restarts, reloads. A fixed ring (the newest EVENTS_MAX), served newest
  * first by GET /api/events, written as JSON lines to "event_log" when set,
  * counted in /metrics, and handed to its subscribers (the guard's webhook:
  * webhook.h). No

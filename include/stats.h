@@ -24,8 +24,9 @@ enum stats_err {
 extern const char *const stats_err_names[STATS_ERR_N];
 
 enum route_mode { MODE_SSR, MODE_CSR };
-enum mode_by { BY_CONFIG, BY_MANUAL, BY_BISECT, BY_PROBE, BY_GUARD };
-extern const char *const mode_by_names[5];
+/* who set a mode (mode.h: the rules; a probe sets none) */
+enum mode_by { BY_CONFIG, BY_MANUAL, BY_BISECT, BY_GUARD };
+extern const char *const mode_by_names[4];
 
 struct stats_route {
     char name[ROUTE_NAME_MAX + 1];
@@ -61,7 +62,8 @@ void stats_fini(struct stats *s);
  * on OOM (nothing changed then). */
 unsigned *stats_sync(struct stats *s, const struct route_table *t);
 
-/* Sets <r>'s mode; returns 1 if it changed. */
+/* Sets <r>'s mode; returns 1 if it changed. Only mode_set() calls it: that
+ * records the change. */
 int stats_set_mode(struct stats_route *r, enum route_mode m, enum mode_by by, uint64_t now_ms);
 
 static inline struct stats_route *stats_at(struct stats *s, unsigned slot)

@@ -6,12 +6,14 @@
 #include "config.h"
 #include "dashboard.h"
 #include "events.h"
+#include "fallback.h"
 #include "gate.h"
 #include "guard.h"
 #include "attrib.h"
 #include "bisect.h"
 #include "log.h"
 #include "memsrc.h"
+#include "mode.h"
 #include "probe.h"
 #include "series.h"
 #include "route.h"
@@ -212,9 +214,7 @@ static json_t *route_json(const struct app *app, unsigned slot, int id)
                                              "ms", (double)r->held_us / 1000.0));
     if (id < 0)
         id = route_find(app->cfg->routes, r->name);
-    const struct config_fallback *fb = id > 0 && (unsigned)id < app->cfg->nroute_fb &&
-                                       app->cfg->route_fb[id].kind != FB_NONE
-                                           ? &app->cfg->route_fb[id] : &app->cfg->fallback;
+    const struct config_fallback *fb = fallback_for(app->cfg, (unsigned)id);   /* -1: the global one */
     json_object_set_new(j, "fallback", fb->kind != FB_NONE ? json_string(fb->text) : json_null());
     route_attrib_json(app, slot, j);
     return j;
@@ -340,37 +340,14 @@ static void api_route_mode(struct app *app, struct evhttp_request *req, const ch
         reply_error(req, 400, "expected a JSON body {\"mode\": \"csr\"} or {\"mode\": \"ssr\"}");
         return;
     }
-    struct stats_route *r = stats_at(&app->stats, app->route_slot[id]);
-    int csr = strcmp(m, "csr") == 0;
+    enum route_mode to = strcmp(m, "csr") == 0 ? MODE_CSR : MODE_SSR;
     json_decref(body);
-    if (csr && id == ROUTE_OTHER) {
-        reply_error(req, 409, "_other cannot be switched: it is every unmatched path");
+    enum mode_verdict v = mode_can_switch(app, app->route_slot[id], to, BY_MANUAL);
+    if (v != MODE_OK) {
+        reply_error(req, 409, mode_why(v));
         return;
     }
-    if (csr && r->never_csr) {
-        reply_error(req, 409, "this route is never_csr in the config");
-        return;
-    }
-    const struct config_fallback *fb = (unsigned)id < app->cfg->nroute_fb && app->cfg->route_fb[id].kind != FB_NONE
-                                           ? &app->cfg->route_fb[id] : &app->cfg->fallback;
-    if (csr && fb->kind == FB_NONE) {
-        reply_error(req, 409, "no fallback configured: set \"fallback\" in the config first");
-        return;
-    }
-    enum route_mode was = r->mode;
-    enum mode_by was_by = r->mode_by;
-    int changed = stats_set_mode(r, csr ? MODE_CSR : MODE_SSR, BY_MANUAL, app_wall_ms(app));
-    if (changed)
-        log_at(LOG_INFO, "route %s: mode %s (manual, admin API)", r->name, csr ? "csr" : "ssr");
-    if (changed || was_by != BY_MANUAL) {
-        struct event_rec *ev = events_begin(app, EV_MODE, "manual");
-        ev->action = csr ? EA_CSR : EA_SSR;
-        events_add_route(ev, r->name);
-        snprintf(ev->reason, sizeof ev->reason, "route %s set to %s by hand (admin API)%s%s%s", r->name,
-                 csr ? "csr" : "ssr", was == r->mode ? "" : ", was ", was == r->mode ? "" : was == MODE_CSR ? "csr" : "ssr",
-                 was_by == BY_GUARD ? " (set by the guard; it will not change it back)" : "");
-        events_commit(app, ev);
-    }
+    mode_set(app, app->route_slot[id], to, BY_MANUAL, NULL);
     reply_json(req, 200, route_json(app, app->route_slot[id], id));
 }
 

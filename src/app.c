@@ -73,17 +73,3 @@ uint64_t app_wall_ms(const struct app *app)
 {
     return app->start_wall_ms + (app_now_us() - app->start_us) / 1000;
 }
-
-void app_apply_modes(struct app *app)
-{
-    const struct config *c = app->cfg;
-    uint64_t now = app_wall_ms(app);
-    for (unsigned id = 1; id < route_count(c->routes); id++) {
-        struct stats_route *r = stats_at(&app->stats, app->route_slot[id]);
-        r->never_csr = c->route_never_csr[id];
-        if (r->never_csr)
-            stats_set_mode(r, MODE_SSR, BY_CONFIG, now);
-        else if (r->mode_by == BY_CONFIG || r->mode_since_ms == 0)
-            stats_set_mode(r, c->route_csr[id] ? MODE_CSR : MODE_SSR, BY_CONFIG, now);
-    }
-}

@@ -60,6 +60,7 @@
 #include "attrib.h"
 #include "log.h"
 #include "memsrc.h"
+#include "mode.h"
 #include "route.h"
 #include "series.h"
 #include "stats.h"
@@ -271,9 +272,8 @@ static void restore_modes(struct bisect_run *b)
 {
     struct app *app = b->app;
     for (unsigned i = 0; i < b->nchanged; i++) {
-        struct stats_route *r = stats_at(&app->stats, b->changed[i]);
-        if (r->mode_by == BY_BISECT)
-            stats_set_mode(r, MODE_SSR, BY_CONFIG, app_wall_ms(app));
+        if (stats_at(&app->stats, b->changed[i])->mode_by == BY_BISECT)
+            mode_set(app, b->changed[i], MODE_SSR, BY_CONFIG, NULL);
     }
     b->nchanged = 0;
 }
@@ -282,10 +282,9 @@ static void set_group(struct bisect_run *b, const struct bgroup *g, int off)
 {
     struct app *app = b->app;
     for (unsigned i = 0; i < g->n; i++) {
-        struct stats_route *r = stats_at(&app->stats, g->slot[i]);
         if (off) {
-            if (r->mode == MODE_SSR && !r->never_csr) {
-                stats_set_mode(r, MODE_CSR, BY_BISECT, app_wall_ms(app));
+            if (mode_can_switch(app, g->slot[i], MODE_CSR, BY_BISECT) == MODE_OK) {
+                mode_set(app, g->slot[i], MODE_CSR, BY_BISECT, NULL);
                 unsigned k;
                 for (k = 0; k < b->nchanged; k++)
                     if (b->changed[k] == g->slot[i])
@@ -293,8 +292,8 @@ static void set_group(struct bisect_run *b, const struct bgroup *g, int off)
                 if (k == b->nchanged && b->nchanged < BISECT_MAX_ROUTES)
                     b->changed[b->nchanged++] = g->slot[i];
             }
-        } else if (r->mode_by == BY_BISECT) {
-            stats_set_mode(r, MODE_SSR, BY_CONFIG, app_wall_ms(app));
+        } else if (stats_at(&app->stats, g->slot[i])->mode_by == BY_BISECT) {
+            mode_set(app, g->slot[i], MODE_SSR, BY_CONFIG, NULL);
         }
     }
 }
@@ -835,7 +834,6 @@ int bisect_start(struct app *app, const char *const *routes, unsigned nroutes, u
                  memsrc_kind_name(app->cfg->memory.source));
         return 409;
     }
-    int has_fb = app->cfg->fallback.kind != FB_NONE;
     struct bgroup cand = { 0 };
     const struct route_table *t = app->cfg->routes;
     for (unsigned id = 1; id < route_count(t); id++) {
@@ -845,11 +843,8 @@ int bisect_start(struct app *app, const char *const *routes, unsigned nroutes, u
             want |= strcmp(routes[k], name) == 0;
         if (!want)
             continue;
-        struct stats_route *r = stats_at(&app->stats, app->route_slot[id]);
-        if (r->never_csr || r->mode != MODE_SSR)
+        if (mode_can_switch(app, app->route_slot[id], MODE_CSR, BY_BISECT) != MODE_OK)
             continue;
-        if (!has_fb && (id >= app->cfg->nroute_fb || app->cfg->route_fb[id].kind == FB_NONE))
-            continue;                 /* no fallback: it cannot be switched off */
         if (cand.n < BISECT_MAX_ROUTES)
             cand.slot[cand.n++] = app->route_slot[id];
     }

@@ -6,6 +6,7 @@
  * of the "timeouts" and "limits" sections are rows of one table (name,
  * bounds, default, target field), as Redis does with its config. */
 #include "config.h"
+#include "fallback.h"
 #include "http1.h"
 #include "log.h"
 #include "route.h"
@@ -948,12 +949,6 @@ out:
 
 /* ---- fallbacks ---------------------------------------------------------- */
 
-void fb_blob_unref(struct fb_blob *b)
-{
-    if (b && --b->refs == 0)
-        free(b);
-}
-
 static const char *content_type_of(const char *path)
 {
     const char *dot = strrchr(path, '.');
@@ -964,39 +959,6 @@ static const char *content_type_of(const char *path)
     if (dot && strcmp(dot, ".txt") == 0)
         return "text/plain; charset=utf-8";
     return "text/html; charset=utf-8";
-}
-
-static int read_blob(const char *path, struct fb_blob **out, const char *kpath, struct config_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        config_err_set(err, kpath, "'%s': %s", path, strerror(errno));
-        return -1;
-    }
-    if (fseek(f, 0, SEEK_END) < 0) {
-        fclose(f);
-        config_err_set(err, kpath, "'%s': not a regular file", path);
-        return -1;
-    }
-    long len = ftell(f);
-    if (len < 0 || len > (16L << 20)) {
-        fclose(f);
-        config_err_set(err, kpath, "'%s': %s", path, len < 0 ? "cannot tell its size" : "larger than 16 MB");
-        return -1;
-    }
-    rewind(f);
-    struct fb_blob *b = malloc(sizeof *b + (size_t)len + 1);
-    if (b == NULL || fread(b->data, 1, (size_t)len, f) != (size_t)len) {
-        free(b);
-        fclose(f);
-        config_err_set(err, kpath, "'%s': read error", path);
-        return -1;
-    }
-    fclose(f);
-    b->refs = 1;
-    b->len = (size_t)len;
-    *out = b;
-    return 0;
 }
 
 /* Parses one fallback object at <kpath> into <fb>. */
@@ -1027,9 +989,14 @@ static int parse_fallback(json_t *o, const char *kpath, struct config *c, struct
     }
     sprintf(fb->text, "%s: %s", key, sv);
     if (strcmp(key, "file") == 0) {
+        char why[CONFIG_TEXT_MAX / 2];
         fb->kind = FB_FILE;
-        if ((fb->path = strdup(sv)) == NULL || read_blob(sv, &fb->blob, path, err) < 0)
+        if ((fb->path = strdup(sv)) == NULL)
             return -1;
+        if (fallback_blob_read(sv, &fb->blob, why, sizeof why) < 0) {
+            config_err_set(err, path, "'%s': %s", sv, why);
+            return -1;
+        }
         fb->content_type = content_type_of(sv);
     } else if (strcmp(key, "header") == 0) {
         const char *colon = strchr(sv, ':');
@@ -1108,7 +1075,7 @@ static int parse_fallback(json_t *o, const char *kpath, struct config *c, struct
 static void fallback_free(struct config_fallback *fb)
 {
     free(fb->path);
-    fb_blob_unref(fb->blob);
+    fallback_blob_unref(fb->blob);
     free(fb->hname);
     free(fb->hvalue);
     free(fb->text);

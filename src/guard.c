@@ -46,6 +46,7 @@
 #include "events.h"
 #include "log.h"
 #include "memsrc.h"
+#include "mode.h"
 #include "probe.h"
 #include "route.h"
 #include "series.h"
@@ -628,13 +629,8 @@ static int switchable(const struct app *app, unsigned id)
 {
     const struct config *c = app->cfg;
     unsigned slot = app->route_slot[id];
-    const struct stats_route *r = app->stats.slot[slot];
 
-    if (id == 0 || r->never_csr || r->mode != MODE_SSR || r->mode_by == BY_MANUAL)
-        return 0;
-    if (dry_get(app->guard, slot))
-        return 0;
-    if (c->fallback.kind == FB_NONE && (id >= c->nroute_fb || c->route_fb[id].kind == FB_NONE))
+    if (mode_can_switch(app, slot, MODE_CSR, BY_GUARD) != MODE_OK || dry_get(app->guard, slot))
         return 0;
     return c->guard.action != GUARD_LIST || (c->guard.listed && c->guard.listed[id]);
 }
@@ -727,11 +723,12 @@ static int switch_off(struct guard *g, const struct cand *c, unsigned n, const c
     ev->action = EA_CSR;
     for (unsigned i = 0; i < n; i++) {
         struct stats_route *r = stats_at(&app->stats, c[i].slot);
-        if (gc->dry_run)
+        if (gc->dry_run) {
             dry_set(g, c[i].slot, 1);
-        else if (stats_set_mode(r, MODE_CSR, BY_GUARD, now_ms))
-            r->guard_switches[0]++;
-        events_add_route(ev, r->name);
+            events_add_route(ev, r->name);
+        } else {
+            mode_set(app, c[i].slot, MODE_CSR, BY_GUARD, ev);
+        }
         if (used < sizeof list - 80) {
             if (c[i].est > 0)
                 fmt_bytes(b, sizeof b, c[i].est);
@@ -786,12 +783,13 @@ static int narrow_is_off(const struct guard *g, unsigned i)
                                       : r->mode == MODE_CSR && r->mode_by == BY_GUARD;
 }
 
-/* Candidate <i> may be changed by the narrowing: still in the route table,
- * not set by hand since, not never_csr (a reload may have made it so). */
-static int narrow_may(const struct guard *g, unsigned i)
+/* Candidate <i> may be put in mode <to> by the narrowing: still in the
+ * route table, and the rule allows it (a reload or a person may have changed
+ * it since). */
+static int narrow_may(const struct guard *g, unsigned i, enum route_mode to)
 {
-    const struct stats_route *r = g->app->stats.slot[g->nw_cand[i].slot];
-    return r->active && !r->never_csr && r->mode_by != BY_MANUAL;
+    unsigned slot = g->nw_cand[i].slot;
+    return g->app->stats.slot[slot]->active && mode_can_switch(g->app, slot, to, BY_GUARD) == MODE_OK;
 }
 
 static size_t list_routes(const struct guard *g, char *buf, size_t len, int off, int fate)
@@ -816,25 +814,23 @@ static void narrow_apply(struct guard *g, const char *why)
 {
     struct app *app = g->app;
     const struct config_guard *gc = &app->cfg->guard;
-    uint64_t now_ms = app_wall_ms(app);
 
     for (int dir = 1; dir >= 0; dir--) {      /* offs first: memory first */
         struct event_rec *ev = NULL;
         for (unsigned i = 0; i < g->nw.n; i++) {
-            if (g->nw.off[i] != dir || narrow_is_off(g, i) == dir || !narrow_may(g, i))
+            /* (csr by someone else: not ours to switch, nor to count) */
+            if (g->nw.off[i] != dir || narrow_is_off(g, i) == dir || !narrow_may(g, i, dir ? MODE_CSR : MODE_SSR))
                 continue;
-            struct stats_route *r = stats_at(&app->stats, g->nw_cand[i].slot);
-            if (dir && r->mode != MODE_SSR)
-                continue;                     /* csr by the config: not ours to count */
             if (ev == NULL) {
                 ev = guard_event_begin(g, dir ? EV_SWITCH : EV_RESTORE);
                 ev->action = dir ? EA_CSR : EA_SSR;
             }
-            if (gc->dry_run)
+            if (gc->dry_run) {
                 dry_set(g, g->nw_cand[i].slot, dir);
-            else if (stats_set_mode(r, dir ? MODE_CSR : MODE_SSR, BY_GUARD, now_ms))
-                r->guard_switches[dir ? 0 : 1]++;
-            events_add_route(ev, r->name);
+                events_add_route(ev, app->stats.slot[g->nw_cand[i].slot]->name);
+            } else {
+                mode_set(app, g->nw_cand[i].slot, dir ? MODE_CSR : MODE_SSR, BY_GUARD, ev);
+            }
         }
         if (ev) {
             snprintf(ev->reason, sizeof ev->reason, "%snarrowing down: %s%s", gc->dry_run ? "would be " : "",
@@ -1214,7 +1210,7 @@ static void restore_one(struct guard *g)
         unsigned slot = app->route_slot[id];
         const struct stats_route *r = app->stats.slot[slot];
         int ours = gc->dry_run ? dry_get(g, slot) : (r->mode == MODE_CSR && r->mode_by == BY_GUARD);
-        if (!ours || r->never_csr)
+        if (!ours || mode_can_switch(app, slot, MODE_SSR, BY_GUARD) != MODE_OK)
             continue;
         if (!gc->dry_run && r->mode_since_ms + (uint64_t)gc->hold_seconds * 1000 > now_ms) {
             held = 1;
@@ -1240,17 +1236,18 @@ static void restore_one(struct guard *g)
     struct stats_route *r = stats_at(&app->stats, (unsigned)best);
     struct event_rec *ev = guard_event_begin(g, EV_RESTORE);
     ev->action = EA_SSR;
-    events_add_route(ev, r->name);
     char v[32], lo[32];
     fmt_bytes(v, sizeof v, g->value);
     fmt_bytes(lo, sizeof lo, g->low);
     snprintf(ev->reason, sizeof ev->reason, "%s %s to ssr: memory %s stayed below low %s "
              "(restore \"on_recovery\"; the next one after hold_seconds = %d s if memory stays low)",
              gc->dry_run ? "would restore" : "restored", r->name, v, lo, gc->hold_seconds);
-    if (gc->dry_run)
+    if (gc->dry_run) {
         dry_set(g, (unsigned)best, 0);
-    else if (stats_set_mode(r, MODE_SSR, BY_GUARD, now_ms))
-        r->guard_switches[1]++;
+        events_add_route(ev, r->name);
+    } else {
+        mode_set(app, (unsigned)best, MODE_SSR, BY_GUARD, ev);
+    }
     action_taken(g, now_ms);
     g->actions_this_trip = 0;
     events_commit(app, ev);

@@ -17,6 +17,7 @@
 #include "guard.h"
 #include "log.h"
 #include "memsrc.h"
+#include "mode.h"
 #include "probe.h"
 #include "proxy.h"
 #include "route.h"
@@ -136,7 +137,7 @@ static void reload(struct app *app)
         log_at(LOG_WARN, "reload: out of memory widening the admission gate");
     memsrc_stop(app);                 /* it points into the old config */
     app->cfg = nc;
-    app_apply_modes(app);
+    mode_apply_config(app);
     if (series_resize(&app->series, app->stats.n) < 0)
         log_at(LOG_WARN, "reload: out of memory widening the memory series");
     if (memsrc_start(app, rows_route_state) < 0)
@@ -270,7 +271,7 @@ int main(int argc, char **argv)
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     app.start_wall_ms = (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000;
-    app_apply_modes(&app);
+    mode_apply_config(&app);
     if (series_init(&app.series, app.stats.n,
                     (uint64_t)(app.cfg->memory.floor_window_ms ? app.cfg->memory.floor_window_ms : 30000) * 1000) < 0) {
         log_at(LOG_ERROR, "out of memory at start-up");

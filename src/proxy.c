@@ -25,9 +25,11 @@
 #include "proxy.h"
 #include "app.h"
 #include "config.h"
+#include "fallback.h"
 #include "log.h"
 #include "gate.h"
 #include "memsrc.h"
+#include "mode.h"
 #include "probe.h"
 #include "route.h"
 #include "upstream.h"
@@ -58,7 +60,6 @@
  * until its current exchange ends, which costs it nothing but latency. */
 #define PIPELINE_BUDGET (16u * 1024 * 1024)
 #define ACCEPT_RETRY_MS 100          /* out of descriptors: try accept() again after this (HAProxy) */
-#define CSR_HEADERS "Cache-Control: no-store\r\nX-Leakproxy-Mode: csr\r\n"
 
 enum { C_HEAD, C_BODY, C_WAIT, C_CLOSING };
 enum { B_NONE, B_CL, B_CHUNKED, B_EOF };          /* body framing, inbound */
@@ -489,15 +490,15 @@ static void serialize_request(struct client *c, const char *p, struct evbuffer *
         evbuffer_add(o, p + hd->value, hd->value_len);
         evbuffer_add(o, "\r\n", 2);
     }
-    if (c->csr && c->fb->kind == FB_HEADER)
-        evbuffer_add_printf(o, "%s: %s\r\n", c->fb->hname, c->fb->hvalue);
+    if (c->csr)
+        fallback_request_header(c->fb, o);
     if (h->flags & HTTP1_ABSOLUTE) {
         host = p + h->host;
         host_len = h->host_len;
         evbuffer_add_printf(o, "Host: %.*s\r\n", (int)host_len, host);
     } else if (!(h->flags & HTTP1_HAS_HOST)) {
         evbuffer_add_printf(o, "Host: %s\r\n",
-                            cfg->target_host[c->csr && c->fb->kind == FB_UPSTREAM ? c->fb->target : 0]);
+                            cfg->target_host[c->csr ? fallback_target(c->fb) : 0]);
     }
     /* X-Forwarded-For: the client's list, then the client */
     evbuffer_add(o, "X-Forwarded-For: ", 17);
@@ -548,8 +549,7 @@ static void dispatch(struct client *c, const char *p)
             respond_error(c, 502, c->req_mode != B_NONE, "fallback_reloaded");
             return;
         }
-        if (c->fb->kind == FB_UPSTREAM)
-            target = c->fb->target;
+        target = fallback_target(c->fb);
     }
     struct upconn *u = upstream_get(app, target, c->retried, &reused);
 
@@ -583,13 +583,13 @@ static void blob_done(const void *data, size_t len, void *arg)
 {
     (void)data;
     (void)len;
-    fb_blob_unref(arg);
+    fallback_blob_unref(arg);
 }
 
 /* Answers from the fallback file, by reference: the upstream never sees it. */
 static void respond_file(struct client *c)
 {
-    struct fb_blob *b = c->fb->blob;
+    struct fallback_blob *b = c->fb->blob;
     char head[512];
 
     if (c->req_mode != B_NONE) {
@@ -598,7 +598,7 @@ static void respond_file(struct client *c)
     }
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Cache-Control: no-store\r\nX-Leakproxy-Mode: csr\r\n%s\r\n",
+                     FALLBACK_CSR_HEADERS "%s\r\n",
                      c->fb->content_type, b->len,
                      !c->keepalive ? "Connection: close\r\n" : c->minor == 0 ? "Connection: keep-alive\r\n" : "");
     client_out(c, head, (size_t)n);
@@ -663,7 +663,7 @@ static void client_start_exchange(struct client *c, const char *p)
     /* a route in csr mode renders nothing on the upstream: nothing to hold
      * it for (a designed row never counts it) */
     const struct stats_route *mrs = stats_at(&app->stats, app->route_slot[route]);
-    int csr_route = mrs->mode == MODE_CSR && !mrs->never_csr;
+    int csr_route = mode_is_csr(mrs);
     if (!c->gate_pass && app->gate && !app->draining && !csr_route &&
         !gate_admit(app->gate, app->route_slot[route], &c->gw, app_now_us())) {
         /* held: the head stays in c->in and is parsed again on release */
@@ -710,10 +710,9 @@ static void client_start_exchange(struct client *c, const char *p)
         return;
     }
     struct stats_route *rs = client_stats(c);
-    if (rs->mode == MODE_CSR && !rs->never_csr && (c->is_head || http1_name_is(p + h->method, h->method_len, "get"))) {
+    if (mode_is_csr(rs) && (c->is_head || http1_name_is(p + h->method, h->method_len, "get"))) {
         const struct config *cfg = app->cfg;
-        const struct config_fallback *fb = route < cfg->nroute_fb && cfg->route_fb[route].kind != FB_NONE
-                                               ? &cfg->route_fb[route] : &cfg->fallback;
+        const struct config_fallback *fb = fallback_for(cfg, route);
         if (fb->kind != FB_NONE) {
             c->csr = 1;
             c->fb = fb;
@@ -954,8 +953,7 @@ static void serialize_response(struct client *c, const char *p)
             continue;
         if (strip && hd->name_len == strip_len && strncasecmp(p + hd->name, strip, strip_len) == 0)
             continue;
-        if (c->csr && (http1_name_is(p + hd->name, hd->name_len, "cache-control") ||
-                       http1_name_is(p + hd->name, hd->name_len, "x-leakproxy-mode")))
+        if (c->csr && fallback_replaces_header(p + hd->name, hd->name_len))
             continue;                /* a csr answer must never be cached as the page */
         evbuffer_add(o, p + hd->name, hd->name_len);
         evbuffer_add(o, ": ", 2);
@@ -963,7 +961,7 @@ static void serialize_response(struct client *c, const char *p)
         evbuffer_add(o, "\r\n", 2);
     }
     if (c->csr)
-        evbuffer_add(o, CSR_HEADERS, sizeof CSR_HEADERS - 1);
+        evbuffer_add(o, FALLBACK_CSR_HEADERS, sizeof FALLBACK_CSR_HEADERS - 1);
     /* A bodiless answer keeps its Content-Length only for HEAD: a 204 must
      * not carry one (RFC 9110 8.6), and on a 304 caches ignore it (RFC 9111
      * 3.2), so a client never reads framing where there is no body. */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const mode_by_names[5] = { "config", "manual", "bisect", "probe", "guard" };
+const char *const mode_by_names[4] = { "config", "manual", "bisect", "guard" };
 
 int stats_set_mode(struct stats_route *r, enum route_mode m, enum mode_by by, uint64_t now_ms)
 {
