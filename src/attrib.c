@@ -15,6 +15,7 @@
  * few, or in fixed proportion: a large variance inflation) gets no
  * estimate, and no estimate means "unknown", never a guess. */
 #include "attrib.h"
+#include "fmt.h"
 #include "app.h"
 #include "config.h"
 #include "fit.h"
@@ -429,19 +430,6 @@ out:
 }
 
 /* ---- the engine ------------------------------------------------------------- */
-
-static void fmt_bytes(char *buf, size_t len, double v)
-{
-    double a = fabs(v);
-    if (a >= 1024.0 * 1024 * 1024)
-        snprintf(buf, len, "%.2f GB", v / (1024.0 * 1024 * 1024));
-    else if (a >= 1024.0 * 1024)
-        snprintf(buf, len, "%.1f MB", v / (1024.0 * 1024));
-    else if (a >= 1024)
-        snprintf(buf, len, "%.1f KB", v / 1024);
-    else
-        snprintf(buf, len, "%.0f B", v);
-}
 
 /* Which rows carry metric <m>, and its value in row <r>. */
 static int row_has(const struct series_row *r, enum attrib_metric m)
@@ -909,7 +897,7 @@ static void rss_hold(struct app *app, struct attrib_route *r, unsigned k)
             heap_leak = (int)j;
         }
     }
-    if (heap_leak < 0 || app->cfg->memory.source < MEMSRC_HTTP)
+    if (heap_leak < 0 || !memsrc_has_heap(app->cfg->memory.source))
         return;
     for (unsigned j = 0; j < k; j++) {
         struct attrib_est *e = r[j].est;
@@ -1006,7 +994,7 @@ static void route_verdicts(struct app *app, const struct attrib_coef *full)
             h->verdict = V_WARMING;
         char keep[sizeof ar->reason];
         snprintf(keep, sizeof keep, "%s", ar->reason);
-        route_reason(ar, &app->cfg->attrib, app->cfg->memory.source >= MEMSRC_HTTP);
+        route_reason(ar, &app->cfg->attrib, memsrc_has_heap(app->cfg->memory.source));
         if (ar->verdict == V_UNKNOWN) {
             if (keep[0])
                 snprintf(ar->reason, sizeof ar->reason, "%s", keep);

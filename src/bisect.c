@@ -829,7 +829,7 @@ int bisect_start(struct app *app, const char *const *routes, unsigned nroutes, u
         snprintf(err, errlen, "metric must be \"heap_used\", \"rss\" or \"external\"");
         return 400;
     }
-    if (m != ATTRIB_RSS && app->cfg->memory.source < MEMSRC_HTTP) {
+    if (m != ATTRIB_RSS && !memsrc_has_heap(app->cfg->memory.source)) {
         snprintf(err, errlen, "the %s source has no heap figures: use \"metric\": \"rss\"",
                  memsrc_kind_name(app->cfg->memory.source));
         return 409;
