@@ -1,15 +1,17 @@
-// Hardening, second round: memory sources and the HTTP clients inside the
-// proxy. Each case is a hostile memory endpoint or upstream talking to one of
-// leakproxy's own clients (the http/prometheus memory source, its forced-GC
-// read, a probe's replays, the guard's webhook) and asserts what the proxy
-// must still do: stay small, keep serving, and say in /api/memory what went
-// wrong. docs/hardening.md ("Second round (red team)") lists them.
+// Memory sources and the HTTP clients inside the proxy. Each case is a
+// hostile memory endpoint or upstream talking to one of leakproxy's own
+// clients (the http/prometheus/header memory source, its forced-GC read, a
+// probe's replays, the guard's webhook) and asserts what the proxy must
+// still do: stay small, keep serving, replay only what it forwarded, and say
+// in /api/memory what went wrong. docs/hardening.md ("Second round (red
+// team)") lists them.
 
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {
-  test, get, check, eq, sleep, note, getJson, adminCall, pollUntil, startHttp, startFakeMemory, memEnv,
+  test, note, sleep, hdr, request, get, getJson, memEnv, check, eq, pollUntil, startHttp, adminCall,
+  startFakeMemory,
 } from './lib.mjs';
 
 const MB = 1024 * 1024;
@@ -315,4 +317,36 @@ test('hard2: a memory source claiming a GC pause of an hour cannot stop forced G
   note(`${gcHits} forced GCs in ~2 s; gc ${JSON.stringify(j.gc)}`);
   check(gcHits >= 4, `forced GCs after one that claimed an hour: ${gcHits} (want several in 2 s)`);
   check(j.gc.last_ms < 1000, `gc.last_ms should be bounded by the read's round trip: ${j.gc.last_ms}`);
+});
+
+// --- probes replay what was forwarded ------------------------------------------
+
+test('hard2: a probe replays requests as forwarded: no control header, no Connection-named header, no refused request', async (ctx) => {
+  const up = await ctx.upstream();
+  const fm = await startFakeMemory(ctx);
+  const p = await ctx.proxy({
+    listen: '127.0.0.1:0', upstream: `http://127.0.0.1:${up.port}`, admin: '127.0.0.1:0',
+    routes: [{ name: 'rest', match: '/*' }],
+    fallback: { header: 'X-SSR-Off: 1' },
+    memory: { source: 'http', url: fm.url, gc_url: fm.gc_url, interval_ms: 100, gc_interval_ms: 100 },
+  });
+  for (let i = 0; i < 8; i++) {
+    const r = await request(p.port, 'GET', `/page/${i}`, { headers: [['X-SSR-Off', '1'], ['Connection', 'x-hop'], ['X-Hop', 'h'], ['X-Keep', 'k']] });
+    eq(r.status, 200, `GET /page/${i}`);
+  }
+  for (const t of ['/__mem', '/__mem?gc=1']) eq((await get(p.port, t)).status, 403, `GET ${t}`);
+  const live = up.requests.length;
+  const s = await adminCall(p, 'POST', '/api/probe', { route: 'rest', requests: 20, block: 10, concurrency: 1 });
+  eq(s.status, 200, `POST /api/probe: ${s.text}`);
+  let j;
+  await pollUntil(async () => { j = (await adminCall(p, 'GET', '/api/probe')).json; return j.state !== 'running'; },
+    { timeout: 20000, interval: 200, what: 'the probe to end', describe: () => JSON.stringify(j).slice(0, 300) });
+  const replays = up.requests.slice(live);
+  check(replays.length >= 20, `replays at the upstream: ${replays.length}`);
+  for (const q of replays) {
+    check(/^\/page\/\d$/.test(q.target), `replayed target ${q.target} (a refused request was captured)`);
+    eq(hdr(q, 'x-ssr-off'), undefined, `X-SSR-Off in the replay of ${q.target}`);
+    eq(hdr(q, 'x-hop'), undefined, `X-Hop (named by Connection) in the replay of ${q.target}`);
+    eq(hdr(q, 'x-keep'), 'k', `X-Keep in the replay of ${q.target}`);
+  }
 });
