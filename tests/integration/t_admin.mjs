@@ -119,7 +119,7 @@ test('admin: inflight counts a request in progress', async (ctx) => {
   eq(after.requests, 1, 'requests');
 });
 
-test('more: latency quantiles within a few % of a fixed 100 ms upstream delay', async (ctx) => {
+test('admin: latency quantiles within a few % of a fixed 100 ms upstream delay', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => { await sleep(req.target.startsWith('/detail') ? 100 : 0); res.send(200, [], 'ok'); });
   const p = await ctx.proxy(baseConfig(up.port));
   await Promise.all(Array.from({ length: 10 }, (_, i) => get(p.port, `/detail/${i}`)));
@@ -133,7 +133,7 @@ test('more: latency quantiles within a few % of a fixed 100 ms upstream delay', 
   check(t.p50 >= 98 && t.p50 <= l.p50 + 2, `ttfb p50 ${t.p50} ms (latency p50 ${l.p50})`);
 });
 
-test('more: ttfb measures the first byte, latency the whole streamed response', async (ctx) => {
+test('admin: ttfb measures the first byte, latency the whole streamed response', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => {
     res.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n');
     await sleep(400);

@@ -19,7 +19,7 @@ const json = ['Content-Type', 'application/json'];
 
 // --- admin_token ---------------------------------------------------------------
 
-test('hard: non-loopback admin without a token (IPv4, IPv6, or a short token) refuses to start, naming admin_token', async (ctx) => {
+test('admin: non-loopback admin without a token (IPv4, IPv6, or a short token) refuses to start, naming admin_token', async (ctx) => {
   const up = await ctx.upstream();
   for (const [label, over] of [
     ['0.0.0.0:0 without admin_token', { admin: '0.0.0.0:0' }],
@@ -70,7 +70,7 @@ test('admin: loopback admin with admin_token also enforces it', async (ctx) => {
 
 // --- browsers: CORS, Origin, DNS rebinding -------------------------------------
 
-test('hard: no admin response carries CORS headers (every endpoint, errors, preflight, with a token)', async (ctx) => {
+test('admin: no admin response carries CORS headers (every endpoint, errors, preflight, with a token)', async (ctx) => {
   const up = await ctx.upstream();
   const token = 'cors-test-token-0123456789';
   const p = await ctx.proxy(baseConfig(up.port, { admin_token: token }));
@@ -125,7 +125,7 @@ test('admin: a browser cannot be made to drive a loopback admin (foreign Origin,
   eq(r.status, 200, 'browser on localhost');
 });
 
-test('hard2: DNS rebinding: a browser with Host 127.0.0.1.nip.io (or 127.evil.com, localhost.evil.com) cannot drive a token-less loopback admin', async (ctx) => {
+test('admin: DNS rebinding: a browser with Host 127.0.0.1.nip.io (or 127.evil.com, localhost.evil.com) cannot drive a token-less loopback admin', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port, { fallback: { header: 'X-SSR-Off: 1' } }));
   const port = p.adminPort;
@@ -149,7 +149,7 @@ test('hard2: DNS rebinding: a browser with Host 127.0.0.1.nip.io (or 127.evil.co
 
 // --- methods, bodies, names, injection -----------------------------------------
 
-test('hard: admin mutating endpoints refuse GET (405) and change nothing; read-only ones refuse PUT/POST/DELETE', async (ctx) => {
+test('admin: admin mutating endpoints refuse GET (405) and change nothing; read-only ones refuse PUT/POST/DELETE', async (ctx) => {
   const up = await ctx.upstream();
   const shell = path.join(ctx.tmp(), 'shell.html');
   fs.writeFileSync(shell, '<!doctype html>');
@@ -173,7 +173,7 @@ test('hard: admin mutating endpoints refuse GET (405) and change nothing; read-o
   eq((await getJson(p.adminPort, '/api/routes/detail')).json.mode, 'ssr', 'detail.mode at the end');
 });
 
-test('hard: admin JSON bodies over 64 KB -> 413, nothing changed', async (ctx) => {
+test('admin: admin JSON bodies over 64 KB -> 413, nothing changed', async (ctx) => {
   const up = await ctx.upstream();
   const shell = path.join(ctx.tmp(), 'shell.html');
   fs.writeFileSync(shell, '<!doctype html>');
@@ -191,7 +191,7 @@ test('hard: admin JSON bodies over 64 KB -> 413, nothing changed', async (ctx) =
   await get(p.adminPort, '/healthz');   // the listener still answers
 });
 
-test('hard2: route names in admin paths are decoded and compared whole: NAME%00junk, NAME%2Fx, NAME%20 -> 404, nothing changes', async (ctx) => {
+test('admin: route names in admin paths are decoded and compared whole: NAME%00junk, NAME%2Fx, NAME%20 -> 404, nothing changes', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port, { fallback: { header: 'X-SSR-Off: 1' } }));
   const hostile = ['detail%00junk', 'detail%00', 'detail%2Fx', 'detail%20', '%20detail', 'detail%0d%0aX:1', 'detail%', 'detail%zz',
@@ -217,7 +217,7 @@ test('hard2: route names in admin paths are decoded and compared whole: NAME%00j
   eq((await adminCall(p, 'PUT', '/api/routes/detail/mode', { mode: 'csr' })).status, 200, 'PUT detail mode');
 });
 
-test('hard: dashboard and API are safe against HTML/JS injection (CSP, nosniff, JSON types, nothing reflected)', async (ctx) => {
+test('admin: dashboard and API are safe against HTML/JS injection (CSP, nosniff, JSON types, nothing reflected)', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port));
   const page = await get(p.adminPort, '/');
@@ -278,7 +278,7 @@ function proxyGet(port, target, ms) {
   });
 }
 
-test('hard2: descriptors filled by idle admin connections, then freed: no accept() loop meanwhile; the paused proxy listener resumes by itself (new client served within 2 s, listener_paused back to 0)', async (ctx) => {
+test('admin: descriptors filled by idle admin connections, then freed: no accept() loop meanwhile; the paused proxy listener resumes by itself (new client served within 2 s, listener_paused back to 0)', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => res.send(200, [], 'ok'));
   const p = await ctx.proxy(baseConfig(up.port, {}), { prefix: ['sh', '-c', 'ulimit -n 64 && exec "$0" "$@"'] });
   eq(nofileLimit(p.pid), 64, 'the proxy\'s RLIMIT_NOFILE');
@@ -308,7 +308,7 @@ test('hard2: descriptors filled by idle admin connections, then freed: no accept
   } finally { idle.close(); }
 });
 
-test('hard2: admin connections are capped at 64: 200 idle admin connections hold at most 64 descriptors, the proxy keeps serving, the admin answers once they close', async (ctx) => {
+test('admin: admin connections are capped at 64: 200 idle admin connections hold at most 64 descriptors, the proxy keeps serving, the admin answers once they close', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => res.send(200, [], 'ok'));
   const p = await ctx.proxy(baseConfig(up.port, {}));
   const base = fdCount(p.pid);
@@ -334,7 +334,7 @@ test('hard2: admin connections are capped at 64: 200 idle admin connections hold
   eq(open, 1, 'leakproxy_admin_connections (this request) within 3 s');
 });
 
-test('hard2: an admin request must arrive complete within 5 s (a head trickled a byte a second is closed), and an idle keep-alive admin connection is closed after 5 s', async (ctx) => {
+test('admin: an admin request must arrive complete within 5 s (a head trickled a byte a second is closed), and an idle keep-alive admin connection is closed after 5 s', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port, {}));
   const trickle = net.connect(p.adminPort, '127.0.0.1');

@@ -144,7 +144,7 @@ test('config: max_header_bytes below the default max_request_line is accepted', 
 
 for (const [name, where] of [['Content-Length', 'top'], ['Transfer-Encoding', 'top'], ['connection', 'route'], ['Host', 'top'],
   ['Upgrade', 'top'], ['TE', 'top'], ['Trailer', 'top'], ['Keep-Alive', 'route'], ['Proxy-Authorization', 'top'], ['X-Forwarded-Host', 'top']]) {
-  test(`hard2: fallback header ${name} refused at load with file:line`, async (ctx) => {
+  test(`config: fallback header ${name} refused at load with file:line`, async (ctx) => {
     const hv = `${name}: 1`;
     const cfg = where === 'top'
       ? baseConfig(1, { fallback: { header: hv } })
@@ -160,7 +160,7 @@ for (const [name, where] of [['Content-Length', 'top'], ['Transfer-Encoding', 't
   });
 }
 
-test('hard2: an ordinary fallback header still loads', async (ctx) => {
+test('config: an ordinary fallback header still loads', async (ctx) => {
   const file = `${ctx.tmp()}/fb.json`;
   fs.writeFileSync(file, configText(baseConfig(1, { fallback: { header: 'X-SSR-Off: 1' } })));
   const r = runSync(['--check-config', '-c', file]);

@@ -57,7 +57,7 @@ test('faults: upstream refuses (nothing listening) -> 502', async (ctx) => {
   eq(h.status, 200, 'healthz after refused upstream');
 });
 
-test('hard: upstream connect hangs (SYN not answered) -> 502 at connect_ms, errors.connect', async (ctx) => {
+test('faults: upstream connect hangs (SYN not answered) -> 502 at connect_ms, errors.connect', async (ctx) => {
   // A listener with a full accept queue that never accepts: the kernel drops
   // further SYNs, so connect() hangs like a black-holed host.
   const py = spawn('python3', ['-c', [
@@ -86,7 +86,7 @@ test('hard: upstream connect hangs (SYN not answered) -> 502 at connect_ms, erro
   eq(d.errors.connect, 1, 'detail.errors.connect');
 });
 
-test('hard: upstream accepts the connection then closes it unread -> 502, errors.reset', async (ctx) => {
+test('faults: upstream accepts the connection then closes it unread -> 502, errors.reset', async (ctx) => {
   let n = 0;
   const port = await rawServer(ctx, (sock) => { n++; sock.destroy(); });
   const p = await ctx.proxy(baseConfig(port));
@@ -136,7 +136,7 @@ test('faults: upstream sends an invalid status code -> 502', async (ctx) => {
   await assertStillServes(p);
 });
 
-test('hard: exact answers from upstream faults: refused 502 (connect), reset mid-head 502 (reset), garbage 502 (bad_response), bad chunk 502 before any byte went out, else a cut', async (ctx) => {
+test('faults: exact answers from upstream faults: refused 502 (connect), reset mid-head 502 (reset), garbage 502 (bad_response), bad chunk 502 before any byte went out, else a cut', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => {
     if (req.target === '/detail/reset') { res.write('HTTP/1.1 200 OK\r\nContent-Le'); await sleep(30); return res.reset(); }
     if (req.target === '/detail/garbage') return res.write('SSH-2.0-OpenSSH_9.2\r\n\r\n');
@@ -180,7 +180,7 @@ for (const [label, cfgOver, handler] of [
   ['502 (refused)', null, null],
   ['504 (timeout)', { timeouts: { response_ms: 200 } }, () => {}],
 ]) {
-  test(`edge: proxy-generated ${label} to HEAD has no body`, async (ctx) => {
+  test(`faults: proxy-generated ${label} to HEAD has no body`, async (ctx) => {
     let port;
     if (handler) port = (await ctx.upstream(handler)).port;
     else port = await deadPort();
@@ -217,7 +217,7 @@ test('faults: upstream closes mid-body -> client connection closed, body truncat
   await assertStillServes(p);
 });
 
-test('hard: upstream resets (RST) mid-body -> client connection closed, errors.reset, others served', async (ctx) => {
+test('faults: upstream resets (RST) mid-body -> client connection closed, errors.reset, others served', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => {
     if (req.target !== '/detail/rst') return res.send(200, [], `ok ${req.target}`);
     res.write('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n' + 'r'.repeat(5000));
@@ -252,7 +252,7 @@ test('faults: upstream never answers -> 504 after response_ms', async (ctx) => {
   await assertStillServes(p);
 });
 
-test('robust: late upstream response after a 504 never reaches the next request', async (ctx) => {
+test('faults: late upstream response after a 504 never reaches the next request', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => {
     if (req.target === '/detail/late') { await sleep(600); return res.send(200, [], 'LATE RESPONSE'); }
     res.send(200, [], `ok ${req.target}`);
@@ -266,7 +266,7 @@ test('robust: late upstream response after a 504 never reaches the next request'
   }
 });
 
-test('more: upstream stalls mid-body -> client connection closed within a bound', async (ctx) => {
+test('faults: upstream stalls mid-body -> client connection closed within a bound', async (ctx) => {
   const up = await ctx.upstream((req, res) => {
     if (req.target === '/detail/stall') return res.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n' + 'p'.repeat(100));
     res.send(200, [], 'ok');
@@ -282,7 +282,7 @@ test('more: upstream stalls mid-body -> client connection closed within a bound'
   eq(d.inflight, 0, 'detail.inflight');
 });
 
-test('hard: upstream trickles the response head a byte a second -> 504 at response_ms, others not delayed', async (ctx) => {
+test('faults: upstream trickles the response head a byte a second -> 504 at response_ms, others not delayed', async (ctx) => {
   const head = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
   const up = await ctx.upstream(async (req, res) => {
     if (req.target !== '/detail/trickle') return res.send(200, [], 'fast');
@@ -305,7 +305,7 @@ test('hard: upstream trickles the response head a byte a second -> 504 at respon
   await assertStillServes(p);
 }, { timeout: 30000 });
 
-test('hard: upstream trickles the body a byte a second -> relayed intact (response_ms is per silence), others not delayed', async (ctx) => {
+test('faults: upstream trickles the body a byte a second -> relayed intact (response_ms is per silence), others not delayed', async (ctx) => {
   const body = 'slow!';
   const up = await ctx.upstream(async (req, res) => {
     if (req.target !== '/detail/trickle') return res.send(200, [], 'fast');
@@ -333,7 +333,7 @@ test('hard: upstream trickles the body a byte a second -> relayed intact (respon
 
 // --- retries on a pooled connection --------------------------------------------
 
-test('robust: pooled connection closed by the upstream on reuse -> GET retried, not 502', async (ctx) => {
+test('faults: pooled connection closed by the upstream on reuse -> GET retried, not 502', async (ctx) => {
   // The keep-alive race: the upstream closes a reused connection as the next
   // request arrives, without answering. A GET is safe to retry on a new connection.
   const up = await ctx.upstream((req, res) => {
@@ -347,7 +347,7 @@ test('robust: pooled connection closed by the upstream on reuse -> GET retried, 
   eq(r.body.toString(), 'ok /detail/2', 'body');
 });
 
-test('hard2: a bodiless POST (also DELETE, PATCH) on a pooled connection the upstream closes is never sent twice', async (ctx) => {
+test('faults: a bodiless POST (also DELETE, PATCH) on a pooled connection the upstream closes is never sent twice', async (ctx) => {
   for (const method of ['POST', 'DELETE', 'PATCH']) {
     const up = await ctx.upstream((req, res) => {
       if (req.index >= 1) return res.destroy();     // reads the request, then closes unanswered
@@ -376,7 +376,7 @@ for (const [label, head, part] of [
   ['Content-Length', 'POST /detail/1 HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n', 'x'.repeat(100)],
   ['chunked', 'POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n', '3e8\r\n' + 'x'.repeat(100)],
 ]) {
-  test(`more: client aborts mid-body (${label}) -> upstream never sees a desynced request`, async (ctx) => {
+  test(`faults: client aborts mid-body (${label}) -> upstream never sees a desynced request`, async (ctx) => {
     const up = await ctx.upstream((req, res) => res.send(200, [], `ok ${req.method} ${req.target} ${req.body.length}`));
     const p = await ctx.proxy(baseConfig(up.port));
     eq((await get(p.port, '/detail/warm')).status, 200, 'warm-up');          // one pooled connection
@@ -398,7 +398,7 @@ for (const [label, head, part] of [
   });
 }
 
-test('robust: client aborts while the upstream is slow -> no crash, counters settle', async (ctx) => {
+test('faults: client aborts while the upstream is slow -> no crash, counters settle', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => {
     if (req.target === '/detail/slow') { await sleep(300); return res.send(200, [], 'x'.repeat(100000)); }
     res.send(200, [], `ok ${req.target}`);
@@ -417,7 +417,7 @@ test('robust: client aborts while the upstream is slow -> no crash, counters set
   eq(d.requests, 6, 'detail.requests');
 });
 
-test('robust: client aborts mid-response (large body) -> proxy keeps serving', async (ctx) => {
+test('faults: client aborts mid-response (large body) -> proxy keeps serving', async (ctx) => {
   const big = randomBytes(prng(3), 4 * 1024 * 1024);
   const up = await ctx.upstream((req, res) => {
     if (req.target === '/static/big') return res.send(200, [], big);
@@ -458,7 +458,7 @@ async function startNodeUpstream(ctx, port = 0) {
   return { proc, port: got, kill: async () => { proc.kill('SIGKILL'); await exited; } };
 }
 
-test('hard: upstream killed and restarted under load -> every request 200 or 502, none hangs or is cut; counters match', async (ctx) => {
+test('faults: upstream killed and restarted under load -> every request 200 or 502, none hangs or is cut; counters match', async (ctx) => {
   let up = await startNodeUpstream(ctx);
   const port = up.port;
   const shell = path.join(ctx.tmp(), 'shell.html');

@@ -11,7 +11,7 @@ import {
 
 // --- request and response intact, headers --------------------------------------
 
-test('proxy: GET forwarded intact (method, URI, headers, order)', async (ctx) => {
+test('forwarding: GET forwarded intact (method, URI, headers, order)', async (ctx) => {
   const up = await ctx.upstream((req, res) => res.send(200, [['Content-Type', 'text/plain'], ['X-Up', 'yes']], 'hello world'));
   const p = await ctx.proxy(baseConfig(up.port));
   const c = await ctx.client(p.port);
@@ -33,7 +33,7 @@ test('proxy: GET forwarded intact (method, URI, headers, order)', async (ctx) =>
   eq(q.body.length, 0, 'no body at upstream');
 });
 
-test('proxy: X-Forwarded-For/Proto/Host added', async (ctx) => {
+test('forwarding: X-Forwarded-For/Proto/Host added', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port));
   const r = await get(p.port, '/', { headers: [['Host', 'www.example.org:8443']] });
@@ -44,7 +44,7 @@ test('proxy: X-Forwarded-For/Proto/Host added', async (ctx) => {
   eq(hdr(q, 'x-forwarded-host'), 'www.example.org:8443', 'X-Forwarded-Host');
 });
 
-test('proxy: X-Forwarded-For appended to an existing one', async (ctx) => {
+test('forwarding: X-Forwarded-For appended to an existing one', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port));
   await get(p.port, '/', { headers: [['X-Forwarded-For', '10.1.2.3, 10.4.5.6']] });
@@ -53,7 +53,7 @@ test('proxy: X-Forwarded-For appended to an existing one', async (ctx) => {
   eq(v, '10.1.2.3, 10.4.5.6, 127.0.0.1', 'X-Forwarded-For at upstream');
 });
 
-test('edge: client-supplied X-Forwarded-Proto/Host are replaced, not trusted', async (ctx) => {
+test('forwarding: client-supplied X-Forwarded-Proto/Host are replaced, not trusted', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port));
   await get(p.port, '/detail/1', { headers: [['Host', 'real.example'], ['X-Forwarded-Proto', 'https'], ['X-Forwarded-Host', 'evil.example']] });
@@ -62,7 +62,7 @@ test('edge: client-supplied X-Forwarded-Proto/Host are replaced, not trusted', a
   eq(JSON.stringify(hdrAll(q, 'x-forwarded-host')), JSON.stringify(['real.example']), 'X-Forwarded-Host at upstream');
 });
 
-test('edge: several X-Forwarded-For lines are combined, client appended', async (ctx) => {
+test('forwarding: several X-Forwarded-For lines are combined, client appended', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port));
   await get(p.port, '/', { headers: [['X-Forwarded-For', '10.0.0.1'], ['X-Other', 'o'], ['X-Forwarded-For', '10.0.0.2']] });
@@ -70,7 +70,7 @@ test('edge: several X-Forwarded-For lines are combined, client appended', async 
   eq(v, '10.0.0.1, 10.0.0.2, 127.0.0.1', 'X-Forwarded-For at upstream');
 });
 
-test('proxy: hop-by-hop request headers dropped', async (ctx) => {
+test('forwarding: hop-by-hop request headers dropped', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port));
   const r = await get(p.port, '/detail/1', {
@@ -89,7 +89,7 @@ test('proxy: hop-by-hop request headers dropped', async (ctx) => {
   eq(hdr(q, 'x-end-to-end'), 'kept', 'X-End-To-End');
 });
 
-test('proxy: hop-by-hop response headers dropped', async (ctx) => {
+test('forwarding: hop-by-hop response headers dropped', async (ctx) => {
   const up = await ctx.upstream((req, res) => res.send(200, [
     ['Connection', 'X-Resp-Hop'], ['X-Resp-Hop', '1'], ['Keep-Alive', 'timeout=5, max=100'], ['X-Kept', 'k'],
   ], 'body'));
@@ -102,7 +102,7 @@ test('proxy: hop-by-hop response headers dropped', async (ctx) => {
   eq(r.body.toString(), 'body', 'body');
 });
 
-test('hard2: Connection: host does not remove Host; other named headers are still dropped', async (ctx) => {
+test('forwarding: Connection: host does not remove Host; other named headers are still dropped', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port));
   const r = await request(p.port, 'GET', '/detail/1', { headers: [['Connection', 'host, x-drop'], ['X-Drop', '1'], ['X-Keep', '2']] });
@@ -114,7 +114,7 @@ test('hard2: Connection: host does not remove Host; other named headers are stil
   eq(hdr(q, 'x-forwarded-host'), hdr(q, 'host'), 'X-Forwarded-Host is the Host');
 });
 
-test('proxy: repeated Set-Cookie and request headers kept in order', async (ctx) => {
+test('forwarding: repeated Set-Cookie and request headers kept in order', async (ctx) => {
   const up = await ctx.upstream((req, res) => res.send(200, [
     ['Set-Cookie', 'a=1; Path=/'], ['X-Between', 'x'], ['Set-Cookie', 'b=2; Path=/; HttpOnly'], ['Set-Cookie', 'c=3, d=4'],
   ], 'ok'));
@@ -126,7 +126,7 @@ test('proxy: repeated Set-Cookie and request headers kept in order', async (ctx)
   check(dup.join(', ') === 'first, second', `X-Dup at upstream: ${JSON.stringify(dup)}`);
 });
 
-test('robust: 50 KB header value and 90 Set-Cookie headers pass intact', async (ctx) => {
+test('forwarding: 50 KB header value and 90 Set-Cookie headers pass intact', async (ctx) => {
   const cookies = Array.from({ length: 90 }, (_, i) => `c${i}=${'v'.repeat(i)}`);
   const up = await ctx.upstream((req, res) => res.send(200, cookies.map((c) => ['Set-Cookie', c]), sha256(hdr(req, 'cookie') || '')));
   const p = await ctx.proxy(baseConfig(up.port));
@@ -139,7 +139,7 @@ test('robust: 50 KB header value and 90 Set-Cookie headers pass intact', async (
 
 // --- keep-alive, pipelining, client connection handling ------------------------
 
-test('proxy: keep-alive client, upstream connection reused', async (ctx) => {
+test('forwarding: keep-alive client, upstream connection reused', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port));
   const c = await ctx.client(p.port);
@@ -158,7 +158,7 @@ test('proxy: keep-alive client, upstream connection reused', async (ctx) => {
   eq(up.connections, 1, 'upstream connections after a second client');
 });
 
-test('proxy: 50 pipelined requests answered in order', async (ctx) => {
+test('forwarding: 50 pipelined requests answered in order', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => {
     const n = +req.target.split('/').pop();
     if (n % 7 === 3) await sleep(5);           // uneven upstream latency
@@ -178,7 +178,7 @@ test('proxy: 50 pipelined requests answered in order', async (ctx) => {
   check(!c.isClosed, 'connection closed after pipelined batch');
 });
 
-test('proxy: pipelined POST bodies and GETs mixed', async (ctx) => {
+test('forwarding: pipelined POST bodies and GETs mixed', async (ctx) => {
   const up = await ctx.upstream((req, res) => res.send(200, [], `${req.method} ${req.target} ${sha256(req.body).slice(0, 12)} ${req.body.length}`));
   const p = await ctx.proxy(baseConfig(up.port));
   const c = await ctx.client(p.port);
@@ -198,7 +198,7 @@ test('proxy: pipelined POST bodies and GETs mixed', async (ctx) => {
   }
 });
 
-test('robust: Connection: close from the client -> response, then closed', async (ctx) => {
+test('forwarding: Connection: close from the client -> response, then closed', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port));
   const c = await ctx.client(p.port);
@@ -209,7 +209,7 @@ test('robust: Connection: close from the client -> response, then closed', async
   check(!up.heads.some((h) => h.target === '/detail/2'), 'request after Connection: close was forwarded');
 });
 
-test('robust: client half-closes after sending the request -> still gets the response', async (ctx) => {
+test('forwarding: client half-closes after sending the request -> still gets the response', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => { await sleep(50); res.send(200, [], 'half'); });
   const p = await ctx.proxy(baseConfig(up.port));
   const c = await ctx.client(p.port);
@@ -219,7 +219,7 @@ test('robust: client half-closes after sending the request -> still gets the res
   eq(r.status, 200, 'status'); eq(r.body.toString(), 'half', 'body');
 });
 
-test('robust: 100 concurrent clients x 10 keep-alive requests, all correct', async (ctx) => {
+test('forwarding: 100 concurrent clients x 10 keep-alive requests, all correct', async (ctx) => {
   const up = await ctx.upstream((req, res) => res.send(200, [], `r:${req.target}:` + 'y'.repeat(req.target.length * 50)));
   const p = await ctx.proxy(baseConfig(up.port));
   await Promise.all(Array.from({ length: 100 }, async (_, k) => {
@@ -239,7 +239,7 @@ test('robust: 100 concurrent clients x 10 keep-alive requests, all correct', asy
 
 // --- the upstream pool ---------------------------------------------------------
 
-test('edge: upstream Connection: close -> that upstream connection not reused', async (ctx) => {
+test('forwarding: upstream Connection: close -> that upstream connection not reused', async (ctx) => {
   const up = await ctx.upstream((req, res) => {
     if (req.target === '/detail/close') return res.send(200, [['Connection', 'close']], 'closing');   // but keeps the socket open
     res.send(200, [], `ok ${req.target}`);
@@ -250,7 +250,7 @@ test('edge: upstream Connection: close -> that upstream connection not reused', 
   check(up.requests[1].conn !== up.requests[0].conn, 'request sent on an upstream connection that announced Connection: close');
 });
 
-test('edge: upstream HTTP/1.0 response -> that upstream connection not reused', async (ctx) => {
+test('forwarding: upstream HTTP/1.0 response -> that upstream connection not reused', async (ctx) => {
   const up = await ctx.upstream((req, res) => {
     if (req.target === '/detail/old') return res.write('HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nold');
     res.send(200, [], `ok ${req.target}`);
@@ -261,7 +261,7 @@ test('edge: upstream HTTP/1.0 response -> that upstream connection not reused', 
   check(up.requests[1].conn !== up.requests[0].conn, 'request sent on an upstream HTTP/1.0 connection without keep-alive');
 });
 
-test('robust: pooled connection closed by the upstream while idle is not used', async (ctx) => {
+test('forwarding: pooled connection closed by the upstream while idle is not used', async (ctx) => {
   // Like Node's keepAliveTimeout: the upstream closes idle keep-alive sockets.
   const up = await ctx.upstream(async (req, res) => {
     res.send(200, [], `ok ${req.target}`);
@@ -276,7 +276,7 @@ test('robust: pooled connection closed by the upstream while idle is not used', 
   eq(up.connections, 5, 'upstream connections');
 });
 
-test('hard: upstream_idle bounds the keep-alive pool: 20 concurrent requests leave at most 3 idle upstream connections', async (ctx) => {
+test('forwarding: upstream_idle bounds the keep-alive pool: 20 concurrent requests leave at most 3 idle upstream connections', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => { await sleep(100); res.send(200, [], 'ok'); });
   const p = await ctx.proxy(baseConfig(up.port, { limits: { upstream_idle: 3 } }));
   const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => get(p.port, `/detail/${i}`)));
@@ -289,7 +289,7 @@ test('hard: upstream_idle bounds the keep-alive pool: 20 concurrent requests lea
 
 // --- bodies and streaming ------------------------------------------------------
 
-test('proxy: 300 KB POST body (Content-Length) intact', async (ctx) => {
+test('forwarding: 300 KB POST body (Content-Length) intact', async (ctx) => {
   const up = await ctx.upstream((req, res) => res.send(200, [], `${req.body.length} ${sha256(req.body)}`));
   const p = await ctx.proxy(baseConfig(up.port));
   const body = randomBytes(prng(42), 300 * 1024);
@@ -299,7 +299,7 @@ test('proxy: 300 KB POST body (Content-Length) intact', async (ctx) => {
   eq(hdr(up.requests[0], 'content-type'), 'application/octet-stream', 'Content-Type at upstream');
 });
 
-test('proxy: chunked request body decoded intact', async (ctx) => {
+test('forwarding: chunked request body decoded intact', async (ctx) => {
   const up = await ctx.upstream((req, res) => res.send(200, [], `${req.body.length} ${sha256(req.body)}`));
   const p = await ctx.proxy(baseConfig(up.port));
   const rand = prng(5);
@@ -316,7 +316,7 @@ test('proxy: chunked request body decoded intact', async (ctx) => {
   check(q.framing === 'chunked' || (q.framing === 'length' && +hdr(q, 'content-length') === body.length), `upstream framing ${q.framing}`);
 });
 
-test('proxy: 50 pages 0 B..300 KB byte-identical (CL, chunked, close-delimited)', async (ctx) => {
+test('forwarding: 50 pages 0 B..300 KB byte-identical (CL, chunked, close-delimited)', async (ctx) => {
   const rand = prng(1234);
   const pages = [];
   for (let i = 0; i < 50; i++) {
@@ -382,12 +382,12 @@ async function streamingCase(ctx, upstreamChunked) {
   check(tAll >= 450, `whole body after ${tAll} ms?`);
 }
 
-test('proxy: streaming chunked response, first chunk before upstream finishes', (ctx) => streamingCase(ctx, true));
-test('proxy: streaming Content-Length response, first bytes before upstream finishes', (ctx) => streamingCase(ctx, false));
+test('forwarding: streaming chunked response, first chunk before upstream finishes', (ctx) => streamingCase(ctx, true));
+test('forwarding: streaming Content-Length response, first bytes before upstream finishes', (ctx) => streamingCase(ctx, false));
 
 // --- listeners -----------------------------------------------------------------
 
-test('more: IPv6 listener and admin ([::1]:0)', async (ctx) => {
+test('forwarding: IPv6 listener and admin ([::1]:0)', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port, { listen: '[::1]:0', admin: '[::1]:0' }));
   check(/proxy listening on \[::1\]:\d+/.test(p.stderrText), `listen line: ${p.stderrText.split('\n')[0]}`);

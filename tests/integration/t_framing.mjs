@@ -5,7 +5,7 @@
 // cap, trailers, header syntax, Host and request-target grammar (dot
 // segments included), HTTP/1.0 and Expect, input split a byte at a time,
 // pipelined requests before a malformed one. Range cases hold for any
-// RFC-conforming proxy; "hard: exact answers" pins what leakproxy answers
+// RFC-conforming proxy; "framing: exact answers" pins what leakproxy answers
 // (docs/hardening.md lists every rule and its case). Responses from the
 // upstream: t_framing_upstream.mjs; size limits: t_limits.mjs.
 
@@ -80,17 +80,17 @@ async function expect400(ctx, raw, allowed = [400]) {
 
 // --- request line --------------------------------------------------------------
 
-test('edge: two spaces in the request line -> 400', (ctx) => expect400(ctx, 'GET  /detail/1 HTTP/1.1\r\nHost: a\r\n\r\n'));
-test('edge: tab as request-line separator -> 400', (ctx) => expect400(ctx, 'GET\t/detail/1 HTTP/1.1\r\nHost: a\r\n\r\n'));
-test('edge: lowercase protocol name -> 400', (ctx) => expect400(ctx, 'GET /detail/1 http/1.1\r\nHost: a\r\n\r\n'));
-test('edge: HTTP/0.9-style request line -> 400', (ctx) => expect400(ctx, 'GET /detail/1\r\n\r\n'));
-test('edge: unsupported HTTP version -> 400 or 505', (ctx) => expect400(ctx, 'GET /detail/1 HTTP/2.0\r\nHost: a\r\n\r\n', [400, 505]));
-test('edge: HTTP/1.1 request without Host -> 400 (RFC 9112 3.2)', (ctx) => expect400(ctx, 'GET /detail/1 HTTP/1.1\r\nX-A: 1\r\n\r\n'));
-test('edge: two Host headers -> 400 (RFC 9112 3.2)', (ctx) => expect400(ctx, 'GET /detail/1 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'));
-test('edge: CONNECT is not tunnelled -> 4xx/5xx', (ctx) => expect400(ctx, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', [400, 403, 405, 501]));
-test('edge: Transfer-Encoding xchunked -> 400/501', (ctx) => expect400(ctx, 'POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', [400, 501]));
+test('framing: two spaces in the request line -> 400', (ctx) => expect400(ctx, 'GET  /detail/1 HTTP/1.1\r\nHost: a\r\n\r\n'));
+test('framing: tab as request-line separator -> 400', (ctx) => expect400(ctx, 'GET\t/detail/1 HTTP/1.1\r\nHost: a\r\n\r\n'));
+test('framing: lowercase protocol name -> 400', (ctx) => expect400(ctx, 'GET /detail/1 http/1.1\r\nHost: a\r\n\r\n'));
+test('framing: HTTP/0.9-style request line -> 400', (ctx) => expect400(ctx, 'GET /detail/1\r\n\r\n'));
+test('framing: unsupported HTTP version -> 400 or 505', (ctx) => expect400(ctx, 'GET /detail/1 HTTP/2.0\r\nHost: a\r\n\r\n', [400, 505]));
+test('framing: HTTP/1.1 request without Host -> 400 (RFC 9112 3.2)', (ctx) => expect400(ctx, 'GET /detail/1 HTTP/1.1\r\nX-A: 1\r\n\r\n'));
+test('framing: two Host headers -> 400 (RFC 9112 3.2)', (ctx) => expect400(ctx, 'GET /detail/1 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'));
+test('framing: CONNECT is not tunnelled -> 4xx/5xx', (ctx) => expect400(ctx, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', [400, 403, 405, 501]));
+test('framing: Transfer-Encoding xchunked -> 400/501', (ctx) => expect400(ctx, 'POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', [400, 501]));
 
-test('faults: malformed request line -> 400 and connection closed', async (ctx) => {
+test('framing: malformed request line -> 400 and connection closed', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port));
   const c = await ctx.client(p.port);
@@ -102,7 +102,7 @@ test('faults: malformed request line -> 400 and connection closed', async (ctx) 
   await assertStillServes(p);
 });
 
-test('faults: header line without colon -> 400 and connection closed', async (ctx) => {
+test('framing: header line without colon -> 400 and connection closed', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port));
   const c = await ctx.client(p.port);
@@ -158,7 +158,7 @@ test('framing: Transfer-Encoding CHUNKED (case-insensitive) accepted', async (ct
   });
 });
 
-test('edge: Transfer-Encoding with odd but valid whitespace accepted', async (ctx) => {
+test('framing: Transfer-Encoding with odd but valid whitespace accepted', async (ctx) => {
   const up = await ctx.upstream((req, res) => res.send(200, [], `body=${req.body.toString()}`));
   const p = await ctx.proxy(baseConfig(up.port));
   for (const te of ['Transfer-Encoding:chunked', 'Transfer-Encoding: chunked ', 'Transfer-Encoding:\tchunked']) {
@@ -171,15 +171,15 @@ test('edge: Transfer-Encoding with odd but valid whitespace accepted', async (ct
   }
 });
 
-test('hard2: empty Transfer-Encoding beside Content-Length -> 400, closed, nothing forwarded', async (ctx) => {
+test('framing: empty Transfer-Encoding beside Content-Length -> 400, closed, nothing forwarded', async (ctx) => {
   await refused(ctx, 'POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\nhello');
 });
 
-test('hard2: empty Transfer-Encoding alone -> 400, closed', async (ctx) => {
+test('framing: empty Transfer-Encoding alone -> 400, closed', async (ctx) => {
   await refused(ctx, 'POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n');
 });
 
-test('edge: HTTP/1.0 request with Transfer-Encoding -> 400, or answered and closed', async (ctx) => {
+test('framing: HTTP/1.0 request with Transfer-Encoding -> 400, or answered and closed', async (ctx) => {
   // RFC 9112 6.1: framing of an HTTP/1.0 message with Transfer-Encoding is faulty; close after.
   const up = await ctx.upstream((req, res) => res.send(200, [], `body=${req.body.toString()}`));
   const p = await ctx.proxy(baseConfig(up.port));
@@ -216,7 +216,7 @@ for (const [label, v] of [['negative', '-5'], ['non-numeric', 'abc'], ['overflow
   });
 }
 
-test('edge: Content-Length with a plus sign -> 400', (ctx) => expect400(ctx, 'POST /detail/1 HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello'));
+test('framing: Content-Length with a plus sign -> 400', (ctx) => expect400(ctx, 'POST /detail/1 HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello'));
 
 // --- chunked bodies --------------------------------------------------------
 
@@ -251,15 +251,15 @@ test('framing: chunk extension with a control byte -> 400, closed', async (ctx) 
 
 const MB_WS = ' '.repeat(1 << 20);
 
-test('hard2: chunk-size line with 1 MB of whitespace -> 400 at the 4 KB cap', async (ctx) => {
+test('framing: chunk-size line with 1 MB of whitespace -> 400 at the 4 KB cap', async (ctx) => {
   await refused(ctx, `POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5${MB_WS}\r\nhello\r\n0\r\n\r\n`);
 });
 
-test('hard2: chunk-size line with 1 MB of tabs before a chunk extension -> 400', async (ctx) => {
+test('framing: chunk-size line with 1 MB of tabs before a chunk extension -> 400', async (ctx) => {
   await refused(ctx, `POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5${'\t'.repeat(1 << 20)};x=1\r\nhello\r\n0\r\n\r\n`);
 });
 
-test('hard2: chunk-size line with whitespace under the cap still accepted', async (ctx) => {
+test('framing: chunk-size line with whitespace under the cap still accepted', async (ctx) => {
   const up = await ctx.upstream(echoBody);
   const p = await ctx.proxy(baseConfig(up.port));
   const c = await ctx.client(p.port);
@@ -273,17 +273,17 @@ test('hard2: chunk-size line with whitespace under the cap still accepted', asyn
 
 for (const field of ['Content-Length: 5', 'Transfer-Encoding: chunked', 'Host: evil.example', 'Connection: close',
   'proxy-authorization: x', 'Proxy-A-Very-Long-Header-Name-Beyond-Seventeen: x', 'X-Forwarded-For: 1.2.3.4']) {
-  test(`hard2: trailer field ${field.split(':')[0]} in a chunked request -> 400`, async (ctx) => {
+  test(`framing: trailer field ${field.split(':')[0]} in a chunked request -> 400`, async (ctx) => {
     await refused(ctx, `POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Ok: 1\r\n${field}\r\n\r\n`);
   });
 }
 
-test('hard2: trailer line without a colon, or with space before it -> 400', async (ctx) => {
+test('framing: trailer line without a colon, or with space before it -> 400', async (ctx) => {
   await refused(ctx, 'POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nnocolon\r\n\r\n');
   await refused(ctx, 'POST /detail/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-A : 1\r\n\r\n');
 });
 
-test('hard2: ordinary trailer fields accepted, never forwarded', async (ctx) => {
+test('framing: ordinary trailer fields accepted, never forwarded', async (ctx) => {
   const up = await ctx.upstream(echoBody);
   const p = await ctx.proxy(baseConfig(up.port));
   const c = await ctx.client(p.port);
@@ -383,18 +383,18 @@ const BAD_HOSTS = ['a b', 'a"b', 'a<b>', 'a\\b', 'a{b}', 'a|b', 'a^b', 'a`b', 'a
   '[::1]x', 'a]', 'a%zz', 'a%4', 'a@b', 'a/b'];
 
 for (const h of BAD_HOSTS) {
-  test(`hard2: Host ${JSON.stringify(h)} outside RFC 9110's grammar -> 400`, async (ctx) => {
+  test(`framing: Host ${JSON.stringify(h)} outside RFC 9110's grammar -> 400`, async (ctx) => {
     await refused(ctx, `GET /detail/1 HTTP/1.1\r\nHost: ${h}\r\n\r\n`);
   });
 }
 
 for (const h of ['a"b', 'a<b>', 'a{b}', 'a|b', 'a:8o', '[::1', '[zz]', 'a%zz']) {
-  test(`hard2: absolute-form target http://${h}/ outside the grammar -> 400`, async (ctx) => {
+  test(`framing: absolute-form target http://${h}/ outside the grammar -> 400`, async (ctx) => {
     await refused(ctx, `GET http://${h}/detail/1 HTTP/1.1\r\nHost: a\r\n\r\n`);
   });
 }
 
-test('hard2: valid hosts (reg-name, IPv4, [IPv6], IPvFuture, port, pct-encoded) forwarded verbatim', async (ctx) => {
+test('framing: valid hosts (reg-name, IPv4, [IPv6], IPvFuture, port, pct-encoded) forwarded verbatim', async (ctx) => {
   const up = await ctx.upstream(echoBody);
   const p = await ctx.proxy(baseConfig(up.port));
   const good = ['example.com', 'example.com:8080', 'example.com:', '127.0.0.1:80', '[::1]:8080', '[2001:db8::7]',
@@ -436,7 +436,7 @@ function memPathsConfig(upPort, fm, extra = {}) {
 
 const targets = (up) => up.requests.map((q) => `${q.method} ${q.target}`);
 
-test('hard2: dot segments, %2e and backslashes in the path -> 400, never forwarded (reserved paths, csr routes)', async (ctx) => {
+test('framing: dot segments, %2e and backslashes in the path -> 400, never forwarded (reserved paths, csr routes)', async (ctx) => {
   const up = await ctx.upstream();
   const fm = await startFakeMemory(ctx);
   const p = await ctx.proxy(memPathsConfig(up.port, fm));
@@ -496,7 +496,7 @@ test('framing: HTTP/1.0 client never receives chunked encoding', async (ctx) => 
 });
 
 for (const conn of ['keep-alive, close', 'close, keep-alive', 'Keep-Alive,CLOSE']) {
-  test(`hard2: HTTP/1.0 Connection: ${conn} -> response, then closed`, async (ctx) => {
+  test(`framing: HTTP/1.0 Connection: ${conn} -> response, then closed`, async (ctx) => {
     const up = await ctx.upstream(echoBody);
     const p = await ctx.proxy(baseConfig(up.port));
     const c = await ctx.client(p.port);
@@ -524,7 +524,7 @@ test('framing: Expect: 100-continue -> 100 Continue before the body, then the re
   check(!c.isClosed, 'connection closed after 100-continue exchange');
 });
 
-test('edge: Expect: 100-continue with Content-Length 0 -> response without waiting', async (ctx) => {
+test('framing: Expect: 100-continue with Content-Length 0 -> response without waiting', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port));
   const c = await ctx.client(p.port);
@@ -535,7 +535,7 @@ test('edge: Expect: 100-continue with Content-Length 0 -> response without waiti
 
 // --- input split and pipelined; the exact answers ------------------------------
 
-test('robust: request delivered one byte at a time', async (ctx) => {
+test('framing: request delivered one byte at a time', async (ctx) => {
   const up = await ctx.upstream((req, res) => res.send(200, [], `${req.method} ${req.target} ${req.body.toString()} ${hdr(req, 'x-a')}`));
   const p = await ctx.proxy(baseConfig(up.port));
   const c = await ctx.client(p.port);
@@ -546,7 +546,7 @@ test('robust: request delivered one byte at a time', async (ctx) => {
   eq(r.body.toString(), 'POST /detail/frag?q=1 abcdefg split value', 'what the upstream got');
 });
 
-test('robust: pipelined requests before a malformed one are answered, then 400 and close', async (ctx) => {
+test('framing: pipelined requests before a malformed one are answered, then 400 and close', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port));
   const c = await ctx.client(p.port);
@@ -561,7 +561,7 @@ test('robust: pipelined requests before a malformed one are answered, then 400 a
 // The exact answer where the cases above and t_limits accept a range (their
 // cases hold for any RFC-conforming proxy; these pin what leakproxy does, as
 // docs/hardening.md states it).
-test('hard: exact answers: unknown/odd transfer codings 400, HTTP/2.0 505, CONNECT 400, HTTP/1.0 + TE 400, chunked over the limit 413', async (ctx) => {
+test('framing: exact answers: unknown/odd transfer codings 400, HTTP/2.0 505, CONNECT 400, HTTP/1.0 + TE 400, chunked over the limit 413', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port, { limits: { max_body_bytes: 1000 } }));
   const cases = [

@@ -80,7 +80,7 @@ test('framing: upstream response with two different Content-Length -> 502, disca
   await badResponseCase(ctx, (res) => res.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello!!'), { expect: '502' });
 });
 
-test('hard2: upstream response with an empty Transfer-Encoding -> 502, discarded', async (ctx) => {
+test('framing: upstream response with an empty Transfer-Encoding -> 502, discarded', async (ctx) => {
   await badResponse(ctx, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\nhello');
 });
 
@@ -94,11 +94,11 @@ test('framing: upstream response with chunk data missing CRLF -> 502 or closed, 
 
 const MB_WS = ' '.repeat(1 << 20);
 
-test('hard2: upstream chunk-size line with 1 MB of whitespace -> 502 or closed, discarded', async (ctx) => {
+test('framing: upstream chunk-size line with 1 MB of whitespace -> 502 or closed, discarded', async (ctx) => {
   await badResponse(ctx, `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5${MB_WS}\r\nhello\r\n0\r\n\r\n`);
 });
 
-test('hard2: upstream trailer Transfer-Encoding or Content-Length -> 502 or closed, discarded', async (ctx) => {
+test('framing: upstream trailer Transfer-Encoding or Content-Length -> 502 or closed, discarded', async (ctx) => {
   await badResponse(ctx, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nTransfer-Encoding: chunked\r\n\r\n');
   await badResponse(ctx, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nContent-Length: 99\r\n\r\n');
 });
@@ -158,7 +158,7 @@ test('framing: upstream response with obs-fold header -> 502 or folded to one li
   await assertStillServes(p, '/detail/next');
 });
 
-test('hard2: upstream HTTP/1.0 Connection: keep-alive, close -> that upstream connection not reused', async (ctx) => {
+test('framing: upstream HTTP/1.0 Connection: keep-alive, close -> that upstream connection not reused', async (ctx) => {
   const up = await ctx.upstream((req, res) => res.write(`HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 2\r\n\r\nok`));
   const p = await ctx.proxy(baseConfig(up.port));
   for (let i = 0; i < 2; i++) eq((await get(p.port, `/detail/${i}`)).status, 200, `status ${i}`);
@@ -168,7 +168,7 @@ test('hard2: upstream HTTP/1.0 Connection: keep-alive, close -> that upstream co
 
 // --- bodiless responses --------------------------------------------------------
 
-test('proxy: HEAD response has no body, connection stays usable', async (ctx) => {
+test('framing: HEAD response has no body, connection stays usable', async (ctx) => {
   const up = await ctx.upstream((req, res) => {
     if (req.method === 'HEAD') res.write('HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nContent-Type: text/html\r\n\r\n');
     else res.send(200, [], 'after-head');
@@ -186,7 +186,7 @@ test('proxy: HEAD response has no body, connection stays usable', async (ctx) =>
   eq(up.requests[0].method, 'HEAD', 'method at upstream');
 });
 
-test('edge: HEAD answered with Transfer-Encoding: chunked has no body', async (ctx) => {
+test('framing: HEAD answered with Transfer-Encoding: chunked has no body', async (ctx) => {
   const up = await ctx.upstream((req, res) => {
     if (req.method === 'HEAD') return res.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
     res.send(200, [], 'after');
@@ -201,7 +201,7 @@ test('edge: HEAD answered with Transfer-Encoding: chunked has no body', async (c
 });
 
 for (const status of [204, 304]) {
-  test(`proxy: ${status} response has no body, connection stays usable`, async (ctx) => {
+  test(`framing: ${status} response has no body, connection stays usable`, async (ctx) => {
     const up = await ctx.upstream((req, res) => {
       if (req.target === '/first') res.write(`HTTP/1.1 ${status} X\r\nETag: "e1"\r\n\r\n`);
       else res.send(200, [], 'second');
@@ -222,7 +222,7 @@ for (const status of [204, 304]) {
 
 for (const [status, framing] of [[204, 'Content-Length: 5'], [204, 'Transfer-Encoding: chunked'], [304, 'Content-Length: 1234'],
   [304, 'Transfer-Encoding: chunked']]) {
-  test(`hard2: ${status} with ${framing.split(':')[0]} -> relayed without it, no body, in sync`, async (ctx) => {
+  test(`framing: ${status} with ${framing.split(':')[0]} -> relayed without it, no body, in sync`, async (ctx) => {
     const up = await ctx.upstream((req, res) => {
       if (req.target === '/detail/1') return res.write(`HTTP/1.1 ${status} X\r\n${framing}\r\nETag: "e"\r\n\r\n`);
       res.send(200, [], 'after');
@@ -274,7 +274,7 @@ async function lateBytesUpstream(ctx) {
   return { port: server.address().port, seen };
 }
 
-test('hard2: late bytes after a HEAD or 204 answer never reach another client', async (ctx) => {
+test('framing: late bytes after a HEAD or 204 answer never reach another client', async (ctx) => {
   const up = await lateBytesUpstream(ctx);
   const p = await ctx.proxy(baseConfig(up.port));
   let wrong = 0, n = 0;
@@ -296,7 +296,7 @@ test('hard2: late bytes after a HEAD or 204 answer never reach another client', 
 
 // --- interim responses, odd but valid status lines, split input ----------------
 
-test('robust: 103 Early Hints before the final response', async (ctx) => {
+test('framing: 103 Early Hints before the final response', async (ctx) => {
   const up = await ctx.upstream((req, res) => {
     res.write('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n');
     res.send(200, [['X-Final', '1']], `final ${req.target}`);
@@ -310,14 +310,14 @@ test('robust: 103 Early Hints before the final response', async (ctx) => {
   eq((await c.readResponse(2000)).body.toString(), 'final /detail/2', 'next response');
 });
 
-test('robust: status line without a reason phrase accepted', async (ctx) => {
+test('framing: status line without a reason phrase accepted', async (ctx) => {
   const up = await ctx.upstream((req, res) => res.write('HTTP/1.1 200 \r\nContent-Length: 2\r\n\r\nok'));
   const p = await ctx.proxy(baseConfig(up.port));
   const r = await get(p.port, '/detail/1');
   eq(r.status, 200, 'status'); eq(r.body.toString(), 'ok', 'body');
 });
 
-test('robust: upstream response delivered one byte at a time', async (ctx) => {
+test('framing: upstream response delivered one byte at a time', async (ctx) => {
   const resp = 'HTTP/1.1 200 OK\r\nX-B: b\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n';
   const up = await ctx.upstream(async (req, res) => {
     if (req.target !== '/detail/frag') return res.send(200, [], 'second');

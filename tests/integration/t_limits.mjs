@@ -34,7 +34,7 @@ async function settledRoute(p, name) {
 
 // --- request sizes -------------------------------------------------------------
 
-test('faults: header block over max_header_bytes -> 431', async (ctx) => {
+test('limits: header block over max_header_bytes -> 431', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port, { limits: { max_header_bytes: 4096, max_request_line: 2048 } }));
   const c = await ctx.client(p.port);
@@ -50,7 +50,7 @@ test('faults: header block over max_header_bytes -> 431', async (ctx) => {
   eq(ok.status, 200, 'status of a request under the limit');
 });
 
-test('faults: more headers than max_headers -> 431', async (ctx) => {
+test('limits: more headers than max_headers -> 431', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port, { limits: { max_headers: 20 } }));
   const c = await ctx.client(p.port);
@@ -67,7 +67,7 @@ test('faults: more headers than max_headers -> 431', async (ctx) => {
   eq(ok.status, 200, 'status with 16 headers (under the limit)');
 });
 
-test('faults: request line too long -> 414', async (ctx) => {
+test('limits: request line too long -> 414', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port));
   const c = await ctx.client(p.port);
@@ -79,7 +79,7 @@ test('faults: request line too long -> 414', async (ctx) => {
   await assertStillServes(p);
 });
 
-test('faults: Content-Length over max_body_bytes -> 413', async (ctx) => {
+test('limits: Content-Length over max_body_bytes -> 413', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port, { limits: { max_body_bytes: 1000 } }));
   const c = await ctx.client(p.port);
@@ -92,7 +92,7 @@ test('faults: Content-Length over max_body_bytes -> 413', async (ctx) => {
   eq(ok.status, 200, 'status with a body exactly at the limit');
 });
 
-test('faults: chunked body over max_body_bytes -> 413 or closed, never forwarded whole', async (ctx) => {
+test('limits: chunked body over max_body_bytes -> 413 or closed, never forwarded whole', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port, { limits: { max_body_bytes: 1000 } }));
   const c = await ctx.client(p.port);
@@ -107,7 +107,7 @@ test('faults: chunked body over max_body_bytes -> 413 or closed, never forwarded
   await assertStillServes(p);
 });
 
-test('framing: Expect: 100-continue with an oversized body -> 413', async (ctx) => {
+test('limits: Expect: 100-continue with an oversized body -> 413', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port, { limits: { max_body_bytes: 100 } }));
   const c = await ctx.client(p.port);
@@ -119,7 +119,7 @@ test('framing: Expect: 100-continue with an oversized body -> 413', async (ctx) 
 
 // --- client deadlines and slow clients -----------------------------------------
 
-test('faults: header_ms deadline for the header block -> 408', async (ctx) => {
+test('limits: header_ms deadline for the header block -> 408', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port, { timeouts: { header_ms: 300 } }));
   const c = await ctx.client(p.port);
@@ -135,7 +135,7 @@ test('faults: header_ms deadline for the header block -> 408', async (ctx) => {
   eq(up.heads.length, 0, 'requests at upstream');
 });
 
-test('faults: idle keep-alive client closed after client_idle_ms', async (ctx) => {
+test('limits: idle keep-alive client closed after client_idle_ms', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port, { timeouts: { client_idle_ms: 300 } }));
   const c = await ctx.client(p.port);
@@ -147,7 +147,7 @@ test('faults: idle keep-alive client closed after client_idle_ms', async (ctx) =
   check(ms >= 200, `idle connection closed after only ${ms} ms`);
 });
 
-test('hard: client stalls in the middle of its body -> 408 after client_idle_ms, upstream connection dropped', async (ctx) => {
+test('limits: client stalls in the middle of its body -> 408 after client_idle_ms, upstream connection dropped', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port, { timeouts: { client_idle_ms: 400 } }));
   const c = await ctx.client(p.port);
@@ -165,7 +165,7 @@ test('hard: client stalls in the middle of its body -> 408 after client_idle_ms,
   if (partial) check(up.requests.find((q) => q.target === '/detail/after').conn !== partial.conn, 'the upstream connection with half a body was reused');
 });
 
-test('hard: 1,000 slowloris connections (a byte a second each) delay a normal client by < 5 ms', async (ctx) => {
+test('limits: 1,000 slowloris connections (a byte a second each) delay a normal client by < 5 ms', async (ctx) => {
   const up = await ctx.upstream((req, res) => res.send(200, [], 'ok'));
   const p = await ctx.proxy(baseConfig(up.port, { timeouts: { header_ms: 60000, client_idle_ms: 60000 } }));
   for (let i = 0; i < 5; i++) await timedGet(p.port, '/detail/warm');
@@ -200,7 +200,7 @@ test('hard: 1,000 slowloris connections (a byte a second each) delay a normal cl
 
 // --- connections and descriptors -----------------------------------------------
 
-test('faults: max_connections, excess connections wait or get 503, then service resumes', async (ctx) => {
+test('limits: max_connections, excess connections wait or get 503, then service resumes', async (ctx) => {
   const up = await ctx.upstream();
   const p = await ctx.proxy(baseConfig(up.port, { limits: { max_connections: 4 } }));
   const first = [];
@@ -227,7 +227,7 @@ test('faults: max_connections, excess connections wait or get 503, then service 
   await assertStillServes(p);
 });
 
-test('robust: no fd leak after 300 connections opened and closed in all states', async (ctx) => {
+test('limits: no fd leak after 300 connections opened and closed in all states', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => {
     if (req.target === '/detail/slow') await sleep(100);
     res.send(200, [], 'ok');
@@ -258,7 +258,7 @@ test('robust: no fd leak after 300 connections opened and closed in all states',
   await assertStillServes(p);
 });
 
-test('hard: a flood of 6,000 connection opens/closes in every state leaves no fds and no memory behind', async (ctx) => {
+test('limits: a flood of 6,000 connection opens/closes in every state leaves no fds and no memory behind', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => {
     if (req.target === '/detail/slow') await sleep(50);
     res.send(200, [], 'ok');
@@ -326,7 +326,7 @@ async function openKeepAlive(port, n, target) {
   return { socks, answered, close: () => socks.forEach((s) => s.destroy()) };
 }
 
-test('hard: a low soft descriptor limit is raised to what max_connections needs; 300 clients at once all served', async (ctx) => {
+test('limits: a low soft descriptor limit is raised to what max_connections needs; 300 clients at once all served', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => res.send(200, [], 'ok'));
   const cfg = baseConfig(up.port, { limits: { max_connections: 300 } });
   const p = await ctx.proxy(cfg, { prefix: ['sh', '-c', 'ulimit -Sn 256 && exec "$0" "$@"'] });
@@ -342,7 +342,7 @@ test('hard: a low soft descriptor limit is raised to what max_connections needs;
   eq(metric(m, 'leakproxy_accept_fd_exhausted_total')[0].value, 0, 'leakproxy_accept_fd_exhausted_total');
 });
 
-test('hard: out of descriptors, idle keep-alive connections are closed (oldest first) so new clients are served', async (ctx) => {
+test('limits: out of descriptors, idle keep-alive connections are closed (oldest first) so new clients are served', async (ctx) => {
   // 64 descriptors for the whole proxy, clients that each make one request and then stay
   // connected (keep-alive, idle for client_idle_ms = 60 s): without draining, the 60th or so
   // client would wait in the kernel's backlog for a minute.
@@ -379,7 +379,7 @@ test('hard: out of descriptors, idle keep-alive connections are closed (oldest f
 
 // --- bounded memory ------------------------------------------------------------
 
-test('proxy: slow reader, bounded buffering of a 64 MB response', async (ctx) => {
+test('limits: slow reader, bounded buffering of a 64 MB response', async (ctx) => {
   const size = 64 * 1024 * 1024;
   const up = await ctx.upstream((req, res) => {
     if (req.target === '/x') return res.send(200, [], 'x');
@@ -415,7 +415,7 @@ test('proxy: slow reader, bounded buffering of a 64 MB response', async (ctx) =>
   check(got > size, `client received ${got} bytes of ${size} + head`);
 });
 
-test('hard: 40 clients that never read an 8 MB response -> bounded buffering per connection, all complete later', async (ctx) => {
+test('limits: 40 clients that never read an 8 MB response -> bounded buffering per connection, all complete later', async (ctx) => {
   const size = 8 * 1024 * 1024;
   const block = Buffer.alloc(size, 0x6b);
   const up = await ctx.upstream((req, res) => {
@@ -449,7 +449,7 @@ test('hard: 40 clients that never read an 8 MB response -> bounded buffering per
   check(socks.every((s) => s.got > size), `not every stalled client got its whole response: ${socks.filter((s) => s.got <= size).length} short`);
 }, { timeout: 45000 });
 
-test('edge: client pipelines 64 MB of requests without reading -> bounded memory', async (ctx) => {
+test('limits: client pipelines 64 MB of requests without reading -> bounded memory', async (ctx) => {
   const up = await ctx.upstream((req, res) => res.send(200, [], 'r'.repeat(200)));
   const p = await ctx.proxy(baseConfig(up.port), { env: memEnv() });
   await get(p.port, '/detail/warm');
@@ -483,7 +483,7 @@ test('edge: client pipelines 64 MB of requests without reading -> bounded memory
   await assertStillServes(p);
 });
 
-test('edge: upstream not reading a 64 MB upload -> bounded memory, body intact', async (ctx) => {
+test('limits: upstream not reading a 64 MB upload -> bounded memory, body intact', async (ctx) => {
   const size = 64 * 1024 * 1024;
   let hold = true;
   const up = await ctx.upstream((req, res) => res.send(200, [], `${req.body.length} ${sha256(req.body)}`));
@@ -519,7 +519,7 @@ test('edge: upstream not reading a 64 MB upload -> bounded memory, body intact',
   check(resp.endsWith(`${size} ${hash.digest('hex')}`), `upstream did not get the 64 MB body intact: ${JSON.stringify(resp.slice(-120))}`);
 });
 
-test('hard2: pipelined read-ahead is bounded over all clients (16 MiB), and every pipelined request is answered', async (ctx) => {
+test('limits: pipelined read-ahead is bounded over all clients (16 MiB), and every pipelined request is answered', async (ctx) => {
   // 600 clients each pipeline 128 KiB of requests behind a slow one: without
   // a global budget the proxy reads ~80 KiB ahead per client (~48 MB).
   const up = await ctx.upstream(async (req, res) => {
@@ -550,7 +550,7 @@ test('hard2: pipelined read-ahead is bounded over all clients (16 MiB), and ever
   for (let k = 0; k < 33; k++) eq((await clients[0].readResponse(15000)).status, 200, `pipelined answer ${k}`);
 }, { timeout: 60000 });
 
-test('more: 20,000 distinct paths -> no new routes, memory flat', async (ctx) => {
+test('limits: 20,000 distinct paths -> no new routes, memory flat', async (ctx) => {
   const up = await ctx.upstream((req, res) => res.send(200, [], 'k'));
   const p = await ctx.proxy(baseConfig(up.port), { env: memEnv() });
   const c = await ctx.client(p.port);
@@ -655,4 +655,4 @@ async function hugeResponseCase(ctx, size) {
   eq(s.status['2xx'], 3, 'static.status.2xx');
 }
 
-test('hard: 2 GiB response (Content-Length 2^31) relayed intact, proxy RSS grows < 64 MB', (ctx) => hugeResponseCase(ctx, 2 ** 31), { timeout: 120000 });
+test('limits: 2 GiB response (Content-Length 2^31) relayed intact, proxy RSS grows < 64 MB', (ctx) => hugeResponseCase(ctx, 2 ** 31), { timeout: 120000 });

@@ -47,7 +47,7 @@ async function memory(p) {
 // ---------------------------------------------------------------------------
 // Text from the memory source, cut into a fixed buffer
 
-test('hard2: a memory source error cut in the middle of a UTF-8 character: /api/memory stays JSON, recovers', async (ctx) => {
+test('memclients: a memory source error cut in the middle of a UTF-8 character: /api/memory stays JSON, recovers', async (ctx) => {
   // The source's error message quotes what the endpoint sent (a worker key,
   // a line of Prometheus text) and is cut to a fixed size: jansson refuses
   // a string cut inside a character, and /api/memory answered an empty 200
@@ -85,7 +85,7 @@ test('hard2: a memory source error cut in the middle of a UTF-8 character: /api/
 // ---------------------------------------------------------------------------
 // Hostile figures
 
-test('hard2: memory figures near 2^63 (http, prometheus, header) are refused, naming 1 PiB; proxy keeps reading', async (ctx) => {
+test('memclients: memory figures near 2^63 (http, prometheus, header) are refused, naming 1 PiB; proxy keeps reading', async (ctx) => {
   // Before: accepted as samples; series.c subtracted them as int64 (signed
   // overflow: UBSan aborted the proxy, release builds made rows of nonsense).
   const huge = '9223372036854775807';
@@ -162,7 +162,7 @@ function onRequest(sock, onHead) {
 const HEADER_LINES = Buffer.from(`X-Pad: ${'a'.repeat(90)}\r\n`.repeat(700));   // ~68 KB of header lines
 const BODY_PIECE = Buffer.alloc(1 << 20, 'x');
 
-test('hard2: memory endpoint with endless header lines or an endless body -> read refused at its cap, proxy RSS bounded', async (ctx) => {
+test('memclients: memory endpoint with endless header lines or an endless body -> read refused at its cap, proxy RSS bounded', async (ctx) => {
   // Before: libevent's client buffered the whole head (the red team's 916 MB).
   let mode = 'good';
   const sent = [];
@@ -199,7 +199,7 @@ test('hard2: memory endpoint with endless header lines or an endless body -> rea
   }
 });
 
-test('hard2: a probe replaying a route whose page is 100 MB (or has 100 MB of headers) -> bodies streamed and dropped, proxy RSS bounded', async (ctx) => {
+test('memclients: a probe replaying a route whose page is 100 MB (or has 100 MB of headers) -> bodies streamed and dropped, proxy RSS bounded', async (ctx) => {
   // Before: each replay's body was buffered whole (the red team saw 416 MB
   // for a 100 MB page); a head without end was buffered too.
   let replays = 0;
@@ -240,7 +240,7 @@ test('hard2: a probe replaying a route whose page is 100 MB (or has 100 MB of he
   eq((await get(p.port, '/page/9')).status, 200, 'proxying after the probe');
 });
 
-test('hard2: the guard webhook answering 100 MB of headers or of body -> dropped, proxy RSS bounded, retried', async (ctx) => {
+test('memclients: the guard webhook answering 100 MB of headers or of body -> dropped, proxy RSS bounded, retried', async (ctx) => {
   let posts = 0;
   const sent = [];
   const port = await rawServer(ctx, (sock) => onRequest(sock, async () => {
@@ -272,7 +272,7 @@ test('hard2: the guard webhook answering 100 MB of headers or of body -> dropped
 // ---------------------------------------------------------------------------
 // Forced GC: quiescing and the duty cap
 
-test('hard2: quiesce_ms with a gc_url that never answers -> requests held at most ~2 x quiesce_ms, never the read timeout', async (ctx) => {
+test('memclients: quiesce_ms with a gc_url that never answers -> requests held at most ~2 x quiesce_ms, never the read timeout', async (ctx) => {
   // Before: the held requests were released only when the forced-GC read
   // ended, i.e. at its 10 s timeout (30 s after a GC that said "gc_ms": 3000).
   let gcHits = 0;
@@ -299,7 +299,7 @@ test('hard2: quiesce_ms with a gc_url that never answers -> requests held at mos
   check(worst < 400, `a request took ${worst} ms while the forced-GC read hung (quiesce_ms 50)`);
 });
 
-test('hard2: a memory source claiming a GC pause of an hour cannot stop forced GCs (duty cap uses the measured round trip)', async (ctx) => {
+test('memclients: a memory source claiming a GC pause of an hour cannot stop forced GCs (duty cap uses the measured round trip)', async (ctx) => {
   // Before: "gc_ms": 3600000 made the next forced GC wait 3600 s / max_gc_duty.
   let gcHits = 0;
   const ep = await startHttp(ctx, (req, res) => {
@@ -321,7 +321,7 @@ test('hard2: a memory source claiming a GC pause of an hour cannot stop forced G
 
 // --- probes replay what was forwarded ------------------------------------------
 
-test('hard2: a probe replays requests as forwarded: no control header, no Connection-named header, no refused request', async (ctx) => {
+test('memclients: a probe replays requests as forwarded: no control header, no Connection-named header, no refused request', async (ctx) => {
   const up = await ctx.upstream();
   const fm = await startFakeMemory(ctx);
   const p = await ctx.proxy({

@@ -97,7 +97,7 @@ test('process: SIGHUP changes limits for new requests', async (ctx) => {
   eq(st, 431, 'status of a 3 KB header after reloading max_header_bytes 1024');
 });
 
-test('more: SIGHUP to a new upstream moves all traffic, old pool dropped', async (ctx) => {
+test('process: SIGHUP to a new upstream moves all traffic, old pool dropped', async (ctx) => {
   const A = await ctx.upstream((req, res) => res.send(200, [], 'A'));
   const B = await ctx.upstream((req, res) => res.send(200, [], 'B'));
   const cfg = baseConfig(A.port);
@@ -120,7 +120,7 @@ test('more: SIGHUP to a new upstream moves all traffic, old pool dropped', async
   eq(A.requests.length, before, 'requests still sent to the old upstream after reload');
 });
 
-test('more: per-route counts survive a reload for routes that stay', async (ctx) => {
+test('process: per-route counts survive a reload for routes that stay', async (ctx) => {
   const up = await ctx.upstream();
   const cfg = baseConfig(up.port);
   const p = await ctx.proxy(cfg);
@@ -172,7 +172,7 @@ async function drainCase(ctx, sig) {
 test('process: SIGTERM drains the in-flight request, refuses new ones, exits 0', (ctx) => drainCase(ctx, 'SIGTERM'));
 test('process: SIGINT drains the in-flight request and exits 0', (ctx) => drainCase(ctx, 'SIGINT'));
 
-test('hard: drain_ms bounds a SIGTERM: a request the upstream never answers is cut at drain_ms, exit 0', async (ctx) => {
+test('process: drain_ms bounds a SIGTERM: a request the upstream never answers is cut at drain_ms, exit 0', async (ctx) => {
   const up = await ctx.upstream((req, res) => { if (req.target !== '/detail/hang') res.send(200, [], 'ok'); });
   const p = await ctx.proxy(baseConfig(up.port, { timeouts: { drain_ms: 500 } }));
   const c = await ctx.client(p.port);
