@@ -2,7 +2,8 @@
  * restores and refusals, mode changes by hand, bisect and probe, worker
  * restarts, reloads. A fixed ring (the newest EVENTS_MAX), served newest
  * first by GET /api/events, written as JSON lines to "event_log" when set,
- * counted in /metrics, and handed to the guard's webhook (guard.c). No
+ * counted in /metrics, and handed to its subscribers (the guard's webhook:
+ * webhook.h). No
  * allocation in the ring: an event is copied into its slot. */
 #ifndef LEAKPROXY_EVENTS_H
 #define LEAKPROXY_EVENTS_H
@@ -29,7 +30,7 @@ struct event_rec {
     enum event_action action;
     int dry_run;
     int64_t worker;                   /* pid, 0 if none */
-    int metric;                       /* enum attrib_metric, -1 if none */
+    const char *metric;               /* static string (attrib_metric_names), NULL if none */
     uint64_t bytes, threshold;        /* 0 if none */
     unsigned nroutes;                 /* names added (some may not fit in <routes>) */
     int full;                         /* a name did not fit: the list stops there */
@@ -37,8 +38,15 @@ struct event_rec {
     char reason[EVENT_REASON_MAX];
 };
 
+/* A subscriber hears every committed event, after it is logged; it must not
+ * commit events itself (the guard's webhook is one: webhook.h). */
+typedef void events_fn(void *ctx, const struct event_rec *ev);
+#define EVENTS_SUBSCRIBERS_MAX 4
+
 struct events {
     struct event_rec ring[EVENTS_MAX];
+    struct { events_fn *fn; void *ctx; } sub[EVENTS_SUBSCRIBERS_MAX];
+    unsigned nsub;
     uint64_t next_id;                 /* id of the next event (starts at 1) */
     uint64_t count[EV_NTYPES];
     FILE *log;                        /* "event_log", NULL when off */
@@ -50,6 +58,11 @@ void events_init(struct events *e);
 /* (Re)opens the event log at <path> (NULL: off, "-": stdout). 0 or -1. */
 int events_open_log(struct events *e, const char *path);
 void events_close(struct events *e);
+
+/* Adds <fn>(<ctx>, event) to what events_commit() calls: 0, or -1 when
+ * EVENTS_SUBSCRIBERS_MAX are there. Removing one that is not there is a no-op. */
+int events_subscribe(struct events *e, events_fn *fn, void *ctx);
+void events_unsubscribe(struct events *e, events_fn *fn, void *ctx);
 
 /* Starts an event (time, id, type, source filled, the rest zero) and returns
  * it for the caller to fill; events_commit() logs it and hands it on. */

@@ -21,7 +21,8 @@
  * It recovers after hold_seconds below the low threshold and then, with
  * "restore": "on_recovery", renders its routes again one at a time. It never
  * changes a mode set by hand and never touches never_csr routes. Every
- * decision is an event (events.h), posted to the webhook when one is set. */
+ * decision is an event (events.h), posted by its webhook (webhook.h) when one
+ * is set. */
 #ifndef LEAKPROXY_GUARD_H
 #define LEAKPROXY_GUARD_H
 
@@ -38,9 +39,6 @@
 #define GUARD_GROWTH_SHARE   0.3      /* ... or slower than this share of the growth at the start */
 #define GUARD_RISE_SHARE     0.05     /* a step whose troughs rise by this share of high is
                                        * "growing" at once, however short the watch so far */
-#define GUARD_WEBHOOK_QUEUE  64       /* pending webhook posts; the oldest goes first */
-#define GUARD_WEBHOOK_TRIES  5        /* attempts per post: 1, 2, 4, 8 s apart */
-#define GUARD_WEBHOOK_HEAD_MAX 16384  /* the answer's head; its body is never kept (only the status counts) */
 
 struct app;
 struct event_rec;
@@ -52,9 +50,6 @@ struct json_t;
  * reloads. 0 or -1. */
 int guard_start(struct app *app);
 void guard_free(struct app *app);
-/* events.c: an event was committed (queued for the webhook if it is the
- * guard's). */
-void guard_event(struct app *app, const struct event_rec *ev);
 /* Runs one check now (tests). */
 void guard_check(struct app *app);
 /* State for /api/status (new reference). */

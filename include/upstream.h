@@ -1,8 +1,8 @@
 /* upstream.h -- connections to the SSR server: connect, keep-alive pool,
  * idle expiry.
  *
- * An upconn is either attached to a client (carrying one exchange, driven by
- * proxy.c through the callbacks below) or idle in the app's pool, where a
+ * An upconn is either attached to an owner (carrying one exchange: the
+ * owner's upstream_ops hear its socket's events) or idle in the app's pool, where a
  * read event watches for the server closing it and a timer closes it after
  * timeouts.upstream_idle_ms (below Node's default keepAliveTimeout of 5 s, so
  * the proxy, not the server, normally closes idle connections). A connection
@@ -17,12 +17,22 @@
 #include "http1.h"
 
 struct app;
-struct client;
 struct evbuffer;
+
+/* What an attached connection reports to its owner (proxy.c's client):
+ * the connect completed, the response can be read, the request can be
+ * written, or it failed (<timeout>: the timer of upstream_timer fired). */
+struct upstream_ops {
+    void (*connected)(void *owner);
+    void (*readable)(void *owner);
+    void (*writable)(void *owner);
+    void (*error)(void *owner, int err, int timeout);
+};
 
 struct upconn {
     struct app *app;
-    struct client *client;           /* NULL while idle */
+    const struct upstream_ops *ops;  /* NULL while idle */
+    void *owner;
     struct upconn *next, *prev;      /* pool list while idle */
     int fd;
     int connecting;
@@ -38,13 +48,18 @@ struct upconn {
  * <*reused> says which. NULL if a socket cannot even be created or the
  * connect fails at once (then errno is set). */
 struct upconn *upstream_get(struct app *app, unsigned target, int fresh, int *reused);
+/* Attaches <u> to <owner>: from now its events go to <ops>. */
+void upstream_attach(struct upconn *u, const struct upstream_ops *ops, void *owner);
+/* Detaches <u> from its owner (before upstream_close, so that nothing more
+ * reaches the owner). upstream_put detaches by itself. */
+void upstream_detach(struct upconn *u);
 /* Returns <u> to the pool, or closes it when the pool is full. */
 void upstream_put(struct upconn *u);
 /* Closes <u> and frees it. */
 void upstream_close(struct upconn *u);
 /* Writes what <u->out> holds; the rest goes out when the socket is ready.
- * Returns -1 if the write failed: proxy_upstream_error() has run and <u> may
- * be gone. */
+ * Returns -1 if the write failed: the owner's error callback has run and
+ * <u> may be gone. */
 int upstream_flush(struct upconn *u);
 /* Starts / stops reading (backpressure from a slow client). */
 void upstream_read_enable(struct upconn *u, int on);
@@ -55,12 +70,6 @@ void upstream_timer(struct upconn *u, const struct timeval *tv);
 void upstream_pool_clear(struct app *app);
 
 /* Reads up to one chunk from <fd> into <b>: >0 bytes, 0 EOF, -1 error
- * (errno; EAGAIN means nothing to read). Shared with proxy.c. */
-long io_read(struct evbuffer *b, int fd);
-
-/* Implemented by proxy.c: events on an attached upconn. */
-void proxy_upstream_connected(struct client *c);
-void proxy_upstream_readable(struct client *c);
-void proxy_upstream_writable(struct client *c);
-void proxy_upstream_error(struct client *c, int err, int timeout);
+ * (errno; EAGAIN means nothing to read). Shared with proxy.c's client side. */
+long upstream_io_read(struct evbuffer *b, int fd);
 #endif

@@ -1,8 +1,6 @@
 /* events.c -- the decision log, see events.h. */
 #include "events.h"
 #include "app.h"
-#include "attrib.h"
-#include "guard.h"
 #include "log.h"
 
 #include <jansson.h>
@@ -51,7 +49,6 @@ struct event_rec *events_begin(struct app *app, enum event_type t, const char *s
     ev->time_ms = app_wall_ms(app);
     ev->type = t;
     ev->source = source;
-    ev->metric = -1;
     return ev;
 }
 
@@ -88,7 +85,27 @@ void events_commit(struct app *app, struct event_rec *ev)
             json_decref(j);
         }
     }
-    guard_event(app, ev);
+    for (unsigned i = 0; i < e->nsub; i++)
+        e->sub[i].fn(e->sub[i].ctx, ev);
+}
+
+int events_subscribe(struct events *e, events_fn *fn, void *ctx)
+{
+    if (e->nsub == EVENTS_SUBSCRIBERS_MAX)
+        return -1;
+    e->sub[e->nsub].fn = fn;
+    e->sub[e->nsub++].ctx = ctx;
+    return 0;
+}
+
+void events_unsubscribe(struct events *e, events_fn *fn, void *ctx)
+{
+    for (unsigned i = 0; i < e->nsub; i++)
+        if (e->sub[i].fn == fn && e->sub[i].ctx == ctx) {
+            memmove(&e->sub[i], &e->sub[i + 1], (e->nsub - i - 1) * sizeof e->sub[0]);
+            e->nsub--;
+            return;
+        }
 }
 
 const struct event_rec *events_newest(const struct events *e, unsigned i)
@@ -114,8 +131,8 @@ json_t *event_json(const struct event_rec *ev)
         json_object_set_new(j, "dry_run", json_true());
     if (ev->worker)
         json_object_set_new(j, "worker", json_integer((json_int_t)ev->worker));
-    if (ev->metric >= 0 && ev->metric < ATTRIB_NMETRIC)
-        json_object_set_new(j, "metric", json_string(attrib_metric_names[ev->metric]));
+    if (ev->metric)
+        json_object_set_new(j, "metric", json_string(ev->metric));
     if (ev->bytes)
         json_object_set_new(j, "bytes", json_integer((json_int_t)ev->bytes));
     if (ev->threshold)

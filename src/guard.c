@@ -50,6 +50,7 @@
 #include "route.h"
 #include "series.h"
 #include "stats.h"
+#include "webhook.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -120,14 +121,7 @@ struct guard {
     unsigned ndry;
     /* counters */
     uint64_t trips, refusals[R_N];
-    /* webhook */
-    struct evhttp_connection *conn;
-    char url[512];                    /* the URL conn was made for */
-    char *queue[GUARD_WEBHOOK_QUEUE];
-    unsigned qhead, qn, attempt;
-    int inflight;
-    struct event *kick;
-    uint64_t wh_ok, wh_failed, wh_dropped;
+    struct webhook *webhook;          /* webhook.c: posts our events */
 };
 
 /* ---- the pure parts: troughs and narrowing (no app, unit-tested) ---------- */
@@ -678,7 +672,7 @@ static struct event_rec *guard_event_begin(struct guard *g, enum event_type t)
     struct event_rec *ev = events_begin(g->app, t, "guard");
     ev->dry_run = g->app->cfg->guard.dry_run;
     ev->worker = g->worker;
-    ev->metric = g->app->cfg->guard.metric;
+    ev->metric = attrib_metric_names[g->app->cfg->guard.metric];
     ev->bytes = g->value > 0 ? (uint64_t)g->value : 0;
     ev->threshold = g->high > 0 ? (uint64_t)g->high : 0;
     return ev;
@@ -1393,181 +1387,6 @@ static void guard_tick(evutil_socket_t fd, short what, void *arg)
     guard_check(arg);
 }
 
-/* ---- webhook ------------------------------------------------------------- */
-
-static void wh_send(struct guard *g);
-
-static void wh_done(struct evhttp_request *req, void *arg)
-{
-    struct guard *g = arg;
-    int code = req ? evhttp_request_get_response_code(req) : 0;
-
-    g->inflight = 0;
-    if (code >= 200 && code < 300) {
-        g->wh_ok++;
-        free(g->queue[g->qhead]);
-        g->qhead = (g->qhead + 1) % GUARD_WEBHOOK_QUEUE;
-        g->qn--;
-        g->attempt = 0;
-        struct timeval now = { 0, 0 };
-        evtimer_add(g->kick, &now);
-        return;
-    }
-    if (++g->attempt >= GUARD_WEBHOOK_TRIES) {
-        log_at(LOG_WARN, "guard webhook %s: giving up on an event after %d tries (last: %s)",
-               g->url, GUARD_WEBHOOK_TRIES, code ? "an HTTP error status" : "no response");
-        g->wh_failed++;
-        free(g->queue[g->qhead]);
-        g->qhead = (g->qhead + 1) % GUARD_WEBHOOK_QUEUE;
-        g->qn--;
-        g->attempt = 0;
-    }
-    struct timeval tv = { g->attempt ? 1 << (g->attempt - 1) : 0, 0 };   /* 1, 2, 4, 8 s */
-    evtimer_add(g->kick, &tv);
-}
-
-/* The webhook's answer: only its status counts, the body is dropped as it
- * arrives (libevent drains it after this call), never buffered. */
-static void wh_body(struct evhttp_request *req, void *arg)
-{
-    (void)req;
-    (void)arg;
-}
-
-static void wh_kick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    wh_send(arg);
-}
-
-static void wh_send(struct guard *g)
-{
-    struct app *app = g->app;
-    const char *url = app->cfg->guard.webhook;
-
-    if (g->inflight || g->qn == 0)
-        return;
-    if (url == NULL || strcmp(url, g->url) != 0) {   /* changed by a reload */
-        if (g->conn)
-            evhttp_connection_free(g->conn);
-        g->conn = NULL;
-        g->url[0] = '\0';
-        if (url == NULL) {
-            while (g->qn) {
-                free(g->queue[g->qhead]);
-                g->qhead = (g->qhead + 1) % GUARD_WEBHOOK_QUEUE;
-                g->qn--;
-            }
-            return;
-        }
-    }
-    struct evhttp_uri *u = evhttp_uri_parse(url);
-    if (u == NULL || evhttp_uri_get_host(u) == NULL) {
-        if (u)
-            evhttp_uri_free(u);
-        return;
-    }
-    const char *host = evhttp_uri_get_host(u), *path = evhttp_uri_get_path(u);
-    int port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : 80;
-    if (g->conn == NULL) {
-        g->conn = evhttp_connection_base_new(app->base, NULL, host, (unsigned short)port);
-        if (g->conn == NULL) {
-            evhttp_uri_free(u);
-            return;
-        }
-        evhttp_connection_set_timeout(g->conn, 5);
-        evhttp_connection_set_max_headers_size(g->conn, GUARD_WEBHOOK_HEAD_MAX);
-        snprintf(g->url, sizeof g->url, "%s", url);
-    }
-    struct evhttp_request *req = evhttp_request_new(wh_done, g);
-    if (req == NULL) {
-        evhttp_uri_free(u);
-        return;
-    }
-    evhttp_request_set_chunked_cb(req, wh_body);
-    char hostport[300], target[1024];
-    snprintf(hostport, sizeof hostport, "%s:%d", host, port);
-    const char *q = evhttp_uri_get_query(u);
-    snprintf(target, sizeof target, "%s%s%s", path && *path ? path : "/", q ? "?" : "", q ? q : "");
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Host", hostport);
-    evhttp_add_header(h, "Content-Type", "application/json");
-    evhttp_add_header(h, "User-Agent", "leakproxy-guard");
-    const char *body = g->queue[g->qhead];
-    evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
-    evhttp_uri_free(u);
-    if (evhttp_make_request(g->conn, req, EVHTTP_REQ_POST, target) == 0)
-        g->inflight = 1;              /* on failure evhttp freed req: retried by the kick */
-    else {
-        struct timeval tv = { 1, 0 };
-        evtimer_add(g->kick, &tv);
-    }
-}
-
-static void rfc3339(char *buf, size_t len, uint64_t ms)
-{
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-void guard_event(struct app *app, const struct event_rec *ev)
-{
-    struct guard *g = app->guard;
-
-    if (g == NULL || app->cfg->guard.webhook == NULL || ev->source == NULL ||
-        strcmp(ev->source, "guard") != 0)
-        return;
-    json_t *e = event_json(ev), *body;
-    if (e == NULL)
-        return;
-    char text[600];
-    snprintf(text, sizeof text, "leakproxy guard %s%s: %s", event_type_names[ev->type],
-             ev->dry_run ? " (dry run)" : "", ev->reason);
-    if (app->cfg->guard.webhook_alertmanager) {
-        /* Alertmanager's POST /api/v2/alerts: a list of alerts */
-        char start[32], end[32], routes[EVENT_ROUTES_MAX];
-        rfc3339(start, sizeof start, ev->time_ms);
-        rfc3339(end, sizeof end, ev->time_ms + 3600000);
-        snprintf(routes, sizeof routes, "%s", ev->routes);
-        for (char *p = routes; *p; p++)
-            if (*p == '\n')
-                *p = ',';
-        body = json_pack("[{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s},s:s,s:s}]",
-                         "labels", "alertname", "LeakproxyGuard", "type", event_type_names[ev->type],
-                         "routes", routes, "severity", ev->type == EV_TRIP || ev->type == EV_SWITCH
-                                                       ? "critical" : "warning",
-                         "annotations", "summary", text, "description", ev->reason,
-                         "startsAt", start, "endsAt", end);
-        json_decref(e);
-    } else {
-        body = json_pack("{s:s,s:o}", "text", text, "event", e);
-    }
-    char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (s == NULL)
-        return;
-    if (g->qn == GUARD_WEBHOOK_QUEUE) {      /* full: the oldest waiting one goes */
-        unsigned drop = g->inflight ? (g->qhead + 1) % GUARD_WEBHOOK_QUEUE : g->qhead;
-        free(g->queue[drop]);
-        if (drop == g->qhead) {
-            g->qhead = (g->qhead + 1) % GUARD_WEBHOOK_QUEUE;
-        } else {                      /* close the gap after the one in flight */
-            for (unsigned i = 1; i + 1 < g->qn; i++)
-                g->queue[(g->qhead + i) % GUARD_WEBHOOK_QUEUE] = g->queue[(g->qhead + i + 1) % GUARD_WEBHOOK_QUEUE];
-        }
-        g->qn--;
-        g->wh_dropped++;
-    }
-    g->queue[(g->qhead + g->qn++) % GUARD_WEBHOOK_QUEUE] = s;
-    if (!g->inflight && g->attempt == 0) {
-        struct timeval now = { 0, 0 };
-        evtimer_add(g->kick, &now);   /* never from inside the caller's stack */
-    }
-}
-
 /* ---- life cycle, API ----------------------------------------------------- */
 
 int guard_start(struct app *app)
@@ -1586,13 +1405,12 @@ int guard_start(struct app *app)
         g->app = app;
         g->buf = malloc(SERIES_RAW * sizeof *g->buf);
         g->timer = event_new(app->base, -1, EV_PERSIST, guard_tick, app);
-        g->kick = evtimer_new(app->base, wh_kick, g);
-        if (g->timer == NULL || g->kick == NULL || g->buf == NULL) {
+        g->webhook = webhook_new(app);
+        if (g->timer == NULL || g->webhook == NULL || g->buf == NULL) {
             free(g->buf);
             if (g->timer)
                 event_free(g->timer);
-            if (g->kick)
-                event_free(g->kick);
+            webhook_free(g->webhook);
             free(g);
             return -1;
         }
@@ -1618,15 +1436,8 @@ void guard_free(struct app *app)
 
     if (g == NULL)
         return;
-    if (g->conn)
-        evhttp_connection_free(g->conn);
     event_free(g->timer);
-    event_free(g->kick);
-    while (g->qn) {
-        free(g->queue[g->qhead]);
-        g->qhead = (g->qhead + 1) % GUARD_WEBHOOK_QUEUE;
-        g->qn--;
-    }
+    webhook_free(g->webhook);
     free(g->dry);
     guard_narrow_fini(&g->nw);
     free(g->nw_cand);
@@ -1689,10 +1500,13 @@ json_t *guard_json(const struct app *app)
                             "steps", (int)g->nw.steps, "csr", off, "rendering", inn, "guilty", gu,
                             "settling", g->settling));
     }
-    if (gc->webhook)
+    if (gc->webhook) {
+        struct webhook_stats ws;
+        webhook_get_stats(g->webhook, &ws);
         json_object_set_new(j, "webhook", json_pack("{s:s,s:I,s:I,s:I,s:i}", "url", gc->webhook,
-                            "delivered", (json_int_t)g->wh_ok, "failed", (json_int_t)g->wh_failed,
-                            "dropped", (json_int_t)g->wh_dropped, "queued", (int)g->qn));
+                            "delivered", (json_int_t)ws.delivered, "failed", (json_int_t)ws.failed,
+                            "dropped", (json_int_t)ws.dropped, "queued", (int)ws.queued));
+    }
     return j;
 }
 
@@ -1740,10 +1554,13 @@ void guard_metrics(const struct app *app, struct evbuffer *o)
     for (int r = 0; r < R_N; r++)
         evbuffer_add_printf(o, "leakproxy_guard_refusals_total{reason=\"%s\"} %llu\n", refusal_names[r],
                             (unsigned long long)g->refusals[r]);
-    if (app->cfg->guard.webhook)
+    if (app->cfg->guard.webhook) {
+        struct webhook_stats ws;
+        webhook_get_stats(g->webhook, &ws);
         evbuffer_add_printf(o, "# HELP leakproxy_webhook_deliveries_total Guard webhook posts, by result.\n"
                                "# TYPE leakproxy_webhook_deliveries_total counter\n"
                                "leakproxy_webhook_deliveries_total{result=\"ok\"} %llu\n"
                                "leakproxy_webhook_deliveries_total{result=\"failed\"} %llu\n",
-                            (unsigned long long)g->wh_ok, (unsigned long long)g->wh_failed);
+                            (unsigned long long)ws.delivered, (unsigned long long)ws.failed);
+    }
 }

@@ -186,7 +186,7 @@ static void client_kill(struct client *c)
             gate_finished(c->app->gate, c->slot, 0);
     }
     if (c->up) {
-        c->up->client = NULL;
+        upstream_detach(c->up);
         upstream_close(c->up);
         c->up = NULL;
     }
@@ -286,7 +286,7 @@ static void respond_error(struct client *c, int status, int close_after,
     if (close_after || c->state == C_BODY)
         c->keepalive = 0;             /* the rest of the body is unread */
     if (c->up) {
-        c->up->client = NULL;
+        upstream_detach(c->up);
         upstream_close(c->up);
         c->up = NULL;
     }
@@ -386,7 +386,7 @@ static void exchange_finish(struct client *c)
             u->requests++;
             upstream_put(u);
         } else {
-            u->client = NULL;
+            upstream_detach(u);
             upstream_close(u);
         }
     }
@@ -525,6 +525,18 @@ static void serialize_request(struct client *c, const char *p, struct evbuffer *
         evbuffer_add(o, "\r\n", 2);
 }
 
+/* upstream.c reports an attached connection's events here. */
+static void upstream_error_cb(void *arg, int err, int timeout);
+static void upstream_connected_cb(void *arg);
+static void upstream_writable_cb(void *arg);
+static void upstream_readable_cb(void *arg);
+static const struct upstream_ops client_upstream_ops = {
+    .connected = upstream_connected_cb,
+    .readable = upstream_readable_cb,
+    .writable = upstream_writable_cb,
+    .error = upstream_error_cb,
+};
+
 /* Sends the parsed request (head at <p>) to an upstream connection. */
 static void dispatch(struct client *c, const char *p)
 {
@@ -547,7 +559,7 @@ static void dispatch(struct client *c, const char *p)
         respond_error(c, 502, c->req_mode != B_NONE, "upstream_connect");
         return;
     }
-    u->client = c;
+    upstream_attach(u, &client_upstream_ops, c);
     c->up = u;
     c->up_eof = c->up_paused = c->up_got_bytes = 0;
     c->uscan = 0;
@@ -821,7 +833,7 @@ static void exchange_fail(struct client *c, enum stats_err kind, int status)
         c->safe_method &&
         (kind == STATS_ERR_RESET || kind == STATS_ERR_CONNECT) && c->head_pending) {
         c->up = NULL;
-        u->client = NULL;
+        upstream_detach(u);
         upstream_close(u);
         c->retried = 1;
         const char *p = (const char *)evbuffer_pullup(c->in, c->head_pending);
@@ -864,8 +876,9 @@ static void exchange_fail(struct client *c, enum stats_err kind, int status)
     respond_error(c, status, c->state == C_BODY, stats_err_names[kind]);
 }
 
-void proxy_upstream_error(struct client *c, int err, int timeout)
+static void upstream_error_cb(void *arg, int err, int timeout)
 {
+    struct client *c = arg;
     (void)err;
     if (c->up->connecting)
         exchange_fail(c, STATS_ERR_CONNECT, 502);
@@ -875,16 +888,18 @@ void proxy_upstream_error(struct client *c, int err, int timeout)
         exchange_fail(c, STATS_ERR_RESET, 502);
 }
 
-void proxy_upstream_connected(struct client *c)
+static void upstream_connected_cb(void *arg)
 {
+    struct client *c = arg;
     struct upconn *u = c->up;
     upstream_read_enable(u, 1);
     upstream_timer(u, &c->app->tv_response);
     upstream_flush(u);
 }
 
-void proxy_upstream_writable(struct client *c)
+static void upstream_writable_cb(void *arg)
 {
+    struct client *c = arg;
     struct upconn *u = c->up;
     if (upstream_flush(u) < 0 || c->dead || c->up != u)
         return;
@@ -894,10 +909,11 @@ void proxy_upstream_writable(struct client *c)
     }
 }
 
-void proxy_upstream_readable(struct client *c)
+static void upstream_readable_cb(void *arg)
 {
+    struct client *c = arg;
     struct upconn *u = c->up;
-    long r = io_read(u->in, u->fd);
+    long r = upstream_io_read(u->in, u->fd);
 
     if (r < 0) {
         if (errno == EAGAIN || errno == EINTR)
@@ -1317,7 +1333,7 @@ static void client_readcb(evutil_socket_t fd, short what, void *arg)
         client_read_enable(c, 0);    /* exchange_finish reads again */
         return;
     }
-    long r = io_read(c->in, fd);
+    long r = upstream_io_read(c->in, fd);
     if (r < 0) {
         if (errno == EAGAIN || errno == EINTR)
             return;

@@ -1,6 +1,6 @@
 /* upstream.c -- the upstream connection pool. See upstream.h.
  *
- * Reads go through io_read(): evbuffer_reserve_space() + readv() of
+ * Reads go through upstream_io_read(): evbuffer_reserve_space() + readv() of
  * IO_READ_SIZE bytes, because libevent 2.1's evbuffer_read() reads at most
  * 4 KB per call plus an ioctl(FIONREAD). */
 #include "upstream.h"
@@ -22,7 +22,7 @@
 
 #define IO_READ_SIZE 16384
 
-long io_read(struct evbuffer *b, int fd)
+long upstream_io_read(struct evbuffer *b, int fd)
 {
     struct evbuffer_iovec v[2];
     struct iovec iov[2];
@@ -68,7 +68,7 @@ void upstream_close(struct upconn *u)
 {
     if (u == NULL)
         return;
-    if (u->client == NULL && (u->prev || u->next || u->app->idle[u->target] == u))
+    if (u->ops == NULL && (u->prev || u->next || u->app->idle[u->target] == u))
         pool_unlink(u);
     event_del(&u->rev);
     event_del(&u->wev);
@@ -109,8 +109,8 @@ int upstream_flush(struct upconn *u)
                 event_add(&u->wev, NULL);
                 return 0;
             }
-            if (u->client)
-                proxy_upstream_error(u->client, errno, 0);
+            if (u->ops)
+                u->ops->error(u->owner, errno, 0);
             return -1;
         }
     }
@@ -123,8 +123,8 @@ static void upstream_readcb(evutil_socket_t fd, short what, void *arg)
     struct upconn *u = arg;
     (void)fd;
     (void)what;
-    if (u->client) {
-        proxy_upstream_readable(u->client);
+    if (u->ops) {
+        u->ops->readable(u->owner);
         return;
     }
     /* idle: the server closed it, or sent bytes nobody asked for */
@@ -145,15 +145,15 @@ static void upstream_writecb(evutil_socket_t fd, short what, void *arg)
             err = errno;
         if (err) {
             event_del(&u->wev);
-            proxy_upstream_error(u->client, err, 0);
+            u->ops->error(u->owner, err, 0);
             return;
         }
         u->connecting = 0;
-        proxy_upstream_connected(u->client);
+        u->ops->connected(u->owner);
         return;
     }
-    if (u->client)
-        proxy_upstream_writable(u->client);
+    if (u->ops)
+        u->ops->writable(u->owner);
     else
         event_del(&u->wev);
 }
@@ -163,8 +163,8 @@ static void upstream_timercb(evutil_socket_t fd, short what, void *arg)
     struct upconn *u = arg;
     (void)fd;
     (void)what;
-    if (u->client)
-        proxy_upstream_error(u->client, ETIMEDOUT, 1);
+    if (u->ops)
+        u->ops->error(u->owner, ETIMEDOUT, 1);
     else
         upstream_close(u);
 }
@@ -237,11 +237,23 @@ struct upconn *upstream_get(struct app *app, unsigned target, int fresh, int *re
     return NULL;
 }
 
+void upstream_attach(struct upconn *u, const struct upstream_ops *ops, void *owner)
+{
+    u->ops = ops;
+    u->owner = owner;
+}
+
+void upstream_detach(struct upconn *u)
+{
+    u->ops = NULL;
+    u->owner = NULL;
+}
+
 void upstream_put(struct upconn *u)
 {
     struct app *app = u->app;
 
-    u->client = NULL;
+    upstream_detach(u);
     event_del(&u->wev);
     if (app->draining || app->nidle >= (unsigned)app->cfg->limits.upstream_idle ||
         evbuffer_get_length(u->in) > 0 || u->gen != app->pool_gen) {

@@ -51,7 +51,7 @@ static void test_routes_bounded_and_json(void **state)
     struct event_rec *ev = events_begin(&app, EV_SWITCH, "guard");
     ev->action = EA_CSR;
     ev->worker = 4123;
-    ev->metric = 0;
+    ev->metric = "heap_used";
     ev->bytes = 1300000000;
     ev->threshold = 1200000000;
     char name[70];
