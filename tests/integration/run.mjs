@@ -4,7 +4,7 @@
 //   node tests/integration/run.mjs [--jobs N] [--lane all|light|serial] [--test-name-pattern RE]... [FILE...]
 //
 // Every t_*.mjs is a node:test file and runs on its own too:
-//   LEAKPROXY_BIN=./leakproxy node --test tests/integration/t_proxy.mjs
+//   LEAKPROXY_BIN=./leakproxy node --test tests/integration/t_forwarding.mjs
 //   node --test --test-name-pattern 'bisect' tests/integration/t_*.mjs
 //
 // This launcher only decides what may run at the same time. The files that

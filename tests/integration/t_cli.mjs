@@ -1,9 +1,12 @@
 // Command line and config validation: --help, --version, --check-config and
-// the "FILE:LINE: key.path: text" error format.
+// the "FILE:LINE: key.path: text" error format, fallback headers refused at
+// load.
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { test, runSync, baseConfig, configText, lineOf, check, eq } from './lib.mjs';
+import {
+  test, baseConfig, configText, lineOf, runSync, check, eq,
+} from './lib.mjs';
 
 const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -135,4 +138,31 @@ test('config: max_header_bytes below the default max_request_line is accepted', 
   const file = writeCfg(ctx, configText(baseConfig(3000, { limits: { max_header_bytes: 4096 } })));
   const r = runSync(['--check-config', '-c', file]);
   eq(r.code, 0, `--check-config exit code (stderr: ${JSON.stringify(r.stderr.slice(0, 300))})`);
+});
+
+// --- the header fallback's control header --------------------------------------
+
+for (const [name, where] of [['Content-Length', 'top'], ['Transfer-Encoding', 'top'], ['connection', 'route'], ['Host', 'top'],
+  ['Upgrade', 'top'], ['TE', 'top'], ['Trailer', 'top'], ['Keep-Alive', 'route'], ['Proxy-Authorization', 'top'], ['X-Forwarded-Host', 'top']]) {
+  test(`config: fallback header ${name} refused at load with file:line`, async (ctx) => {
+    const hv = `${name}: 1`;
+    const cfg = where === 'top'
+      ? baseConfig(1, { fallback: { header: hv } })
+      : baseConfig(1, { routes: [{ name: 'home', match: '/', fallback: { header: hv } }] });
+    const text = configText(cfg);
+    const file = `${ctx.tmp()}/fb.json`;
+    fs.writeFileSync(file, text);
+    const line = lineOf(text, /"header":/);
+    const key = where === 'top' ? 'fallback.header' : 'routes[0].fallback.header';
+    const r = runSync(['--check-config', '-c', file]);
+    eq(r.code, 1, `--check-config exit code (stderr ${JSON.stringify(r.stderr.slice(0, 200))})`);
+    check(r.stderr.includes(`${file}:${line}: ${key}: '${hv}'`), `stderr should start with ${file}:${line}: ${key}: '${hv}': ${JSON.stringify(r.stderr.slice(0, 300))}`);
+  });
+}
+
+test('config: an ordinary fallback header still loads', async (ctx) => {
+  const file = `${ctx.tmp()}/fb.json`;
+  fs.writeFileSync(file, configText(baseConfig(1, { fallback: { header: 'X-SSR-Off: 1' } })));
+  const r = runSync(['--check-config', '-c', file]);
+  eq(r.code, 0, `--check-config exit code (stderr ${JSON.stringify(r.stderr.slice(0, 200))})`);
 });

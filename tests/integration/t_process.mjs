@@ -1,11 +1,12 @@
-// Process behaviour: SIGHUP reload (good and bad), SIGTERM/SIGINT drain,
-// access log lines.
+// Process behaviour: SIGHUP reload (routes, limits, a new upstream, counts
+// kept, requests in flight, an invalid config kept out), SIGTERM/SIGINT
+// drain and its drain_ms bound, access log lines, SIGUSR1 log rotation.
 
 import fs from 'node:fs';
 import path from 'node:path';
-import net from 'node:net';
 import {
-  test, baseConfig, configText, rawRequest, get, getJson, lineOf, check, eq, sleep, routeStats, Client, setMode,
+  test, sleep, Client, rawRequest, get, getJson, baseConfig, configText, lineOf, check, eq, routeStats,
+  setMode,
 } from './lib.mjs';
 
 const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -15,17 +16,24 @@ async function routeNames(adminPort) {
   return json.routes.map((r) => r.name).sort();
 }
 
-test('process: SIGHUP with a new route reloads, keep-alive connection survives', async (ctx) => {
-  const up = await ctx.upstream();
+// --- SIGHUP --------------------------------------------------------------------
+
+test('process: SIGHUP with a new route reloads; a request in flight completes, the keep-alive connection survives', async (ctx) => {
+  const up = await ctx.upstream(async (req, res) => { await sleep(req.target === '/detail/slow' ? 300 : 0); res.send(200, [], `ok ${req.target}`); });
   const cfg = baseConfig(up.port);
   const p = await ctx.proxy(cfg);
   const c = await ctx.client(p.port);
   await c.write(rawRequest('GET', '/about'));
   eq((await c.readResponse()).status, 200, 'status before reload');
   eq((await routeNames(p.adminPort)).join(','), '_other,detail,home,static', 'routes before reload');
+  await c.write(rawRequest('GET', '/detail/slow'));
+  await up.waitRequests(2);
   cfg.routes.push({ name: 'about', match: '/about' });
   p.writeConfig(configText(cfg));
   p.signal('SIGHUP');
+  const slow = await c.readResponse(3000);
+  eq(slow.status, 200, 'status of the request in flight during the reload');
+  eq(slow.body.toString(), 'ok /detail/slow', 'body of the request in flight during the reload');
   const deadline = Date.now() + 3000;
   let names;
   while (Date.now() < deadline) {
@@ -89,6 +97,44 @@ test('process: SIGHUP changes limits for new requests', async (ctx) => {
   eq(st, 431, 'status of a 3 KB header after reloading max_header_bytes 1024');
 });
 
+test('process: SIGHUP to a new upstream moves all traffic, old pool dropped', async (ctx) => {
+  const A = await ctx.upstream((req, res) => res.send(200, [], 'A'));
+  const B = await ctx.upstream((req, res) => res.send(200, [], 'B'));
+  const cfg = baseConfig(A.port);
+  const p = await ctx.proxy(cfg);
+  const c = await ctx.client(p.port);
+  await c.write(rawRequest('GET', '/detail/1'));
+  eq((await c.readResponse()).body.toString(), 'A', 'before reload');
+  eq((await get(p.port, '/detail/2')).body.toString(), 'A', 'before reload (new connection)');
+  p.writeConfig(configText({ ...cfg, upstream: `http://127.0.0.1:${B.port}` }));
+  p.signal('SIGHUP');
+  await p.waitStderr(/reload/i, 3000).catch(() => {});
+  const deadline = Date.now() + 3000;
+  let body = 'A';
+  while (Date.now() < deadline && body !== 'B') { body = (await get(p.port, '/detail/3')).body.toString(); if (body !== 'B') await sleep(50); }
+  eq(body, 'B', 'a new connection after reload goes to the new upstream');
+  const before = A.requests.length;
+  for (let i = 0; i < 5; i++) eq((await get(p.port, `/detail/n${i}`)).body.toString(), 'B', `request ${i} after reload`);
+  await c.write(rawRequest('GET', '/detail/old-conn'));
+  eq((await c.readResponse()).body.toString(), 'B', 'the old keep-alive client connection after reload');
+  eq(A.requests.length, before, 'requests still sent to the old upstream after reload');
+});
+
+test('process: per-route counts survive a reload for routes that stay', async (ctx) => {
+  const up = await ctx.upstream();
+  const cfg = baseConfig(up.port);
+  const p = await ctx.proxy(cfg);
+  for (let i = 0; i < 3; i++) await get(p.port, `/detail/${i}`);
+  await routeStats(p.adminPort, 'detail', { until: (j) => j.requests >= 3 });
+  p.writeConfig(configText({ ...cfg, routes: [...cfg.routes, { name: 'about', match: '/about' }] }));
+  p.signal('SIGHUP');
+  await routeStats(p.adminPort, 'about', { timeout: 3000 }).catch(() => {});
+  const d = await routeStats(p.adminPort, 'detail');
+  eq(d.requests, 3, 'detail.requests after a reload that kept the route');
+});
+
+// --- SIGTERM, SIGINT -----------------------------------------------------------
+
 async function drainCase(ctx, sig) {
   const up = await ctx.upstream(async (req, res) => {
     if (req.target === '/detail/slow') await sleep(500);
@@ -125,6 +171,23 @@ async function drainCase(ctx, sig) {
 
 test('process: SIGTERM drains the in-flight request, refuses new ones, exits 0', (ctx) => drainCase(ctx, 'SIGTERM'));
 test('process: SIGINT drains the in-flight request and exits 0', (ctx) => drainCase(ctx, 'SIGINT'));
+
+test('process: drain_ms bounds a SIGTERM: a request the upstream never answers is cut at drain_ms, exit 0', async (ctx) => {
+  const up = await ctx.upstream((req, res) => { if (req.target !== '/detail/hang') res.send(200, [], 'ok'); });
+  const p = await ctx.proxy(baseConfig(up.port, { timeouts: { drain_ms: 500 } }));
+  const c = await ctx.client(p.port);
+  await c.write(rawRequest('GET', '/detail/hang'));
+  await up.waitRequests(1);
+  const t0 = Date.now();
+  p.signal('SIGTERM');
+  const exit = await p.waitExit(5000);
+  const ms = Date.now() - t0;
+  eq(exit.code, 0, 'exit code');
+  check(ms >= 400 && ms < 2500, `exited ${ms} ms after SIGTERM, want ~500 (drain_ms)`);
+  check(await c.waitClosed(1000), 'the hanging client connection was left open');
+});
+
+// --- logs ----------------------------------------------------------------------
 
 test('process: access log has one JSON line per request', async (ctx) => {
   const up = await ctx.upstream(async (req, res) => {

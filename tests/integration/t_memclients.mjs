@@ -1,15 +1,17 @@
-// Hardening, second round: memory sources and the HTTP clients inside the
-// proxy. Each case is a hostile memory endpoint or upstream talking to one of
-// leakproxy's own clients (the http/prometheus memory source, its forced-GC
-// read, a probe's replays, the guard's webhook) and asserts what the proxy
-// must still do: stay small, keep serving, and say in /api/memory what went
-// wrong. docs/hardening.md ("Second round (red team)") lists them.
+// Memory sources and the HTTP clients inside the proxy. Each case is a
+// hostile memory endpoint or upstream talking to one of leakproxy's own
+// clients (the http/prometheus/header memory source, its forced-GC read, a
+// probe's replays, the guard's webhook) and asserts what the proxy must
+// still do: stay small, keep serving, replay only what it forwarded, and say
+// in /api/memory what went wrong. docs/hardening.md ("Second round (red
+// team)") lists them.
 
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {
-  test, get, check, eq, sleep, note, getJson, adminCall, pollUntil, startHttp, startFakeMemory, memEnv,
+  test, note, sleep, hdr, request, get, getJson, memEnv, check, eq, pollUntil, startHttp, adminCall,
+  startFakeMemory,
 } from './lib.mjs';
 
 const MB = 1024 * 1024;
@@ -45,7 +47,7 @@ async function memory(p) {
 // ---------------------------------------------------------------------------
 // Text from the memory source, cut into a fixed buffer
 
-test('hard2: a memory source error cut in the middle of a UTF-8 character: /api/memory stays JSON, recovers', async (ctx) => {
+test('memclients: a memory source error cut in the middle of a UTF-8 character: /api/memory stays JSON, recovers', async (ctx) => {
   // The source's error message quotes what the endpoint sent (a worker key,
   // a line of Prometheus text) and is cut to a fixed size: jansson refuses
   // a string cut inside a character, and /api/memory answered an empty 200
@@ -83,7 +85,7 @@ test('hard2: a memory source error cut in the middle of a UTF-8 character: /api/
 // ---------------------------------------------------------------------------
 // Hostile figures
 
-test('hard2: memory figures near 2^63 (http, prometheus, header) are refused, naming 1 PiB; proxy keeps reading', async (ctx) => {
+test('memclients: memory figures near 2^63 (http, prometheus, header) are refused, naming 1 PiB; proxy keeps reading', async (ctx) => {
   // Before: accepted as samples; series.c subtracted them as int64 (signed
   // overflow: UBSan aborted the proxy, release builds made rows of nonsense).
   const huge = '9223372036854775807';
@@ -160,7 +162,7 @@ function onRequest(sock, onHead) {
 const HEADER_LINES = Buffer.from(`X-Pad: ${'a'.repeat(90)}\r\n`.repeat(700));   // ~68 KB of header lines
 const BODY_PIECE = Buffer.alloc(1 << 20, 'x');
 
-test('hard2: memory endpoint with endless header lines or an endless body -> read refused at its cap, proxy RSS bounded', async (ctx) => {
+test('memclients: memory endpoint with endless header lines or an endless body -> read refused at its cap, proxy RSS bounded', async (ctx) => {
   // Before: libevent's client buffered the whole head (the red team's 916 MB).
   let mode = 'good';
   const sent = [];
@@ -197,7 +199,7 @@ test('hard2: memory endpoint with endless header lines or an endless body -> rea
   }
 });
 
-test('hard2: a probe replaying a route whose page is 100 MB (or has 100 MB of headers) -> bodies streamed and dropped, proxy RSS bounded', async (ctx) => {
+test('memclients: a probe replaying a route whose page is 100 MB (or has 100 MB of headers) -> bodies streamed and dropped, proxy RSS bounded', async (ctx) => {
   // Before: each replay's body was buffered whole (the red team saw 416 MB
   // for a 100 MB page); a head without end was buffered too.
   let replays = 0;
@@ -238,7 +240,7 @@ test('hard2: a probe replaying a route whose page is 100 MB (or has 100 MB of he
   eq((await get(p.port, '/page/9')).status, 200, 'proxying after the probe');
 });
 
-test('hard2: the guard webhook answering 100 MB of headers or of body -> dropped, proxy RSS bounded, retried', async (ctx) => {
+test('memclients: the guard webhook answering 100 MB of headers or of body -> dropped, proxy RSS bounded, retried', async (ctx) => {
   let posts = 0;
   const sent = [];
   const port = await rawServer(ctx, (sock) => onRequest(sock, async () => {
@@ -270,7 +272,7 @@ test('hard2: the guard webhook answering 100 MB of headers or of body -> dropped
 // ---------------------------------------------------------------------------
 // Forced GC: quiescing and the duty cap
 
-test('hard2: quiesce_ms with a gc_url that never answers -> requests held at most ~2 x quiesce_ms, never the read timeout', async (ctx) => {
+test('memclients: quiesce_ms with a gc_url that never answers -> requests held at most ~2 x quiesce_ms, never the read timeout', async (ctx) => {
   // Before: the held requests were released only when the forced-GC read
   // ended, i.e. at its 10 s timeout (30 s after a GC that said "gc_ms": 3000).
   let gcHits = 0;
@@ -297,7 +299,7 @@ test('hard2: quiesce_ms with a gc_url that never answers -> requests held at mos
   check(worst < 400, `a request took ${worst} ms while the forced-GC read hung (quiesce_ms 50)`);
 });
 
-test('hard2: a memory source claiming a GC pause of an hour cannot stop forced GCs (duty cap uses the measured round trip)', async (ctx) => {
+test('memclients: a memory source claiming a GC pause of an hour cannot stop forced GCs (duty cap uses the measured round trip)', async (ctx) => {
   // Before: "gc_ms": 3600000 made the next forced GC wait 3600 s / max_gc_duty.
   let gcHits = 0;
   const ep = await startHttp(ctx, (req, res) => {
@@ -315,4 +317,36 @@ test('hard2: a memory source claiming a GC pause of an hour cannot stop forced G
   note(`${gcHits} forced GCs in ~2 s; gc ${JSON.stringify(j.gc)}`);
   check(gcHits >= 4, `forced GCs after one that claimed an hour: ${gcHits} (want several in 2 s)`);
   check(j.gc.last_ms < 1000, `gc.last_ms should be bounded by the read's round trip: ${j.gc.last_ms}`);
+});
+
+// --- probes replay what was forwarded ------------------------------------------
+
+test('memclients: a probe replays requests as forwarded: no control header, no Connection-named header, no refused request', async (ctx) => {
+  const up = await ctx.upstream();
+  const fm = await startFakeMemory(ctx);
+  const p = await ctx.proxy({
+    listen: '127.0.0.1:0', upstream: `http://127.0.0.1:${up.port}`, admin: '127.0.0.1:0',
+    routes: [{ name: 'rest', match: '/*' }],
+    fallback: { header: 'X-SSR-Off: 1' },
+    memory: { source: 'http', url: fm.url, gc_url: fm.gc_url, interval_ms: 100, gc_interval_ms: 100 },
+  });
+  for (let i = 0; i < 8; i++) {
+    const r = await request(p.port, 'GET', `/page/${i}`, { headers: [['X-SSR-Off', '1'], ['Connection', 'x-hop'], ['X-Hop', 'h'], ['X-Keep', 'k']] });
+    eq(r.status, 200, `GET /page/${i}`);
+  }
+  for (const t of ['/__mem', '/__mem?gc=1']) eq((await get(p.port, t)).status, 403, `GET ${t}`);
+  const live = up.requests.length;
+  const s = await adminCall(p, 'POST', '/api/probe', { route: 'rest', requests: 20, block: 10, concurrency: 1 });
+  eq(s.status, 200, `POST /api/probe: ${s.text}`);
+  let j;
+  await pollUntil(async () => { j = (await adminCall(p, 'GET', '/api/probe')).json; return j.state !== 'running'; },
+    { timeout: 20000, interval: 200, what: 'the probe to end', describe: () => JSON.stringify(j).slice(0, 300) });
+  const replays = up.requests.slice(live);
+  check(replays.length >= 20, `replays at the upstream: ${replays.length}`);
+  for (const q of replays) {
+    check(/^\/page\/\d$/.test(q.target), `replayed target ${q.target} (a refused request was captured)`);
+    eq(hdr(q, 'x-ssr-off'), undefined, `X-SSR-Off in the replay of ${q.target}`);
+    eq(hdr(q, 'x-hop'), undefined, `X-Hop (named by Connection) in the replay of ${q.target}`);
+    eq(hdr(q, 'x-keep'), 'k', `X-Keep in the replay of ${q.target}`);
+  }
 });
