@@ -14,6 +14,7 @@
 #include "memsrc.h"
 #include "metrics.h"
 #include "probe.h"
+#include "report.h"
 #include "series.h"
 #include "route.h"
 #include "version.h"
@@ -562,271 +563,85 @@ static void api_memory(struct app *app, struct evhttp_request *req)
 
 /* ---- /api/report ------------------------------------------------------- */
 
-static int verdict_rank(const struct app *app, unsigned slot, double *est)
+/* The attribution engine's state: each metric's fit, its cost, the
+ * projection to the memory limit. */
+static json_t *engine_json(const struct attrib *at)
 {
-    const struct attrib_route *ar = attrib_route_get(app, slot);
-    *est = 0;
-    if (ar == NULL)
-        return 0;
-    for (int m = 0; m < ATTRIB_NMETRIC; m++)
-        if (ar->est[m].ok && ar->est[m].beta > *est)
-            *est = ar->est[m].beta;
-    static const int rank[5] = { 1, 0, 2, 3, 4 };  /* unknown above clean in a report */
-    return rank[ar->verdict];
-}
-
-struct ranked { unsigned slot; int rank; double est; int id; };
-
-static int cmp_ranked(const void *a, const void *b)
-{
-    const struct ranked *x = a, *y = b;
-    if (x->rank != y->rank)
-        return y->rank - x->rank;
-    return y->est > x->est ? 1 : y->est < x->est ? -1 : 0;
-}
-
-static void fmt_kb(char *buf, size_t len, double v)
-{
-    if (fabs(v) >= 1048576)
-        snprintf(buf, len, "%.1f MB", v / 1048576);
-    else
-        snprintf(buf, len, "%.1f KB", v / 1024);
-}
-
-/* The heap floor (else RSS) of worker <w> over its raw ring as a line of
- * <cols> block characters, so a report pasted in a ticket shows the curve.
- * Returns the number of columns with data; <lo>, <hi> get the range and
- * <span_s> the time covered. */
-#define SPARK_COLS 60
-static unsigned floor_sparkline(const struct series_worker *w, char *out, size_t len,
-                                double *lo, double *hi, double *span_s, const char **what)
-{
-    static const char *const blocks[8] = { "\u2581", "\u2582", "\u2583", "\u2584",
-                                           "\u2585", "\u2586", "\u2587", "\u2588" };
-    double col[SPARK_COLS];
-    unsigned n = series_npoints(w, 1), used = 0;
-    int floors = 0;
-
-    for (unsigned i = 0; i < n && !floors; i++)
-        floors = (series_point(w, 1, i)->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)) != 0;
-    *what = floors ? "heap floor" : "rss";
-    out[0] = '\0';
-    if (n < 2)
-        return 0;
-    uint64_t t0 = series_point(w, 1, 0)->t_us, t1 = series_point(w, 1, n - 1)->t_us;
-    *span_s = (double)(t1 - t0) / 1e6;
-    for (unsigned c = 0; c < SPARK_COLS; c++)
-        col[c] = -1;
-    *lo = INFINITY;
-    *hi = -INFINITY;
-    for (unsigned i = 0; i < n; i++) {
-        const struct series_point *p = series_point(w, 1, i);
-        double v;
-        if (floors && (p->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)))
-            v = (double)p->floor;
-        else if (!floors && (p->flags & MEM_HAS_RSS))
-            v = (double)p->rss;
-        else
-            continue;
-        unsigned c = t1 > t0 ? (unsigned)((double)(p->t_us - t0) / (double)(t1 - t0) * (SPARK_COLS - 1)) : 0;
-        if (col[c] < 0 || v < col[c])
-            col[c] = v;               /* the lowest: a floor is a lower envelope */
+    json_t *engine = json_object();
+    if (at == NULL)
+        return engine;
+    json_t *fits = json_object();
+    for (int m = 0; m < ATTRIB_NMETRIC; m++) {
+        const struct attrib_fit_info *fi = &at->info[m];
+        json_object_set_new(fits, attrib_metric_names[m],
+            json_pack("{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:i,s:b}", "rows", (int)fi->n, "parameters", (int)fi->p,
+                      "df", fi->df, "residual_sd_bytes", fi->resid_sd, "lag1_autocorrelation", fi->rho,
+                      "residual_excess_kurtosis", fi->kurtosis,
+                      "drift_bytes_per_s", fi->drift, "outliers", (int)fi->outliers,
+                      "drift_dropped", fi->drift_dropped));
     }
-    for (unsigned c = 0; c < SPARK_COLS; c++)
-        if (col[c] >= 0) {
-            *lo = col[c] < *lo ? col[c] : *lo;
-            *hi = col[c] > *hi ? col[c] : *hi;
-        }
-    size_t o = 0;
-    for (unsigned c = 0; c < SPARK_COLS && o + 4 < len; c++) {
-        if (col[c] < 0) {
-            out[o++] = ' ';
-            continue;
-        }
-        int k = *hi > *lo ? (int)((col[c] - *lo) / (*hi - *lo) * 7.999) : 0;
-        memcpy(out + o, blocks[k], 3);
-        o += 3;
-        used++;
-    }
-    out[o] = '\0';
-    return used;
+    json_object_set_new(engine, "fits", fits);
+    json_object_set_new(engine, "evaluations", json_integer((json_int_t)at->evaluations));
+    json_object_set_new(engine, "last_cost_ms", json_real((double)at->last_cost_us / 1000.0));
+    json_object_set_new(engine, "max_cost_ms", json_real((double)at->max_cost_us / 1000.0));
+    json_object_set_new(engine, "window_rows", json_integer(at->window_rows_used));
+    if (at->proj_ok)
+        json_object_set_new(engine, "projection", json_pack("{s:s,s:f,s:f,s:o,s:o,s:s}",
+            "metric", at->proj_metric, "growth_bytes_per_s", at->growth_bytes_per_s,
+            "current_bytes", at->current_bytes,
+            "limit_bytes", at->limit_bytes > 0 ? json_real(at->limit_bytes) : json_null(),
+            "minutes_to_limit", at->minutes_to_limit >= 0 && at->limit_bytes > 0
+                                    ? json_real(at->minutes_to_limit) : json_null(),
+            "limit_source", at->limit_bytes > 0 ? at->limit_source : "unknown"));
+    return engine;
 }
 
+/* Each live worker's memory curve (report_spark). */
+static json_t *sparklines_json(const struct series *se)
+{
+    json_t *mem = json_array();
+    for (unsigned i = 0; i < se->nw; i++) {
+        const struct series_worker *w = se->w[i];
+        struct report_spark s;
+        if (!w->alive || !report_spark(w, &s))
+            continue;
+        json_array_append_new(mem, json_pack("{s:I,s:s,s:s,s:f,s:f,s:f}", "pid", (json_int_t)w->pid,
+                                             "metric", s.metric, "sparkline", s.line, "low_bytes", s.low,
+                                             "high_bytes", s.high, "span_s", s.span_s));
+    }
+    return mem;
+}
+
+/* GET /api/report: the JSON form; ?format=text: the text form (report.c) */
 static void api_report(struct app *app, struct evhttp_request *req)
 {
-    const char *uri = evhttp_request_get_uri(req);
-    int text = strstr(uri, "format=text") != NULL;
-    const struct route_table *t = app->cfg->routes;
-    unsigned n = route_count(t);
-    struct ranked *rk = calloc(n, sizeof *rk);
-    const struct attrib *at = app->attrib;
-
+    if (strstr(evhttp_request_get_uri(req), "format=text") != NULL) {
+        struct evbuffer *b = evbuffer_new();
+        if (b == NULL || report_text(app, b) < 0) {
+            if (b)
+                evbuffer_free(b);
+            reply_error(req, 500, "out of memory");
+            return;
+        }
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
+        evhttp_send_reply(req, 200, "OK", b);
+        evbuffer_free(b);
+        return;
+    }
+    unsigned n;
+    struct report_row *rk = report_rank(app, &n);
     if (rk == NULL) {
         reply_error(req, 500, "out of memory");
         return;
     }
-    for (unsigned id = 0; id < n; id++) {
-        rk[id].slot = app->route_slot[id];
-        rk[id].id = (int)id;
-        rk[id].rank = verdict_rank(app, rk[id].slot, &rk[id].est);
-    }
-    qsort(rk, n, sizeof *rk, cmp_ranked);
-    json_t *engine = json_object();
-    if (at) {
-        json_t *fits = json_object();
-        for (int m = 0; m < ATTRIB_NMETRIC; m++) {
-            const struct attrib_fit_info *fi = &at->info[m];
-            json_object_set_new(fits, attrib_metric_names[m],
-                json_pack("{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:i,s:b}", "rows", (int)fi->n, "parameters", (int)fi->p,
-                          "df", fi->df, "residual_sd_bytes", fi->resid_sd, "lag1_autocorrelation", fi->rho,
-                          "residual_excess_kurtosis", fi->kurtosis,
-                          "drift_bytes_per_s", fi->drift, "outliers", (int)fi->outliers,
-                          "drift_dropped", fi->drift_dropped));
-        }
-        json_object_set_new(engine, "fits", fits);
-        json_object_set_new(engine, "evaluations", json_integer((json_int_t)at->evaluations));
-        json_object_set_new(engine, "last_cost_ms", json_real((double)at->last_cost_us / 1000.0));
-        json_object_set_new(engine, "max_cost_ms", json_real((double)at->max_cost_us / 1000.0));
-        json_object_set_new(engine, "window_rows", json_integer(at->window_rows_used));
-        if (at->proj_ok)
-            json_object_set_new(engine, "projection", json_pack("{s:s,s:f,s:f,s:o,s:o,s:s}",
-                "metric", at->proj_metric, "growth_bytes_per_s", at->growth_bytes_per_s,
-                "current_bytes", at->current_bytes,
-                "limit_bytes", at->limit_bytes > 0 ? json_real(at->limit_bytes) : json_null(),
-                "minutes_to_limit", at->minutes_to_limit >= 0 && at->limit_bytes > 0
-                                        ? json_real(at->minutes_to_limit) : json_null(),
-                "limit_source", at->limit_bytes > 0 ? at->limit_source : "unknown"));
-    }
-    json_t *mem = json_array();
-    for (unsigned i = 0; i < app->series.nw; i++) {
-        const struct series_worker *w = app->series.w[i];
-        char line[SPARK_COLS * 3 + 1];
-        double lo = 0, hi = 0, span = 0;
-        const char *what;
-        if (!w->alive || floor_sparkline(w, line, sizeof line, &lo, &hi, &span, &what) == 0)
-            continue;
-        json_array_append_new(mem, json_pack("{s:I,s:s,s:s,s:f,s:f,s:f}", "pid", (json_int_t)w->pid,
-                                             "metric", what, "sparkline", line, "low_bytes", lo,
-                                             "high_bytes", hi, "span_s", span));
-    }
-    if (!text) {
-        json_t *arr = json_array();
-        for (unsigned i = 0; i < n; i++)
-            json_array_append_new(arr, route_json(app, rk[i].slot, rk[i].id));
-        json_t *j = json_pack("{s:o,s:o,s:o,s:f,s:I}", "findings", arr, "engine", engine, "memory", mem,
-                              "min_leak_bytes", (double)app->cfg->attrib.min_leak_bytes,
-                              "generated_ms", (json_int_t)wall_ms(app, app_now_us()));
-        free(rk);
-        reply_json(req, 200, j);
-        return;
-    }
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "leakproxy %s report: upstream %s, memory source %s\n\n", LEAKPROXY_VERSION,
-                        app->cfg->upstream.text, memsrc_kind_name(app->cfg->memory.source));
-    evbuffer_add_printf(b, "%-16s %-8s %-10s %12s %25s %9s  %s\n", "route", "verdict", "metric",
-                        "bytes/req", "95% interval", "requests", "reason");
-    for (unsigned i = 0; i < n; i++) {
-        const struct stats_route *r = stats_at(&app->stats, rk[i].slot);
-        const struct attrib_route *ar = attrib_route_get(app, rk[i].slot);
-        char est[32] = "-", iv[80] = "-";
-        const char *metric = "-", *verdict = "unknown", *reason = "no evaluation yet";
-        if (ar) {
-            verdict = attrib_verdict_names[ar->verdict];
-            reason = ar->reason;
-            int m = -1;
-            for (int k = 0; k < ATTRIB_NMETRIC; k++)
-                if (ar->metric[0] && strcmp(ar->metric, attrib_metric_names[k]) == 0)
-                    m = k;
-            if (m >= 0 && ar->est[m].ok) {
-                char lo[32], hi[32];
-                metric = attrib_metric_names[m];
-                fmt_kb(est, sizeof est, ar->est[m].beta);
-                fmt_kb(lo, sizeof lo, ar->est[m].low);
-                fmt_kb(hi, sizeof hi, ar->est[m].high);
-                snprintf(iv, sizeof iv, "%s .. %s", lo, hi);
-            }
-        }
-        evbuffer_add_printf(b, "%-16s %-8s %-10s %12s %25s %9llu  %s\n", r->name, verdict, metric, est, iv,
-                            (unsigned long long)r->rendered, reason);
-    }
-    /* "unknown" leads somewhere: the experiment that would settle each
-     * route the engine cannot call yet */
-    unsigned nsteps = 0;
-    for (unsigned i = 0; i < n; i++) {
-        char how[400];
-        enum attrib_next nx = attrib_next_step(app, rk[i].slot, probe_captured(app, rk[i].slot), how, sizeof how);
-        if (nx == NEXT_NONE || !app->stats.slot[rk[i].slot]->active)
-            continue;
-        if (nsteps++ == 0)
-            evbuffer_add_printf(b, "\nnot settled yet, and what would settle them:\n");
-        evbuffer_add_printf(b, "  %-16s %-14s %s\n", app->stats.slot[rk[i].slot]->name, attrib_next_names[nx], how);
-    }
-    /* render latency against memory: the routes whose median latency rises
-     * with the heap floor (a real React SSR incident: 200 ms to 3.7 s before
-     * the crash) */
-    unsigned rising = 0, trends = 0;
-    for (unsigned i = 0; i < n; i++) {
-        const struct attrib_route *ar = attrib_route_get(app, rk[i].slot);
-        if (ar == NULL || !ar->trend_ok)
-            continue;
-        trends++;
-        if (ar->trend_low <= 0)
-            continue;
-        const struct stats_route *r = stats_at(&app->stats, rk[i].slot);
-        evbuffer_add_printf(b, "%s  %-16s %+.4f ms per MB of heap floor (95%%: %+.4f .. %+.4f), "
-                            "median %.1f ms lately, %.1f ms since start\n",
-                            rising++ ? "" : "\nmedian latency rises with memory:\n", r->name, ar->trend,
-                            ar->trend_low, ar->trend_high, ar->lat_y[(ar->lat_head + ar->lat_n - 1) % ATTRIB_LAT_POINTS],
-                            hist_quantile(&r->latency, 0.5) / 1000.0);
-    }
-    if (trends && !rising)
-        evbuffer_add_printf(b, "\nmedian latency: no route's rises with memory (%u with a trend)\n", trends);
-    if (at && at->proj_ok) {
-        char g[32], c[32], l[32];
-        fmt_kb(g, sizeof g, at->growth_bytes_per_s * 60);
-        fmt_kb(c, sizeof c, at->current_bytes);
-        fmt_kb(l, sizeof l, at->limit_bytes);
-        evbuffer_add_printf(b, "\nmemory (%s): %s now, growing %s per minute", at->proj_metric, c, g);
-        if (at->limit_bytes > 0 && at->minutes_to_limit >= 0)
-            evbuffer_add_printf(b, "; limit %s (%s) reached in about %.0f minutes\n", l, at->limit_source,
-                                at->minutes_to_limit);
-        else
-            evbuffer_add_printf(b, "%s\n", at->limit_bytes > 0 ? "; not approaching the limit"
-                                                                : "; no known limit (set memory.limit_bytes)");
-    }
-    if (at) {
-        const struct attrib_fit_info *fi = &at->info[ATTRIB_HEAP];
-        evbuffer_add_printf(b, "window: %u memory intervals (heap fit: %u rows, %u parameters, residual sd %.1f KB)\n",
-                            at->window_rows_used, fi->n, fi->p, fi->resid_sd / 1024);
-    }
-    size_t k;
-    json_t *mj;
-    json_array_foreach(mem, k, mj) {
-        char lo[32], hi[32];
-        fmt_kb(lo, sizeof lo, json_real_value(json_object_get(mj, "low_bytes")));
-        fmt_kb(hi, sizeof hi, json_real_value(json_object_get(mj, "high_bytes")));
-        evbuffer_add_printf(b, "%sworker %lld %s, last %.0f s: %s .. %s\n  %s\n", k ? "" : "\n",
-                            (long long)json_integer_value(json_object_get(mj, "pid")),
-                            json_string_value(json_object_get(mj, "metric")),
-                            json_real_value(json_object_get(mj, "span_s")), lo, hi,
-                            json_string_value(json_object_get(mj, "sparkline")));
-    }
-    json_decref(mem);
-    const struct event_rec *ev;
-    for (unsigned e = 0; e < 10 && (ev = events_newest(&app->events, e)); e++) {
-        time_t ts = (time_t)(ev->time_ms / 1000);
-        struct tm tm;
-        char when[32];
-        gmtime_r(&ts, &tm);
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tm);
-        evbuffer_add_printf(b, "%s%s  %-9s %s%s\n", e ? "" : "\nrecent events (newest first):\n", when,
-                            event_type_names[ev->type], ev->dry_run ? "[dry run] " : "", ev->reason);
-    }
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
-    evhttp_send_reply(req, 200, "OK", b);
-    evbuffer_free(b);
-    json_decref(engine);
+    json_t *arr = json_array();
+    for (unsigned i = 0; i < n; i++)
+        json_array_append_new(arr, route_json(app, rk[i].slot, rk[i].id));
     free(rk);
+    reply_json(req, 200, json_pack("{s:o,s:o,s:o,s:f,s:I}", "findings", arr, "engine", engine_json(app->attrib),
+                                   "memory", sparklines_json(&app->series),
+                                   "min_leak_bytes", (double)app->cfg->attrib.min_leak_bytes,
+                                   "generated_ms", (json_int_t)wall_ms(app, app_now_us())));
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
