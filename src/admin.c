@@ -232,8 +232,10 @@ static json_t *request_json(struct evhttp_request *req)
 }
 
 /* /api/probe: POST starts, GET shows, DELETE aborts */
-static void api_probe(struct app *app, struct evhttp_request *req, enum evhttp_cmd_type cmd)
+static void api_probe(struct app *app, struct evhttp_request *req, const char *name)
 {
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    (void)name;
     if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) {
         reply_json(req, 200, probe_json(app));
         return;
@@ -241,10 +243,6 @@ static void api_probe(struct app *app, struct evhttp_request *req, enum evhttp_c
     if (cmd == EVHTTP_REQ_DELETE) {
         probe_abort(app, "aborted through the admin API");
         reply_json(req, 200, probe_json(app));
-        return;
-    }
-    if (cmd != EVHTTP_REQ_POST) {
-        reply_error(req, 405, "use POST to start, GET to watch, DELETE to abort");
         return;
     }
     json_t *body = request_json(req);
@@ -273,8 +271,10 @@ static void api_probe(struct app *app, struct evhttp_request *req, enum evhttp_c
 }
 
 /* /api/bisect: POST starts, GET shows, DELETE aborts and restores */
-static void api_bisect(struct app *app, struct evhttp_request *req, enum evhttp_cmd_type cmd)
+static void api_bisect(struct app *app, struct evhttp_request *req, const char *name)
 {
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    (void)name;
     if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) {
         reply_json(req, 200, bisect_json(app));
         return;
@@ -282,10 +282,6 @@ static void api_bisect(struct app *app, struct evhttp_request *req, enum evhttp_
     if (cmd == EVHTTP_REQ_DELETE) {
         bisect_abort(app, "aborted through the admin API");
         reply_json(req, 200, bisect_json(app));
-        return;
-    }
-    if (cmd != EVHTTP_REQ_POST) {
-        reply_error(req, 405, "use POST to start, GET to watch, DELETE to abort");
         return;
     }
     json_t *body = request_json(req);
@@ -401,8 +397,9 @@ static void api_routes(struct app *app, struct evhttp_request *req, const char *
 static long query_long(const char *uri, const char *key, long def, long min, long max);
 
 /* GET /api/events?since=MS&after=ID&limit=N: newest first */
-static void api_events(struct app *app, struct evhttp_request *req)
+static void api_events(struct app *app, struct evhttp_request *req, const char *name)
 {
+    (void)name;
     const char *uri = evhttp_request_get_uri(req);
     long since = query_long(uri, "since", 0, 0, LONG_MAX);
     long after = query_long(uri, "after", 0, 0, LONG_MAX);
@@ -421,8 +418,9 @@ static void api_events(struct app *app, struct evhttp_request *req)
                                    "last_id", (json_int_t)(app->events.next_id - 1), "kept", EVENTS_MAX));
 }
 
-static void api_status(struct app *app, struct evhttp_request *req)
+static void api_status(struct app *app, struct evhttp_request *req, const char *name)
 {
+    (void)name;
     uint64_t now = app_now_us();
     reply_json(req, 200, json_pack("{s:s,s:s,s:f,s:s,s:s,s:{s:I,s:I,s:I,s:I,s:b},s:{s:I,s:I,s:I,s:I},s:{s:I,s:I},s:o}",
         "version", LEAKPROXY_VERSION,
@@ -484,53 +482,79 @@ static long query_long(const char *uri, const char *key, long def, long min, lon
     return v;
 }
 
-static void api_memory(struct app *app, struct evhttp_request *req)
+/* One worker of /api/memory: its latest reading, floor, and the last
+ * <points> samples after <since> of its raw (else coarse) ring. */
+static json_t *worker_json(const struct app *app, const struct series_worker *w, long points, long since,
+                           int coarse)
 {
+    json_t *samples = json_array();
+    unsigned n = series_npoints(w, !coarse), from = n > (unsigned)points ? n - (unsigned)points : 0;
+    for (unsigned k = from; k < n; k++) {
+        const struct series_point *p = series_point(w, !coarse, k);
+        if ((long)wall_ms(app, p->t_us) <= since)
+            continue;
+        json_array_append_new(samples, point_json(app, p));
+    }
+    const struct series_point *l = &w->last;
+    json_t *latest = json_object();
+    json_object_set_new(latest, "time_ms", json_integer((json_int_t)wall_ms(app, l->t_us)));
+    if (l->flags & MEM_HAS_RSS)
+        json_object_set_new(latest, "rss", json_integer((json_int_t)l->rss));
+    if (l->flags & MEM_HAS_HEAP) {
+        json_object_set_new(latest, "heap_used", json_integer((json_int_t)l->heap_used));
+        json_object_set_new(latest, "heap_total", json_integer((json_int_t)l->heap_total));
+    }
+    if (l->flags & MEM_HAS_EXT)
+        json_object_set_new(latest, "external", json_integer((json_int_t)l->external));
+    json_object_set_new(latest, "gc", json_boolean(l->flags & MEM_GC));
+    json_t *wj = json_pack("{s:I,s:i,s:b,s:b,s:I,s:I,s:o,s:o,s:s,s:o}",
+        "pid", (json_int_t)w->pid, "generation", (int)w->gen,
+        "alive", w->alive, "stale", w->stale,
+        "first_seen_ms", (json_int_t)wall_ms(app, w->first_us),
+        "last_seen_ms", (json_int_t)wall_ms(app, w->last_us),
+        "latest", latest,
+        "floor_bytes", l->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)
+                           ? json_integer((json_int_t)l->floor) : json_null(),
+        "floor_kind", l->flags & SERIES_FLOOR_GC ? "gc" : l->flags & SERIES_FLOOR_ENV ? "envelope" : "none",
+        "samples", samples);
+    if (w->limit)
+        json_object_set_new(wj, "limit_bytes", json_integer((json_int_t)w->limit));
+    return wj;
+}
+
+/* The forced-GC budget and the designed rows (with memory.gc_url only). */
+static void memory_gc_json(const struct app *app, const struct memsrc_health *h, json_t *j)
+{
+    json_object_set_new(j, "gc", json_pack("{s:f,s:f,s:f,s:f,s:I,s:I}", "last_ms", h->last_gc_ms,
+                                           "duty", h->gc_duty, "max_duty", app->cfg->memory.max_gc_duty,
+                                           "duty_target", h->duty_target,
+                                           "quiesced", (json_int_t)h->quiesced,
+                                           "quiesce_timeouts", (json_int_t)h->quiesce_timeouts));
+    struct gate_stats gs;
+    gate_get_stats(app->gate, &gs);
+    static const char *const states[] = { "open", "row", "quiesce" };
+    json_object_set_new(j, "design", json_pack("{s:b,s:b,s:s,s:I,s:I,s:i,s:i,s:i,s:I,s:f,s:I}",
+        "enabled", h->design, "running", h->rows_on, "gate", states[gate_state(app->gate)],
+        "rows", (json_int_t)h->rows_designed, "rows_stalled", (json_int_t)gs.rows_stalled,
+        "min_requests", app->cfg->memory.row_min, "max_requests", app->cfg->memory.row_max,
+        "hold_ms", app->cfg->memory.hold_ms,
+        "held_requests", (json_int_t)gs.held, "held_ms", (double)gs.held_us / 1000.0,
+        "hold_expired", (json_int_t)gs.hold_expired));
+}
+
+static void api_memory(struct app *app, struct evhttp_request *req, const char *name)
+{
+    (void)name;
     const char *uri = evhttp_request_get_uri(req);
     long points = query_long(uri, "points", 300, 0, SERIES_RAW > SERIES_COARSE ? SERIES_RAW : SERIES_COARSE);
     long since = query_long(uri, "since", 0, 0, LONG_MAX);
     int coarse = query_long(uri, "coarse", 0, 0, 1) == 1;
     struct memsrc_health h;
     memsrc_health(app, &h);
-    uint64_t now = app_now_us();
 
     json_t *workers = json_array();
-    for (unsigned i = 0; i < app->series.nw; i++) {
-        const struct series_worker *w = app->series.w[i];
-        json_t *samples = json_array();
-        unsigned n = series_npoints(w, !coarse), from = n > (unsigned)points ? n - (unsigned)points : 0;
-        for (unsigned k = from; k < n; k++) {
-            const struct series_point *p = series_point(w, !coarse, k);
-            if ((long)wall_ms(app, p->t_us) <= since)
-                continue;
-            json_array_append_new(samples, point_json(app, p));
-        }
-        const struct series_point *l = &w->last;
-        json_t *latest = json_object();
-        json_object_set_new(latest, "time_ms", json_integer((json_int_t)wall_ms(app, l->t_us)));
-        if (l->flags & MEM_HAS_RSS)
-            json_object_set_new(latest, "rss", json_integer((json_int_t)l->rss));
-        if (l->flags & MEM_HAS_HEAP) {
-            json_object_set_new(latest, "heap_used", json_integer((json_int_t)l->heap_used));
-            json_object_set_new(latest, "heap_total", json_integer((json_int_t)l->heap_total));
-        }
-        if (l->flags & MEM_HAS_EXT)
-            json_object_set_new(latest, "external", json_integer((json_int_t)l->external));
-        json_object_set_new(latest, "gc", json_boolean(l->flags & MEM_GC));
-        json_t *wj = json_pack("{s:I,s:i,s:b,s:b,s:I,s:I,s:o,s:o,s:s,s:o}",
-            "pid", (json_int_t)w->pid, "generation", (int)w->gen,
-            "alive", w->alive, "stale", w->stale,
-            "first_seen_ms", (json_int_t)wall_ms(app, w->first_us),
-            "last_seen_ms", (json_int_t)wall_ms(app, w->last_us),
-            "latest", latest,
-            "floor_bytes", l->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)
-                               ? json_integer((json_int_t)l->floor) : json_null(),
-            "floor_kind", l->flags & SERIES_FLOOR_GC ? "gc" : l->flags & SERIES_FLOOR_ENV ? "envelope" : "none",
-            "samples", samples);
-        if (w->limit)
-            json_object_set_new(wj, "limit_bytes", json_integer((json_int_t)w->limit));
-        json_array_append_new(workers, wj);
-    }
+    for (unsigned i = 0; i < app->series.nw; i++)
+        json_array_append_new(workers, worker_json(app, app->series.w[i], points, since, coarse));
     json_t *j = json_pack("{s:s,s:b,s:s,s:i,s:{s:I,s:I,s:b,s:s},s:o,s:I,s:o}",
         "source", h.source, "heap_figures", h.heap_figures,
         "note", h.heap_figures ? "" : "this source reports RSS only: no V8 heap figures, no floors",
@@ -540,24 +564,8 @@ static void api_memory(struct app *app, struct evhttp_request *req)
         "last_success_ms", h.last_ok_us ? json_integer((json_int_t)wall_ms(app, h.last_ok_us)) : json_null(),
         "rows", (json_int_t)app->series.rows_total,
         "workers", workers);
-    if (app->cfg->memory.gc_url) {
-        json_object_set_new(j, "gc", json_pack("{s:f,s:f,s:f,s:f,s:I,s:I}", "last_ms", h.last_gc_ms,
-                                               "duty", h.gc_duty, "max_duty", app->cfg->memory.max_gc_duty,
-                                               "duty_target", h.duty_target,
-                                               "quiesced", (json_int_t)h.quiesced,
-                                               "quiesce_timeouts", (json_int_t)h.quiesce_timeouts));
-        struct gate_stats gs;
-        gate_get_stats(app->gate, &gs);
-        static const char *const states[] = { "open", "row", "quiesce" };
-        json_object_set_new(j, "design", json_pack("{s:b,s:b,s:s,s:I,s:I,s:i,s:i,s:i,s:I,s:f,s:I}",
-            "enabled", h.design, "running", h.rows_on, "gate", states[gate_state(app->gate)],
-            "rows", (json_int_t)h.rows_designed, "rows_stalled", (json_int_t)gs.rows_stalled,
-            "min_requests", app->cfg->memory.row_min, "max_requests", app->cfg->memory.row_max,
-            "hold_ms", app->cfg->memory.hold_ms,
-            "held_requests", (json_int_t)gs.held, "held_ms", (double)gs.held_us / 1000.0,
-            "hold_expired", (json_int_t)gs.hold_expired));
-    }
-    (void)now;
+    if (app->cfg->memory.gc_url)
+        memory_gc_json(app, &h, j);
     reply_json(req, 200, j);
 }
 
@@ -613,8 +621,9 @@ static json_t *sparklines_json(const struct series *se)
 }
 
 /* GET /api/report: the JSON form; ?format=text: the text form (report.c) */
-static void api_report(struct app *app, struct evhttp_request *req)
+static void api_report(struct app *app, struct evhttp_request *req, const char *name)
 {
+    (void)name;
     if (strstr(evhttp_request_get_uri(req), "format=text") != NULL) {
         struct evbuffer *b = evbuffer_new();
         if (b == NULL || report_text(app, b) < 0) {
@@ -794,6 +803,108 @@ static char *path_route_name(const char *seg)
     return NULL;
 }
 
+/* health needs no token (load balancers and kubelet probes cannot send
+ * one; it tells nothing but up or draining) */
+static void api_healthz(struct app *app, struct evhttp_request *req, const char *name)
+{
+    (void)name;
+    reply_json(req, app->draining ? 503 : 200,
+               json_pack("{s:s}", "status", app->draining ? "draining" : "ok"));
+}
+
+static void api_metrics(struct app *app, struct evhttp_request *req, const char *name)
+{
+    struct evbuffer *b = evbuffer_new();
+    (void)name;
+    if (b == NULL) {
+        reply_error(req, 500, "out of memory");
+        return;
+    }
+    metrics_render(app, (int)app->admin->nconns, b);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; version=0.0.4; charset=utf-8");
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+/* A handler gets the decoded route name of a /api/routes/NAME path, else
+ * NULL; the dispatcher has checked the method, the origin and the token. */
+typedef void admin_handler(struct app *app, struct evhttp_request *req, const char *name);
+
+enum path_kind {
+    P_EXACT,                          /* the whole path is <path> */
+    P_ROUTE,                          /* /api/routes/NAME */
+    P_ROUTE_MODE,                     /* /api/routes/NAME/mode */
+};
+
+#define M_READ (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
+#define M_JOB  (M_READ | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE)
+#define USE_GET "use GET"
+#define USE_JOB "use POST to start, GET to watch, DELETE to abort"
+
+static const struct admin_path {
+    const char *path;                 /* P_EXACT only */
+    enum path_kind kind;
+    int methods;                      /* evhttp_cmd_type bits; others get 405 */
+    const char *use;                  /* the 405 message */
+    int open;                         /* no token, no origin check */
+    admin_handler *fn;
+} admin_paths[] = {                   /* the first match wins */
+    { "/healthz", P_EXACT, M_READ, USE_GET, 1, api_healthz },
+    { "/metrics", P_EXACT, M_READ, USE_GET, 0, api_metrics },
+    { "/api/routes", P_EXACT, M_READ, USE_GET, 0, api_routes },
+    { "/api/routes/", P_EXACT, M_READ, USE_GET, 0, api_routes },
+    { NULL, P_ROUTE_MODE, EVHTTP_REQ_PUT | EVHTTP_REQ_POST,
+      "use PUT with {\"mode\": \"csr\"} or {\"mode\": \"ssr\"}", 0, api_route_mode },
+    { NULL, P_ROUTE, M_READ, USE_GET, 0, api_routes },
+    { "/api/memory", P_EXACT, M_READ, USE_GET, 0, api_memory },
+    { "/api/bisect", P_EXACT, M_JOB, USE_JOB, 0, api_bisect },
+    { "/api/probe", P_EXACT, M_JOB, USE_JOB, 0, api_probe },
+    { "/api/report", P_EXACT, M_READ, USE_GET, 0, api_report },
+    { "/api/events", P_EXACT, M_READ, USE_GET, 0, api_events },
+    { "/api/status", P_EXACT, M_READ, USE_GET, 0, api_status },
+};
+
+#define ROUTES_PREFIX "/api/routes/"
+
+static int path_matches(const struct admin_path *row, const char *path)
+{
+    const char *seg = path + strlen(ROUTES_PREFIX), *slash;
+
+    if (row->kind == P_EXACT)
+        return strcmp(path, row->path) == 0;
+    if (strncmp(path, ROUTES_PREFIX, strlen(ROUTES_PREFIX)) != 0)
+        return 0;
+    slash = strchr(seg, '/');
+    return row->kind == P_ROUTE ? slash == NULL : slash != NULL && strcmp(slash, "/mode") == 0;
+}
+
+static const struct admin_path *path_find(const char *path)
+{
+    for (size_t i = 0; i < sizeof admin_paths / sizeof admin_paths[0]; i++)
+        if (path_matches(&admin_paths[i], path))
+            return &admin_paths[i];
+    return NULL;
+}
+
+/* Runs <row>'s handler, with the route name of the path for a
+ * /api/routes/NAME row (<path> is cut at the name). */
+static void path_run(struct app *app, struct evhttp_request *req, const struct admin_path *row, char *path)
+{
+    if (row->kind == P_EXACT) {
+        row->fn(app, req, NULL);
+        return;
+    }
+    char *seg = path + strlen(ROUTES_PREFIX);
+    seg[strcspn(seg, "/")] = '\0';
+    char *name = path_route_name(seg);
+    if (name)
+        row->fn(app, req, name);
+    else
+        reply_error(req, 404, "no such route");
+    free(name);
+}
+
 static void admin_cb(struct evhttp_request *req, void *arg)
 {
     struct app *app = arg;
@@ -810,95 +921,22 @@ static void admin_cb(struct evhttp_request *req, void *arg)
     }
     memcpy(path, uri, plen);
     path[plen] = '\0';
-    int get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
-    if (get && strncmp(path, "/api/", 5) != 0 && serve_asset(req, path))
+    if ((cmd & M_READ) && strncmp(path, "/api/", 5) != 0 && serve_asset(req, path))
         return;
-    /* health needs no token (load balancers and kubelet probes cannot send
-     * one; it tells nothing but up or draining) */
-    if (strcmp(path, "/healthz") == 0) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        reply_json(req, app->draining ? 503 : 200,
-                   json_pack("{s:s}", "status", app->draining ? "draining" : "ok"));
+    const struct admin_path *row = path_find(path);
+    /* an unknown path is refused like a known one: without the token, it
+     * tells nothing of what exists */
+    if ((row == NULL || !row->open) && (!admin_same_origin(app, req, cmd) || !admin_auth(app, req)))
         return;
-    }
-    if (!admin_same_origin(app, req, cmd) || !admin_auth(app, req))
-        return;
-
-    if (strcmp(path, "/metrics") == 0) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        struct evbuffer *b = evbuffer_new();
-        metrics_render(app, (int)app->admin->nconns, b);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                          "text/plain; version=0.0.4; charset=utf-8");
-        evhttp_send_reply(req, 200, "OK", b);
-        evbuffer_free(b);
-    } else if (strcmp(path, "/api/routes") == 0 || strcmp(path, "/api/routes/") == 0) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        api_routes(app, req, NULL);
-    } else if (strncmp(path, "/api/routes/", 12) == 0 && strchr(path + 12, '/') &&
-               strcmp(strchr(path + 12, '/'), "/mode") == 0) {
-        if (cmd != EVHTTP_REQ_PUT && cmd != EVHTTP_REQ_POST) {
-            reply_error(req, 405, "use PUT with {\"mode\": \"csr\"} or {\"mode\": \"ssr\"}");
-            return;
-        }
-        *strchr(path + 12, '/') = '\0';
-        char *name = path_route_name(path + 12);
-        if (name)
-            api_route_mode(app, req, name);
-        else
-            reply_error(req, 404, "no such route");
-        free(name);
-    } else if (strncmp(path, "/api/routes/", 12) == 0 && !strchr(path + 12, '/')) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        char *name = path_route_name(path + 12);
-        if (name)
-            api_routes(app, req, name);
-        else
-            reply_error(req, 404, "no such route");
-        free(name);
-    } else if (strcmp(path, "/api/memory") == 0) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        api_memory(app, req);
-    } else if (strcmp(path, "/api/bisect") == 0) {
-        api_bisect(app, req, cmd);
-    } else if (strcmp(path, "/api/probe") == 0) {
-        api_probe(app, req, cmd);
-    } else if (strcmp(path, "/api/report") == 0) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        api_report(app, req);
-    } else if (strcmp(path, "/api/events") == 0) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        api_events(app, req);
-    } else if (strcmp(path, "/api/status") == 0) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        api_status(app, req);
-    } else {
+    if (row == NULL) {
         reply_error(req, 404, "not found");
+        return;
     }
+    if (!(cmd & row->methods)) {
+        reply_error(req, 405, row->use);
+        return;
+    }
+    path_run(app, req, row, path);
 }
 
 /* ---- listener and connections ----------------------------------------
