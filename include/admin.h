@@ -1,7 +1,9 @@
 /* admin.h -- the admin listener (libevent evhttp; low traffic, so the
  * convenience of evhttp is worth its cost here, unlike on the hot path):
- * JSON API, Prometheus /metrics (metrics.h), /healthz. Loopback by default; when it is
- * not, every request needs "Authorization: Bearer <admin_token>".
+ * JSON API, the leak report (report.h), Prometheus /metrics (metrics.h),
+ * /healthz, the dashboard's files. Loopback by default; when it is not,
+ * every request but /healthz and the dashboard's files needs
+ * "Authorization: Bearer <admin_token>".
  *
  * A request is only checked once it is complete, so an idle or partial one
  * costs nothing to send: the listener holds at most ADMIN_MAX_CONNS

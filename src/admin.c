@@ -1,6 +1,8 @@
-/* admin.c -- JSON API, /metrics and /healthz on the admin listener.
- * See admin.h. Everything here runs on demand, off the hot path: quantiles
- * are computed from the histograms when asked. */
+/* admin.c -- the admin listener: its connections, the dispatch table (one
+ * row per path: methods, token), the JSON API and /healthz; /metrics is
+ * rendered by metrics.c, the text report by report.c. See admin.h.
+ * Everything here runs on demand, off the hot path: quantiles are computed
+ * from the histograms when asked. */
 #include "admin.h"
 #include "app.h"
 #include "config.h"
