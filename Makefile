@@ -76,14 +76,14 @@ $(BUILD)/flags: FORCE
 	@mkdir -p $(dir $@)
 	@[ "$$(cat $@ 2>/dev/null)" = '$(subst ','\'',$(FLAGS_NOW))' ] || echo '$(subst ','\'',$(FLAGS_NOW))' > $@
 
-# The git revision reaches only the two files that print it (admin.c's
-# leakproxy_build_info, main.c's --version), so a new commit does not
-# rebuild everything.
+# The git revision reaches only the files that print it (admin.c's
+# /api/status, metrics.c's leakproxy_build_info, main.c's --version), so a
+# new commit does not rebuild everything.
 $(BUILD)/revision: FORCE
 	@mkdir -p $(dir $@)
 	@[ "$$(cat $@ 2>/dev/null)" = '$(REVISION)' ] || echo '$(REVISION)' > $@
-$(BUILD)/admin.o $(BUILD)/main.o: $(BUILD)/revision
-$(BUILD)/admin.o $(BUILD)/main.o: LP_CPPFLAGS += -DLEAKPROXY_REVISION='"$(REVISION)"'
+$(BUILD)/admin.o $(BUILD)/metrics.o $(BUILD)/main.o: $(BUILD)/revision
+$(BUILD)/admin.o $(BUILD)/metrics.o $(BUILD)/main.o: LP_CPPFLAGS += -DLEAKPROXY_REVISION='"$(REVISION)"'
 
 $(BIN): $(OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJ) $(LDLIBS)

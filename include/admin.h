@@ -1,7 +1,9 @@
 /* admin.h -- the admin listener (libevent evhttp; low traffic, so the
  * convenience of evhttp is worth its cost here, unlike on the hot path):
- * JSON API, Prometheus /metrics, /healthz. Loopback by default; when it is
- * not, every request needs "Authorization: Bearer <admin_token>".
+ * JSON API, the leak report (report.h), Prometheus /metrics (metrics.h),
+ * /healthz, the dashboard's files. Loopback by default; when it is not,
+ * every request but /healthz and the dashboard's files needs
+ * "Authorization: Bearer <admin_token>".
  *
  * A request is only checked once it is complete, so an idle or partial one
  * costs nothing to send: the listener holds at most ADMIN_MAX_CONNS
@@ -26,8 +28,6 @@ int admin_start(struct app *app);
 /* Closes the listener and every admin connection. Fine if not started. */
 void admin_stop(struct app *app);
 
-/* Renders the Prometheus text exposition of <app> into <out>. */
-void admin_metrics(struct app *app, struct evbuffer *out);
 /* Appends <j> as the body of a JSON answer (compact, one line) to <out>.
  * 0, or -1 when <j> is NULL (a json_pack that failed) or cannot be encoded
  * (a string that is not UTF-8) or out of memory; then the caller discards

@@ -90,6 +90,7 @@ void app_apply_limits(struct app *app);
  * descriptors each, plus a margin) and warns, with how many connections
  * fit, when the hard limit stops it. */
 void app_fd_budget(int max_connections);
-/* Unix time in ms. */
+/* Unix time in ms: now, and at monotonic time <t_us> (app_now_us's clock). */
 uint64_t app_wall_ms(const struct app *app);
+uint64_t app_wall_ms_at(const struct app *app, uint64_t t_us);
 #endif

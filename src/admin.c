@@ -1,6 +1,8 @@
-/* admin.c -- JSON API, /metrics and /healthz on the admin listener.
- * See admin.h. Everything here runs on demand, off the hot path: quantiles
- * are computed from the histograms when asked. */
+/* admin.c -- the admin listener: its connections, the dispatch table (one
+ * row per path: methods, token), the JSON API and /healthz; /metrics is
+ * rendered by metrics.c, the text report by report.c. See admin.h.
+ * Everything here runs on demand, off the hot path: quantiles are computed
+ * from the histograms when asked. */
 #include "admin.h"
 #include "app.h"
 #include "config.h"
@@ -13,8 +15,10 @@
 #include "bisect.h"
 #include "log.h"
 #include "memsrc.h"
+#include "metrics.h"
 #include "mode.h"
 #include "probe.h"
+#include "report.h"
 #include "series.h"
 #include "route.h"
 #include "version.h"
@@ -230,8 +234,10 @@ static json_t *request_json(struct evhttp_request *req)
 }
 
 /* /api/probe: POST starts, GET shows, DELETE aborts */
-static void api_probe(struct app *app, struct evhttp_request *req, enum evhttp_cmd_type cmd)
+static void api_probe(struct app *app, struct evhttp_request *req, const char *name)
 {
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    (void)name;
     if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) {
         reply_json(req, 200, probe_json(app));
         return;
@@ -239,10 +245,6 @@ static void api_probe(struct app *app, struct evhttp_request *req, enum evhttp_c
     if (cmd == EVHTTP_REQ_DELETE) {
         probe_abort(app, "aborted through the admin API");
         reply_json(req, 200, probe_json(app));
-        return;
-    }
-    if (cmd != EVHTTP_REQ_POST) {
-        reply_error(req, 405, "use POST to start, GET to watch, DELETE to abort");
         return;
     }
     json_t *body = request_json(req);
@@ -271,8 +273,10 @@ static void api_probe(struct app *app, struct evhttp_request *req, enum evhttp_c
 }
 
 /* /api/bisect: POST starts, GET shows, DELETE aborts and restores */
-static void api_bisect(struct app *app, struct evhttp_request *req, enum evhttp_cmd_type cmd)
+static void api_bisect(struct app *app, struct evhttp_request *req, const char *name)
 {
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    (void)name;
     if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) {
         reply_json(req, 200, bisect_json(app));
         return;
@@ -280,10 +284,6 @@ static void api_bisect(struct app *app, struct evhttp_request *req, enum evhttp_
     if (cmd == EVHTTP_REQ_DELETE) {
         bisect_abort(app, "aborted through the admin API");
         reply_json(req, 200, bisect_json(app));
-        return;
-    }
-    if (cmd != EVHTTP_REQ_POST) {
-        reply_error(req, 405, "use POST to start, GET to watch, DELETE to abort");
         return;
     }
     json_t *body = request_json(req);
@@ -376,8 +376,9 @@ static void api_routes(struct app *app, struct evhttp_request *req, const char *
 static long query_long(const char *uri, const char *key, long def, long min, long max);
 
 /* GET /api/events?since=MS&after=ID&limit=N: newest first */
-static void api_events(struct app *app, struct evhttp_request *req)
+static void api_events(struct app *app, struct evhttp_request *req, const char *name)
 {
+    (void)name;
     const char *uri = evhttp_request_get_uri(req);
     long since = query_long(uri, "since", 0, 0, LONG_MAX);
     long after = query_long(uri, "after", 0, 0, LONG_MAX);
@@ -396,8 +397,9 @@ static void api_events(struct app *app, struct evhttp_request *req)
                                    "last_id", (json_int_t)(app->events.next_id - 1), "kept", EVENTS_MAX));
 }
 
-static void api_status(struct app *app, struct evhttp_request *req)
+static void api_status(struct app *app, struct evhttp_request *req, const char *name)
 {
+    (void)name;
     uint64_t now = app_now_us();
     reply_json(req, 200, json_pack("{s:s,s:s,s:f,s:s,s:s,s:{s:I,s:I,s:I,s:I,s:b},s:{s:I,s:I,s:I,s:I},s:{s:I,s:I},s:o}",
         "version", LEAKPROXY_VERSION,
@@ -421,16 +423,11 @@ static void api_status(struct app *app, struct evhttp_request *req)
 
 /* ---- /api/memory ------------------------------------------------------- */
 
-static uint64_t wall_ms(const struct app *app, uint64_t t_us)
-{
-    return app->start_wall_ms + (t_us - app->start_us) / 1000;
-}
-
 static json_t *point_json(const struct app *app, const struct series_point *p)
 {
     /* [t_ms, rss, heap_used, heap_total, external, floor, gc] */
     json_t *a = json_array();
-    json_array_append_new(a, json_integer((json_int_t)wall_ms(app, p->t_us)));
+    json_array_append_new(a, json_integer((json_int_t)app_wall_ms_at(app, p->t_us)));
     json_array_append_new(a, p->flags & MEM_HAS_RSS ? json_integer((json_int_t)p->rss) : json_null());
     json_array_append_new(a, p->flags & MEM_HAS_HEAP ? json_integer((json_int_t)p->heap_used) : json_null());
     json_array_append_new(a, p->flags & MEM_HAS_HEAP ? json_integer((json_int_t)p->heap_total) : json_null());
@@ -459,684 +456,175 @@ static long query_long(const char *uri, const char *key, long def, long min, lon
     return v;
 }
 
-static void api_memory(struct app *app, struct evhttp_request *req)
+/* One worker of /api/memory: its latest reading, floor, and the last
+ * <points> samples after <since> of its raw (else coarse) ring. */
+static json_t *worker_json(const struct app *app, const struct series_worker *w, long points, long since,
+                           int coarse)
 {
+    json_t *samples = json_array();
+    unsigned n = series_npoints(w, !coarse), from = n > (unsigned)points ? n - (unsigned)points : 0;
+    for (unsigned k = from; k < n; k++) {
+        const struct series_point *p = series_point(w, !coarse, k);
+        if ((long)app_wall_ms_at(app, p->t_us) <= since)
+            continue;
+        json_array_append_new(samples, point_json(app, p));
+    }
+    const struct series_point *l = &w->last;
+    json_t *latest = json_object();
+    json_object_set_new(latest, "time_ms", json_integer((json_int_t)app_wall_ms_at(app, l->t_us)));
+    if (l->flags & MEM_HAS_RSS)
+        json_object_set_new(latest, "rss", json_integer((json_int_t)l->rss));
+    if (l->flags & MEM_HAS_HEAP) {
+        json_object_set_new(latest, "heap_used", json_integer((json_int_t)l->heap_used));
+        json_object_set_new(latest, "heap_total", json_integer((json_int_t)l->heap_total));
+    }
+    if (l->flags & MEM_HAS_EXT)
+        json_object_set_new(latest, "external", json_integer((json_int_t)l->external));
+    json_object_set_new(latest, "gc", json_boolean(l->flags & MEM_GC));
+    json_t *wj = json_pack("{s:I,s:i,s:b,s:b,s:I,s:I,s:o,s:o,s:s,s:o}",
+        "pid", (json_int_t)w->pid, "generation", (int)w->gen,
+        "alive", w->alive, "stale", w->stale,
+        "first_seen_ms", (json_int_t)app_wall_ms_at(app, w->first_us),
+        "last_seen_ms", (json_int_t)app_wall_ms_at(app, w->last_us),
+        "latest", latest,
+        "floor_bytes", l->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)
+                           ? json_integer((json_int_t)l->floor) : json_null(),
+        "floor_kind", l->flags & SERIES_FLOOR_GC ? "gc" : l->flags & SERIES_FLOOR_ENV ? "envelope" : "none",
+        "samples", samples);
+    if (w->limit)
+        json_object_set_new(wj, "limit_bytes", json_integer((json_int_t)w->limit));
+    return wj;
+}
+
+/* The forced-GC budget and the designed rows (with memory.gc_url only). */
+static void memory_gc_json(const struct app *app, const struct memsrc_health *h, json_t *j)
+{
+    json_object_set_new(j, "gc", json_pack("{s:f,s:f,s:f,s:f,s:I,s:I}", "last_ms", h->last_gc_ms,
+                                           "duty", h->gc_duty, "max_duty", app->cfg->memory.max_gc_duty,
+                                           "duty_target", h->duty_target,
+                                           "quiesced", (json_int_t)h->quiesced,
+                                           "quiesce_timeouts", (json_int_t)h->quiesce_timeouts));
+    struct gate_stats gs;
+    gate_get_stats(app->gate, &gs);
+    static const char *const states[] = { "open", "row", "quiesce" };
+    json_object_set_new(j, "design", json_pack("{s:b,s:b,s:s,s:I,s:I,s:i,s:i,s:i,s:I,s:f,s:I}",
+        "enabled", h->design, "running", h->rows_on, "gate", states[gate_state(app->gate)],
+        "rows", (json_int_t)h->rows_designed, "rows_stalled", (json_int_t)gs.rows_stalled,
+        "min_requests", app->cfg->memory.row_min, "max_requests", app->cfg->memory.row_max,
+        "hold_ms", app->cfg->memory.hold_ms,
+        "held_requests", (json_int_t)gs.held, "held_ms", (double)gs.held_us / 1000.0,
+        "hold_expired", (json_int_t)gs.hold_expired));
+}
+
+static void api_memory(struct app *app, struct evhttp_request *req, const char *name)
+{
+    (void)name;
     const char *uri = evhttp_request_get_uri(req);
     long points = query_long(uri, "points", 300, 0, SERIES_RAW > SERIES_COARSE ? SERIES_RAW : SERIES_COARSE);
     long since = query_long(uri, "since", 0, 0, LONG_MAX);
     int coarse = query_long(uri, "coarse", 0, 0, 1) == 1;
     struct memsrc_health h;
     memsrc_health(app, &h);
-    uint64_t now = app_now_us();
 
     json_t *workers = json_array();
-    for (unsigned i = 0; i < app->series.nw; i++) {
-        const struct series_worker *w = app->series.w[i];
-        json_t *samples = json_array();
-        unsigned n = series_npoints(w, !coarse), from = n > (unsigned)points ? n - (unsigned)points : 0;
-        for (unsigned k = from; k < n; k++) {
-            const struct series_point *p = series_point(w, !coarse, k);
-            if ((long)wall_ms(app, p->t_us) <= since)
-                continue;
-            json_array_append_new(samples, point_json(app, p));
-        }
-        const struct series_point *l = &w->last;
-        json_t *latest = json_object();
-        json_object_set_new(latest, "time_ms", json_integer((json_int_t)wall_ms(app, l->t_us)));
-        if (l->flags & MEM_HAS_RSS)
-            json_object_set_new(latest, "rss", json_integer((json_int_t)l->rss));
-        if (l->flags & MEM_HAS_HEAP) {
-            json_object_set_new(latest, "heap_used", json_integer((json_int_t)l->heap_used));
-            json_object_set_new(latest, "heap_total", json_integer((json_int_t)l->heap_total));
-        }
-        if (l->flags & MEM_HAS_EXT)
-            json_object_set_new(latest, "external", json_integer((json_int_t)l->external));
-        json_object_set_new(latest, "gc", json_boolean(l->flags & MEM_GC));
-        json_t *wj = json_pack("{s:I,s:i,s:b,s:b,s:I,s:I,s:o,s:o,s:s,s:o}",
-            "pid", (json_int_t)w->pid, "generation", (int)w->gen,
-            "alive", w->alive, "stale", w->stale,
-            "first_seen_ms", (json_int_t)wall_ms(app, w->first_us),
-            "last_seen_ms", (json_int_t)wall_ms(app, w->last_us),
-            "latest", latest,
-            "floor_bytes", l->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)
-                               ? json_integer((json_int_t)l->floor) : json_null(),
-            "floor_kind", l->flags & SERIES_FLOOR_GC ? "gc" : l->flags & SERIES_FLOOR_ENV ? "envelope" : "none",
-            "samples", samples);
-        if (w->limit)
-            json_object_set_new(wj, "limit_bytes", json_integer((json_int_t)w->limit));
-        json_array_append_new(workers, wj);
-    }
+    for (unsigned i = 0; i < app->series.nw; i++)
+        json_array_append_new(workers, worker_json(app, app->series.w[i], points, since, coarse));
     json_t *j = json_pack("{s:s,s:b,s:s,s:i,s:{s:I,s:I,s:b,s:s},s:o,s:I,s:o}",
         "source", h.source, "heap_figures", h.heap_figures,
         "note", h.heap_figures ? "" : "this source reports RSS only: no V8 heap figures, no floors",
         "interval_ms", app->cfg->memory.interval_ms,
         "health", "reads", (json_int_t)h.reads, "errors", (json_int_t)h.errors,
                   "failing", h.failing, "last_error", h.last_error,
-        "last_success_ms", h.last_ok_us ? json_integer((json_int_t)wall_ms(app, h.last_ok_us)) : json_null(),
+        "last_success_ms", h.last_ok_us ? json_integer((json_int_t)app_wall_ms_at(app, h.last_ok_us)) : json_null(),
         "rows", (json_int_t)app->series.rows_total,
         "workers", workers);
-    if (app->cfg->memory.gc_url) {
-        json_object_set_new(j, "gc", json_pack("{s:f,s:f,s:f,s:f,s:I,s:I}", "last_ms", h.last_gc_ms,
-                                               "duty", h.gc_duty, "max_duty", app->cfg->memory.max_gc_duty,
-                                               "duty_target", h.duty_target,
-                                               "quiesced", (json_int_t)h.quiesced,
-                                               "quiesce_timeouts", (json_int_t)h.quiesce_timeouts));
-        struct gate_stats gs;
-        gate_get_stats(app->gate, &gs);
-        static const char *const states[] = { "open", "row", "quiesce" };
-        json_object_set_new(j, "design", json_pack("{s:b,s:b,s:s,s:I,s:I,s:i,s:i,s:i,s:I,s:f,s:I}",
-            "enabled", h.design, "running", h.rows_on, "gate", states[gate_state(app->gate)],
-            "rows", (json_int_t)h.rows_designed, "rows_stalled", (json_int_t)gs.rows_stalled,
-            "min_requests", app->cfg->memory.row_min, "max_requests", app->cfg->memory.row_max,
-            "hold_ms", app->cfg->memory.hold_ms,
-            "held_requests", (json_int_t)gs.held, "held_ms", (double)gs.held_us / 1000.0,
-            "hold_expired", (json_int_t)gs.hold_expired));
-    }
-    (void)now;
+    if (app->cfg->memory.gc_url)
+        memory_gc_json(app, &h, j);
     reply_json(req, 200, j);
 }
 
 /* ---- /api/report ------------------------------------------------------- */
 
-static int verdict_rank(const struct app *app, unsigned slot, double *est)
+/* The attribution engine's state: each metric's fit, its cost, the
+ * projection to the memory limit. */
+static json_t *engine_json(const struct attrib *at)
 {
-    const struct attrib_route *ar = attrib_route_get(app, slot);
-    *est = 0;
-    if (ar == NULL)
-        return 0;
-    for (int m = 0; m < ATTRIB_NMETRIC; m++)
-        if (ar->est[m].ok && ar->est[m].beta > *est)
-            *est = ar->est[m].beta;
-    static const int rank[5] = { 1, 0, 2, 3, 4 };  /* unknown above clean in a report */
-    return rank[ar->verdict];
-}
-
-struct ranked { unsigned slot; int rank; double est; int id; };
-
-static int cmp_ranked(const void *a, const void *b)
-{
-    const struct ranked *x = a, *y = b;
-    if (x->rank != y->rank)
-        return y->rank - x->rank;
-    return y->est > x->est ? 1 : y->est < x->est ? -1 : 0;
-}
-
-static void fmt_kb(char *buf, size_t len, double v)
-{
-    if (fabs(v) >= 1048576)
-        snprintf(buf, len, "%.1f MB", v / 1048576);
-    else
-        snprintf(buf, len, "%.1f KB", v / 1024);
-}
-
-/* The heap floor (else RSS) of worker <w> over its raw ring as a line of
- * <cols> block characters, so a report pasted in a ticket shows the curve.
- * Returns the number of columns with data; <lo>, <hi> get the range and
- * <span_s> the time covered. */
-#define SPARK_COLS 60
-static unsigned floor_sparkline(const struct series_worker *w, char *out, size_t len,
-                                double *lo, double *hi, double *span_s, const char **what)
-{
-    static const char *const blocks[8] = { "\u2581", "\u2582", "\u2583", "\u2584",
-                                           "\u2585", "\u2586", "\u2587", "\u2588" };
-    double col[SPARK_COLS];
-    unsigned n = series_npoints(w, 1), used = 0;
-    int floors = 0;
-
-    for (unsigned i = 0; i < n && !floors; i++)
-        floors = (series_point(w, 1, i)->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)) != 0;
-    *what = floors ? "heap floor" : "rss";
-    out[0] = '\0';
-    if (n < 2)
-        return 0;
-    uint64_t t0 = series_point(w, 1, 0)->t_us, t1 = series_point(w, 1, n - 1)->t_us;
-    *span_s = (double)(t1 - t0) / 1e6;
-    for (unsigned c = 0; c < SPARK_COLS; c++)
-        col[c] = -1;
-    *lo = INFINITY;
-    *hi = -INFINITY;
-    for (unsigned i = 0; i < n; i++) {
-        const struct series_point *p = series_point(w, 1, i);
-        double v;
-        if (floors && (p->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)))
-            v = (double)p->floor;
-        else if (!floors && (p->flags & MEM_HAS_RSS))
-            v = (double)p->rss;
-        else
-            continue;
-        unsigned c = t1 > t0 ? (unsigned)((double)(p->t_us - t0) / (double)(t1 - t0) * (SPARK_COLS - 1)) : 0;
-        if (col[c] < 0 || v < col[c])
-            col[c] = v;               /* the lowest: a floor is a lower envelope */
+    json_t *engine = json_object();
+    if (at == NULL)
+        return engine;
+    json_t *fits = json_object();
+    for (int m = 0; m < ATTRIB_NMETRIC; m++) {
+        const struct attrib_fit_info *fi = &at->info[m];
+        json_object_set_new(fits, attrib_metric_names[m],
+            json_pack("{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:i,s:b}", "rows", (int)fi->n, "parameters", (int)fi->p,
+                      "df", fi->df, "residual_sd_bytes", fi->resid_sd, "lag1_autocorrelation", fi->rho,
+                      "residual_excess_kurtosis", fi->kurtosis,
+                      "drift_bytes_per_s", fi->drift, "outliers", (int)fi->outliers,
+                      "drift_dropped", fi->drift_dropped));
     }
-    for (unsigned c = 0; c < SPARK_COLS; c++)
-        if (col[c] >= 0) {
-            *lo = col[c] < *lo ? col[c] : *lo;
-            *hi = col[c] > *hi ? col[c] : *hi;
-        }
-    size_t o = 0;
-    for (unsigned c = 0; c < SPARK_COLS && o + 4 < len; c++) {
-        if (col[c] < 0) {
-            out[o++] = ' ';
-            continue;
-        }
-        int k = *hi > *lo ? (int)((col[c] - *lo) / (*hi - *lo) * 7.999) : 0;
-        memcpy(out + o, blocks[k], 3);
-        o += 3;
-        used++;
-    }
-    out[o] = '\0';
-    return used;
+    json_object_set_new(engine, "fits", fits);
+    json_object_set_new(engine, "evaluations", json_integer((json_int_t)at->evaluations));
+    json_object_set_new(engine, "last_cost_ms", json_real((double)at->last_cost_us / 1000.0));
+    json_object_set_new(engine, "max_cost_ms", json_real((double)at->max_cost_us / 1000.0));
+    json_object_set_new(engine, "window_rows", json_integer(at->window_rows_used));
+    if (at->proj_ok)
+        json_object_set_new(engine, "projection", json_pack("{s:s,s:f,s:f,s:o,s:o,s:s}",
+            "metric", at->proj_metric, "growth_bytes_per_s", at->growth_bytes_per_s,
+            "current_bytes", at->current_bytes,
+            "limit_bytes", at->limit_bytes > 0 ? json_real(at->limit_bytes) : json_null(),
+            "minutes_to_limit", at->minutes_to_limit >= 0 && at->limit_bytes > 0
+                                    ? json_real(at->minutes_to_limit) : json_null(),
+            "limit_source", at->limit_bytes > 0 ? at->limit_source : "unknown"));
+    return engine;
 }
 
-static void api_report(struct app *app, struct evhttp_request *req)
+/* Each live worker's memory curve (report_spark). */
+static json_t *sparklines_json(const struct series *se)
 {
-    const char *uri = evhttp_request_get_uri(req);
-    int text = strstr(uri, "format=text") != NULL;
-    const struct route_table *t = app->cfg->routes;
-    unsigned n = route_count(t);
-    struct ranked *rk = calloc(n, sizeof *rk);
-    const struct attrib *at = app->attrib;
+    json_t *mem = json_array();
+    for (unsigned i = 0; i < se->nw; i++) {
+        const struct series_worker *w = se->w[i];
+        struct report_spark s;
+        if (!w->alive || !report_spark(w, &s))
+            continue;
+        json_array_append_new(mem, json_pack("{s:I,s:s,s:s,s:f,s:f,s:f}", "pid", (json_int_t)w->pid,
+                                             "metric", s.metric, "sparkline", s.line, "low_bytes", s.low,
+                                             "high_bytes", s.high, "span_s", s.span_s));
+    }
+    return mem;
+}
 
+/* GET /api/report: the JSON form; ?format=text: the text form (report.c) */
+static void api_report(struct app *app, struct evhttp_request *req, const char *name)
+{
+    (void)name;
+    if (strstr(evhttp_request_get_uri(req), "format=text") != NULL) {
+        struct evbuffer *b = evbuffer_new();
+        if (b == NULL || report_text(app, b) < 0) {
+            if (b)
+                evbuffer_free(b);
+            reply_error(req, 500, "out of memory");
+            return;
+        }
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
+        evhttp_send_reply(req, 200, "OK", b);
+        evbuffer_free(b);
+        return;
+    }
+    unsigned n;
+    struct report_row *rk = report_rank(app, &n);
     if (rk == NULL) {
         reply_error(req, 500, "out of memory");
         return;
     }
-    for (unsigned id = 0; id < n; id++) {
-        rk[id].slot = app->route_slot[id];
-        rk[id].id = (int)id;
-        rk[id].rank = verdict_rank(app, rk[id].slot, &rk[id].est);
-    }
-    qsort(rk, n, sizeof *rk, cmp_ranked);
-    json_t *engine = json_object();
-    if (at) {
-        json_t *fits = json_object();
-        for (int m = 0; m < ATTRIB_NMETRIC; m++) {
-            const struct attrib_fit_info *fi = &at->info[m];
-            json_object_set_new(fits, attrib_metric_names[m],
-                json_pack("{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:i,s:b}", "rows", (int)fi->n, "parameters", (int)fi->p,
-                          "df", fi->df, "residual_sd_bytes", fi->resid_sd, "lag1_autocorrelation", fi->rho,
-                          "residual_excess_kurtosis", fi->kurtosis,
-                          "drift_bytes_per_s", fi->drift, "outliers", (int)fi->outliers,
-                          "drift_dropped", fi->drift_dropped));
-        }
-        json_object_set_new(engine, "fits", fits);
-        json_object_set_new(engine, "evaluations", json_integer((json_int_t)at->evaluations));
-        json_object_set_new(engine, "last_cost_ms", json_real((double)at->last_cost_us / 1000.0));
-        json_object_set_new(engine, "max_cost_ms", json_real((double)at->max_cost_us / 1000.0));
-        json_object_set_new(engine, "window_rows", json_integer(at->window_rows_used));
-        if (at->proj_ok)
-            json_object_set_new(engine, "projection", json_pack("{s:s,s:f,s:f,s:o,s:o,s:s}",
-                "metric", at->proj_metric, "growth_bytes_per_s", at->growth_bytes_per_s,
-                "current_bytes", at->current_bytes,
-                "limit_bytes", at->limit_bytes > 0 ? json_real(at->limit_bytes) : json_null(),
-                "minutes_to_limit", at->minutes_to_limit >= 0 && at->limit_bytes > 0
-                                        ? json_real(at->minutes_to_limit) : json_null(),
-                "limit_source", at->limit_bytes > 0 ? at->limit_source : "unknown"));
-    }
-    json_t *mem = json_array();
-    for (unsigned i = 0; i < app->series.nw; i++) {
-        const struct series_worker *w = app->series.w[i];
-        char line[SPARK_COLS * 3 + 1];
-        double lo = 0, hi = 0, span = 0;
-        const char *what;
-        if (!w->alive || floor_sparkline(w, line, sizeof line, &lo, &hi, &span, &what) == 0)
-            continue;
-        json_array_append_new(mem, json_pack("{s:I,s:s,s:s,s:f,s:f,s:f}", "pid", (json_int_t)w->pid,
-                                             "metric", what, "sparkline", line, "low_bytes", lo,
-                                             "high_bytes", hi, "span_s", span));
-    }
-    if (!text) {
-        json_t *arr = json_array();
-        for (unsigned i = 0; i < n; i++)
-            json_array_append_new(arr, route_json(app, rk[i].slot, rk[i].id));
-        json_t *j = json_pack("{s:o,s:o,s:o,s:f,s:I}", "findings", arr, "engine", engine, "memory", mem,
-                              "min_leak_bytes", (double)app->cfg->attrib.min_leak_bytes,
-                              "generated_ms", (json_int_t)wall_ms(app, app_now_us()));
-        free(rk);
-        reply_json(req, 200, j);
-        return;
-    }
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "leakproxy %s report: upstream %s, memory source %s\n\n", LEAKPROXY_VERSION,
-                        app->cfg->upstream.text, memsrc_kind_name(app->cfg->memory.source));
-    evbuffer_add_printf(b, "%-16s %-8s %-10s %12s %25s %9s  %s\n", "route", "verdict", "metric",
-                        "bytes/req", "95% interval", "requests", "reason");
-    for (unsigned i = 0; i < n; i++) {
-        const struct stats_route *r = stats_at(&app->stats, rk[i].slot);
-        const struct attrib_route *ar = attrib_route_get(app, rk[i].slot);
-        char est[32] = "-", iv[80] = "-";
-        const char *metric = "-", *verdict = "unknown", *reason = "no evaluation yet";
-        if (ar) {
-            verdict = attrib_verdict_names[ar->verdict];
-            reason = ar->reason;
-            int m = -1;
-            for (int k = 0; k < ATTRIB_NMETRIC; k++)
-                if (ar->metric[0] && strcmp(ar->metric, attrib_metric_names[k]) == 0)
-                    m = k;
-            if (m >= 0 && ar->est[m].ok) {
-                char lo[32], hi[32];
-                metric = attrib_metric_names[m];
-                fmt_kb(est, sizeof est, ar->est[m].beta);
-                fmt_kb(lo, sizeof lo, ar->est[m].low);
-                fmt_kb(hi, sizeof hi, ar->est[m].high);
-                snprintf(iv, sizeof iv, "%s .. %s", lo, hi);
-            }
-        }
-        evbuffer_add_printf(b, "%-16s %-8s %-10s %12s %25s %9llu  %s\n", r->name, verdict, metric, est, iv,
-                            (unsigned long long)r->rendered, reason);
-    }
-    /* "unknown" leads somewhere: the experiment that would settle each
-     * route the engine cannot call yet */
-    unsigned nsteps = 0;
-    for (unsigned i = 0; i < n; i++) {
-        char how[400];
-        enum attrib_next nx = attrib_next_step(app, rk[i].slot, probe_captured(app, rk[i].slot), how, sizeof how);
-        if (nx == NEXT_NONE || !app->stats.slot[rk[i].slot]->active)
-            continue;
-        if (nsteps++ == 0)
-            evbuffer_add_printf(b, "\nnot settled yet, and what would settle them:\n");
-        evbuffer_add_printf(b, "  %-16s %-14s %s\n", app->stats.slot[rk[i].slot]->name, attrib_next_names[nx], how);
-    }
-    /* render latency against memory: the routes whose median latency rises
-     * with the heap floor (a real React SSR incident: 200 ms to 3.7 s before
-     * the crash) */
-    unsigned rising = 0, trends = 0;
-    for (unsigned i = 0; i < n; i++) {
-        const struct attrib_route *ar = attrib_route_get(app, rk[i].slot);
-        if (ar == NULL || !ar->trend_ok)
-            continue;
-        trends++;
-        if (ar->trend_low <= 0)
-            continue;
-        const struct stats_route *r = stats_at(&app->stats, rk[i].slot);
-        evbuffer_add_printf(b, "%s  %-16s %+.4f ms per MB of heap floor (95%%: %+.4f .. %+.4f), "
-                            "median %.1f ms lately, %.1f ms since start\n",
-                            rising++ ? "" : "\nmedian latency rises with memory:\n", r->name, ar->trend,
-                            ar->trend_low, ar->trend_high, ar->lat_y[(ar->lat_head + ar->lat_n - 1) % ATTRIB_LAT_POINTS],
-                            hist_quantile(&r->latency, 0.5) / 1000.0);
-    }
-    if (trends && !rising)
-        evbuffer_add_printf(b, "\nmedian latency: no route's rises with memory (%u with a trend)\n", trends);
-    if (at && at->proj_ok) {
-        char g[32], c[32], l[32];
-        fmt_kb(g, sizeof g, at->growth_bytes_per_s * 60);
-        fmt_kb(c, sizeof c, at->current_bytes);
-        fmt_kb(l, sizeof l, at->limit_bytes);
-        evbuffer_add_printf(b, "\nmemory (%s): %s now, growing %s per minute", at->proj_metric, c, g);
-        if (at->limit_bytes > 0 && at->minutes_to_limit >= 0)
-            evbuffer_add_printf(b, "; limit %s (%s) reached in about %.0f minutes\n", l, at->limit_source,
-                                at->minutes_to_limit);
-        else
-            evbuffer_add_printf(b, "%s\n", at->limit_bytes > 0 ? "; not approaching the limit"
-                                                                : "; no known limit (set memory.limit_bytes)");
-    }
-    if (at) {
-        const struct attrib_fit_info *fi = &at->info[ATTRIB_HEAP];
-        evbuffer_add_printf(b, "window: %u memory intervals (heap fit: %u rows, %u parameters, residual sd %.1f KB)\n",
-                            at->window_rows_used, fi->n, fi->p, fi->resid_sd / 1024);
-    }
-    size_t k;
-    json_t *mj;
-    json_array_foreach(mem, k, mj) {
-        char lo[32], hi[32];
-        fmt_kb(lo, sizeof lo, json_real_value(json_object_get(mj, "low_bytes")));
-        fmt_kb(hi, sizeof hi, json_real_value(json_object_get(mj, "high_bytes")));
-        evbuffer_add_printf(b, "%sworker %lld %s, last %.0f s: %s .. %s\n  %s\n", k ? "" : "\n",
-                            (long long)json_integer_value(json_object_get(mj, "pid")),
-                            json_string_value(json_object_get(mj, "metric")),
-                            json_real_value(json_object_get(mj, "span_s")), lo, hi,
-                            json_string_value(json_object_get(mj, "sparkline")));
-    }
-    json_decref(mem);
-    const struct event_rec *ev;
-    for (unsigned e = 0; e < 10 && (ev = events_newest(&app->events, e)); e++) {
-        time_t ts = (time_t)(ev->time_ms / 1000);
-        struct tm tm;
-        char when[32];
-        gmtime_r(&ts, &tm);
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tm);
-        evbuffer_add_printf(b, "%s%s  %-9s %s%s\n", e ? "" : "\nrecent events (newest first):\n", when,
-                            event_type_names[ev->type], ev->dry_run ? "[dry run] " : "", ev->reason);
-    }
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
-    evhttp_send_reply(req, 200, "OK", b);
-    evbuffer_free(b);
-    json_decref(engine);
+    json_t *arr = json_array();
+    for (unsigned i = 0; i < n; i++)
+        json_array_append_new(arr, route_json(app, rk[i].slot, rk[i].id));
     free(rk);
-}
-
-/* ---- Prometheus -------------------------------------------------------- */
-
-static const double le_seconds[] = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
-};
-
-static void metric_head(struct evbuffer *o, const char *name, const char *type, const char *help)
-{
-    evbuffer_add_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void metric_hist(struct evbuffer *o, const char *name, const char *route,
-                        const struct hist *h)
-{
-    for (size_t i = 0; i < sizeof le_seconds / sizeof le_seconds[0]; i++)
-        evbuffer_add_printf(o, "%s_bucket{route=\"%s\",le=\"%g\"} %llu\n", name, route,
-                            le_seconds[i],
-                            (unsigned long long)hist_count_le(h, (uint64_t)(le_seconds[i] * 1e6)));
-    evbuffer_add_printf(o, "%s_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", name, route,
-                        (unsigned long long)h->count);
-    evbuffer_add_printf(o, "%s_sum{route=\"%s\"} %.6f\n", name, route, (double)h->sum_us / 1e6);
-    evbuffer_add_printf(o, "%s_count{route=\"%s\"} %llu\n", name, route,
-                        (unsigned long long)h->count);
-}
-
-/* One sample per active route of the uint64 field at <off> in its slot. */
-static void metric_per_route(struct evbuffer *o, const struct stats *s, const char *name,
-                             const char *type, const char *help, size_t off)
-{
-    metric_head(o, name, type, help);
-    for (unsigned i = 0; i < s->n; i++)
-        if (s->slot[i]->active)
-            evbuffer_add_printf(o, "%s{route=\"%s\"} %llu\n", name, s->slot[i]->name,
-                                (unsigned long long)*(const uint64_t *)((const char *)s->slot[i] + off));
-}
-
-/* One sample per route and estimated metric: the estimate (<low> = 0) or
- * the lower end of its interval. */
-static void metric_estimates(struct evbuffer *o, struct app *app, const char *name, const char *help,
-                             int low)
-{
-    const struct stats *s = &app->stats;
-    metric_head(o, name, "gauge", help);
-    for (unsigned i = 0; i < s->n; i++) {
-        const struct attrib_route *ar = attrib_route_get(app, i);
-        if (!s->slot[i]->active || ar == NULL)
-            continue;
-        for (int m = 0; m < ATTRIB_NMETRIC; m++)
-            if (ar->est[m].ok)
-                evbuffer_add_printf(o, "%s{route=\"%s\",metric=\"%s\"} %.0f\n", name, s->slot[i]->name,
-                                    attrib_metric_names[m], low ? ar->est[m].low : ar->est[m].beta);
-    }
-}
-
-/* The live upstream workers to print: a series is skipped when a newer live
- * one has its number (a restart at the same pid until the batch marks the
- * old one dead), so no label set appears twice. */
-static int worker_shown(const struct series *se, unsigned i)
-{
-    const struct series_worker *w = se->w[i];
-    if (!w->alive || w->number == 0)
-        return 0;
-    for (unsigned k = i + 1; k < se->nw; k++)
-        if (se->w[k]->alive && se->w[k]->number == w->number)
-            return 0;
-    return 1;
-}
-
-/* Each kind of reading in its own gauge, by a stable "worker" label (the
- * series' number, kept across restarts: summing over workers means
- * something, and a pm2 restart does not start a new series), the pid in
- * leakproxy_upstream_worker_info; then the deprecated
- * leakproxy_upstream_memory_bytes{pid,kind}, unchanged. */
-static void metric_workers(struct evbuffer *o, const struct app *app)
-{
-    static const struct { const char *name, *help; } kinds[5] = {
-        { "leakproxy_upstream_rss_bytes", "Resident set size of each live upstream worker." },
-        { "leakproxy_upstream_heap_used_bytes", "V8 heap in use of each live upstream worker." },
-        { "leakproxy_upstream_heap_total_bytes", "V8 heap reserved by each live upstream worker." },
-        { "leakproxy_upstream_external_bytes", "Memory of C++ objects bound to JS objects (Buffers) of each live upstream worker." },
-        { "leakproxy_upstream_heap_floor_bytes", "Heap after the last (forced or observed) GC, else its lower envelope, of each live upstream worker." },
-    };
-    static const char *const dep_kinds[5] = { "rss", "heap_used", "heap_total", "external", "floor" };
-    const struct series *se = &app->series;
-
-    for (int k = 0; k < 5; k++) {
-        metric_head(o, kinds[k].name, "gauge", kinds[k].help);
-        for (unsigned i = 0; i < se->nw; i++) {
-            const struct series_point *l = &se->w[i]->last;
-            const uint64_t v[5] = { l->rss, l->heap_used, l->heap_total, l->external, l->floor };
-            const int ok[5] = { !!(l->flags & MEM_HAS_RSS), !!(l->flags & MEM_HAS_HEAP),
-                                !!(l->flags & MEM_HAS_HEAP), !!(l->flags & MEM_HAS_EXT),
-                                !!(l->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)) };
-            if (worker_shown(se, i) && ok[k])
-                evbuffer_add_printf(o, "%s{worker=\"%u\"} %llu\n", kinds[k].name, se->w[i]->number - 1,
-                                    (unsigned long long)v[k]);
-        }
-    }
-    metric_head(o, "leakproxy_upstream_worker_info", "gauge",
-                "Always 1 for each live upstream worker; its pid is a label (it changes when the worker restarts).");
-    for (unsigned i = 0; i < se->nw; i++)
-        if (worker_shown(se, i))
-            evbuffer_add_printf(o, "leakproxy_upstream_worker_info{worker=\"%u\",pid=\"%lld\"} 1\n",
-                                se->w[i]->number - 1, (long long)se->w[i]->pid);
-    metric_head(o, "leakproxy_upstream_memory_bytes", "gauge",
-                "Deprecated (summing over kind adds unlike things, pid changes at restarts): "
-                "leakproxy_upstream_{rss,heap_used,heap_total,external,heap_floor}_bytes{worker}.");
-    for (unsigned i = 0; i < se->nw; i++) {
-        const struct series_worker *w = se->w[i];
-        const struct series_point *l = &w->last;
-        const uint64_t v[5] = { l->rss, l->heap_used, l->heap_total, l->external, l->floor };
-        const int ok[5] = { !!(l->flags & MEM_HAS_RSS), !!(l->flags & MEM_HAS_HEAP),
-                            !!(l->flags & MEM_HAS_HEAP), !!(l->flags & MEM_HAS_EXT),
-                            !!(l->flags & (SERIES_FLOOR_GC | SERIES_FLOOR_ENV)) };
-        if (!w->alive)
-            continue;
-        for (int k = 0; k < 5; k++)
-            if (ok[k])
-                evbuffer_add_printf(o, "leakproxy_upstream_memory_bytes{pid=\"%lld\",kind=\"%s\"} %llu\n",
-                                    (long long)w->pid, dep_kinds[k], (unsigned long long)v[k]);
-    }
-}
-
-/* leakproxy's own process, under the names every Prometheus exporter uses
- * (client_golang's process collector): RSS from /proc/self/statm, CPU from
- * getrusage, descriptors from /proc/self/fd and RLIMIT_NOFILE. A figure
- * that cannot be read is left out, not printed as 0. */
-static void metric_process(struct evbuffer *o, const struct app *app)
-{
-    struct rusage ru;
-    struct rlimit rl;
-    unsigned long vsz, rss;
-    FILE *f = fopen("/proc/self/statm", "r");
-
-    if (f && fscanf(f, "%lu %lu", &vsz, &rss) == 2) {
-        long page = sysconf(_SC_PAGESIZE);
-        metric_head(o, "process_resident_memory_bytes", "gauge", "Resident memory size of leakproxy in bytes.");
-        evbuffer_add_printf(o, "process_resident_memory_bytes %llu\n", (unsigned long long)rss * (unsigned long long)page);
-        metric_head(o, "process_virtual_memory_bytes", "gauge", "Virtual memory size of leakproxy in bytes.");
-        evbuffer_add_printf(o, "process_virtual_memory_bytes %llu\n", (unsigned long long)vsz * (unsigned long long)page);
-    }
-    if (f)
-        fclose(f);
-    if (getrusage(RUSAGE_SELF, &ru) == 0) {
-        metric_head(o, "process_cpu_seconds_total", "counter", "User and system CPU time leakproxy spent, in seconds.");
-        evbuffer_add_printf(o, "process_cpu_seconds_total %.6f\n",
-                            (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
-    }
-    DIR *d = opendir("/proc/self/fd");
-    if (d) {
-        unsigned n = 0;
-        while (readdir(d))
-            n++;
-        closedir(d);
-        metric_head(o, "process_open_fds", "gauge", "Open file descriptors of leakproxy.");
-        evbuffer_add_printf(o, "process_open_fds %u\n", n > 3 ? n - 3 : 0);   /* ".", "..", the DIR's own */
-    }
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        metric_head(o, "process_max_fds", "gauge", "The file descriptor limit of leakproxy (RLIMIT_NOFILE).");
-        if (rl.rlim_cur == RLIM_INFINITY)
-            evbuffer_add_printf(o, "process_max_fds +Inf\n");
-        else
-            evbuffer_add_printf(o, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
-    }
-    metric_head(o, "process_start_time_seconds", "gauge", "Start time of leakproxy since the Unix epoch, in seconds.");
-    evbuffer_add_printf(o, "process_start_time_seconds %.3f\n", (double)app->start_wall_ms / 1000.0);
-}
-
-void admin_metrics(struct app *app, struct evbuffer *o)
-{
-    struct stats *s = &app->stats;
-    static const char *const cls[] = { "", "1xx", "2xx", "3xx", "4xx", "5xx" };
-
-    /* route names are restricted to [A-Za-z0-9_.-] (route.c), so they need
-     * no escaping as label values */
-    metric_per_route(o, s, "leakproxy_requests_total", "counter", "Requests received, by route.",
-                     offsetof(struct stats_route, requests));
-    metric_head(o, "leakproxy_responses_total", "counter", "Responses sent, by route and status class.");
-    for (unsigned i = 0; i < s->n; i++)
-        if (s->slot[i]->active)
-            for (int k = 1; k <= 5; k++)
-                evbuffer_add_printf(o, "leakproxy_responses_total{route=\"%s\",class=\"%s\"} %llu\n",
-                                    s->slot[i]->name, cls[k],
-                                    (unsigned long long)s->slot[i]->status[k]);
-    metric_head(o, "leakproxy_inflight_requests", "gauge", "Requests in progress, by route.");
-    for (unsigned i = 0; i < s->n; i++)
-        if (s->slot[i]->active)
-            evbuffer_add_printf(o, "leakproxy_inflight_requests{route=\"%s\"} %lld\n",
-                                s->slot[i]->name, (long long)s->slot[i]->inflight);
-    metric_per_route(o, s, "leakproxy_held_requests_total", "counter",
-                     "Requests held at the admission gate (a forced-GC quiesce or a designed row), by route.",
-                     offsetof(struct stats_route, held));
-    metric_head(o, "leakproxy_held_seconds_total", "counter",
-                "Time requests spent held at the admission gate, by route.");
-    for (unsigned i = 0; i < s->n; i++)
-        if (s->slot[i]->active)
-            evbuffer_add_printf(o, "leakproxy_held_seconds_total{route=\"%s\"} %.6f\n", s->slot[i]->name,
-                                (double)s->slot[i]->held_us / 1e6);
-    {
-        struct gate_stats gs;
-        gate_get_stats(app->gate, &gs);
-        metric_head(o, "leakproxy_held_requests", "gauge", "Requests waiting at the admission gate now.");
-        evbuffer_add_printf(o, "leakproxy_held_requests %u\n", gs.waiting);
-    }
-    metric_per_route(o, s, "leakproxy_request_bytes_total", "counter", "Bytes received from clients, by route.",
-                     offsetof(struct stats_route, bytes_in));
-    metric_per_route(o, s, "leakproxy_response_bytes_total", "counter", "Bytes sent to clients, by route.",
-                     offsetof(struct stats_route, bytes_out));
-    metric_head(o, "leakproxy_client_aborts_total", "counter",
-                "Clients that went away before their response ended, by route.");
-    for (unsigned i = 0; i < s->n; i++)
-        if (s->slot[i]->active)
-            evbuffer_add_printf(o, "leakproxy_client_aborts_total{route=\"%s\"} %llu\n", s->slot[i]->name,
-                                (unsigned long long)s->slot[i]->errors[STATS_ERR_CLIENT_ABORT]);
-    /* kind="client_abort" is deprecated (leakproxy_client_aborts_total): it
-     * stays, so that existing queries keep working */
-    metric_head(o, "leakproxy_upstream_errors_total", "counter",
-                "Failed exchanges, by route and kind (connect, timeout, bad_response, reset; "
-                "client_abort is deprecated: see leakproxy_client_aborts_total).");
-    for (unsigned i = 0; i < s->n; i++)
-        if (s->slot[i]->active)
-            for (int k = 0; k < STATS_ERR_N; k++)
-                evbuffer_add_printf(o, "leakproxy_upstream_errors_total{route=\"%s\",kind=\"%s\"} %llu\n",
-                                    s->slot[i]->name, stats_err_names[k],
-                                    (unsigned long long)s->slot[i]->errors[k]);
-    metric_head(o, "leakproxy_request_duration_seconds", "histogram",
-                "Time from the request head to the end of the response, by route.");
-    for (unsigned i = 0; i < s->n; i++)
-        if (s->slot[i]->active)
-            metric_hist(o, "leakproxy_request_duration_seconds", s->slot[i]->name, &s->slot[i]->latency);
-    metric_head(o, "leakproxy_ttfb_seconds", "histogram",
-                "Time from the request head to the first response byte from the upstream, by route.");
-    for (unsigned i = 0; i < s->n; i++)
-        if (s->slot[i]->active)
-            metric_hist(o, "leakproxy_ttfb_seconds", s->slot[i]->name, &s->slot[i]->ttfb);
-    struct memsrc_health mh;
-    memsrc_health(app, &mh);
-    if (app->cfg->memory.source != MEMSRC_NONE) {
-        metric_workers(o, app);
-        metric_head(o, "leakproxy_memory_reads_total", "counter", "Successful memory source readings.");
-        evbuffer_add_printf(o, "leakproxy_memory_reads_total %llu\n", (unsigned long long)mh.reads);
-        metric_head(o, "leakproxy_memory_errors_total", "counter", "Failed memory source readings.");
-        evbuffer_add_printf(o, "leakproxy_memory_errors_total %llu\n", (unsigned long long)mh.errors);
-        metric_head(o, "leakproxy_memory_source_up", "gauge", "1 if the last memory reading succeeded.");
-        evbuffer_add_printf(o, "leakproxy_memory_source_up %d\n", mh.reads > 0 && !mh.failing);
-        metric_head(o, "leakproxy_memory_last_success_timestamp_seconds", "gauge",
-                    "Unix time of the last successful memory reading (0: never).");
-        evbuffer_add_printf(o, "leakproxy_memory_last_success_timestamp_seconds %.3f\n",
-                            mh.last_ok_us ? (double)wall_ms(app, mh.last_ok_us) / 1000.0 : 0.0);
-        if (app->cfg->memory.gc_url) {
-            metric_head(o, "leakproxy_memory_gc_duty_ratio", "gauge",
-                        "Share of the upstream's time spent in GCs leakproxy forced (moving average).");
-            evbuffer_add_printf(o, "leakproxy_memory_gc_duty_ratio %.6f\n", mh.gc_duty);
-            metric_head(o, "leakproxy_memory_gc_duty_target_ratio", "gauge",
-                        "The forced-GC budget now: max_gc_duty while routes are unsettled, a tenth of it after.");
-            evbuffer_add_printf(o, "leakproxy_memory_gc_duty_target_ratio %.6f\n", mh.duty_target);
-            metric_head(o, "leakproxy_memory_rows_designed_total", "counter",
-                        "Designed measurement rows begun (memory.rows).");
-            evbuffer_add_printf(o, "leakproxy_memory_rows_designed_total %llu\n",
-                                (unsigned long long)mh.rows_designed);
-        }
-    }
-    if (app->attrib && app->attrib->evaluations) {
-        metric_estimates(o, app, "leakproxy_route_retained_bytes_per_request",
-                         "Estimated bytes each request of the route leaves behind, by metric (heap_used, rss, external).", 0);
-        metric_estimates(o, app, "leakproxy_route_retained_bytes_per_request_low",
-                         "Lower end of the 95% interval of the estimate above.", 1);
-        metric_head(o, "leakproxy_route_verdict", "gauge",
-                    "1 for the route's current verdict (leaking, suspect, warming, clean, unknown), 0 for the others.");
-        for (unsigned i = 0; i < s->n; i++) {
-            const struct attrib_route *ar = attrib_route_get(app, i);
-            if (!s->slot[i]->active || ar == NULL)
-                continue;
-            for (int v = 0; v < 5; v++)
-                evbuffer_add_printf(o, "leakproxy_route_verdict{route=\"%s\",verdict=\"%s\"} %d\n",
-                                    s->slot[i]->name, attrib_verdict_names[v], (int)ar->verdict == v);
-        }
-        if (app->attrib->proj_ok && app->attrib->limit_bytes > 0 && app->attrib->minutes_to_limit >= 0) {
-            metric_head(o, "leakproxy_upstream_minutes_to_memory_limit", "gauge",
-                        "Projected minutes until the upstream reaches its memory limit at the current growth.");
-            evbuffer_add_printf(o, "leakproxy_upstream_minutes_to_memory_limit %.1f\n", app->attrib->minutes_to_limit);
-        }
-        metric_head(o, "leakproxy_attribution_evaluation_seconds", "gauge", "CPU time of the last attribution evaluation.");
-        evbuffer_add_printf(o, "leakproxy_attribution_evaluation_seconds %.6f\n",
-                            (double)app->attrib->last_cost_us / 1e6);
-    }
-    metric_head(o, "leakproxy_connections", "gauge", "Open client connections.");
-    evbuffer_add_printf(o, "leakproxy_connections %u\n", app->nclients);
-    metric_head(o, "leakproxy_connections_accepted_total", "counter", "Client connections accepted.");
-    evbuffer_add_printf(o, "leakproxy_connections_accepted_total %llu\n",
-                        (unsigned long long)app->connections_total);
-    metric_head(o, "leakproxy_listener_paused", "gauge",
-                "1 while the proxy accepts no new connections (max_connections reached or out of descriptors).");
-    evbuffer_add_printf(o, "leakproxy_listener_paused %d\n", app->listener_paused ? 1 : 0);
-    metric_head(o, "leakproxy_pipelined_bytes", "gauge",
-                "Request bytes read ahead of the responses being relayed, all clients (bounded at 16 MiB).");
-    evbuffer_add_printf(o, "leakproxy_pipelined_bytes %zu\n", app->pipelined);
-    metric_head(o, "leakproxy_accept_fd_exhausted_total", "counter",
-                "Accepts that failed for lack of file descriptors (the listener pauses until a connection closes).");
-    evbuffer_add_printf(o, "leakproxy_accept_fd_exhausted_total %llu\n",
-                        (unsigned long long)app->connections_rejected);
-    metric_head(o, "leakproxy_idle_connections_closed_total", "counter",
-                "Idle keep-alive client connections closed to free descriptors when accept ran out of them.");
-    evbuffer_add_printf(o, "leakproxy_idle_connections_closed_total %llu\n", (unsigned long long)app->idle_drained);
-    if (app->admin) {
-        metric_head(o, "leakproxy_admin_connections", "gauge", "Open admin connections (at most 64: ADMIN_MAX_CONNS).");
-        evbuffer_add_printf(o, "leakproxy_admin_connections %u\n", app->admin->nconns);
-    }
-    metric_head(o, "leakproxy_upstream_connections", "gauge", "Open upstream connections, by state.");
-    evbuffer_add_printf(o, "leakproxy_upstream_connections{state=\"idle\"} %u\n", app->nidle);
-    evbuffer_add_printf(o, "leakproxy_upstream_connections{state=\"active\"} %u\n",
-                        app->nupconns - app->nidle);
-    metric_head(o, "leakproxy_upstream_connects_total", "counter", "New upstream connections opened.");
-    evbuffer_add_printf(o, "leakproxy_upstream_connects_total %llu\n",
-                        (unsigned long long)app->upstream_connects);
-    metric_head(o, "leakproxy_upstream_reuses_total", "counter", "Requests sent on a pooled keep-alive connection.");
-    evbuffer_add_printf(o, "leakproxy_upstream_reuses_total %llu\n",
-                        (unsigned long long)app->upstream_reuses);
-    metric_head(o, "leakproxy_config_reloads_total", "counter", "Configuration reloads, by result.");
-    evbuffer_add_printf(o, "leakproxy_config_reloads_total{result=\"ok\"} %llu\n",
-                        (unsigned long long)app->reloads);
-    evbuffer_add_printf(o, "leakproxy_config_reloads_total{result=\"error\"} %llu\n",
-                        (unsigned long long)app->reload_failures);
-    metric_head(o, "leakproxy_uptime_seconds", "gauge", "Seconds since leakproxy started.");
-    evbuffer_add_printf(o, "leakproxy_uptime_seconds %.3f\n",
-                        (double)(app_now_us() - app->start_us) / 1e6);
-    guard_metrics(app, o);
-    metric_process(o, app);
-    metric_head(o, "leakproxy_build_info", "gauge", "Always 1; the version and the git revision are labels.");
-    evbuffer_add_printf(o, "leakproxy_build_info{version=\"%s\",revision=\"%s\"} 1\n", LEAKPROXY_VERSION,
-                        LEAKPROXY_REVISION);
+    reply_json(req, 200, json_pack("{s:o,s:o,s:o,s:f,s:I}", "findings", arr, "engine", engine_json(app->attrib),
+                                   "memory", sparklines_json(&app->series),
+                                   "min_leak_bytes", (double)app->cfg->attrib.min_leak_bytes,
+                                   "generated_ms", (json_int_t)app_wall_ms_at(app, app_now_us())));
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
@@ -1289,6 +777,108 @@ static char *path_route_name(const char *seg)
     return NULL;
 }
 
+/* health needs no token (load balancers and kubelet probes cannot send
+ * one; it tells nothing but up or draining) */
+static void api_healthz(struct app *app, struct evhttp_request *req, const char *name)
+{
+    (void)name;
+    reply_json(req, app->draining ? 503 : 200,
+               json_pack("{s:s}", "status", app->draining ? "draining" : "ok"));
+}
+
+static void api_metrics(struct app *app, struct evhttp_request *req, const char *name)
+{
+    struct evbuffer *b = evbuffer_new();
+    (void)name;
+    if (b == NULL) {
+        reply_error(req, 500, "out of memory");
+        return;
+    }
+    metrics_render(app, (int)app->admin->nconns, b);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; version=0.0.4; charset=utf-8");
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+/* A handler gets the decoded route name of a /api/routes/NAME path, else
+ * NULL; the dispatcher has checked the method, the origin and the token. */
+typedef void admin_handler(struct app *app, struct evhttp_request *req, const char *name);
+
+enum path_kind {
+    P_EXACT,                          /* the whole path is <path> */
+    P_ROUTE,                          /* /api/routes/NAME */
+    P_ROUTE_MODE,                     /* /api/routes/NAME/mode */
+};
+
+#define M_READ (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
+#define M_JOB  (M_READ | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE)
+#define USE_GET "use GET"
+#define USE_JOB "use POST to start, GET to watch, DELETE to abort"
+
+static const struct admin_path {
+    const char *path;                 /* P_EXACT only */
+    enum path_kind kind;
+    int methods;                      /* evhttp_cmd_type bits; others get 405 */
+    const char *use;                  /* the 405 message */
+    int open;                         /* no token, no origin check */
+    admin_handler *fn;
+} admin_paths[] = {                   /* the first match wins */
+    { "/healthz", P_EXACT, M_READ, USE_GET, 1, api_healthz },
+    { "/metrics", P_EXACT, M_READ, USE_GET, 0, api_metrics },
+    { "/api/routes", P_EXACT, M_READ, USE_GET, 0, api_routes },
+    { "/api/routes/", P_EXACT, M_READ, USE_GET, 0, api_routes },
+    { NULL, P_ROUTE_MODE, EVHTTP_REQ_PUT | EVHTTP_REQ_POST,
+      "use PUT with {\"mode\": \"csr\"} or {\"mode\": \"ssr\"}", 0, api_route_mode },
+    { NULL, P_ROUTE, M_READ, USE_GET, 0, api_routes },
+    { "/api/memory", P_EXACT, M_READ, USE_GET, 0, api_memory },
+    { "/api/bisect", P_EXACT, M_JOB, USE_JOB, 0, api_bisect },
+    { "/api/probe", P_EXACT, M_JOB, USE_JOB, 0, api_probe },
+    { "/api/report", P_EXACT, M_READ, USE_GET, 0, api_report },
+    { "/api/events", P_EXACT, M_READ, USE_GET, 0, api_events },
+    { "/api/status", P_EXACT, M_READ, USE_GET, 0, api_status },
+};
+
+#define ROUTES_PREFIX "/api/routes/"
+
+static int path_matches(const struct admin_path *row, const char *path)
+{
+    const char *seg = path + strlen(ROUTES_PREFIX), *slash;
+
+    if (row->kind == P_EXACT)
+        return strcmp(path, row->path) == 0;
+    if (strncmp(path, ROUTES_PREFIX, strlen(ROUTES_PREFIX)) != 0)
+        return 0;
+    slash = strchr(seg, '/');
+    return row->kind == P_ROUTE ? slash == NULL : slash != NULL && strcmp(slash, "/mode") == 0;
+}
+
+static const struct admin_path *path_find(const char *path)
+{
+    for (size_t i = 0; i < sizeof admin_paths / sizeof admin_paths[0]; i++)
+        if (path_matches(&admin_paths[i], path))
+            return &admin_paths[i];
+    return NULL;
+}
+
+/* Runs <row>'s handler, with the route name of the path for a
+ * /api/routes/NAME row (<path> is cut at the name). */
+static void path_run(struct app *app, struct evhttp_request *req, const struct admin_path *row, char *path)
+{
+    if (row->kind == P_EXACT) {
+        row->fn(app, req, NULL);
+        return;
+    }
+    char *seg = path + strlen(ROUTES_PREFIX);
+    seg[strcspn(seg, "/")] = '\0';
+    char *name = path_route_name(seg);
+    if (name)
+        row->fn(app, req, name);
+    else
+        reply_error(req, 404, "no such route");
+    free(name);
+}
+
 static void admin_cb(struct evhttp_request *req, void *arg)
 {
     struct app *app = arg;
@@ -1305,95 +895,22 @@ static void admin_cb(struct evhttp_request *req, void *arg)
     }
     memcpy(path, uri, plen);
     path[plen] = '\0';
-    int get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
-    if (get && strncmp(path, "/api/", 5) != 0 && serve_asset(req, path))
+    if ((cmd & M_READ) && strncmp(path, "/api/", 5) != 0 && serve_asset(req, path))
         return;
-    /* health needs no token (load balancers and kubelet probes cannot send
-     * one; it tells nothing but up or draining) */
-    if (strcmp(path, "/healthz") == 0) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        reply_json(req, app->draining ? 503 : 200,
-                   json_pack("{s:s}", "status", app->draining ? "draining" : "ok"));
+    const struct admin_path *row = path_find(path);
+    /* an unknown path is refused like a known one: without the token, it
+     * tells nothing of what exists */
+    if ((row == NULL || !row->open) && (!admin_same_origin(app, req, cmd) || !admin_auth(app, req)))
         return;
-    }
-    if (!admin_same_origin(app, req, cmd) || !admin_auth(app, req))
-        return;
-
-    if (strcmp(path, "/metrics") == 0) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        struct evbuffer *b = evbuffer_new();
-        admin_metrics(app, b);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                          "text/plain; version=0.0.4; charset=utf-8");
-        evhttp_send_reply(req, 200, "OK", b);
-        evbuffer_free(b);
-    } else if (strcmp(path, "/api/routes") == 0 || strcmp(path, "/api/routes/") == 0) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        api_routes(app, req, NULL);
-    } else if (strncmp(path, "/api/routes/", 12) == 0 && strchr(path + 12, '/') &&
-               strcmp(strchr(path + 12, '/'), "/mode") == 0) {
-        if (cmd != EVHTTP_REQ_PUT && cmd != EVHTTP_REQ_POST) {
-            reply_error(req, 405, "use PUT with {\"mode\": \"csr\"} or {\"mode\": \"ssr\"}");
-            return;
-        }
-        *strchr(path + 12, '/') = '\0';
-        char *name = path_route_name(path + 12);
-        if (name)
-            api_route_mode(app, req, name);
-        else
-            reply_error(req, 404, "no such route");
-        free(name);
-    } else if (strncmp(path, "/api/routes/", 12) == 0 && !strchr(path + 12, '/')) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        char *name = path_route_name(path + 12);
-        if (name)
-            api_routes(app, req, name);
-        else
-            reply_error(req, 404, "no such route");
-        free(name);
-    } else if (strcmp(path, "/api/memory") == 0) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        api_memory(app, req);
-    } else if (strcmp(path, "/api/bisect") == 0) {
-        api_bisect(app, req, cmd);
-    } else if (strcmp(path, "/api/probe") == 0) {
-        api_probe(app, req, cmd);
-    } else if (strcmp(path, "/api/report") == 0) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        api_report(app, req);
-    } else if (strcmp(path, "/api/events") == 0) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        api_events(app, req);
-    } else if (strcmp(path, "/api/status") == 0) {
-        if (!get) {
-            reply_error(req, 405, "use GET");
-            return;
-        }
-        api_status(app, req);
-    } else {
+    if (row == NULL) {
         reply_error(req, 404, "not found");
+        return;
     }
+    if (!(cmd & row->methods)) {
+        reply_error(req, 405, row->use);
+        return;
+    }
+    path_run(app, req, row, path);
 }
 
 /* ---- listener and connections ----------------------------------------

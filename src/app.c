@@ -71,5 +71,10 @@ void app_fd_budget(int max_connections)
 
 uint64_t app_wall_ms(const struct app *app)
 {
-    return app->start_wall_ms + (app_now_us() - app->start_us) / 1000;
+    return app_wall_ms_at(app, app_now_us());
+}
+
+uint64_t app_wall_ms_at(const struct app *app, uint64_t t_us)
+{
+    return app->start_wall_ms + (t_us - app->start_us) / 1000;
 }
