@@ -1,9 +1,12 @@
 /* test_guard.c -- the guard's pure parts: the trough trigger, the trough
  * slope, and narrowing down under pressure (which routes are csr after each
- * verdict). The narrowing is driven by a simulated app: memory grows while
- * any guilty candidate renders. */
+ * verdict); then its decisions: when it trips and recovers, what the hour's
+ * cap allows, when a narrowing starts, how a step is judged and when the
+ * next test may start after a growing one. The narrowing is driven by a
+ * simulated app: memory grows while any guilty candidate renders. */
 #include "cm.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,6 +296,208 @@ static void narrowing_stuck_when_growth_is_not_in_the_routes(void **state)
     guard_narrow_fini(&nw);           /* twice is fine */
 }
 
+/* ---- the guard's decisions ------------------------------------------------ */
+
+static void tripping_needs_each_signal_confirmed(void **state)
+{
+    (void)state;
+    struct guard_counts c = { 0 };
+    assert_int_equal(guard_trigger(&c), GT_NONE);
+    /* one high floor is not a trip: GUARD_CONFIRM fresh readings in a row are */
+    c.over = GUARD_CONFIRM - 1;
+    assert_int_equal(guard_trigger(&c), GT_NONE);
+    c.over = GUARD_CONFIRM;
+    assert_int_equal(guard_trigger(&c), GT_FLOOR);
+    c = (struct guard_counts){ .trough_over = GUARD_TROUGH_CONFIRM - 1 };
+    assert_int_equal(guard_trigger(&c), GT_NONE);
+    c.trough_over = GUARD_TROUGH_CONFIRM;
+    assert_int_equal(guard_trigger(&c), GT_TROUGH);
+    c = (struct guard_counts){ .fast_over = GUARD_FAST_CONFIRM - 1 };
+    assert_int_equal(guard_trigger(&c), GT_NONE);
+    c.fast_over = GUARD_FAST_CONFIRM;
+    assert_int_equal(guard_trigger(&c), GT_FAST);
+    c = (struct guard_counts){ .proj_over = GUARD_PROJ_CONFIRM - 1 };
+    assert_int_equal(guard_trigger(&c), GT_NONE);
+    c.proj_over = GUARD_PROJ_CONFIRM;
+    assert_int_equal(guard_trigger(&c), GT_PROJ);
+    /* no signal waits for another; unconfirmed signals do not add up */
+    c = (struct guard_counts){ GUARD_CONFIRM - 1, GUARD_TROUGH_CONFIRM - 1, GUARD_FAST_CONFIRM - 1,
+                               GUARD_PROJ_CONFIRM - 1 };
+    assert_int_equal(guard_trigger(&c), GT_NONE);
+    /* several confirmed: the floor names the trigger, then the trough */
+    c = (struct guard_counts){ GUARD_CONFIRM, GUARD_TROUGH_CONFIRM, GUARD_FAST_CONFIRM, GUARD_PROJ_CONFIRM };
+    assert_int_equal(guard_trigger(&c), GT_FLOOR);
+    c.over = 0;
+    assert_int_equal(guard_trigger(&c), GT_TROUGH);
+    c.trough_over = 0;
+    assert_int_equal(guard_trigger(&c), GT_FAST);
+}
+
+static void recovery_needs_every_worker_below_low(void **state)
+{
+    (void)state;
+    assert_int_equal(guard_calm(1, 1, 0, 0), 1);
+    assert_int_equal(guard_calm(1, 0, 0, 0), 0);   /* a worker still at or above low */
+    assert_int_equal(guard_calm(1, 1, 1, 1), 0);   /* the projection still short */
+    /* no threshold known: cannot say it recovered, unless the guard is on
+     * the projection alone and the projection is no longer short */
+    assert_int_equal(guard_calm(0, 1, 0, 0), 0);
+    assert_int_equal(guard_calm(0, 1, 0, 1), 1);
+    assert_int_equal(guard_calm(0, 1, 1, 1), 0);
+}
+
+static void the_hours_cap_refuses_and_keeps_one_action_for_a_switch_off(void **state)
+{
+    (void)state;
+    /* switches: up to max_switches_per_hour, then refused */
+    assert_int_equal(guard_cap_allows(0, 3, 0), 1);
+    assert_int_equal(guard_cap_allows(2, 3, 0), 1);
+    assert_int_equal(guard_cap_allows(3, 3, 0), 0);
+    assert_int_equal(guard_cap_allows(0, 0, 0), 0);
+    /* restores never take the last action of the hour */
+    assert_int_equal(guard_cap_allows(1, 3, 1), 1);
+    assert_int_equal(guard_cap_allows(2, 3, 1), 0);
+    assert_int_equal(guard_cap_allows(0, 1, 1), 0);
+}
+
+static void thresholds_of_the_narrowing(void **state)
+{
+    (void)state;
+    /* "growing": a share of the growth at the start, never below the floor */
+    assert_true(guard_growth_threshold(0) == GUARD_GROWTH_MIN_BPS);
+    assert_true(guard_growth_threshold(GUARD_GROWTH_MIN_BPS) == GUARD_GROWTH_MIN_BPS);
+    assert_true(fabs(guard_growth_threshold(20 * MB) - GUARD_GROWTH_SHARE * 20 * MB) < 1);
+    /* a step's budget: a share of high, at least 1 MB */
+    assert_true(guard_step_budget(0) == 1 * MB);
+    assert_true(fabs(guard_step_budget(1000 * MB) - GUARD_RISE_SHARE * 1000 * MB) < 1);
+}
+
+static void narrowing_never_starts_on_growth_below_the_threshold(void **state)
+{
+    (void)state;
+    /* the first narrowing of a trip: flat memory is refused ("not_growing"),
+     * no route switched */
+    struct guard_start_in in = { .have_slope = 1, .slope = 0.5 * GUARD_GROWTH_MIN_BPS, .level = 900 * MB };
+    assert_int_equal(guard_narrow_start(&in), GS_FLAT);
+    in.slope = 0;
+    assert_int_equal(guard_narrow_start(&in), GS_FLAT);
+    in.slope = 2 * GUARD_GROWTH_MIN_BPS;
+    assert_int_equal(guard_narrow_start(&in), GS_START);
+    /* memory is above high and its growth not measured yet: start */
+    in.have_slope = 0;
+    in.slope = 0;
+    assert_int_equal(guard_narrow_start(&in), GS_START);
+}
+
+static void a_later_narrowing_needs_real_growth_since_the_last_change(void **state)
+{
+    (void)state;
+    /* tripped at 10 MB/s; a switch already this trip, memory then at 800 MB */
+    struct guard_start_in in = {
+        .later = 1, .have_slope = 1, .slope = 5 * MB, .level = 900 * MB,
+        .end_level = 800 * MB, .budget = 10 * MB, .secs_since = 20, .trip_growth = 10 * MB,
+    };
+    assert_int_equal(guard_narrow_start(&in), GS_START);
+    /* growth below a share of the growth at the trip: not yet, and no
+     * refusal (only the first of a trip says "not growing") */
+    in.slope = 2 * MB;
+    assert_int_equal(guard_narrow_start(&in), GS_NOT_YET);
+    in.slope = 5 * MB;
+    /* memory has not risen past the step budget since */
+    in.level = 805 * MB;
+    assert_int_equal(guard_narrow_start(&in), GS_NOT_YET);
+    /* risen, but slower on average than the threshold (drift) */
+    in.level = 820 * MB;
+    in.secs_since = 60;
+    assert_int_equal(guard_narrow_start(&in), GS_NOT_YET);
+    /* a later one needs measured growth */
+    in.level = 900 * MB;
+    in.secs_since = 20;
+    in.have_slope = 0;
+    assert_int_equal(guard_narrow_start(&in), GS_NOT_YET);
+}
+
+static struct guard_step watched(double slope_mbs)
+{
+    return (struct guard_step){
+        .elapsed_us = 8000000, .watch_us = 8000000, .settled = 1, .have_slope = 1,
+        .slope = slope_mbs * MB, .threshold = 1 * MB, .level = 500 * MB, .step_level = 500 * MB,
+        .budget = 10 * MB,
+    };
+}
+
+static void a_step_is_judged_after_its_watch(void **state)
+{
+    (void)state;
+    struct guard_step s = watched(0.5);
+    assert_int_equal(guard_step_verdict(&s), GV_FLAT);       /* below the threshold: innocent */
+    s = watched(3);
+    assert_int_equal(guard_step_verdict(&s), GV_GROWING);    /* twice the threshold or more */
+    /* before the watch is over: nothing is judged */
+    s.elapsed_us = s.watch_us - 1;
+    assert_int_equal(guard_step_verdict(&s), GV_WAIT);
+    s = watched(0.5);
+    s.elapsed_us = s.watch_us - 1;
+    assert_int_equal(guard_step_verdict(&s), GV_WAIT);
+}
+
+static void a_step_rising_past_its_budget_is_growing_at_once(void **state)
+{
+    (void)state;
+    struct guard_step s = watched(0);
+    s.elapsed_us = 1000000;                                  /* long before the watch ends */
+    s.level = s.step_level + s.budget + 1 * MB;
+    assert_int_equal(guard_step_verdict(&s), GV_ROSE);
+    s.have_slope = 0;
+    assert_int_equal(guard_step_verdict(&s), GV_ROSE);
+    /* not before the step settled (the previous step's lag) */
+    s.settled = 0;
+    assert_int_equal(guard_step_verdict(&s), GV_WAIT);
+    /* within the budget: waits for the watch */
+    s = watched(0);
+    s.elapsed_us = 1000000;
+    s.level = s.step_level + s.budget;
+    assert_int_equal(guard_step_verdict(&s), GV_WAIT);
+}
+
+static void ambiguous_growth_is_watched_once_more(void **state)
+{
+    (void)state;
+    struct guard_step s = watched(1.5);                      /* above, under twice the threshold */
+    assert_int_equal(guard_step_verdict(&s), GV_REWATCH);
+    s.rewatched = 1;
+    assert_int_equal(guard_step_verdict(&s), GV_GROWING);
+}
+
+static void without_a_slope_a_step_counts_as_growing_after_three_watches(void **state)
+{
+    (void)state;
+    struct guard_step s = watched(0);
+    s.have_slope = 0;
+    assert_int_equal(guard_step_verdict(&s), GV_WAIT);
+    s.elapsed_us = 3 * s.watch_us - 1;
+    assert_int_equal(guard_step_verdict(&s), GV_WAIT);
+    /* the side that keeps routes csr */
+    s.elapsed_us = 3 * s.watch_us;
+    assert_int_equal(guard_step_verdict(&s), GV_GROWING);
+}
+
+static void after_a_growing_step_the_next_test_waits_for_flat_memory(void **state)
+{
+    (void)state;
+    const uint64_t w = 8000000;
+    const double thr = 1 * MB;
+    assert_int_equal(guard_settle(w - 1, w, 1, 0, thr), GSE_WAIT);        /* a watch first */
+    assert_int_equal(guard_settle(w, w, 1, 0.5 * MB, thr), GSE_FLAT);
+    assert_int_equal(guard_settle(w, w, 1, thr, thr), GSE_FLAT);
+    assert_int_equal(guard_settle(w, w, 1, 2 * MB, thr), GSE_WAIT);        /* still growing */
+    assert_int_equal(guard_settle(w, w, 0, 0, thr), GSE_WAIT);             /* no slope yet */
+    /* but not for ever */
+    assert_int_equal(guard_settle(GUARD_SETTLE_WATCHES * w - 1, w, 1, 2 * MB, thr), GSE_WAIT);
+    assert_int_equal(guard_settle(GUARD_SETTLE_WATCHES * w, w, 1, 2 * MB, thr), GSE_GAVE_UP);
+    assert_int_equal(guard_settle(GUARD_SETTLE_WATCHES * w, w, 0, 0, thr), GSE_GAVE_UP);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +513,17 @@ int main(void)
         cmocka_unit_test(narrowing_survives_a_lagging_first_verdict),
         cmocka_unit_test(narrowing_single_candidate),
         cmocka_unit_test(narrowing_stuck_when_growth_is_not_in_the_routes),
+        cmocka_unit_test(tripping_needs_each_signal_confirmed),
+        cmocka_unit_test(recovery_needs_every_worker_below_low),
+        cmocka_unit_test(the_hours_cap_refuses_and_keeps_one_action_for_a_switch_off),
+        cmocka_unit_test(thresholds_of_the_narrowing),
+        cmocka_unit_test(narrowing_never_starts_on_growth_below_the_threshold),
+        cmocka_unit_test(a_later_narrowing_needs_real_growth_since_the_last_change),
+        cmocka_unit_test(a_step_is_judged_after_its_watch),
+        cmocka_unit_test(a_step_rising_past_its_budget_is_growing_at_once),
+        cmocka_unit_test(ambiguous_growth_is_watched_once_more),
+        cmocka_unit_test(without_a_slope_a_step_counts_as_growing_after_three_watches),
+        cmocka_unit_test(after_a_growing_step_the_next_test_waits_for_flat_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
