@@ -10,7 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
+#include "app.h"
+#include "config.h"
+#include "events.h"
 #include "guard.h"
+#include "log.h"
+#include "memsrc.h"
+#include "series.h"
+#include "stats.h"
 
 #define MB (1024.0 * 1024.0)
 
@@ -498,6 +507,158 @@ static void after_a_growing_step_the_next_test_waits_for_flat_memory(void **stat
     assert_int_equal(guard_settle(GUARD_SETTLE_WATCHES * w, w, 0, 0, thr), GSE_GAVE_UP);
 }
 
+/* ---- the guard on a small app: the rules a user sees in /api/events -------
+ * A real config and route table, readings fed into the series by hand, and
+ * guard_check() called as the guard's timer would. */
+
+static struct app app;
+
+static const char *const cfg_fmt =
+    "{\"listen\": \"127.0.0.1:0\", \"upstream\": \"http://127.0.0.1:9\","
+    " \"fallback\": {\"header\": \"X-SSR-Off: 1\"},"
+    " \"routes\": [{\"name\": \"home\", \"match\": \"/\"}, {\"name\": \"about\", \"match\": \"/about\"},"
+    "  {\"name\": \"news\", \"match\": \"/news/:id\"}, {\"name\": \"api\", \"match\": \"/api/*\", \"never_csr\": true}],"
+    " \"memory\": {\"source\": \"http\", \"url\": \"http://127.0.0.1:9/mem\", \"interval_ms\": 100},"
+    " \"guard\": {\"metric\": \"rss\", \"high_bytes\": 200000000, \"low_bytes\": 150000000, \"action\": \"all\","
+    "  \"hold_seconds\": 1, \"max_switches_per_hour\": %d, \"dry_run\": %s}}";
+
+static uint64_t feed_us = 1000000;
+
+static void app_up(int max_per_hour, int dry_run)
+{
+    char text[2048];
+    struct config_err err;
+    log_level_min = LOG_ERROR;
+    memset(&app, 0, sizeof app);
+    snprintf(text, sizeof text, cfg_fmt, max_per_hour, dry_run ? "true" : "false");
+    app.cfg = config_parse(text, strlen(text), "test", &err);
+    assert_non_null(app.cfg);
+    stats_init(&app.stats);
+    assert_non_null(app.base = event_base_new());
+    assert_non_null(app.route_slot = stats_sync(&app.stats, app.cfg->routes));
+    app_apply_modes(&app);
+    assert_int_equal(series_init(&app.series, app.stats.n, 300000), 0);
+    events_init(&app.events);
+    assert_int_equal(guard_start(&app), 0);
+}
+
+static void app_down(void)
+{
+    guard_free(&app);
+    series_fini(&app.series);
+    stats_fini(&app.stats);
+    free(app.route_slot);
+    config_free(app.cfg);
+    event_base_free(app.base);
+}
+
+static struct stats_route *route(const char *name)
+{
+    for (unsigned i = 0; i < app.stats.n; i++)
+        if (strcmp(stats_at(&app.stats, i)->name, name) == 0)
+            return stats_at(&app.stats, i);
+    fail_msg("no route %s", name);
+    return NULL;
+}
+
+/* One fresh reading of worker 1's rss, then one guard check. */
+static void reading(double rss)
+{
+    struct mem_sample m = { .t_us = feed_us, .pid = 1, .flags = MEM_HAS_RSS, .rss = (uint64_t)rss };
+    feed_us += 100000;
+    series_batch(&app.series, &m, 1, NULL, 0);
+    guard_check(&app);
+}
+
+/* The newest event of <type> from the guard, or NULL. */
+static const struct event_rec *guard_ev(enum event_type type)
+{
+    const struct event_rec *e;
+    for (unsigned i = 0; (e = events_newest(&app.events, i)) != NULL; i++)
+        if (e->type == type && e->source && strcmp(e->source, "guard") == 0)
+            return e;
+    return NULL;
+}
+
+static void the_guard_never_switches_a_route_set_by_hand_or_never_csr(void **state)
+{
+    (void)state;
+    app_up(6, 0);
+    stats_set_mode(route("about"), MODE_SSR, BY_MANUAL, 1);
+    for (int i = 0; i < GUARD_CONFIRM - 1; i++)
+        reading(250e6);
+    assert_null(guard_ev(EV_TRIP));                /* not confirmed yet */
+    assert_int_equal(route("home")->mode, MODE_SSR);
+    reading(250e6);
+    assert_non_null(guard_ev(EV_TRIP));
+    const struct event_rec *sw = guard_ev(EV_SWITCH);
+    assert_non_null(sw);
+    assert_int_equal(route("home")->mode, MODE_CSR);
+    assert_int_equal(route("home")->mode_by, BY_GUARD);
+    assert_int_equal(route("news")->mode, MODE_CSR);
+    assert_int_equal(route("about")->mode, MODE_SSR);   /* set by hand */
+    assert_int_equal(route("about")->mode_by, BY_MANUAL);
+    assert_int_equal(route("api")->mode, MODE_SSR);     /* never_csr */
+    assert_null(strstr(sw->routes, "about"));
+    assert_null(strstr(sw->routes, "api"));
+    app_down();
+}
+
+static void below_the_threshold_nothing_is_switched(void **state)
+{
+    (void)state;
+    app_up(6, 0);
+    for (int i = 0; i < 10; i++)
+        reading(190e6);
+    assert_null(guard_ev(EV_TRIP));
+    assert_null(guard_ev(EV_SWITCH));
+    assert_int_equal(route("home")->mode, MODE_SSR);
+    assert_int_equal(route("news")->mode, MODE_SSR);
+    app_down();
+}
+
+static void a_max_switches_per_hour_refusal_writes_a_refused_event(void **state)
+{
+    (void)state;
+    app_up(1, 0);
+    for (int i = 0; i < GUARD_CONFIRM; i++)
+        reading(250e6);
+    assert_non_null(guard_ev(EV_SWITCH));
+    assert_int_equal(route("home")->mode, MODE_CSR);
+    /* home renders again (not by the guard, not by hand): the guard would
+     * switch it, but the hour's one action is spent */
+    stats_set_mode(route("home"), MODE_SSR, BY_CONFIG, 2);
+    reading(250e6);
+    const struct event_rec *r = guard_ev(EV_REFUSED);
+    assert_non_null(r);
+    assert_non_null(strstr(r->reason, "max_switches_per_hour (1) reached"));
+    assert_int_equal(route("home")->mode, MODE_SSR);
+    assert_int_equal(app.events.count[EV_SWITCH], 1);
+    /* said once per trip: no event storm */
+    reading(250e6);
+    assert_int_equal(app.events.count[EV_REFUSED], 1);
+    app_down();
+}
+
+static void a_dry_run_changes_no_mode_and_says_what_it_would_do(void **state)
+{
+    (void)state;
+    app_up(6, 1);
+    for (int i = 0; i < GUARD_CONFIRM; i++)
+        reading(250e6);
+    const struct event_rec *sw = guard_ev(EV_SWITCH);
+    assert_non_null(sw);
+    assert_int_equal(sw->dry_run, 1);
+    assert_non_null(strstr(sw->reason, "would switch to csr"));
+    assert_non_null(strstr(sw->routes, "home"));
+    assert_int_equal(route("home")->mode, MODE_SSR);
+    assert_int_equal(route("news")->mode, MODE_SSR);
+    /* switched on paper: not switched again on the next check */
+    reading(250e6);
+    assert_int_equal(app.events.count[EV_SWITCH], 1);
+    app_down();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +685,10 @@ int main(void)
         cmocka_unit_test(ambiguous_growth_is_watched_once_more),
         cmocka_unit_test(without_a_slope_a_step_counts_as_growing_after_three_watches),
         cmocka_unit_test(after_a_growing_step_the_next_test_waits_for_flat_memory),
+        cmocka_unit_test(the_guard_never_switches_a_route_set_by_hand_or_never_csr),
+        cmocka_unit_test(below_the_threshold_nothing_is_switched),
+        cmocka_unit_test(a_max_switches_per_hour_refusal_writes_a_refused_event),
+        cmocka_unit_test(a_dry_run_changes_no_mode_and_says_what_it_would_do),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
