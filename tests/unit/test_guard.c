@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -520,17 +521,17 @@ static const char *const cfg_fmt =
     "  {\"name\": \"news\", \"match\": \"/news/:id\"}, {\"name\": \"api\", \"match\": \"/api/*\", \"never_csr\": true}],"
     " \"memory\": {\"source\": \"http\", \"url\": \"http://127.0.0.1:9/mem\", \"interval_ms\": 100},"
     " \"guard\": {\"metric\": \"rss\", \"high_bytes\": 200000000, \"low_bytes\": 150000000, \"action\": \"all\","
-    "  \"hold_seconds\": 1, \"max_switches_per_hour\": %d, \"dry_run\": %s}}";
+    "  \"hold_seconds\": 1, \"max_switches_per_hour\": %d, \"dry_run\": %s, \"restore\": \"%s\"}}";
 
 static uint64_t feed_us = 1000000;
 
-static void app_up(int max_per_hour, int dry_run)
+static void app_up_restoring(int max_per_hour, int dry_run, const char *restore)
 {
     char text[2048];
     struct config_err err;
     log_level_min = LOG_ERROR;
     memset(&app, 0, sizeof app);
-    snprintf(text, sizeof text, cfg_fmt, max_per_hour, dry_run ? "true" : "false");
+    snprintf(text, sizeof text, cfg_fmt, max_per_hour, dry_run ? "true" : "false", restore);
     app.cfg = config_parse(text, strlen(text), "test", &err);
     assert_non_null(app.cfg);
     stats_init(&app.stats);
@@ -540,6 +541,11 @@ static void app_up(int max_per_hour, int dry_run)
     assert_int_equal(series_init(&app.series, app.stats.n, 300000), 0);
     events_init(&app.events);
     assert_int_equal(guard_start(&app), 0);
+}
+
+static void app_up(int max_per_hour, int dry_run)
+{
+    app_up_restoring(max_per_hour, dry_run, "manual");
 }
 
 static void app_down(void)
@@ -659,6 +665,66 @@ static void a_dry_run_changes_no_mode_and_says_what_it_would_do(void **state)
     app_down();
 }
 
+/* How many of the routes the guard switched (home, about, news) render. */
+static int rendering(void)
+{
+    return (route("home")->mode == MODE_SSR) + (route("about")->mode == MODE_SSR) +
+           (route("news")->mode == MODE_SSR);
+}
+
+static void recovery_restores_one_route_at_a_time_after_hold_seconds(void **state)
+{
+    (void)state;
+    app_up_restoring(6, 0, "on_recovery");
+    for (int i = 0; i < GUARD_CONFIRM; i++)
+        reading(250e6);
+    assert_int_equal(rendering(), 0);
+    /* below low, but not yet for hold_seconds (1 s): still tripped */
+    reading(100e6);
+    reading(100e6);
+    assert_null(guard_ev(EV_RECOVERED));
+    /* above low (between the thresholds) restarts the hold */
+    reading(170e6);
+    struct timespec hold = { 1, 100000000 };
+    nanosleep(&hold, NULL);
+    reading(100e6);
+    assert_null(guard_ev(EV_RECOVERED));
+    nanosleep(&hold, NULL);
+    reading(100e6);
+    assert_non_null(guard_ev(EV_RECOVERED));
+    assert_null(guard_ev(EV_RESTORE));
+    /* then one route renders again, the next only after hold_seconds */
+    reading(100e6);
+    assert_int_equal(app.events.count[EV_RESTORE], 1);
+    assert_int_equal(rendering(), 1);
+    reading(100e6);
+    assert_int_equal(app.events.count[EV_RESTORE], 1);
+    nanosleep(&hold, NULL);
+    reading(100e6);
+    assert_int_equal(app.events.count[EV_RESTORE], 2);
+    assert_int_equal(rendering(), 2);
+    app_down();
+}
+
+static void restore_manual_leaves_the_routes_csr(void **state)
+{
+    (void)state;
+    app_up(6, 0);
+    for (int i = 0; i < GUARD_CONFIRM; i++)
+        reading(250e6);
+    reading(100e6);
+    struct timespec hold = { 1, 100000000 };
+    nanosleep(&hold, NULL);
+    reading(100e6);
+    assert_non_null(guard_ev(EV_RECOVERED));
+    reading(100e6);
+    nanosleep(&hold, NULL);
+    reading(100e6);
+    assert_null(guard_ev(EV_RESTORE));
+    assert_int_equal(route("home")->mode, MODE_CSR);
+    app_down();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -689,6 +755,8 @@ int main(void)
         cmocka_unit_test(below_the_threshold_nothing_is_switched),
         cmocka_unit_test(a_max_switches_per_hour_refusal_writes_a_refused_event),
         cmocka_unit_test(a_dry_run_changes_no_mode_and_says_what_it_would_do),
+        cmocka_unit_test(recovery_restores_one_route_at_a_time_after_hold_seconds),
+        cmocka_unit_test(restore_manual_leaves_the_routes_csr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
