@@ -211,6 +211,32 @@ struct guard_step {
 enum guard_verdict { GV_WAIT, GV_REWATCH, GV_FLAT, GV_GROWING, GV_ROSE };
 enum guard_verdict guard_step_verdict(const struct guard_step *s);
 
+/* What a tripped guard does on a check, as "action" (enum guard_action of
+ * config.h) says, with <n> routes it may switch (<nleak> of them judged
+ * leaking): "all" and "list" switch every one; "leaking" switches the
+ * routes judged leaking, else steps the live narrowing (<narrowing>), else
+ * starts one. With nothing to switch it refuses ("nothing_to_switch"),
+ * unless it already acted this trip (<acted>). */
+enum guard_choice {
+    GC_NONE, GC_SWITCH_ALL, GC_SWITCH_LISTED, GC_SWITCH_LEAKING, GC_NARROW_STEP, GC_NARROW_START,
+    GC_REFUSE_NOTHING
+};
+enum guard_choice guard_choose(int action, unsigned n, unsigned nleak, int narrowing, int acted);
+
+/* The order of the routes to switch: <verdict> (enum attrib_verdict),
+ * the engine's estimate (bytes per request), the traffic. qsort-style. */
+struct guard_rank {
+    int verdict;
+    double est, weight;
+};
+/* Switching: the worst verdict first (leaking before suspect), then the
+ * largest estimate, so the first switched holds the most memory. */
+int guard_switch_order(const struct guard_rank *x, const struct guard_rank *y);
+/* Narrowing: suspects first (largest estimate first), then the busiest:
+ * the first group holds the likeliest leak, and of a guilty range the less
+ * suspect part is the one rendered again. */
+int guard_narrow_order(const struct guard_rank *x, const struct guard_rank *y);
+
 /* After a growing step the next test waits for flat memory (slope at most
  * <thr>) with everything under test off, judged once a watch has passed; it
  * gives up waiting after GUARD_SETTLE_WATCHES watches. */

@@ -429,6 +429,38 @@ enum guard_verdict guard_step_verdict(const struct guard_step *s)
     return s->slope < 2 * s->threshold && !s->rewatched ? GV_REWATCH : GV_GROWING;
 }
 
+int guard_switch_order(const struct guard_rank *x, const struct guard_rank *y)
+{
+    if (x->verdict != y->verdict)
+        return y->verdict - x->verdict;     /* leaking before suspect */
+    return y->est > x->est ? 1 : y->est < x->est ? -1 : 0;
+}
+
+int guard_narrow_order(const struct guard_rank *x, const struct guard_rank *y)
+{
+    int sx = x->verdict == V_SUSPECT, sy = y->verdict == V_SUSPECT;
+    if (sx != sy)
+        return sy - sx;                     /* suspects first ... */
+    if (sx && x->est != y->est)
+        return y->est > x->est ? 1 : -1;    /* ... largest estimate first */
+    return y->weight > x->weight ? 1 : y->weight < x->weight ? -1 : 0;   /* then by traffic */
+}
+
+enum guard_choice guard_choose(int action, unsigned n, unsigned nleak, int narrowing, int acted)
+{
+    if (action == GUARD_ALL && n)
+        return GC_SWITCH_ALL;
+    if (action == GUARD_LIST && n)
+        return GC_SWITCH_LISTED;
+    if (action == GUARD_LEAKING && nleak)
+        return GC_SWITCH_LEAKING;
+    if (action == GUARD_LEAKING && narrowing)
+        return GC_NARROW_STEP;
+    if (action == GUARD_LEAKING && n)
+        return GC_NARROW_START;
+    return acted ? GC_NONE : GC_REFUSE_NOTHING;
+}
+
 enum guard_settle guard_settle(uint64_t elapsed_us, uint64_t watch_us, int have_slope, double slope, double thr)
 {
     if (elapsed_us < watch_us)
@@ -851,9 +883,8 @@ static void trip(struct guard *g, enum guard_trigger why)
 static int cmp_cand(const void *a, const void *b)
 {
     const struct cand *x = a, *y = b;
-    if (x->v != y->v)
-        return (int)y->v - (int)x->v;      /* leaking before suspect */
-    return y->est > x->est ? 1 : y->est < x->est ? -1 : 0;
+    return guard_switch_order(&(struct guard_rank){ (int)x->v, x->est, x->weight },
+                              &(struct guard_rank){ (int)y->v, y->est, y->weight });
 }
 
 /* Switches <n> candidates off as one action. Returns 1, or 0 if refused
@@ -908,12 +939,8 @@ static int switch_off(struct guard *g, const struct cand *c, unsigned n, const c
 static int cmp_rank(const void *a, const void *b)
 {
     const struct cand *x = a, *y = b;
-    int sx = x->v == V_SUSPECT, sy = y->v == V_SUSPECT;
-    if (sx != sy)
-        return sy - sx;                     /* suspects first ... */
-    if (sx && x->est != y->est)
-        return y->est > x->est ? 1 : -1;    /* ... largest estimate first */
-    return y->weight > x->weight ? 1 : y->weight < x->weight ? -1 : 0;   /* then by traffic */
+    return guard_narrow_order(&(struct guard_rank){ (int)x->v, x->est, x->weight },
+                              &(struct guard_rank){ (int)y->v, y->est, y->weight });
 }
 
 static void narrow_stop(struct guard *g)
@@ -1307,19 +1334,28 @@ static void act(struct guard *g)
         nleak += x->v == V_LEAKING;
     }
     qsort(c, n, sizeof *c, cmp_cand);
-    if (gc->action == GUARD_ALL && n) {
+    switch (guard_choose((int)gc->action, n, nleak, g->narrowing, g->actions_this_trip || g->narrowed_this_trip)) {
+    case GC_SWITCH_ALL:
         switch_off(g, c, n, "every route that can be (\"action\": \"all\")");
-    } else if (gc->action == GUARD_LIST && n) {
+        break;
+    case GC_SWITCH_LISTED:
         switch_off(g, c, n, "the routes \"action\" lists");
-    } else if (gc->action == GUARD_LEAKING && nleak) {
+        break;
+    case GC_SWITCH_LEAKING:
         switch_off(g, c, nleak, "the routes judged leaking, largest first");
-    } else if (gc->action == GUARD_LEAKING && g->narrowing) {
+        break;
+    case GC_NARROW_STEP:
         narrow_tick(g);
-    } else if (gc->action == GUARD_LEAKING && n) {
+        break;
+    case GC_NARROW_START:
         narrow_start(g, c, n);
-    } else if (g->actions_this_trip == 0 && !g->narrowed_this_trip) {
+        break;
+    case GC_REFUSE_NOTHING:
         refuse(g, R_NOTHING, "%s", "nothing to switch: every route it may switch is already csr, "
                                    "never_csr or set by hand");
+        break;
+    case GC_NONE:
+        break;
     }
     free(c);
 }

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "app.h"
+#include "attrib.h"
 #include "config.h"
 #include "events.h"
 #include "guard.h"
@@ -508,6 +509,70 @@ static void after_a_growing_step_the_next_test_waits_for_flat_memory(void **stat
     assert_int_equal(guard_settle(GUARD_SETTLE_WATCHES * w, w, 0, 0, thr), GSE_GAVE_UP);
 }
 
+static void what_a_tripped_guard_does_as_action_says(void **state)
+{
+    (void)state;
+    /* "all" and "list": every route it may switch, in one action */
+    assert_int_equal(guard_choose(GUARD_ALL, 3, 0, 0, 0), GC_SWITCH_ALL);
+    assert_int_equal(guard_choose(GUARD_LIST, 2, 0, 0, 0), GC_SWITCH_LISTED);
+    /* "leaking": the routes judged leaking, even while narrowing */
+    assert_int_equal(guard_choose(GUARD_LEAKING, 3, 1, 0, 0), GC_SWITCH_LEAKING);
+    assert_int_equal(guard_choose(GUARD_LEAKING, 3, 1, 1, 1), GC_SWITCH_LEAKING);
+    /* none judged leaking: the live narrowing goes on, else one starts */
+    assert_int_equal(guard_choose(GUARD_LEAKING, 3, 0, 1, 1), GC_NARROW_STEP);
+    assert_int_equal(guard_choose(GUARD_LEAKING, 0, 0, 1, 1), GC_NARROW_STEP);
+    assert_int_equal(guard_choose(GUARD_LEAKING, 3, 0, 0, 0), GC_NARROW_START);
+    /* nothing it may switch: refused once, unless it already acted this trip */
+    assert_int_equal(guard_choose(GUARD_ALL, 0, 0, 0, 0), GC_REFUSE_NOTHING);
+    assert_int_equal(guard_choose(GUARD_LIST, 0, 0, 0, 0), GC_REFUSE_NOTHING);
+    assert_int_equal(guard_choose(GUARD_LEAKING, 0, 0, 0, 0), GC_REFUSE_NOTHING);
+    assert_int_equal(guard_choose(GUARD_ALL, 0, 0, 0, 1), GC_NONE);
+}
+
+static int rank_cmp_switch(const void *a, const void *b)
+{
+    return guard_switch_order(a, b);
+}
+
+static int rank_cmp_narrow(const void *a, const void *b)
+{
+    return guard_narrow_order(a, b);
+}
+
+static void leaking_routes_go_first_the_largest_first(void **state)
+{
+    (void)state;
+    struct guard_rank r[4] = {
+        { V_SUSPECT, 900, 10 }, { V_LEAKING, 100, 1 }, { V_UNKNOWN, 0, 1000 }, { V_LEAKING, 500, 5 },
+    };
+    qsort(r, 4, sizeof *r, rank_cmp_switch);
+    assert_int_equal(r[0].verdict, V_LEAKING);
+    assert_true(r[0].est == 500);
+    assert_int_equal(r[1].verdict, V_LEAKING);
+    assert_true(r[1].est == 100);
+    assert_int_equal(r[2].verdict, V_SUSPECT);
+    assert_int_equal(r[3].verdict, V_UNKNOWN);
+}
+
+static void narrowing_ranks_suspects_first_then_by_traffic(void **state)
+{
+    (void)state;
+    struct guard_rank r[5] = {
+        { V_CLEAN, 0, 50 }, { V_SUSPECT, 100, 1 }, { V_UNKNOWN, 0, 80 }, { V_SUSPECT, 300, 2 },
+        { V_WARMING, 900, 20 },
+    };
+    qsort(r, 5, sizeof *r, rank_cmp_narrow);
+    /* suspects, the largest estimate first, whatever their traffic */
+    assert_int_equal(r[0].verdict, V_SUSPECT);
+    assert_true(r[0].est == 300);
+    assert_int_equal(r[1].verdict, V_SUSPECT);
+    assert_true(r[1].est == 100);
+    /* then the busiest (an estimate that is not a suspicion does not count) */
+    assert_true(r[2].weight == 80);
+    assert_true(r[3].weight == 50);
+    assert_true(r[4].weight == 20);
+}
+
 /* ---- the guard on a small app: the rules a user sees in /api/events -------
  * A real config and route table, readings fed into the series by hand, and
  * guard_check() called as the guard's timer would. */
@@ -751,6 +816,9 @@ int main(void)
         cmocka_unit_test(ambiguous_growth_is_watched_once_more),
         cmocka_unit_test(without_a_slope_a_step_counts_as_growing_after_three_watches),
         cmocka_unit_test(after_a_growing_step_the_next_test_waits_for_flat_memory),
+        cmocka_unit_test(what_a_tripped_guard_does_as_action_says),
+        cmocka_unit_test(leaking_routes_go_first_the_largest_first),
+        cmocka_unit_test(narrowing_ranks_suspects_first_then_by_traffic),
         cmocka_unit_test(the_guard_never_switches_a_route_set_by_hand_or_never_csr),
         cmocka_unit_test(below_the_threshold_nothing_is_switched),
         cmocka_unit_test(a_max_switches_per_hour_refusal_writes_a_refused_event),
