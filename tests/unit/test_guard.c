@@ -558,7 +558,7 @@ static void narrowing_ranks_suspects_first_then_by_traffic(void **state)
 {
     (void)state;
     struct guard_rank r[5] = {
-        { V_CLEAN, 0, 50 }, { V_SUSPECT, 100, 1 }, { V_UNKNOWN, 0, 80 }, { V_SUSPECT, 300, 2 },
+        { V_CLEAN, 0, 50 }, { V_SUSPECT, 100, 2 }, { V_UNKNOWN, 0, 80 }, { V_SUSPECT, 300, 1 },
         { V_WARMING, 900, 20 },
     };
     qsort(r, 5, sizeof *r, rank_cmp_narrow);
