@@ -9,6 +9,7 @@
 #define LEAKPROXY_BISECT_H
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct app;
 
@@ -23,6 +24,7 @@ struct app;
  * times at most. */
 #define BISECT_MAX_EXTEND   3
 #define BISECT_MAX_REPEAT   3
+#define BISECT_MAX_ROUNDS   128       /* rounds of a run, at most */
 #define BISECT_MAX_RETEST   2         /* the undecided routes queued again when nothing else is left */
 #define BISECT_MAX_SECONDS_MIN   600   /* default max_seconds: 40 rounds, at least this */
 #define BISECT_MAX_SECONDS_ROUNDS 40
@@ -98,9 +100,42 @@ struct bisect_cmp {
 enum bisect_call bisect_decide(const struct bisect_est *base, const struct bisect_est *test, double scale,
                                double threshold, struct bisect_cmp *out);
 
-enum bisect_step { BISECT_DECIDE, BISECT_EXTEND, BISECT_REPEAT };
+/* BISECT_OUT_OF_TIME: only from bisect_step_in_time. */
+enum bisect_step { BISECT_DECIDE, BISECT_EXTEND, BISECT_REPEAT, BISECT_OUT_OF_TIME };
 /* What to do with a round that has been extended <extended> times: without a
  * signal (<have> = 0) extend, then repeat; an unsure call that more data in
  * the round could settle is extended once; anything else is decided. */
 enum bisect_step bisect_next_step(int have, enum bisect_call call, int resolvable, unsigned extended);
+/* <step> once the run's time limit is counted: an extension that would end
+ * after <deadline_ms> is not taken; the round is decided on what it has, or,
+ * without a signal (<have> = 0), the run ends (BISECT_OUT_OF_TIME). */
+enum bisect_step bisect_step_in_time(enum bisect_step step, int have, uint64_t now_ms, unsigned round_seconds,
+                                     uint64_t deadline_ms);
+
+/* What a decided test round does with its group of <n> routes (<confirm>:
+ * a single route already found guilty once, tested alone again). A group
+ * without traffic in the baseline (<traffic> = 0) cannot leak: unsure counts
+ * as cleared. One route is named only on its second guilty round in a row
+ * (each round is a one-sided 2.5 % test). */
+enum bisect_verdict {
+    BISECT_V_SPLIT,                   /* guilty, several routes: both halves queued */
+    BISECT_V_CONFIRM,                 /* guilty, one route: tested alone again after a new baseline */
+    BISECT_V_FOUND,                   /* guilty again: named, kept off, the cleared re-tested */
+    BISECT_V_CLEARED,
+    BISECT_V_UNSURE                   /* counted as cleared, tested again after the next find */
+};
+enum bisect_verdict bisect_verdict(enum bisect_call call, int traffic, unsigned n, int confirm);
+
+/* After a round, with <queued> groups left and <unsure> routes undecided:
+ * the undecided are queued again as one group when nothing else is left,
+ * BISECT_MAX_RETEST times at most, and only with time for a baseline and
+ * their round before <deadline_ms>. */
+int bisect_retest_due(unsigned queued, unsigned unsure, unsigned retests, uint64_t now_ms, unsigned round_seconds,
+                      uint64_t deadline_ms);
+/* Whether the run goes on after <rounds> rounds: it ends "done" with nothing
+ * queued, "undecided" with undecided routes left, after BISECT_MAX_ROUNDS,
+ * or when another round would end after <deadline_ms>. */
+enum bisect_end { BISECT_GO_ON, BISECT_END_DONE, BISECT_END_UNSURE, BISECT_END_ROUNDS, BISECT_END_TIME };
+enum bisect_end bisect_end_after(unsigned queued, unsigned unsure, unsigned rounds, uint64_t now_ms,
+                                 unsigned round_seconds, uint64_t deadline_ms);
 #endif

@@ -33,12 +33,15 @@
 #define GUARD_TROUGH_MIN_N   3        /* readings the window needs ... */
 #define GUARD_TROUGH_MIN_SPAN_MS 1000 /* ... spanning at least this */
 #define GUARD_TROUGH_CONFIRM 2        /* checks in a row with the trough above high */
+#define GUARD_FAST_CONFIRM   2        /* checks in a row with the projection short */
+#define GUARD_PROJ_CONFIRM   2        /* attribution evaluations in a row below min_minutes_to_oom */
 #define GUARD_PROJ_SECONDS   5.0      /* troughs reaching the limit sooner trip the guard */
 #define GUARD_PROJ_MIN_BPS   1048576.0   /* ... when they grow at least this (bytes/s) */
 #define GUARD_GROWTH_MIN_BPS 1048576.0   /* narrowing: troughs growing slower have "stopped" ... */
 #define GUARD_GROWTH_SHARE   0.3      /* ... or slower than this share of the growth at the start */
 #define GUARD_RISE_SHARE     0.05     /* a step whose troughs rise by this share of high is
                                        * "growing" at once, however short the watch so far */
+#define GUARD_SETTLE_WATCHES 3        /* longest settle after a growing step, in watches */
 
 struct app;
 struct event_rec;
@@ -131,4 +134,107 @@ enum guard_narrow_state guard_narrow_next(struct guard_narrow *nw, int growing);
 /* Where [lo, hi) (hi - lo >= 2) splits: the smallest mid with half of the
  * range's weight in [lo, mid); lo < mid < hi. */
 unsigned guard_narrow_split(const double *w, unsigned lo, unsigned hi);
+
+/* ---- the guard's decisions (pure; for unit tests, tests/unit/test_guard.c) -
+ * guard.c reads the app and calls these; they hold every rule of when to
+ * trip, when to narrow down, how a narrowing step is judged and what the
+ * hour's cap allows, so each is tested without an event loop. */
+
+/* Confirmations so far: fresh readings (floor) or checks (trough, fast
+ * projection) in a row above, attribution evaluations in a row short. */
+struct guard_counts {
+    unsigned over, trough_over, fast_over, proj_over;
+};
+enum guard_trigger { GT_NONE, GT_FLOOR, GT_TROUGH, GT_FAST, GT_PROJ };
+/* The signal that trips the guard, GT_NONE while none is confirmed: the
+ * floor GUARD_CONFIRM times, the trough GUARD_TROUGH_CONFIRM times, the fast
+ * projection GUARD_FAST_CONFIRM times, the engine's projection
+ * GUARD_PROJ_CONFIRM times. When several are, the first of that list names
+ * the trigger. */
+enum guard_trigger guard_trigger(const struct guard_counts *c);
+/* Memory is calm (recovery counts hold_seconds from then): every worker with
+ * a threshold below low and the projection not short; with no threshold
+ * known, only a guard on the projection (<on_projection>) can be calm. */
+int guard_calm(int any_limit, int all_low, int proj_low, int on_projection);
+/* max_switches_per_hour allows one more action after <actions_last_hour>:
+ * a switch-off while under the cap; a restore (<restore>) only if it leaves
+ * one action for a switch-off. */
+int guard_cap_allows(unsigned actions_last_hour, int max_per_hour, int restore);
+/* "Growing" during a narrowing: GUARD_GROWTH_SHARE of <ref> (the growth at
+ * the start), at least GUARD_GROWTH_MIN_BPS. */
+double guard_growth_threshold(double ref);
+/* How far memory may rise during one step before the step counts as growing
+ * at once: GUARD_RISE_SHARE of <high>, at least 1 MB. A share of high rather
+ * than of the way to the limit: the limit a source reports can overstate
+ * where the app dies (V8's heap_size_limit includes the young generation,
+ * 48 MB at small heaps), and each guilty step adds its rise to what the leak
+ * already holds. */
+double guard_step_budget(double high);
+
+/* Whether a narrowing starts (tripped, "action": "leaking", no route judged
+ * leaking). The first of a trip needs growth of GUARD_GROWTH_MIN_BPS (or
+ * none measured yet: memory is high); flat memory is refused (GS_FLAT, the
+ * "not_growing" refusal). A later one (after a narrowing or a switch this
+ * trip) needs measured growth of guard_growth_threshold(trip_growth) and
+ * memory risen by <budget> since <end_level> at that rate on average: what
+ * is left after the leak is off (settling, caches, drift) must not start one. */
+struct guard_start_in {
+    int later;                        /* a narrowing or a switch already this trip */
+    int have_slope;
+    double slope, level;              /* troughs' growth (bytes/s) and level now */
+    double end_level, budget;         /* level when the last change ended; guard_step_budget */
+    double secs_since;                /* since that change */
+    double trip_growth;               /* growth at the trip */
+};
+enum guard_start { GS_START, GS_NOT_YET, GS_FLAT };
+enum guard_start guard_narrow_start(const struct guard_start_in *in);
+
+/* The verdict on a narrowing step being watched. A step whose level rose
+ * past <budget> once settled is growing at once (GV_ROSE); otherwise it is
+ * judged after a watch on its slope against <threshold>: flat, growing, or
+ * (above but under twice the threshold, not rewatched yet) watched once
+ * more. Without a slope it waits up to three watches, then counts as
+ * growing: the side that keeps routes csr. */
+struct guard_step {
+    uint64_t elapsed_us, watch_us;
+    int settled;                      /* the step's settling time is over */
+    int have_slope;
+    double slope, threshold;
+    double level, step_level, budget;
+    int rewatched;
+};
+enum guard_verdict { GV_WAIT, GV_REWATCH, GV_FLAT, GV_GROWING, GV_ROSE };
+enum guard_verdict guard_step_verdict(const struct guard_step *s);
+
+/* What a tripped guard does on a check, as "action" (enum guard_action of
+ * config.h) says, with <n> routes it may switch (<nleak> of them judged
+ * leaking): "all" and "list" switch every one; "leaking" switches the
+ * routes judged leaking, else steps the live narrowing (<narrowing>), else
+ * starts one. With nothing to switch it refuses ("nothing_to_switch"),
+ * unless it already acted this trip (<acted>). */
+enum guard_choice {
+    GC_NONE, GC_SWITCH_ALL, GC_SWITCH_LISTED, GC_SWITCH_LEAKING, GC_NARROW_STEP, GC_NARROW_START,
+    GC_REFUSE_NOTHING
+};
+enum guard_choice guard_choose(int action, unsigned n, unsigned nleak, int narrowing, int acted);
+
+/* The order of the routes to switch: <verdict> (enum attrib_verdict),
+ * the engine's estimate (bytes per request), the traffic. qsort-style. */
+struct guard_rank {
+    int verdict;
+    double est, weight;
+};
+/* Switching: the worst verdict first (leaking before suspect), then the
+ * largest estimate, so the first switched holds the most memory. */
+int guard_switch_order(const struct guard_rank *x, const struct guard_rank *y);
+/* Narrowing: suspects first (largest estimate first), then the busiest:
+ * the first group holds the likeliest leak, and of a guilty range the less
+ * suspect part is the one rendered again. */
+int guard_narrow_order(const struct guard_rank *x, const struct guard_rank *y);
+
+/* After a growing step the next test waits for flat memory (slope at most
+ * <thr>) with everything under test off, judged once a watch has passed; it
+ * gives up waiting after GUARD_SETTLE_WATCHES watches. */
+enum guard_settle { GSE_WAIT, GSE_FLAT, GSE_GAVE_UP };
+enum guard_settle guard_settle(uint64_t elapsed_us, uint64_t watch_us, int have_slope, double slope, double thr);
 #endif

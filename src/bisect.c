@@ -72,7 +72,6 @@
 #include <string.h>
 
 #define BISECT_MAX_ROUTES 256
-#define BISECT_MAX_ROUNDS 128
 #define BISECT_REBASE     3
 #define BISECT_FLOOR_WAIT_S 30        /* longest wait for the floor that closes a round */
 
@@ -255,6 +254,46 @@ enum bisect_call bisect_decide(const struct bisect_est *base, const struct bisec
     }
     *out = c;
     return call;
+}
+
+enum bisect_verdict bisect_verdict(enum bisect_call call, int traffic, unsigned n, int confirm)
+{
+    if (call == BISECT_UNSURE && !traffic)
+        call = BISECT_CLEARED;        /* no traffic in the baseline: nothing to leak */
+    if (call == BISECT_CLEARED)
+        return BISECT_V_CLEARED;
+    if (call == BISECT_UNSURE)
+        return BISECT_V_UNSURE;
+    if (n != 1)
+        return BISECT_V_SPLIT;
+    return confirm ? BISECT_V_FOUND : BISECT_V_CONFIRM;
+}
+
+enum bisect_step bisect_step_in_time(enum bisect_step step, int have, uint64_t now_ms, unsigned round_seconds,
+                                     uint64_t deadline_ms)
+{
+    if (step != BISECT_EXTEND || now_ms + (uint64_t)round_seconds * 1000u <= deadline_ms)
+        return step;
+    return have ? BISECT_DECIDE : BISECT_OUT_OF_TIME;
+}
+
+int bisect_retest_due(unsigned queued, unsigned unsure, unsigned retests, uint64_t now_ms, unsigned round_seconds,
+                      uint64_t deadline_ms)
+{
+    return queued == 0 && unsure && retests < BISECT_MAX_RETEST &&
+           now_ms + 2ull * round_seconds * 1000u <= deadline_ms;
+}
+
+enum bisect_end bisect_end_after(unsigned queued, unsigned unsure, unsigned rounds, uint64_t now_ms,
+                                 unsigned round_seconds, uint64_t deadline_ms)
+{
+    if (queued == 0)
+        return unsure ? BISECT_END_UNSURE : BISECT_END_DONE;
+    if (rounds >= BISECT_MAX_ROUNDS)
+        return BISECT_END_ROUNDS;
+    if (now_ms + (uint64_t)round_seconds * 1000u > deadline_ms)
+        return BISECT_END_TIME;
+    return BISECT_GO_ON;
 }
 
 enum bisect_step bisect_next_step(int have, enum bisect_call call, int resolvable, unsigned extended)
@@ -561,208 +600,275 @@ static double rest_scale(const struct bisect_run *b, const struct bgroup *g, dou
     return rb >= 1 && rt >= 1 && secs > 0 ? rb / rt : 1;
 }
 
-static void evaluate_round(struct bisect_run *b)
+/* What a round measured and what it calls for. */
+struct round_eval {
+    struct bisect_est est[BISECT_NSIG];
+    int sig;                          /* the signal compared on, -1: none */
+    enum bisect_call call;
+    enum bisect_verdict verdict;      /* test rounds with a signal */
+    struct bisect_cmp cmp;
+    double thr;                       /* the group's threshold (test rounds) */
+    double grp_rps;                   /* the group's rendered rate in the baseline */
+    enum bisect_step step;
+    unsigned most;                    /* readings of the best-read signal */
+    double secs;                      /* the round's length once closed */
+};
+
+/* Reads the round's growth and compares it with the baseline's. */
+static void measure_round(struct bisect_run *b, struct bround *r, uint64_t now_us, uint64_t now_ms,
+                          struct round_eval *m)
+{
+    memset(m, 0, sizeof *m);
+    round_estimates(b, b->round_start_us, now_us, m->est);
+    m->sig = bisect_pick(b->metric, m->est, r->baseline ? NULL : b->base_est);
+    m->call = BISECT_CLEARED;
+    if (m->sig >= 0 && !r->baseline) {
+        double secs_now = (double)(now_ms - r->start_ms) / 1000.0;
+        m->thr = group_threshold(b, &r->g, &m->grp_rps);
+        r->scale = rest_scale(b, &r->g, secs_now);
+        m->call = bisect_decide(&b->base_est[m->sig], &m->est[m->sig], r->scale, m->thr, &m->cmp);
+        m->verdict = bisect_verdict(m->call, m->grp_rps > 0, r->g.n, (int)r->g.confirm);
+        if (m->verdict == BISECT_V_CLEARED)
+            m->call = BISECT_CLEARED; /* no traffic: not worth an extension either */
+    }
+    m->step = bisect_next_step(m->sig >= 0, m->call, m->cmp.resolvable, b->extended);
+    m->step = bisect_step_in_time(m->step, m->sig >= 0, now_ms, b->round_seconds, deadline_ms(b));
+    for (int k = 0; k < BISECT_NSIG; k++)
+        m->most = m->est[k].n > m->most ? m->est[k].n : m->most;
+}
+
+/* The round ends now: records what it read, renders its group again. */
+static void close_round(struct bisect_run *b, struct bround *r, struct round_eval *m, uint64_t now_ms)
 {
     struct app *app = b->app;
-    struct bround *r = &b->rounds[b->nrounds];
-    uint64_t now_us = app_now_us(), now_ms = app_wall_ms(app);
-    struct bisect_est est[BISECT_NSIG];
-
-    if (app->mem == NULL) {
-        finish(b, "failed", "the memory source was removed (reload)");
-        return;
-    }
-    round_estimates(b, b->round_start_us, now_us, est);
-    int sig = bisect_pick(b->metric, est, r->baseline ? NULL : b->base_est);
-    struct bisect_cmp cmp = { 0 };
-    enum bisect_call call = BISECT_CLEARED;
-    double grp_rps = 0, thr = 0;
-    double secs_now = (double)(now_ms - r->start_ms) / 1000.0;
-    if (sig >= 0 && !r->baseline) {
-        thr = group_threshold(b, &r->g, &grp_rps);
-        r->scale = rest_scale(b, &r->g, secs_now);
-        call = bisect_decide(&b->base_est[sig], &est[sig], r->scale, thr, &cmp);
-        if (call == BISECT_UNSURE && grp_rps <= 0)
-            call = BISECT_CLEARED;    /* no traffic in the baseline: nothing to leak */
-    }
-    enum bisect_step step = bisect_next_step(sig >= 0, call, cmp.resolvable, b->extended);
-    if (step == BISECT_EXTEND) {
-        if (now_ms + (uint64_t)b->round_seconds * 1000u > deadline_ms(b)) {
-            if (sig < 0) {
-                finish_undecided(b, "the time limit (max_seconds) came before the round had enough memory readings");
-                return;
-            }
-            step = BISECT_DECIDE;
-        } else {
-            b->extended++;
-            r->extended = b->extended;
-            arm(b, b->round_seconds);
-            return;
-        }
-    }
     r->end_ms = now_ms;
-    r->signal = sig;
+    r->signal = m->sig;
     r->extended = b->extended;
     b->extended = 0;
-    unsigned most = 0;
-    for (int k = 0; k < BISECT_NSIG; k++)
-        most = est[k].n > most ? est[k].n : most;
-    r->rows = sig >= 0 ? est[sig].n : most;
-    if (sig >= 0) {
-        r->rate = est[sig].rate;
-        r->se = est[sig].se;
+    r->rows = m->sig >= 0 ? m->est[m->sig].n : m->most;
+    if (m->sig >= 0) {
+        r->rate = m->est[m->sig].rate;
+        r->se = m->est[m->sig].se;
     }
     double ssr = 0;
     for (unsigned i = 0; i < app->stats.n && i < b->ncounts; i++)
         ssr += (double)(stats_at(&app->stats, i)->rendered - b->counts0[i]);
     r->ssr_requests = ssr;
-    double secs = (double)(r->end_ms - r->start_ms) / 1000.0;
-    r->per_request = ssr > 0 ? r->rate * secs / ssr : 0;
+    m->secs = (double)(r->end_ms - r->start_ms) / 1000.0;
+    r->per_request = ssr > 0 ? r->rate * m->secs / ssr : 0;
     set_group(b, &r->g, 0);
+}
 
-    if (step == BISECT_REPEAT) {
-        /* no usable readings however long the round ran: the memory source
-         * fails or answers too slowly; try again after a new baseline */
-        struct memsrc_health h;
-        memsrc_health(app, &h);
-        b->repeats++;
-        snprintf(r->decision, sizeof r->decision, "too few memory readings in %.0f s (%u; %u for a slope): %s%s%.80s",
-                 secs, most, BISECT_MIN_POINTS, r->baseline ? "baseline repeated" : "group queued again after a new baseline",
-                 h.failing ? "; the memory source fails: " : "", h.failing ? h.last_error : "");
-        if (!r->baseline)
-            push_front(b, &r->g);
-        b->since_base = BISECT_REBASE;
-        b->nrounds++;
-        if (b->repeats >= BISECT_MAX_REPEAT) {
-            char why[200];
-            snprintf(why, sizeof why, "%u rounds in a row without enough memory readings%s%.80s", b->repeats,
-                     h.failing ? " (the source fails: " : "", h.failing ? h.last_error : "");
-            if (h.failing)
-                snprintf(why + strlen(why), sizeof why - strlen(why), ")");
-            finish_undecided(b, why);
-            return;
-        }
-        goto next;
-    }
-    b->repeats = 0;
-    if (r->baseline) {
-        memcpy(b->base_est, est, sizeof est);
-        b->since_base = 0;
-        if (b->base_rps && secs > 0)
-            for (unsigned i = 0; i < app->stats.n && i < b->ncounts; i++)
-                b->base_rps[i] = (double)(stats_at(&app->stats, i)->rendered - b->counts0[i]) / secs;
-        snprintf(r->decision, sizeof r->decision, "baseline: %.1f KB/s (%s, %u readings) with every candidate rendering%s",
-                 r->rate / 1024, bisect_signal_names[sig], r->rows, b->nfound ? " but the leaking route(s) found" : "");
-    } else {
-        const struct bisect_est *be = &b->base_est[sig];
-        r->base_rate = be->rate;
-        r->contribution = cmp.contrib;
-        r->low = cmp.low;
-        r->high = cmp.high;
-        r->threshold = thr;
-        b->since_base++;
-        if (call == BISECT_GUILTY) {
-            if (r->g.n == 1 && !r->g.confirm) {
-                /* a name is reported: one more round alone, after a new
-                 * baseline, before it is (a one-sided 2.5 % test per round,
-                 * and a short round's mix drifts from the baseline's) */
-                struct bgroup again = r->g;
-                again.confirm = 1;
-                push_front(b, &again);
-                b->since_base = BISECT_REBASE;
-                snprintf(r->decision, sizeof r->decision, "looks leaking: switching it off lowered growth by %.1f KB/s "
-                         "(95%% low %.1f, %s); tested alone again after a new baseline", cmp.contrib / 1024,
-                         cmp.low / 1024, bisect_signal_names[sig]);
-            } else if (r->g.n == 1) {
-                /* the routes found before this one were tested while it
-                 * rendered, and its growth moves with the traffic mix: it
-                 * may have lent them theirs (a healthy `user` named beside
-                 * news under load). Each renders again and is tested alone
-                 * once more with this one off; a re-check found guilty does
-                 * not start another round of re-checks. They stay named
-                 * until a re-check clears them (a run that ends first
-                 * reports them). */
-                if (!r->g.recheck) {
-                    for (unsigned i = b->nfound; i-- > 0;) {
-                        struct bgroup again = { .confirm = 1, .recheck = 1, .n = 1 };
-                        again.slot[0] = b->found[i];
-                        set_group(b, &again, 0);
-                        push_front(b, &again);
-                    }
-                }
-                if (found_at(b, r->g.slot[0]) < 0 && b->nfound < BISECT_MAX_ROUTES)
-                    b->found[b->nfound++] = r->g.slot[0];
-                set_group(b, &r->g, 1);          /* kept off from now on */
-                b->since_base = BISECT_REBASE;   /* a new baseline without it */
-                if (b->cleared.n && b->qn < sizeof b->queue / sizeof b->queue[0]) {
-                    b->queue[(b->qhead + b->qn++) % (sizeof b->queue / sizeof b->queue[0])] = b->cleared;
-                    b->cleared.n = 0;
-                }
-                b->unsure.n = 0;                 /* tested again with the rest */
-                snprintf(r->decision, sizeof r->decision, "leaking: switching it off lowered growth by %.1f KB/s "
-                         "(95%% low %.1f, %s); kept off, routes cleared so far tested again", cmp.contrib / 1024,
-                         cmp.low / 1024, bisect_signal_names[sig]);
-            } else {
-                split_push(b, &r->g);
-                snprintf(r->decision, sizeof r->decision, "holds a leak (-%.1f KB/s, 95%% low %.1f, %s): split in two",
-                         cmp.contrib / 1024, cmp.low / 1024, bisect_signal_names[sig]);
-            }
-        } else {
-            int at = r->g.recheck ? found_at(b, r->g.slot[0]) : -1;
-            if (at >= 0)                         /* named before, cleared now: no longer */
-                b->found[at] = b->found[--b->nfound];
-            for (unsigned i = 0; i < r->g.n && b->cleared.n < BISECT_MAX_ROUTES; i++)
-                b->cleared.slot[b->cleared.n++] = r->g.slot[i];
-            if (call == BISECT_UNSURE) {
-                r->unsure = 1;
-                for (unsigned i = 0; i < r->g.n && b->unsure.n < BISECT_MAX_ROUTES; i++)
-                    b->unsure.slot[b->unsure.n++] = r->g.slot[i];
-                snprintf(r->decision, sizeof r->decision, "undecided, counted as cleared: growth changed by %.1f KB/s "
-                         "(95%% %.1f to %.1f straddles %.1f, %s); tested again after the next find",
-                         -cmp.contrib / 1024, cmp.low / 1024, cmp.high / 1024, thr / 1024, bisect_signal_names[sig]);
-            } else {
-                snprintf(r->decision, sizeof r->decision, "cleared: growth changed by %.1f KB/s, not significantly "
-                         "(95%% high %.1f below %.1f, %s)", -cmp.contrib / 1024, cmp.high / 1024, thr / 1024,
-                         bisect_signal_names[sig]);
-            }
-        }
-    }
+/* No usable readings however long the round ran: the memory source fails or
+ * answers too slowly; the round is tried again after a new baseline. 0, or
+ * -1 when the run ended (too many such rounds in a row). */
+static int repeat_round(struct bisect_run *b, struct bround *r, const struct round_eval *m)
+{
+    struct memsrc_health h;
+    memsrc_health(b->app, &h);
+    b->repeats++;
+    snprintf(r->decision, sizeof r->decision, "too few memory readings in %.0f s (%u; %u for a slope): %s%s%.80s",
+             m->secs, m->most, BISECT_MIN_POINTS,
+             r->baseline ? "baseline repeated" : "group queued again after a new baseline",
+             h.failing ? "; the memory source fails: " : "", h.failing ? h.last_error : "");
+    if (!r->baseline)
+        push_front(b, &r->g);
+    b->since_base = BISECT_REBASE;
     b->nrounds++;
-next:
-    if (b->qn == 0 && b->unsure.n && b->retests < BISECT_MAX_RETEST &&
-        app_wall_ms(app) + 2ull * b->round_seconds * 1000u <= deadline_ms(b)) {
-        /* nothing left but undecided routes: repeat them as one group after a
-         * new baseline (a find would have done so anyway) */
-        b->retests++;
-        push_front(b, &b->unsure);
-        for (unsigned i = 0; i < b->unsure.n; i++)
-            for (unsigned k = 0; k < b->cleared.n; k++)
-                if (b->cleared.slot[k] == b->unsure.slot[i])
-                    b->cleared.slot[k--] = b->cleared.slot[--b->cleared.n];
-        b->unsure.n = 0;
-        b->since_base = BISECT_REBASE;
-    }
-    if (b->qn == 0) {
-        if (b->unsure.n) {
-            char u[200], msg[300];
-            snprintf(msg, sizeof msg, "could not tell for %s: their growth interval straddled the threshold "
-                     "(min_leak_bytes per request at their rate); a longer round_seconds narrows it",
-                     names_text(b, &b->unsure, NULL, 0, u, sizeof u));
-            finish(b, "undecided", msg);
-        } else {
-            finish(b, "done", NULL);
+    if (b->repeats < BISECT_MAX_REPEAT)
+        return 0;
+    char why[200];
+    snprintf(why, sizeof why, "%u rounds in a row without enough memory readings%s%.80s", b->repeats,
+             h.failing ? " (the source fails: " : "", h.failing ? h.last_error : "");
+    if (h.failing)
+        snprintf(why + strlen(why), sizeof why - strlen(why), ")");
+    finish_undecided(b, why);
+    return -1;
+}
+
+/* A baseline round: the growth test rounds are compared with, and each
+ * route's rendered rate (the thresholds and scales of the next rounds). */
+static void baseline_round(struct bisect_run *b, struct bround *r, const struct round_eval *m)
+{
+    struct app *app = b->app;
+    memcpy(b->base_est, m->est, sizeof m->est);
+    b->since_base = 0;
+    if (b->base_rps && m->secs > 0)
+        for (unsigned i = 0; i < app->stats.n && i < b->ncounts; i++)
+            b->base_rps[i] = (double)(stats_at(&app->stats, i)->rendered - b->counts0[i]) / m->secs;
+    snprintf(r->decision, sizeof r->decision, "baseline: %.1f KB/s (%s, %u readings) with every candidate rendering%s",
+             r->rate / 1024, bisect_signal_names[m->sig], r->rows, b->nfound ? " but the leaking route(s) found" : "");
+}
+
+/* A single route guilty a second time: named and kept off. The routes found
+ * before it were tested while it rendered, and its growth moves with the
+ * traffic mix: it may have lent them theirs (a healthy `user` named beside
+ * news under load). Each renders again and is tested alone once more with
+ * this one off; a re-check found guilty does not start another round of
+ * re-checks. They stay named until a re-check clears them (a run that ends
+ * first reports them). */
+static void name_found(struct bisect_run *b, struct bround *r)
+{
+    const unsigned qcap = sizeof b->queue / sizeof b->queue[0];
+    if (!r->g.recheck) {
+        for (unsigned i = b->nfound; i-- > 0;) {
+            struct bgroup again = { .confirm = 1, .recheck = 1, .n = 1 };
+            again.slot[0] = b->found[i];
+            set_group(b, &again, 0);
+            push_front(b, &again);
         }
-        return;
     }
-    if (b->nrounds >= BISECT_MAX_ROUNDS) {
+    if (found_at(b, r->g.slot[0]) < 0 && b->nfound < BISECT_MAX_ROUTES)
+        b->found[b->nfound++] = r->g.slot[0];
+    set_group(b, &r->g, 1);          /* kept off from now on */
+    b->since_base = BISECT_REBASE;   /* a new baseline without it */
+    if (b->cleared.n && b->qn < qcap) {
+        b->queue[(b->qhead + b->qn++) % qcap] = b->cleared;
+        b->cleared.n = 0;
+    }
+    b->unsure.n = 0;                 /* tested again with the rest */
+}
+
+/* Switching the group off lowered growth: split it, confirm it, or name it. */
+static void guilty_round(struct bisect_run *b, struct bround *r, const struct round_eval *m, enum bisect_verdict v)
+{
+    const char *sig = bisect_signal_names[m->sig];
+    double contrib = m->cmp.contrib / 1024, low = m->cmp.low / 1024;
+    if (v == BISECT_V_CONFIRM) {
+        /* a name is reported: one more round alone, after a new baseline */
+        struct bgroup again = r->g;
+        again.confirm = 1;
+        push_front(b, &again);
+        b->since_base = BISECT_REBASE;
+        snprintf(r->decision, sizeof r->decision, "looks leaking: switching it off lowered growth by %.1f KB/s "
+                 "(95%% low %.1f, %s); tested alone again after a new baseline", contrib, low, sig);
+    } else if (v == BISECT_V_FOUND) {
+        name_found(b, r);
+        snprintf(r->decision, sizeof r->decision, "leaking: switching it off lowered growth by %.1f KB/s "
+                 "(95%% low %.1f, %s); kept off, routes cleared so far tested again", contrib, low, sig);
+    } else {
+        split_push(b, &r->g);
+        snprintf(r->decision, sizeof r->decision, "holds a leak (-%.1f KB/s, 95%% low %.1f, %s): split in two",
+                 contrib, low, sig);
+    }
+}
+
+/* Cleared (or undecided, counted as cleared): re-tested after the next find. */
+static void cleared_round(struct bisect_run *b, struct bround *r, const struct round_eval *m, enum bisect_verdict v)
+{
+    const char *sig = bisect_signal_names[m->sig];
+    const struct bisect_cmp *c = &m->cmp;
+    int at = r->g.recheck ? found_at(b, r->g.slot[0]) : -1;
+    if (at >= 0)                         /* named before, cleared now: no longer */
+        b->found[at] = b->found[--b->nfound];
+    for (unsigned i = 0; i < r->g.n && b->cleared.n < BISECT_MAX_ROUTES; i++)
+        b->cleared.slot[b->cleared.n++] = r->g.slot[i];
+    if (v == BISECT_V_UNSURE) {
+        r->unsure = 1;
+        for (unsigned i = 0; i < r->g.n && b->unsure.n < BISECT_MAX_ROUTES; i++)
+            b->unsure.slot[b->unsure.n++] = r->g.slot[i];
+        snprintf(r->decision, sizeof r->decision, "undecided, counted as cleared: growth changed by %.1f KB/s "
+                 "(95%% %.1f to %.1f straddles %.1f, %s); tested again after the next find",
+                 -c->contrib / 1024, c->low / 1024, c->high / 1024, m->thr / 1024, sig);
+    } else {
+        snprintf(r->decision, sizeof r->decision, "cleared: growth changed by %.1f KB/s, not significantly "
+                 "(95%% high %.1f below %.1f, %s)", -c->contrib / 1024, c->high / 1024, m->thr / 1024, sig);
+    }
+}
+
+/* A decided test round: the verdict on its group. */
+static void test_round(struct bisect_run *b, struct bround *r, const struct round_eval *m)
+{
+    r->base_rate = b->base_est[m->sig].rate;
+    r->contribution = m->cmp.contrib;
+    r->low = m->cmp.low;
+    r->high = m->cmp.high;
+    r->threshold = m->thr;
+    b->since_base++;
+    if (m->verdict == BISECT_V_CLEARED || m->verdict == BISECT_V_UNSURE)
+        cleared_round(b, r, m, m->verdict);
+    else
+        guilty_round(b, r, m, m->verdict);
+}
+
+/* Nothing left but undecided routes: they are repeated as one group after a
+ * new baseline (a find would have done so anyway). */
+static void retest_unsure(struct bisect_run *b)
+{
+    b->retests++;
+    push_front(b, &b->unsure);
+    for (unsigned i = 0; i < b->unsure.n; i++)
+        for (unsigned k = 0; k < b->cleared.n; k++)
+            if (b->cleared.slot[k] == b->unsure.slot[i])
+                b->cleared.slot[k--] = b->cleared.slot[--b->cleared.n];
+    b->unsure.n = 0;
+    b->since_base = BISECT_REBASE;
+}
+
+/* After a round: the next one, or the end of the run. */
+static void next_round(struct bisect_run *b)
+{
+    struct app *app = b->app;
+    if (bisect_retest_due(b->qn, b->unsure.n, b->retests, app_wall_ms(app), b->round_seconds, deadline_ms(b)))
+        retest_unsure(b);
+    char u[200], msg[300];
+    switch (bisect_end_after(b->qn, b->unsure.n, b->nrounds, app_wall_ms(app), b->round_seconds, deadline_ms(b))) {
+    case BISECT_END_UNSURE:
+        snprintf(msg, sizeof msg, "could not tell for %s: their growth interval straddled the threshold "
+                 "(min_leak_bytes per request at their rate); a longer round_seconds narrows it",
+                 names_text(b, &b->unsure, NULL, 0, u, sizeof u));
+        finish(b, "undecided", msg);
+        return;
+    case BISECT_END_DONE:
+        finish(b, "done", NULL);
+        return;
+    case BISECT_END_ROUNDS:
         finish_undecided(b, "too many rounds");
         return;
-    }
-    if (app_wall_ms(app) + (uint64_t)b->round_seconds * 1000u > deadline_ms(b)) {
+    case BISECT_END_TIME:
         finish_undecided(b, "the time limit (max_seconds) came");
         return;
+    case BISECT_GO_ON:
+        break;
     }
     start_round(b);
+}
+
+/* The round's time is up: extend it, repeat it, or decide on it. */
+static void evaluate_round(struct bisect_run *b)
+{
+    struct bround *r = &b->rounds[b->nrounds];
+    uint64_t now_us = app_now_us(), now_ms = app_wall_ms(b->app);
+    struct round_eval m;
+
+    if (b->app->mem == NULL) {
+        finish(b, "failed", "the memory source was removed (reload)");
+        return;
+    }
+    measure_round(b, r, now_us, now_ms, &m);
+    if (m.step == BISECT_OUT_OF_TIME) {
+        finish_undecided(b, "the time limit (max_seconds) came before the round had enough memory readings");
+        return;
+    }
+    if (m.step == BISECT_EXTEND) {
+        b->extended++;
+        r->extended = b->extended;
+        arm(b, b->round_seconds);
+        return;
+    }
+    close_round(b, r, &m, now_ms);
+    if (m.step == BISECT_REPEAT) {
+        if (repeat_round(b, r, &m) == 0)
+            next_round(b);
+        return;
+    }
+    b->repeats = 0;
+    if (r->baseline)
+        baseline_round(b, r, &m);
+    else
+        test_round(b, r, &m);
+    b->nrounds++;
+    next_round(b);
 }
 
 static void start_round(struct bisect_run *b)

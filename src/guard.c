@@ -40,6 +40,7 @@
  * meanwhile reads that lag as its own growth (a healthy route condemned
  * right after the leaking one, bench/RESULTS.md "a guard that never waits"). */
 #include "guard.h"
+#include "fmt.h"
 #include "app.h"
 #include "attrib.h"
 #include "bisect.h"
@@ -64,8 +65,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define GUARD_SETTLE_WATCHES 3        /* longest settle after a growing step, in watches */
 
 enum refusal { R_HOLD, R_CAP, R_NOTHING, R_FLAT, R_N };
 static const char *const refusal_names[R_N] = { "hold", "cap", "nothing_to_switch", "not_growing" };
@@ -346,6 +345,125 @@ enum guard_narrow_state guard_narrow_next(struct guard_narrow *nw, int growing)
     default:
         return nw->state;
     }
+}
+
+/* ---- the pure decisions (no app, unit-tested) ----------------------------- */
+
+enum guard_trigger guard_trigger(const struct guard_counts *c)
+{
+    if (c->over >= GUARD_CONFIRM)
+        return GT_FLOOR;
+    if (c->trough_over >= GUARD_TROUGH_CONFIRM)
+        return GT_TROUGH;
+    if (c->fast_over >= GUARD_FAST_CONFIRM)
+        return GT_FAST;
+    if (c->proj_over >= GUARD_PROJ_CONFIRM)
+        return GT_PROJ;
+    return GT_NONE;
+}
+
+int guard_calm(int any_limit, int all_low, int proj_low, int on_projection)
+{
+    return any_limit ? all_low && !proj_low : !proj_low && on_projection;
+}
+
+int guard_cap_allows(unsigned actions_last_hour, int max_per_hour, int restore)
+{
+    /* one action of the hour stays in reserve for a switch-off: restores
+     * alone must never leave the guard unable to act */
+    return actions_last_hour + (restore ? 1u : 0u) < (unsigned)max_per_hour;
+}
+
+double guard_growth_threshold(double ref)
+{
+    double t = GUARD_GROWTH_SHARE * ref;
+    return t > GUARD_GROWTH_MIN_BPS ? t : GUARD_GROWTH_MIN_BPS;
+}
+
+double guard_step_budget(double high)
+{
+    double b = GUARD_RISE_SHARE * high;
+    return b > 1048576.0 ? b : 1048576.0;
+}
+
+enum guard_start guard_narrow_start(const struct guard_start_in *in)
+{
+    /* a later narrowing (or one after a switch) needs growth that is a good
+     * part of the growth at the trip: what is left after the leak is off
+     * (heap settling, caches) must not start one */
+    double thr = in->later ? guard_growth_threshold(in->trip_growth) : GUARD_GROWTH_MIN_BPS;
+    /* a later one also needs memory to have risen since, on average at the
+     * growth threshold: the heap's own drift (fragmentation, late promotion)
+     * rises slowly and must not start one */
+    if (in->later && in->have_slope &&
+        (in->level < in->end_level + in->budget || (in->level - in->end_level) / in->secs_since < thr))
+        return GS_NOT_YET;
+    if (in->have_slope && in->slope < thr)
+        return in->later ? GS_NOT_YET : GS_FLAT;
+    if (in->later && !in->have_slope)
+        return GS_NOT_YET;            /* a later one needs measured growth */
+    return GS_START;
+}
+
+enum guard_verdict guard_step_verdict(const struct guard_step *s)
+{
+    int early = s->settled && s->level > s->step_level + s->budget;
+    if (s->elapsed_us < s->watch_us && !early)
+        return GV_WAIT;
+    if (!s->have_slope && !early && s->elapsed_us < 3 * s->watch_us)
+        return GV_WAIT;               /* no slope yet (sparse readings): a little longer */
+    if (early)
+        return GV_ROSE;
+    /* no slope even then: counted as growing, the side that keeps routes csr */
+    if (!s->have_slope)
+        return GV_GROWING;
+    if (s->slope <= s->threshold)
+        return GV_FLAT;
+    /* ambiguous (growing, but less than twice the threshold, right after a
+     * change): watched once more, measured from the middle of the step, so
+     * that memory lagging the previous step (garbage promoted late) settles */
+    return s->slope < 2 * s->threshold && !s->rewatched ? GV_REWATCH : GV_GROWING;
+}
+
+int guard_switch_order(const struct guard_rank *x, const struct guard_rank *y)
+{
+    if (x->verdict != y->verdict)
+        return y->verdict - x->verdict;     /* leaking before suspect */
+    return y->est > x->est ? 1 : y->est < x->est ? -1 : 0;
+}
+
+int guard_narrow_order(const struct guard_rank *x, const struct guard_rank *y)
+{
+    int sx = x->verdict == V_SUSPECT, sy = y->verdict == V_SUSPECT;
+    if (sx != sy)
+        return sy - sx;                     /* suspects first ... */
+    if (sx && x->est != y->est)
+        return y->est > x->est ? 1 : -1;    /* ... largest estimate first */
+    return y->weight > x->weight ? 1 : y->weight < x->weight ? -1 : 0;   /* then by traffic */
+}
+
+enum guard_choice guard_choose(int action, unsigned n, unsigned nleak, int narrowing, int acted)
+{
+    if (action == GUARD_ALL && n)
+        return GC_SWITCH_ALL;
+    if (action == GUARD_LIST && n)
+        return GC_SWITCH_LISTED;
+    if (action == GUARD_LEAKING && nleak)
+        return GC_SWITCH_LEAKING;
+    if (action == GUARD_LEAKING && narrowing)
+        return GC_NARROW_STEP;
+    if (action == GUARD_LEAKING && n)
+        return GC_NARROW_START;
+    return acted ? GC_NONE : GC_REFUSE_NOTHING;
+}
+
+enum guard_settle guard_settle(uint64_t elapsed_us, uint64_t watch_us, int have_slope, double slope, double thr)
+{
+    if (elapsed_us < watch_us)
+        return GSE_WAIT;
+    if (have_slope && slope <= thr)
+        return GSE_FLAT;
+    return elapsed_us < GUARD_SETTLE_WATCHES * watch_us ? GSE_WAIT : GSE_GAVE_UP;
 }
 
 /* ---- readings ------------------------------------------------------------ */
@@ -653,16 +771,6 @@ static double route_estimate(const struct app *app, unsigned slot, enum attrib_v
     return best;
 }
 
-static void fmt_bytes(char *buf, size_t len, double v)
-{
-    if (fabs(v) >= 1073741824.0)
-        snprintf(buf, len, "%.2f GB", v / 1073741824.0);
-    else if (fabs(v) >= 1048576.0)
-        snprintf(buf, len, "%.1f MB", v / 1048576.0);
-    else
-        snprintf(buf, len, "%.1f KB", v / 1024.0);
-}
-
 static struct event_rec *guard_event_begin(struct guard *g, enum event_type t)
 {
     struct event_rec *ev = events_begin(g->app, t, "guard");
@@ -692,12 +800,72 @@ static void refuse(struct guard *g, enum refusal why, const char *fmt, ...)
     events_commit(g->app, ev);
 }
 
+/* The guard trips on signal <why>: the trigger, in words, and the event. */
+static void trip(struct guard *g, enum guard_trigger why)
+{
+    struct app *app = g->app;
+    const struct config_guard *gc = &app->cfg->guard;
+    const struct attrib *at = app->attrib;
+    char v[32], h[32];
+
+    g->tripped = 1;
+    g->tripped_ms = app_wall_ms(app);
+    g->trips++;
+    g->actions_this_trip = 0;
+    g->narrowed_this_trip = 0;
+    {
+        uint64_t tw, bw, ww, now = app_now_us();
+        double lvl;
+        timing(app, &tw, &bw, &ww);
+        if (!growth_since(g, now > ww ? now - ww : 0, &g->trip_growth, &lvl))
+            g->trip_growth = 0;
+    }
+    memset(g->refused_once, 0, sizeof g->refused_once);
+    g->below_since_us = 0;
+    fmt_bytes(v, sizeof v, g->value);
+    fmt_bytes(h, sizeof h, g->high);
+    if (why == GT_TROUGH) {
+        uint64_t tw, bw, ww;
+        timing(app, &tw, &bw, &ww);
+        g->worker = g->trough_worker;
+        g->value = g->trough;
+        g->high = g->trough_high;
+        fmt_bytes(v, sizeof v, g->trough);
+        fmt_bytes(h, sizeof h, g->trough_high);
+        snprintf(g->trigger, sizeof g->trigger, "%s of worker %lld stayed above %s %s through its "
+                 "collections: its lowest of %u readings over the last %.1f s is %s",
+                 attrib_metric_names[gc->metric], (long long)g->trough_worker,
+                 gc->high_bytes ? "high_bytes" : "high_fraction of the limit,", h, g->trough_n,
+                 (double)tw / 1e6, v);
+    } else if (why == GT_FAST) {
+        char lim[32];
+        g->worker = g->fast_worker;
+        g->value = g->fast_level;
+        fmt_bytes(v, sizeof v, g->fast_level);
+        fmt_bytes(lim, sizeof lim, g->fast_limit);
+        snprintf(g->trigger, sizeof g->trigger, "%s of worker %lld grows %.1f MB/s (its troughs): "
+                 "%.1f s from %s to its limit %s (under %.0f s)", attrib_metric_names[gc->metric],
+                 (long long)g->fast_worker, g->fast_growth / 1048576.0, g->fast_secs, v, lim,
+                 GUARD_PROJ_SECONDS);
+    } else if (why == GT_FLOOR)
+        snprintf(g->trigger, sizeof g->trigger, "%s%s of worker %lld is %s, above %s %s for %d readings",
+                 attrib_metric_names[gc->metric], gc->metric == ATTRIB_HEAP ? " floor" : "",
+                 (long long)g->worker, v, gc->high_bytes ? "high_bytes" : "high_fraction of the limit,",
+                 h, GUARD_CONFIRM);
+    else
+        snprintf(g->trigger, sizeof g->trigger, "projected %.0f minutes until %s reaches its limit "
+                 "(below min_minutes_to_oom = %d)", at->minutes_to_limit,
+                 at->proj_metric ? at->proj_metric : "memory", gc->min_minutes_to_oom);
+    struct event_rec *ev = guard_event_begin(g, EV_TRIP);
+    snprintf(ev->reason, sizeof ev->reason, "tripped: %s", g->trigger);
+    events_commit(app, ev);
+}
+
 static int cmp_cand(const void *a, const void *b)
 {
     const struct cand *x = a, *y = b;
-    if (x->v != y->v)
-        return (int)y->v - (int)x->v;      /* leaking before suspect */
-    return y->est > x->est ? 1 : y->est < x->est ? -1 : 0;
+    return guard_switch_order(&(struct guard_rank){ (int)x->v, x->est, x->weight },
+                              &(struct guard_rank){ (int)y->v, y->est, y->weight });
 }
 
 /* Switches <n> candidates off as one action. Returns 1, or 0 if refused
@@ -710,7 +878,7 @@ static int switch_off(struct guard *g, const struct cand *c, unsigned n, const c
     char b[32], list[300] = "";
     size_t used = 0;
 
-    if (actions_last_hour(g, now_ms) >= (unsigned)gc->max_switches_per_hour) {
+    if (!guard_cap_allows(actions_last_hour(g, now_ms), gc->max_switches_per_hour, 0)) {
         refuse(g, R_CAP, "max_switches_per_hour (%d) reached: no more switches this hour; "
                "switch routes by hand if memory keeps growing", gc->max_switches_per_hour);
         return 0;
@@ -753,12 +921,8 @@ static int switch_off(struct guard *g, const struct cand *c, unsigned n, const c
 static int cmp_rank(const void *a, const void *b)
 {
     const struct cand *x = a, *y = b;
-    int sx = x->v == V_SUSPECT, sy = y->v == V_SUSPECT;
-    if (sx != sy)
-        return sy - sx;                     /* suspects first ... */
-    if (sx && x->est != y->est)
-        return y->est > x->est ? 1 : -1;    /* ... largest estimate first */
-    return y->weight > x->weight ? 1 : y->weight < x->weight ? -1 : 0;   /* then by traffic */
+    return guard_narrow_order(&(struct guard_rank){ (int)x->v, x->est, x->weight },
+                              &(struct guard_rank){ (int)y->v, y->est, y->weight });
 }
 
 static void narrow_stop(struct guard *g)
@@ -891,26 +1055,6 @@ static int narrow_named(struct guard *g)
     return 1;
 }
 
-/* How far memory may rise during one step before the step counts as
- * growing at once: GUARD_RISE_SHARE of high, at least 1 MB. A share of high
- * rather than of the way to the limit: the limit a source reports can
- * overstate where the app dies (V8's heap_size_limit includes the young
- * generation, 48 MB at small heaps), and each guilty step adds its rise to
- * what the leak already holds. */
-static double step_budget(const struct guard *g)
-{
-    double b = GUARD_RISE_SHARE * g->high;
-    return b > 1048576.0 ? b : 1048576.0;
-}
-
-/* "Growing" during a narrowing: GUARD_GROWTH_SHARE of <ref> (the growth at
- * the start), at least GUARD_GROWTH_MIN_BPS. */
-static double growth_threshold(double ref)
-{
-    double t = GUARD_GROWTH_SHARE * ref;
-    return t > GUARD_GROWTH_MIN_BPS ? t : GUARD_GROWTH_MIN_BPS;
-}
-
 /* A narrowing step starts now, memory at <level>; <after_growth>: the step
  * before it grew (its watch settles longer). */
 static void step_begin(struct guard *g, double level, int after_growth)
@@ -933,11 +1077,12 @@ static void narrow_settle(struct guard *g, uint64_t now, uint64_t watch, double 
         return;
     uint64_t from = now - watch * 3 / 4;
     int ok = growth_since(g, from, &slope, &level);
-    if ((!ok || slope > thr) && now - g->step_us < GUARD_SETTLE_WATCHES * watch)
+    enum guard_settle st = guard_settle(now - g->step_us, watch, ok, slope, thr);
+    if (st == GSE_WAIT)
         return;
     narrow_mark(&g->nw, g->nw.lo, g->nw.mid, 0, -1);
     char why[EVENT_REASON_MAX - 40];
-    if (ok && slope <= thr)
+    if (st == GSE_FLAT)
         snprintf(why, sizeof why, "memory settled (%.2f MB/s after %.1f s); %.250s", slope / 1048576.0,
                  (double)(now - g->step_us) / 1e6, g->settle_why);
     else
@@ -945,7 +1090,7 @@ static void narrow_settle(struct guard *g, uint64_t now, uint64_t watch, double 
                  ok ? "still growing" : "no slope", g->settle_why);
     narrow_apply(g, why);
     g->settling = 0;
-    step_begin(g, level, !(ok && slope <= thr));
+    step_begin(g, level, st != GSE_FLAT);
 }
 
 static const char *const gn_names[] = { "first group", "second group", "testing", "done", "stuck" };
@@ -960,7 +1105,7 @@ static void narrow_tick(struct guard *g)
     char a[300], b[300], sl[32], why[EVENT_REASON_MAX - 40];
 
     timing(app, &tw, &bucket, &watch);
-    thr = growth_threshold(g->ref_growth);
+    thr = guard_growth_threshold(g->ref_growth);
     if (g->settling) {
         narrow_settle(g, now, watch, thr);
         return;
@@ -978,21 +1123,21 @@ static void narrow_tick(struct guard *g)
         if (level > g->step_level)
             g->step_level = level;
     }
-    int early = settled && level > g->step_level + step_budget(g);
-    if (now - g->step_us < watch && !early)
+    struct guard_step step = {
+        .elapsed_us = now - g->step_us, .watch_us = watch, .settled = settled,
+        .have_slope = ok, .slope = slope, .threshold = thr,
+        .level = level, .step_level = g->step_level, .budget = guard_step_budget(g->high),
+        .rewatched = g->step_rewatched,
+    };
+    enum guard_verdict v = guard_step_verdict(&step);
+    if (v == GV_WAIT)
         return;
-    if (!ok && !early && now - g->step_us < 3 * watch)
-        return;                       /* no slope yet (sparse readings): a little longer */
-    /* no slope even then: counted as growing, the side that keeps routes csr */
-    int growing = early || !ok || slope > thr;
-    /* ambiguous (growing, but less than twice the threshold, right after a
-     * change): watched once more, measured from the middle of the step, so
-     * that memory lagging the previous step (garbage promoted late) settles */
-    if (growing && !early && ok && slope < 2 * thr && !g->step_rewatched) {
+    if (v == GV_REWATCH) {
         g->step_rewatched = 1;
         g->step_us = now - watch / 2;
         return;
     }
+    int early = v == GV_ROSE, growing = v != GV_FLAT;
     if (early)
         snprintf(sl, sizeof sl, "rose %.1f MB in %.1f s", (level - g->step_level) / 1048576.0,
                  (double)(now - g->step_us) / 1e6);
@@ -1087,27 +1232,18 @@ static void narrow_start(struct guard *g, struct cand *c, unsigned n)
     if (last && last + watch / 4 > from)
         from = last + watch / 4;
     int ok = growth_since(g, from, &slope, &level);
-    /* a later narrowing (or one after a switch) needs growth that is a good
-     * part of the growth at the trip: what is left after the leak is off
-     * (heap settling, caches) must not start one */
-    double thr = growth_threshold(g->trip_growth);
-    if (!g->narrowed_this_trip && g->actions_this_trip == 0)
-        thr = GUARD_GROWTH_MIN_BPS;
-    int later = g->narrowed_this_trip || g->actions_this_trip;
-    /* a later one also needs memory to have risen since, on average at the
-     * growth threshold: the heap's own drift (fragmentation, late promotion)
-     * rises slowly and must not start one */
-    if (later && ok && (level < g->end_level + step_budget(g) ||
-                        (level - g->end_level) / ((double)(now - last) / 1e6) < thr))
+    struct guard_start_in in = {
+        .later = g->narrowed_this_trip || g->actions_this_trip,
+        .have_slope = ok, .slope = slope, .level = level, .end_level = g->end_level,
+        .budget = guard_step_budget(g->high), .secs_since = (double)(now - last) / 1e6,
+        .trip_growth = g->trip_growth,
+    };
+    enum guard_start go = guard_narrow_start(&in);
+    if (go == GS_FLAT)
+        refuse(g, R_FLAT, "memory is above high but not growing (%.2f MB/s over %.1f s): nothing to "
+               "narrow down yet; no route is judged leaking", slope / 1048576.0, (double)watch / 1e6);
+    if (go != GS_START)
         return;
-    if (ok && slope < thr) {
-        if (!g->narrowed_this_trip && g->actions_this_trip == 0)
-            refuse(g, R_FLAT, "memory is above high but not growing (%.2f MB/s over %.1f s): nothing to "
-                   "narrow down yet; no route is judged leaking", slope / 1048576.0, (double)watch / 1e6);
-        return;
-    }
-    if ((g->narrowed_this_trip || g->actions_this_trip) && !ok)
-        return;                       /* a later one needs measured growth */
     for (unsigned i = 0; i < n; i++)
         if (c[i].weight > 0)          /* never rendered: cannot be the leak */
             c[k++] = c[i];
@@ -1179,19 +1315,28 @@ static void act(struct guard *g)
         nleak += x->v == V_LEAKING;
     }
     qsort(c, n, sizeof *c, cmp_cand);
-    if (gc->action == GUARD_ALL && n) {
+    switch (guard_choose((int)gc->action, n, nleak, g->narrowing, g->actions_this_trip || g->narrowed_this_trip)) {
+    case GC_SWITCH_ALL:
         switch_off(g, c, n, "every route that can be (\"action\": \"all\")");
-    } else if (gc->action == GUARD_LIST && n) {
+        break;
+    case GC_SWITCH_LISTED:
         switch_off(g, c, n, "the routes \"action\" lists");
-    } else if (gc->action == GUARD_LEAKING && nleak) {
+        break;
+    case GC_SWITCH_LEAKING:
         switch_off(g, c, nleak, "the routes judged leaking, largest first");
-    } else if (gc->action == GUARD_LEAKING && g->narrowing) {
+        break;
+    case GC_NARROW_STEP:
         narrow_tick(g);
-    } else if (gc->action == GUARD_LEAKING && n) {
+        break;
+    case GC_NARROW_START:
         narrow_start(g, c, n);
-    } else if (g->actions_this_trip == 0 && !g->narrowed_this_trip) {
+        break;
+    case GC_REFUSE_NOTHING:
         refuse(g, R_NOTHING, "%s", "nothing to switch: every route it may switch is already csr, "
                                    "never_csr or set by hand");
+        break;
+    case GC_NONE:
+        break;
     }
     free(c);
 }
@@ -1226,9 +1371,7 @@ static void restore_one(struct guard *g)
             refuse(g, R_HOLD, "restore waits: the routes it switched stay csr at least hold_seconds");
         return;
     }
-    /* one action of the hour stays in reserve for a switch-off: restores
-     * alone must never leave the guard unable to act */
-    if (actions_last_hour(g, now_ms) + 1 >= (unsigned)gc->max_switches_per_hour) {
+    if (!guard_cap_allows(actions_last_hour(g, now_ms), gc->max_switches_per_hour, 1)) {
         refuse(g, R_CAP, "max_switches_per_hour (%d) nearly reached: restores wait (one action is kept "
                "for a switch-off)", gc->max_switches_per_hour);
         return;
@@ -1285,66 +1428,14 @@ void guard_check(struct app *app)
                   at->minutes_to_limit < gc->min_minutes_to_oom;
         g->proj_over = low ? g->proj_over + 1 : 0;
     }
-    proj_low = g->proj_over >= 2;
-
-    int trough_trip = g->trough_over >= GUARD_TROUGH_CONFIRM, fast_trip = g->fast_over >= 2;
-    if (!g->tripped && (g->over >= GUARD_CONFIRM || proj_low || trough_trip || fast_trip)) {
-        char v[32], h[32];
-        g->tripped = 1;
-        g->tripped_ms = app_wall_ms(app);
-        g->trips++;
-        g->actions_this_trip = 0;
-        g->narrowed_this_trip = 0;
-        {
-            uint64_t tw, bw, ww, now = app_now_us();
-            double lvl;
-            timing(app, &tw, &bw, &ww);
-            if (!growth_since(g, now > ww ? now - ww : 0, &g->trip_growth, &lvl))
-                g->trip_growth = 0;
-        }
-        memset(g->refused_once, 0, sizeof g->refused_once);
-        g->below_since_us = 0;
-        fmt_bytes(v, sizeof v, g->value);
-        fmt_bytes(h, sizeof h, g->high);
-        if (g->over < GUARD_CONFIRM && trough_trip) {
-            uint64_t tw, bw, ww;
-            timing(app, &tw, &bw, &ww);
-            g->worker = g->trough_worker;
-            g->value = g->trough;
-            g->high = g->trough_high;
-            fmt_bytes(v, sizeof v, g->trough);
-            fmt_bytes(h, sizeof h, g->trough_high);
-            snprintf(g->trigger, sizeof g->trigger, "%s of worker %lld stayed above %s %s through its "
-                     "collections: its lowest of %u readings over the last %.1f s is %s",
-                     attrib_metric_names[gc->metric], (long long)g->trough_worker,
-                     gc->high_bytes ? "high_bytes" : "high_fraction of the limit,", h, g->trough_n,
-                     (double)tw / 1e6, v);
-        } else if (g->over < GUARD_CONFIRM && fast_trip) {
-            char lim[32];
-            g->worker = g->fast_worker;
-            g->value = g->fast_level;
-            fmt_bytes(v, sizeof v, g->fast_level);
-            fmt_bytes(lim, sizeof lim, g->fast_limit);
-            snprintf(g->trigger, sizeof g->trigger, "%s of worker %lld grows %.1f MB/s (its troughs): "
-                     "%.1f s from %s to its limit %s (under %.0f s)", attrib_metric_names[gc->metric],
-                     (long long)g->fast_worker, g->fast_growth / 1048576.0, g->fast_secs, v, lim,
-                     GUARD_PROJ_SECONDS);
-        } else if (g->over >= GUARD_CONFIRM)
-            snprintf(g->trigger, sizeof g->trigger, "%s%s of worker %lld is %s, above %s %s for %d readings",
-                     attrib_metric_names[gc->metric], gc->metric == ATTRIB_HEAP ? " floor" : "",
-                     (long long)g->worker, v, gc->high_bytes ? "high_bytes" : "high_fraction of the limit,",
-                     h, GUARD_CONFIRM);
-        else
-            snprintf(g->trigger, sizeof g->trigger, "projected %.0f minutes until %s reaches its limit "
-                     "(below min_minutes_to_oom = %d)", at->minutes_to_limit,
-                     at->proj_metric ? at->proj_metric : "memory", gc->min_minutes_to_oom);
-        struct event_rec *ev = guard_event_begin(g, EV_TRIP);
-        snprintf(ev->reason, sizeof ev->reason, "tripped: %s", g->trigger);
-        events_commit(app, ev);
-    }
+    struct guard_counts counts = { g->over, g->trough_over, g->fast_over, g->proj_over };
+    proj_low = g->proj_over >= GUARD_PROJ_CONFIRM;
+    enum guard_trigger why = guard_trigger(&counts);
+    if (!g->tripped && why != GT_NONE)
+        trip(g, why);
     /* calm: below low everywhere, or, for a guard on the projection alone,
      * the projection no longer short */
-    int calm = g->any_limit ? all_low && !proj_low : !proj_low && gc->min_minutes_to_oom;
+    int calm = guard_calm(g->any_limit, all_low, proj_low, gc->min_minutes_to_oom != 0);
     if (g->tripped) {
         if (calm) {
             if (g->below_since_us == 0)

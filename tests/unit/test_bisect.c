@@ -1,6 +1,8 @@
 /* test_bisect.c -- the round decision of a bisection: slopes from troughs
  * of a saw-tooth, the autocorrelation widening, the signal picked, the
- * verdicts (guilty, cleared, unsure), extending and repeating rounds. */
+ * verdicts (guilty, cleared, unsure), extending and repeating rounds, what
+ * a decided round does with its group (split, confirm, name, clear) and when
+ * the run ends. */
 #include "cm.h"
 
 #include <math.h>
@@ -174,6 +176,73 @@ static void test_rounds_extend_then_repeat_never_fail(void **state)
     assert_int_equal(bisect_next_step(1, BISECT_CLEARED, 0, 0), BISECT_DECIDE);
 }
 
+static void test_a_route_is_named_only_on_its_second_guilty_round(void **state)
+{
+    (void)state;
+    /* a group holding a leak is split, never named */
+    assert_int_equal(bisect_verdict(BISECT_GUILTY, 1, 5, 0), BISECT_V_SPLIT);
+    assert_int_equal(bisect_verdict(BISECT_GUILTY, 1, 2, 1), BISECT_V_SPLIT);
+    /* one route guilty once: tested alone again, not named yet */
+    assert_int_equal(bisect_verdict(BISECT_GUILTY, 1, 1, 0), BISECT_V_CONFIRM);
+    /* guilty again on its confirming round: named */
+    assert_int_equal(bisect_verdict(BISECT_GUILTY, 1, 1, 1), BISECT_V_FOUND);
+}
+
+static void test_cleared_and_unsure_groups_are_never_split_or_named(void **state)
+{
+    (void)state;
+    for (unsigned n = 1; n <= 4; n++)
+        for (int confirm = 0; confirm <= 1; confirm++) {
+            assert_int_equal(bisect_verdict(BISECT_CLEARED, 1, n, confirm), BISECT_V_CLEARED);
+            assert_int_equal(bisect_verdict(BISECT_UNSURE, 1, n, confirm), BISECT_V_UNSURE);
+            /* no traffic in the baseline: nothing to leak, cleared outright */
+            assert_int_equal(bisect_verdict(BISECT_UNSURE, 0, n, confirm), BISECT_V_CLEARED);
+        }
+    /* no traffic does not overrule a significant drop */
+    assert_int_equal(bisect_verdict(BISECT_GUILTY, 0, 2, 0), BISECT_V_SPLIT);
+}
+
+static void test_the_time_limit_stops_extensions(void **state)
+{
+    (void)state;
+    /* an extension that fits before the deadline is taken */
+    assert_int_equal(bisect_step_in_time(BISECT_EXTEND, 0, 100000, 30, 130000), BISECT_EXTEND);
+    /* one that would end after it: decided on what the round has ... */
+    assert_int_equal(bisect_step_in_time(BISECT_EXTEND, 1, 100001, 30, 130000), BISECT_DECIDE);
+    /* ... or, without a signal, the run ends */
+    assert_int_equal(bisect_step_in_time(BISECT_EXTEND, 0, 100001, 30, 130000), BISECT_OUT_OF_TIME);
+    /* other steps are not the time limit's business */
+    assert_int_equal(bisect_step_in_time(BISECT_REPEAT, 0, 200000, 30, 130000), BISECT_REPEAT);
+    assert_int_equal(bisect_step_in_time(BISECT_DECIDE, 1, 200000, 30, 130000), BISECT_DECIDE);
+}
+
+static void test_undecided_routes_are_retested_when_nothing_else_is_left(void **state)
+{
+    (void)state;
+    /* nothing queued, 2 undecided, time for a baseline and their round */
+    assert_int_equal(bisect_retest_due(0, 2, 0, 0, 30, 60000), 1);
+    assert_int_equal(bisect_retest_due(0, 2, BISECT_MAX_RETEST - 1, 0, 30, 60000), 1);
+    /* not while other groups wait, not without undecided routes */
+    assert_int_equal(bisect_retest_due(1, 2, 0, 0, 30, 60000), 0);
+    assert_int_equal(bisect_retest_due(0, 0, 0, 0, 30, 60000), 0);
+    /* at most BISECT_MAX_RETEST times */
+    assert_int_equal(bisect_retest_due(0, 2, BISECT_MAX_RETEST, 0, 30, 60000), 0);
+    /* not without time for two rounds */
+    assert_int_equal(bisect_retest_due(0, 2, 0, 1, 30, 60000), 0);
+}
+
+static void test_the_run_ends_done_undecided_or_out_of_rounds_or_time(void **state)
+{
+    (void)state;
+    assert_int_equal(bisect_end_after(0, 0, 5, 0, 30, 600000), BISECT_END_DONE);
+    assert_int_equal(bisect_end_after(0, 3, 5, 0, 30, 600000), BISECT_END_UNSURE);
+    assert_int_equal(bisect_end_after(2, 0, 5, 0, 30, 600000), BISECT_GO_ON);
+    assert_int_equal(bisect_end_after(2, 0, BISECT_MAX_ROUNDS, 0, 30, 600000), BISECT_END_ROUNDS);
+    /* another round must end by the deadline */
+    assert_int_equal(bisect_end_after(2, 0, 5, 570000, 30, 600000), BISECT_GO_ON);
+    assert_int_equal(bisect_end_after(2, 0, 5, 570001, 30, 600000), BISECT_END_TIME);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +255,11 @@ int main(void)
         cmocka_unit_test(test_decide_guilty_cleared_unsure),
         cmocka_unit_test(test_decide_scales_the_test_round_to_the_baseline_traffic),
         cmocka_unit_test(test_rounds_extend_then_repeat_never_fail),
+        cmocka_unit_test(test_a_route_is_named_only_on_its_second_guilty_round),
+        cmocka_unit_test(test_cleared_and_unsure_groups_are_never_split_or_named),
+        cmocka_unit_test(test_the_time_limit_stops_extensions),
+        cmocka_unit_test(test_undecided_routes_are_retested_when_nothing_else_is_left),
+        cmocka_unit_test(test_the_run_ends_done_undecided_or_out_of_rounds_or_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
