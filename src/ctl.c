@@ -15,6 +15,7 @@
  * else from the config given with -c, else 127.0.0.1:9091; the token from
  * --token, else $LEAKPROXY_TOKEN, else the config. */
 #include "ctl.h"
+#include "fmt.h"
 #include "config.h"
 
 #include <errno.h>
@@ -150,17 +151,13 @@ static json_t *ctl_json(const struct ctl *c, const char *method, const char *pat
     return j;
 }
 
-static void print_kb(char *buf, size_t len, json_t *v)
+static void print_bytes(char *buf, size_t len, json_t *v)
 {
     if (!json_is_number(v)) {
         snprintf(buf, len, "-");
         return;
     }
-    double x = json_number_value(v);
-    if (x >= 1048576 || x <= -1048576)
-        snprintf(buf, len, "%.1f MB", x / 1048576);
-    else
-        snprintf(buf, len, "%.1f KB", x / 1024);
+    fmt_bytes(buf, len, json_number_value(v));
 }
 
 static int cmd_routes(const struct ctl *c)
@@ -184,9 +181,9 @@ static int cmd_routes(const struct ctl *c)
         json_t *e = vm ? json_object_get(est, vm) : json_object_get(est, "heap_used");
         char b[32] = "-", lo[32] = "-", hi[32] = "-", iv[104] = "-";
         if (json_is_object(e)) {
-            print_kb(b, sizeof b, json_object_get(e, "bytes_per_request"));
-            print_kb(lo, sizeof lo, json_object_get(e, "low"));
-            print_kb(hi, sizeof hi, json_object_get(e, "high"));
+            print_bytes(b, sizeof b, json_object_get(e, "bytes_per_request"));
+            print_bytes(lo, sizeof lo, json_object_get(e, "low"));
+            print_bytes(hi, sizeof hi, json_object_get(e, "high"));
             snprintf(iv, sizeof iv, "%s [%s, %s]", b, lo, hi);
         }
         printf("%-16s %9lld %8lld %8.1f %8.1f  %-30s %-8s %-4s %s\n",
@@ -250,9 +247,9 @@ static int cmd_report(const struct ctl *c)
                 json_t *e = vm ? json_object_get(json_object_get(r, "estimate"), vm) : NULL;
                 char b[32] = "-", lo[32] = "-", hi[32] = "-";
                 if (json_is_object(e)) {
-                    print_kb(b, sizeof b, json_object_get(e, "bytes_per_request"));
-                    print_kb(lo, sizeof lo, json_object_get(e, "low"));
-                    print_kb(hi, sizeof hi, json_object_get(e, "high"));
+                    print_bytes(b, sizeof b, json_object_get(e, "bytes_per_request"));
+                    print_bytes(lo, sizeof lo, json_object_get(e, "low"));
+                    print_bytes(hi, sizeof hi, json_object_get(e, "high"));
                 }
                 printf("| %s | %s | %s | %s | %s .. %s | %lld | %s |\n",
                        json_string_value(json_object_get(r, "name")),
@@ -262,8 +259,8 @@ static int cmd_report(const struct ctl *c)
             }
             json_array_foreach(json_object_get(j, "memory"), i, r) {
                 char lo[32], hi[32];
-                print_kb(lo, sizeof lo, json_object_get(r, "low_bytes"));
-                print_kb(hi, sizeof hi, json_object_get(r, "high_bytes"));
+                print_bytes(lo, sizeof lo, json_object_get(r, "low_bytes"));
+                print_bytes(hi, sizeof hi, json_object_get(r, "high_bytes"));
                 printf("%sWorker %lld, %s over the last %.0f s (%s .. %s):\n\n    %s\n",
                        i ? "\n" : "\n", (long long)json_integer_value(json_object_get(r, "pid")),
                        json_string_value(json_object_get(r, "metric")),
