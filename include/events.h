@@ -14,13 +14,14 @@
 #define EVENT_ROUTES_MAX  480        /* route names, '\n'-separated */
 #define EVENT_REASON_MAX  400
 
-enum event_type { EV_TRIP, EV_SWITCH, EV_RESTORE, EV_REFUSED, EV_RECOVERED,
-                  EV_MODE, EV_BISECT, EV_PROBE, EV_RESTART, EV_RELOAD,
-                  EV_NARROW,          /* the guard's narrowing: a verdict that changed no mode */
-                  EV_NTYPES };
-extern const char *const event_type_names[EV_NTYPES];
+/* EVT_*, not EV_*: libevent owns EV_READ, EV_PERSIST, ... */
+enum event_type { EVT_TRIP, EVT_SWITCH, EVT_RESTORE, EVT_REFUSED, EVT_RECOVERED,
+                  EVT_MODE, EVT_BISECT, EVT_PROBE, EVT_RESTART, EVT_RELOAD,
+                  EVT_NARROW,          /* the guard's narrowing: a verdict that changed no mode */
+                  EVT_NTYPES };
+extern const char *const events_type_names[EVT_NTYPES];
 
-enum event_action { EA_NONE, EA_CSR, EA_SSR };
+enum event_action { EVT_ACT_NONE, EVT_ACT_CSR, EVT_ACT_SSR };
 
 struct event_rec {
     uint64_t id;                      /* 1, 2, ... */
@@ -48,7 +49,7 @@ struct events {
     struct { events_fn *fn; void *ctx; } sub[EVENTS_SUBSCRIBERS_MAX];
     unsigned nsub;
     uint64_t next_id;                 /* id of the next event (starts at 1) */
-    uint64_t count[EV_NTYPES];
+    uint64_t count[EVT_NTYPES];
     FILE *log;                        /* "event_log", NULL when off */
 };
 
@@ -76,5 +77,5 @@ const struct event_rec *events_newest(const struct events *e, unsigned i);
 /* <ev> as a JSON object (the API's, the log's and the webhook's shape):
  * a new reference, NULL on OOM. */
 struct json_t;
-struct json_t *event_json(const struct event_rec *ev);
+struct json_t *events_json(const struct event_rec *ev);
 #endif

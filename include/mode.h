@@ -42,7 +42,7 @@ const char *mode_why(enum mode_verdict v);
  *   <ev> given: the route is added to the caller's open event (the guard's
  *     switch and restore events, which carry its figures); the caller
  *     commits it;
- *   <ev> NULL, BY_MANUAL or BY_GUARD: an EV_MODE event of its own, when the
+ *   <ev> NULL, BY_MANUAL or BY_GUARD: an EVT_MODE event of its own, when the
  *     mode or its author changed;
  *   <ev> NULL, BY_CONFIG or BY_BISECT: no event of its own -- the file's
  *     modes are recorded by the reload's event, and a bisection's switches

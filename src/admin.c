@@ -389,7 +389,7 @@ static void api_events(struct app *app, struct evhttp_request *req, const char *
     for (unsigned i = 0; (long)json_array_size(a) < limit && (ev = events_newest(&app->events, i)); i++) {
         if ((long)ev->id <= after || (long)ev->time_ms <= since)
             break;
-        json_t *j = event_json(ev);
+        json_t *j = events_json(ev);
         if (j)
             json_array_append_new(a, j);
     }

@@ -351,7 +351,7 @@ static void finish(struct bisect_run *b, const char *state, const char *msg)
     b->finished_ms = app_wall_ms(b->app);
     log_at(LOG_INFO, "bisect: %s after %u rounds, %u leaking route(s)%s%s", state, b->nrounds, b->nfound,
            msg ? ": " : "", msg ? msg : "");
-    struct event_rec *ev = events_begin(b->app, EV_BISECT, "bisect");
+    struct event_rec *ev = events_begin(b->app, EVT_BISECT, "bisect");
     for (unsigned i = 0; i < b->nfound && i < BISECT_MAX_ROUTES; i++)
         events_add_route(ev, stats_at(&b->app->stats, b->found[i])->name);
     snprintf(ev->reason, sizeof ev->reason, "bisection %s after %u rounds, %u leaking route(s)%s%s; modes restored",
@@ -889,9 +889,9 @@ static void start_round(struct bisect_run *b)
     b->round_start_us = app_now_us();
     b->extended = 0;
     b->closing = 0;
-    struct event_rec *ev = events_begin(app, EV_BISECT, "bisect");
+    struct event_rec *ev = events_begin(app, EVT_BISECT, "bisect");
     if (!r->baseline) {
-        ev->action = EA_CSR;
+        ev->action = EVT_ACT_CSR;
         for (unsigned i = 0; i < r->g.n; i++)
             events_add_route(ev, stats_at(&app->stats, r->g.slot[i])->name);
     }

@@ -6,7 +6,7 @@
 #include <jansson.h>
 #include <string.h>
 
-const char *const event_type_names[EV_NTYPES] = {
+const char *const events_type_names[EVT_NTYPES] = {
     "trip", "switch", "restore", "refused", "recovered",
     "mode", "bisect", "probe", "restart", "reload", "narrow"
 };
@@ -73,12 +73,12 @@ void events_commit(struct app *app, struct event_rec *ev)
     e->next_id++;
     e->count[ev->type]++;
     /* mode changes, bisection and probes log their own lines */
-    enum log_level lvl = ev->type == EV_MODE || ev->type == EV_BISECT || ev->type == EV_PROBE ? LOG_DEBUG
-                       : ev->type == EV_TRIP || ev->type == EV_SWITCH ? LOG_WARN : LOG_INFO;
-    log_at(lvl, "event %s (%s)%s: %s", event_type_names[ev->type], ev->source,
+    enum log_level lvl = ev->type == EVT_MODE || ev->type == EVT_BISECT || ev->type == EVT_PROBE ? LOG_DEBUG
+                       : ev->type == EVT_TRIP || ev->type == EVT_SWITCH ? LOG_WARN : LOG_INFO;
+    log_at(lvl, "event %s (%s)%s: %s", events_type_names[ev->type], ev->source,
            ev->dry_run ? " [dry run]" : "", ev->reason);
     if (e->log) {
-        json_t *j = event_json(ev);
+        json_t *j = events_json(ev);
         if (j) {
             json_dumpf(j, e->log, JSON_COMPACT);
             fputc('\n', e->log);
@@ -117,15 +117,15 @@ const struct event_rec *events_newest(const struct events *e, unsigned i)
     return &e->ring[(have - 1 - i) % EVENTS_MAX];
 }
 
-json_t *event_json(const struct event_rec *ev)
+json_t *events_json(const struct event_rec *ev)
 {
     static const char *const actions[] = { NULL, "csr", "ssr" };
     json_t *j = json_pack("{s:I,s:I,s:s,s:s,s:s}", "id", (json_int_t)ev->id,
-                          "time_ms", (json_int_t)ev->time_ms, "type", event_type_names[ev->type],
+                          "time_ms", (json_int_t)ev->time_ms, "type", events_type_names[ev->type],
                           "source", ev->source ? ev->source : "", "reason", ev->reason);
     if (j == NULL)
         return NULL;
-    if (ev->action != EA_NONE)
+    if (ev->action != EVT_ACT_NONE)
         json_object_set_new(j, "action", json_string(actions[ev->action]));
     if (ev->dry_run)
         json_object_set_new(j, "dry_run", json_true());

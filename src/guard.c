@@ -793,7 +793,7 @@ static void refuse(struct guard *g, enum refusal why, const char *fmt, ...)
     if (g->refused_once[why])
         return;                       /* said once per trip: no event storm */
     g->refused_once[why] = 1;
-    struct event_rec *ev = guard_event_begin(g, EV_REFUSED);
+    struct event_rec *ev = guard_event_begin(g, EVT_REFUSED);
     va_start(ap, fmt);
     vsnprintf(ev->reason, sizeof ev->reason, fmt, ap);
     va_end(ap);
@@ -856,7 +856,7 @@ static void trip(struct guard *g, enum guard_trigger why)
         snprintf(g->trigger, sizeof g->trigger, "projected %.0f minutes until %s reaches its limit "
                  "(below min_minutes_to_oom = %d)", at->minutes_to_limit,
                  at->proj_metric ? at->proj_metric : "memory", gc->min_minutes_to_oom);
-    struct event_rec *ev = guard_event_begin(g, EV_TRIP);
+    struct event_rec *ev = guard_event_begin(g, EVT_TRIP);
     snprintf(ev->reason, sizeof ev->reason, "tripped: %s", g->trigger);
     events_commit(app, ev);
 }
@@ -887,8 +887,8 @@ static int switch_off(struct guard *g, const struct cand *c, unsigned n, const c
         bisect_abort(app, "the guard tripped: memory is near the limit");
         probe_abort(app, "the guard tripped: memory is near the limit");
     }
-    struct event_rec *ev = guard_event_begin(g, EV_SWITCH);
-    ev->action = EA_CSR;
+    struct event_rec *ev = guard_event_begin(g, EVT_SWITCH);
+    ev->action = EVT_ACT_CSR;
     for (unsigned i = 0; i < n; i++) {
         struct stats_route *r = stats_at(&app->stats, c[i].slot);
         if (gc->dry_run) {
@@ -986,8 +986,8 @@ static void narrow_apply(struct guard *g, const char *why)
             if (g->nw.off[i] != dir || narrow_is_off(g, i) == dir || !narrow_may(g, i, dir ? MODE_CSR : MODE_SSR))
                 continue;
             if (ev == NULL) {
-                ev = guard_event_begin(g, dir ? EV_SWITCH : EV_RESTORE);
-                ev->action = dir ? EA_CSR : EA_SSR;
+                ev = guard_event_begin(g, dir ? EVT_SWITCH : EVT_RESTORE);
+                ev->action = dir ? EVT_ACT_CSR : EVT_ACT_SSR;
             }
             if (gc->dry_run) {
                 dry_set(g, g->nw_cand[i].slot, dir);
@@ -1009,7 +1009,7 @@ static void narrow_event(struct guard *g, const char *fmt, ...) __attribute__((f
 static void narrow_event(struct guard *g, const char *fmt, ...)
 {
     va_list ap;
-    struct event_rec *ev = guard_event_begin(g, EV_NARROW);
+    struct event_rec *ev = guard_event_begin(g, EVT_NARROW);
 
     for (unsigned i = 0; i < g->nw.n; i++)
         if (g->nw.off[i])
@@ -1377,8 +1377,8 @@ static void restore_one(struct guard *g)
         return;
     }
     struct stats_route *r = stats_at(&app->stats, (unsigned)best);
-    struct event_rec *ev = guard_event_begin(g, EV_RESTORE);
-    ev->action = EA_SSR;
+    struct event_rec *ev = guard_event_begin(g, EVT_RESTORE);
+    ev->action = EVT_ACT_SSR;
     char v[32], lo[32];
     fmt_bytes(v, sizeof v, g->value);
     fmt_bytes(lo, sizeof lo, g->low);
@@ -1450,7 +1450,7 @@ void guard_check(struct app *app)
                     narrow_stop(g);   /* its routes stay csr: restore decides */
                 fmt_bytes(v, sizeof v, g->value);
                 fmt_bytes(lo, sizeof lo, g->low);
-                struct event_rec *ev = guard_event_begin(g, EV_RECOVERED);
+                struct event_rec *ev = guard_event_begin(g, EVT_RECOVERED);
                 snprintf(ev->reason, sizeof ev->reason, "recovered: memory %s stayed below low %s for "
                          "hold_seconds = %d s%s", v, lo, gc->hold_seconds,
                          gc->restore_on_recovery ? "; restoring routes one at a time"
@@ -1611,8 +1611,8 @@ void guard_metrics(const struct app *app, struct evbuffer *o)
     }
     evbuffer_add_printf(o, "# HELP leakproxy_events_total Decisions logged (GET /api/events), by type.\n"
                            "# TYPE leakproxy_events_total counter\n");
-    for (int t = 0; t < EV_NTYPES; t++)
-        evbuffer_add_printf(o, "leakproxy_events_total{type=\"%s\"} %llu\n", event_type_names[t],
+    for (int t = 0; t < EVT_NTYPES; t++)
+        evbuffer_add_printf(o, "leakproxy_events_total{type=\"%s\"} %llu\n", events_type_names[t],
                             (unsigned long long)app->events.count[t]);
     if (g == NULL || !app->cfg->guard.enabled)
         return;

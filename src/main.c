@@ -154,7 +154,7 @@ static void reload(struct app *app)
     config_free(old);
     app->reloads++;
     log_at(LOG_INFO, "reloaded %s: %u routes", app->config_file, route_count(nc->routes) - 1);
-    struct event_rec *ev = events_begin(app, EV_RELOAD, "config");
+    struct event_rec *ev = events_begin(app, EVT_RELOAD, "config");
     snprintf(ev->reason, sizeof ev->reason, "reloaded %s: %u routes", app->config_file,
              route_count(nc->routes) - 1);
     events_commit(app, ev);

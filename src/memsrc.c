@@ -835,7 +835,7 @@ int64_t memsrc_header_seen(struct app *app, const char *v, size_t len)
         return 0;
     }
     if (app->series.restarts != restarts) {
-        struct event_rec *ev = events_begin(app, EV_RESTART, "memory");
+        struct event_rec *ev = events_begin(app, EVT_RESTART, "memory");
         ev->worker = w->pid;
         snprintf(ev->reason, sizeof ev->reason, "worker %lld restarted (incarnation %u): its memory "
                  "series starts again", (long long)w->pid, w->gen);

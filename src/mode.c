@@ -82,7 +82,7 @@ const char *mode_why(enum mode_verdict v)
     return "";
 }
 
-/* The EV_MODE event of a change nobody else records: when the mode or its
+/* The EVT_MODE event of a change nobody else records: when the mode or its
  * author changed. */
 static void mode_event(struct app *app, const struct stats_route *r, int changed, enum route_mode was,
                        enum mode_by was_by)
@@ -93,8 +93,8 @@ static void mode_event(struct app *app, const struct stats_route *r, int changed
         log_at(LOG_INFO, "route %s: mode %s (%s)", r->name, now, by_log[r->mode_by]);
     if (!changed && was_by == r->mode_by)
         return;
-    struct event_rec *ev = events_begin(app, EV_MODE, mode_by_names[r->mode_by]);
-    ev->action = r->mode == MODE_CSR ? EA_CSR : EA_SSR;
+    struct event_rec *ev = events_begin(app, EVT_MODE, mode_by_names[r->mode_by]);
+    ev->action = r->mode == MODE_CSR ? EVT_ACT_CSR : EVT_ACT_SSR;
     events_add_route(ev, r->name);
     snprintf(ev->reason, sizeof ev->reason, "route %s set to %s %s%s%s%s", r->name, now, by_words[r->mode_by],
              changed ? ", was " : "", changed ? (was == MODE_CSR ? "csr" : "ssr") : "",

@@ -188,7 +188,7 @@ static void probe_finish(struct probe_run *pr, const char *state, const char *ms
     if (pr->pause)
         event_del(pr->pause);
     log_at(LOG_INFO, "probe of route %s: %s%s%s", pr->route, state, msg ? ": " : "", msg ? msg : "");
-    struct event_rec *ev = events_begin(pr->app, EV_PROBE, "probe");
+    struct event_rec *ev = events_begin(pr->app, EVT_PROBE, "probe");
     events_add_route(ev, pr->route);
     snprintf(ev->reason, sizeof ev->reason, "probe of %s %s%s%s", pr->route, state, msg && *msg ? ": " : "",
              msg ? msg : "");
@@ -618,7 +618,7 @@ int probe_start(struct app *app, const char *route, unsigned requests, unsigned 
     pr->started_ms = app_wall_ms(app);
     log_at(LOG_INFO, "probe of route %s: %u requests in blocks of %u%s%s", route, pr->requests, pr->block,
            pr->split[0] ? ", split by " : "", pr->split);
-    struct event_rec *ev = events_begin(app, EV_PROBE, "probe");
+    struct event_rec *ev = events_begin(app, EVT_PROBE, "probe");
     events_add_route(ev, route);
     snprintf(ev->reason, sizeof ev->reason, "probe of %s started: %u replayed requests in blocks of %u",
              route, pr->requests, pr->block);

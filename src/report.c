@@ -246,7 +246,7 @@ static void text_events(struct evbuffer *b, const struct events *events)
         gmtime_r(&ts, &tm);
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tm);
         evbuffer_add_printf(b, "%s%s  %-9s %s%s\n", e ? "" : "\nrecent events (newest first):\n", when,
-                            event_type_names[ev->type], ev->dry_run ? "[dry run] " : "", ev->reason);
+                            events_type_names[ev->type], ev->dry_run ? "[dry run] " : "", ev->reason);
     }
 }
 

@@ -149,11 +149,11 @@ static void rfc3339(char *buf, size_t len, uint64_t ms)
 /* The post's body for <ev>, a string to free(), NULL on OOM. */
 static char *post_body(const struct app *app, const struct event_rec *ev)
 {
-    json_t *e = event_json(ev), *body;
+    json_t *e = events_json(ev), *body;
     if (e == NULL)
         return NULL;
     char text[600];
-    snprintf(text, sizeof text, "leakproxy guard %s%s: %s", event_type_names[ev->type],
+    snprintf(text, sizeof text, "leakproxy guard %s%s: %s", events_type_names[ev->type],
              ev->dry_run ? " (dry run)" : "", ev->reason);
     if (app->cfg->guard.webhook_alertmanager) {
         /* Alertmanager's POST /api/v2/alerts: a list of alerts */
@@ -165,8 +165,8 @@ static char *post_body(const struct app *app, const struct event_rec *ev)
             if (*p == '\n')
                 *p = ',';
         body = json_pack("[{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s},s:s,s:s}]",
-                         "labels", "alertname", "LeakproxyGuard", "type", event_type_names[ev->type],
-                         "routes", routes, "severity", ev->type == EV_TRIP || ev->type == EV_SWITCH
+                         "labels", "alertname", "LeakproxyGuard", "type", events_type_names[ev->type],
+                         "routes", routes, "severity", ev->type == EVT_TRIP || ev->type == EVT_SWITCH
                                                        ? "critical" : "warning",
                          "annotations", "summary", text, "description", ev->reason,
                          "startsAt", start, "endsAt", end);

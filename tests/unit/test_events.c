@@ -30,7 +30,7 @@ static void test_ring_newest_first_and_bounded(void **state)
     for (int i = 1; i <= EVENTS_MAX + 10; i++) {
         char r[32];
         snprintf(r, sizeof r, "event %d", i);
-        add(i % 2 ? EV_TRIP : EV_SWITCH, r);
+        add(i % 2 ? EVT_TRIP : EVT_SWITCH, r);
     }
     const struct event_rec *e = events_newest(&app.events, 0);
     assert_non_null(e);
@@ -40,7 +40,7 @@ static void test_ring_newest_first_and_bounded(void **state)
     assert_non_null(e);
     assert_int_equal(e->id, 11);
     assert_null(events_newest(&app.events, EVENTS_MAX));    /* forgotten */
-    assert_int_equal(app.events.count[EV_TRIP] + app.events.count[EV_SWITCH], EVENTS_MAX + 10);
+    assert_int_equal(app.events.count[EVT_TRIP] + app.events.count[EVT_SWITCH], EVENTS_MAX + 10);
 }
 
 static void test_routes_bounded_and_json(void **state)
@@ -48,8 +48,8 @@ static void test_routes_bounded_and_json(void **state)
     (void)state;
     memset(&app, 0, sizeof app);
     events_init(&app.events);
-    struct event_rec *ev = events_begin(&app, EV_SWITCH, "guard");
-    ev->action = EA_CSR;
+    struct event_rec *ev = events_begin(&app, EVT_SWITCH, "guard");
+    ev->action = EVT_ACT_CSR;
     ev->worker = 4123;
     ev->metric = "heap_used";
     ev->bytes = 1300000000;
@@ -65,7 +65,7 @@ static void test_routes_bounded_and_json(void **state)
     assert_int_equal(e->nroutes, 40);
     assert_true(strlen(e->routes) < EVENT_ROUTES_MAX);
 
-    json_t *j = event_json(e);
+    json_t *j = events_json(e);
     assert_non_null(j);
     assert_string_equal(json_string_value(json_object_get(j, "type")), "switch");
     assert_string_equal(json_string_value(json_object_get(j, "source")), "guard");

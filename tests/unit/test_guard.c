@@ -659,11 +659,11 @@ static void the_guard_never_switches_a_route_set_by_hand_or_never_csr(void **sta
     stats_set_mode(route("about"), MODE_SSR, BY_MANUAL, 1);
     for (int i = 0; i < GUARD_CONFIRM - 1; i++)
         reading(250e6);
-    assert_null(guard_ev(EV_TRIP));                /* not confirmed yet */
+    assert_null(guard_ev(EVT_TRIP));                /* not confirmed yet */
     assert_int_equal(route("home")->mode, MODE_SSR);
     reading(250e6);
-    assert_non_null(guard_ev(EV_TRIP));
-    const struct event_rec *sw = guard_ev(EV_SWITCH);
+    assert_non_null(guard_ev(EVT_TRIP));
+    const struct event_rec *sw = guard_ev(EVT_SWITCH);
     assert_non_null(sw);
     assert_int_equal(route("home")->mode, MODE_CSR);
     assert_int_equal(route("home")->mode_by, BY_GUARD);
@@ -682,8 +682,8 @@ static void below_the_threshold_nothing_is_switched(void **state)
     app_up(6, 0);
     for (int i = 0; i < 10; i++)
         reading(190e6);
-    assert_null(guard_ev(EV_TRIP));
-    assert_null(guard_ev(EV_SWITCH));
+    assert_null(guard_ev(EVT_TRIP));
+    assert_null(guard_ev(EVT_SWITCH));
     assert_int_equal(route("home")->mode, MODE_SSR);
     assert_int_equal(route("news")->mode, MODE_SSR);
     app_down();
@@ -695,20 +695,20 @@ static void a_max_switches_per_hour_refusal_writes_a_refused_event(void **state)
     app_up(1, 0);
     for (int i = 0; i < GUARD_CONFIRM; i++)
         reading(250e6);
-    assert_non_null(guard_ev(EV_SWITCH));
+    assert_non_null(guard_ev(EVT_SWITCH));
     assert_int_equal(route("home")->mode, MODE_CSR);
     /* home renders again (not by the guard, not by hand): the guard would
      * switch it, but the hour's one action is spent */
     stats_set_mode(route("home"), MODE_SSR, BY_CONFIG, 2);
     reading(250e6);
-    const struct event_rec *r = guard_ev(EV_REFUSED);
+    const struct event_rec *r = guard_ev(EVT_REFUSED);
     assert_non_null(r);
     assert_non_null(strstr(r->reason, "max_switches_per_hour (1) reached"));
     assert_int_equal(route("home")->mode, MODE_SSR);
-    assert_int_equal(app.events.count[EV_SWITCH], 1);
+    assert_int_equal(app.events.count[EVT_SWITCH], 1);
     /* said once per trip: no event storm */
     reading(250e6);
-    assert_int_equal(app.events.count[EV_REFUSED], 1);
+    assert_int_equal(app.events.count[EVT_REFUSED], 1);
     app_down();
 }
 
@@ -718,7 +718,7 @@ static void a_dry_run_changes_no_mode_and_says_what_it_would_do(void **state)
     app_up(6, 1);
     for (int i = 0; i < GUARD_CONFIRM; i++)
         reading(250e6);
-    const struct event_rec *sw = guard_ev(EV_SWITCH);
+    const struct event_rec *sw = guard_ev(EVT_SWITCH);
     assert_non_null(sw);
     assert_int_equal(sw->dry_run, 1);
     assert_non_null(strstr(sw->reason, "would switch to csr"));
@@ -727,7 +727,7 @@ static void a_dry_run_changes_no_mode_and_says_what_it_would_do(void **state)
     assert_int_equal(route("news")->mode, MODE_SSR);
     /* switched on paper: not switched again on the next check */
     reading(250e6);
-    assert_int_equal(app.events.count[EV_SWITCH], 1);
+    assert_int_equal(app.events.count[EVT_SWITCH], 1);
     app_down();
 }
 
@@ -748,26 +748,26 @@ static void recovery_restores_one_route_at_a_time_after_hold_seconds(void **stat
     /* below low, but not yet for hold_seconds (1 s): still tripped */
     reading(100e6);
     reading(100e6);
-    assert_null(guard_ev(EV_RECOVERED));
+    assert_null(guard_ev(EVT_RECOVERED));
     /* above low (between the thresholds) restarts the hold */
     reading(170e6);
     struct timespec hold = { 1, 100000000 };
     nanosleep(&hold, NULL);
     reading(100e6);
-    assert_null(guard_ev(EV_RECOVERED));
+    assert_null(guard_ev(EVT_RECOVERED));
     nanosleep(&hold, NULL);
     reading(100e6);
-    assert_non_null(guard_ev(EV_RECOVERED));
-    assert_null(guard_ev(EV_RESTORE));
+    assert_non_null(guard_ev(EVT_RECOVERED));
+    assert_null(guard_ev(EVT_RESTORE));
     /* then one route renders again, the next only after hold_seconds */
     reading(100e6);
-    assert_int_equal(app.events.count[EV_RESTORE], 1);
+    assert_int_equal(app.events.count[EVT_RESTORE], 1);
     assert_int_equal(rendering(), 1);
     reading(100e6);
-    assert_int_equal(app.events.count[EV_RESTORE], 1);
+    assert_int_equal(app.events.count[EVT_RESTORE], 1);
     nanosleep(&hold, NULL);
     reading(100e6);
-    assert_int_equal(app.events.count[EV_RESTORE], 2);
+    assert_int_equal(app.events.count[EVT_RESTORE], 2);
     assert_int_equal(rendering(), 2);
     app_down();
 }
@@ -782,11 +782,11 @@ static void restore_manual_leaves_the_routes_csr(void **state)
     struct timespec hold = { 1, 100000000 };
     nanosleep(&hold, NULL);
     reading(100e6);
-    assert_non_null(guard_ev(EV_RECOVERED));
+    assert_non_null(guard_ev(EVT_RECOVERED));
     reading(100e6);
     nanosleep(&hold, NULL);
     reading(100e6);
-    assert_null(guard_ev(EV_RESTORE));
+    assert_null(guard_ev(EVT_RESTORE));
     assert_int_equal(route("home")->mode, MODE_CSR);
     app_down();
 }

@@ -171,9 +171,9 @@ static void a_change_by_hand_writes_one_mode_event(void **state)
     assert_int_equal(mode_set(&app, slot_of("news"), MODE_SSR, BY_MANUAL, NULL), 1);
     assert_int_equal(nevents(), n0 + 1);
     const struct event_rec *e = events_newest(&app.events, 0);
-    assert_int_equal(e->type, EV_MODE);
+    assert_int_equal(e->type, EVT_MODE);
     assert_string_equal(e->source, "manual");
-    assert_int_equal(e->action, EA_SSR);
+    assert_int_equal(e->action, EVT_ACT_SSR);
     assert_string_equal(e->routes, "news");
     assert_string_equal(e->reason, "route news set to ssr by hand (admin API), was csr "
                                    "(set by the guard; it will not change it back)");
@@ -191,18 +191,18 @@ static void the_guard_adds_to_its_own_event_and_counts(void **state)
 {
     (void)state;
     build(1);
-    struct event_rec *ev = events_begin(&app, EV_SWITCH, "guard");
+    struct event_rec *ev = events_begin(&app, EVT_SWITCH, "guard");
     assert_int_equal(mode_set(&app, slot_of("home"), MODE_CSR, BY_GUARD, ev), 1);
     assert_int_equal(mode_set(&app, slot_of("news"), MODE_CSR, BY_GUARD, ev), 1);
     events_commit(&app, ev);
     assert_int_equal(nevents(), 1);            /* its own, nothing more */
     const struct event_rec *e = events_newest(&app.events, 0);
-    assert_int_equal(e->type, EV_SWITCH);
+    assert_int_equal(e->type, EVT_SWITCH);
     assert_string_equal(e->source, "guard");
     assert_string_equal(e->routes, "home\nnews");
     assert_int_equal(route_of("home")->guard_switches[0], 1);
     assert_int_equal(route_of("home")->mode_by, BY_GUARD);
-    ev = events_begin(&app, EV_RESTORE, "guard");
+    ev = events_begin(&app, EVT_RESTORE, "guard");
     mode_set(&app, slot_of("home"), MODE_SSR, BY_GUARD, ev);
     events_commit(&app, ev);
     assert_int_equal(route_of("home")->guard_switches[1], 1);
