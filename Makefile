@@ -1,5 +1,5 @@
 # leakproxy -- see README.md.  make | make test | make test-asan | make demo | make deps | make bench |
-#                              make install | make uninstall | make clean
+#                              make check-arch | make install | make uninstall | make clean
 #
 # Flags. CPPFLAGS, CFLAGS and LDFLAGS are the builder's (environment or
 # command line: `make CFLAGS=-O1`, dpkg-buildflags, a distribution's
@@ -129,7 +129,7 @@ test:
 	@tools/deps.sh test
 	@$(MAKE) --no-print-directory test-suite
 
-test-suite: $(BIN) units
+test-suite: $(BIN) units check-arch
 	@./tests/run.sh $(BUILD) ./$(BIN)
 
 test-asan:
