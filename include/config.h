@@ -156,10 +156,6 @@ struct config *config_parse(const char *text, size_t len, const char *name,
                             struct config_err *err);
 void config_free(struct config *c);   /* NULL is fine */
 
-/* Formats "<file>:<line>: <path>: <text>" into <buf>. */
-void config_err_format(const char *file, const struct config_err *err,
-                       char *buf, size_t len);
-
 /* Parses "host:port" / "[v6]:port" into <a>; 0, or -1 with a reason. */
 int config_parse_addr(const char *s, struct config_addr *a, const char **why);
 /* 1 if <a> is a loopback address. */

@@ -24,16 +24,6 @@
 #include <string.h>
 #include <strings.h>
 
-void config_err_set(struct config_err *err, const char *path, const char *fmt, ...)
-{
-    va_list ap;
-
-    snprintf(err->path, sizeof err->path, "%s", path);
-    va_start(ap, fmt);
-    vsnprintf(err->text, sizeof err->text, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- key path -> line ------------------------------------------------- */
 
 struct keyline {
@@ -1496,17 +1486,4 @@ void config_free(struct config *c)
     free(c->log_file);
     free(c->file);
     free(c);
-}
-
-void config_err_format(const char *file, const struct config_err *err,
-                       char *buf, size_t len)
-{
-    char where[32] = "";
-
-    if (err->line > 0 && err->column > 0)
-        snprintf(where, sizeof where, ":%d:%d", err->line, err->column);
-    else if (err->line > 0)
-        snprintf(where, sizeof where, ":%d", err->line);
-    snprintf(buf, len, "%s%s: %s%s%s", file, where, err->path,
-             err->path[0] ? ": " : "", err->text);
 }
