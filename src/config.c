@@ -280,12 +280,15 @@ struct ckey {
     int base;                         /* K_ENUM: value of names[0] */
     const char *hint;                 /* see K_FRACTION, K_SECTION, KF_REQUIRED */
     int (*check)(const char *s, const char *path, struct config_err *err);
+    /* KF_REQUIRED: a message that depends on other keys (else hint) */
+    void (*missing)(const struct config *c, const char *path, struct config_err *err);
     size_t off;                       /* into struct config */
 };
 
 static int check_http_url(const char *url, const char *path, struct config_err *err);
 static int check_token(const char *s, const char *path, struct config_err *err);
 static int check_header_name(const char *s, const char *path, struct config_err *err);
+static void memory_url_missing(const struct config *c, const char *path, struct config_err *err);
 
 /* Defaults of designed rows (conf/README.md says why these numbers):
  * - 20 to 100 completed requests a row: small enough that a route's share
@@ -379,7 +382,7 @@ static const struct ckey ckeys[] = {
     BOOL("memory.children", 0, memory.children, .src = PROC),
     STR("memory.path", NULL, memory.path, .src = CGRP, .flags = KF_REQUIRED,
         .hint = "missing: a cgroup directory, e.g. \"/sys/fs/cgroup/ssr\""),
-    URL("memory.url", memory.url, .src = HTTP | PROM),
+    URL("memory.url", memory.url, .src = HTTP | PROM, .flags = KF_REQUIRED, .missing = memory_url_missing),
     URL("memory.gc_url", memory.gc_url, .src = HTTP),
     INT("memory.gc_interval_ms", 10, 86400000, 1000, memory.gc_interval_ms, .src = HTTP,
         .flags = KF_DEFAULT_ALL),
@@ -815,7 +818,10 @@ static int parse_row(json_t *obj, const struct ckey *k, const char *base, unsign
     if (v != NULL)
         return row_value(v, k, path, c, err);
     if (k->flags & KF_REQUIRED) {
-        config_err_set(err, path, "%s", k->hint);
+        if (k->missing)
+            k->missing(c, path, err);
+        else
+            config_err_set(err, path, "%s", k->hint);
         return -1;
     }
     return row_default(k, base, c, err);
@@ -848,6 +854,12 @@ static int parse_top(json_t *root, const char *name, struct config *c, struct co
 }
 
 /* ---- "memory" ----------------------------------------------------------- */
+
+static void memory_url_missing(const struct config *c, const char *path, struct config_err *err)
+{
+    config_err_set(err, path, "missing (e.g. \"http://127.0.0.1:3000/%s\")",
+                   c->memory.source == MEMSRC_HTTP ? "__mem" : "metrics");
+}
 
 /* After "unknown key": say when a key of <m> belongs to another source
  * (the first such key of the object, in another source's order). */
@@ -914,13 +926,7 @@ static int memory_rules(json_t *m, struct config_memory *mc, struct config_err *
         }
         return 0;
     case MEMSRC_HTTP:
-    case MEMSRC_PROMETHEUS:
-        if (mc->url == NULL) {
-            config_err_set(err, "memory.url", "missing (e.g. \"http://127.0.0.1:3000/%s\")",
-                           mc->source == MEMSRC_HTTP ? "__mem" : "metrics");
-            return -1;
-        }
-        return mc->source == MEMSRC_HTTP ? memory_gc_rules(m, mc, err) : 0;
+        return memory_gc_rules(m, mc, err);
     default:
         return 0;
     }
