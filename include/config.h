@@ -148,9 +148,11 @@ struct config *config_parse(const char *text, size_t len, const char *name,
                             struct config_err *err);
 void config_free(struct config *c);   /* NULL is fine */
 
-/* Formats "<file>:<line>: <path>: <text>" into <buf>. */
-void config_err_format(const char *file, const struct config_err *err,
-                       char *buf, size_t len);
+/* The keys config.c knows, as paths ("guard.watch_ms", "routes[].name"),
+ * for the reference check of conf/README.md. config_key_at() returns NULL
+ * past the end. */
+unsigned config_key_count(void);
+const char *config_key_at(unsigned i);
 
 /* Parses "host:port" / "[v6]:port" into <a>; 0, or -1 with a reason. */
 int config_parse_addr(const char *s, struct config_addr *a, const char **why);

@@ -2,9 +2,11 @@
  *
  * Three steps: jansson parses (syntax errors come with line and column);
  * keyline_scan() walks the raw text once and records the line of every key
- * path; config_build() checks the tree against the schema below. Scalar keys
- * of the "timeouts" and "limits" sections are rows of one table (name,
- * bounds, default, target field), as Redis does with its config. */
+ * path; config_build() checks the tree against the schema below. Every key
+ * is a row of one table (path, type, bounds, default, target field), as
+ * Redis does with its config; the code that reads a row is generic, and
+ * only the rules that span keys, the routes and the fallbacks are written
+ * out by hand. */
 #include "config.h"
 #include "fallback.h"
 #include "http1.h"
@@ -24,16 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-void config_err_set(struct config_err *err, const char *path, const char *fmt, ...)
-{
-    va_list ap;
-
-    snprintf(err->path, sizeof err->path, "%s", path);
-    va_start(ap, fmt);
-    vsnprintf(err->text, sizeof err->text, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- key path -> line ------------------------------------------------- */
 
@@ -257,45 +249,234 @@ void config_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 
 /* ---- schema ------------------------------------------------------------ */
 
-struct config_int {
-    const char *section, *name;
+/* One row per key, as Redis's standardConfig: the generic code below takes
+ * parsing, defaults, range and type checks, the allowed keys of each object
+ * (for "unknown key" and "did you mean", in row order) and the reference
+ * check of conf/README.md from it. Rules that span keys are written out
+ * after the section they belong to (memory_rules, guard_rules, ...). */
+enum ktype {
+    K_SECTION,                        /* an object whose keys are rows below it */
+    K_CUSTOM,                         /* parsed by hand (routes, fallbacks, guard.action) */
+    K_BOOL, K_INT, K_INT64,           /* int, int, int64_t in [min, max] */
+    K_FRACTION,                       /* double in (0, 1]; hint: the example */
+    K_STR, K_STR_NULL,                /* char *, strdup'ed; K_STR_NULL takes null */
+    K_ENUM,                           /* int: base + index in names */
+    K_ADDR,                           /* struct config_addr, "host:port" */
+    K_UPSTREAM                        /* "http://host:port": config.upstream */
+};
+
+#define KF_REQUIRED    1u             /* absent: error, the text is hint */
+#define KF_NO_GOT      2u             /* section: the type error names no type */
+#define KF_DEFAULT_ALL 4u             /* default set whatever the memory source */
+
+struct ckey {
+    const char *path;                 /* "guard.watch_ms"; "routes[].name" */
+    enum ktype type;
+    unsigned src;                     /* memory keys: the sources (SRC()) that take it; 0: any */
+    unsigned flags;
     int64_t min, max, def;
-    size_t off;
-    int is64;
+    double fdef;
+    const char *sdef;                 /* K_STR, K_ADDR default */
+    const char *const *names;         /* K_ENUM */
+    int base;                         /* K_ENUM: value of names[0] */
+    const char *hint;                 /* see K_FRACTION, K_SECTION, KF_REQUIRED */
+    int (*check)(const char *s, const char *path, struct config_err *err);
+    /* KF_REQUIRED: a message that depends on other keys (else hint) */
+    void (*missing)(const struct config *c, const char *path, struct config_err *err);
+    size_t off;                       /* into struct config */
 };
 
-#define CI(sec, name, min, max, def, field) \
-    { sec, #name, min, max, def, offsetof(struct config, field), 0 }
-static const struct config_int config_ints[] = {
-    CI("timeouts", connect_ms, 1, 3600000, 2000, timeouts.connect_ms),
-    CI("timeouts", response_ms, 1, 86400000, 30000, timeouts.response_ms),
-    CI("timeouts", client_idle_ms, 1, 86400000, 60000, timeouts.client_idle_ms),
-    CI("timeouts", header_ms, 1, 3600000, 10000, timeouts.header_ms),
-    CI("timeouts", upstream_idle_ms, 1, 86400000, 4000, timeouts.upstream_idle_ms),
-    CI("timeouts", drain_ms, 0, 3600000, 10000, timeouts.drain_ms),
-    CI("limits", max_header_bytes, 1024, 16777216, 65536, limits.max_header_bytes),
-    CI("limits", max_headers, 1, 10000, 100, limits.max_headers),
-    CI("limits", max_request_line, 64, 16777216, 8192, limits.max_request_line),
-    { "limits", "max_body_bytes", 0, INT64_C(1) << 50, 10485760,
-      offsetof(struct config, limits.max_body_bytes), 1 },
-    CI("limits", max_connections, 1, 1000000, 10000, limits.max_connections),
-    CI("limits", upstream_idle, 0, 1000000, 512, limits.upstream_idle),
-    CI("attribution", interval_ms, 100, 3600000, 2000, attrib.interval_ms),
-    CI("attribution", window_rows, 16, SERIES_ROWS, 600, attrib.window_rows),
-    { "attribution", "min_leak_bytes", 1, INT64_C(1) << 40, 4096,
-      offsetof(struct config, attrib.min_leak_bytes), 1 },
-    CI("attribution", confirm_requests, 1, 100000000, 200, attrib.confirm_requests),
-    CI("attribution", min_requests, 1, 100000000, 30, attrib.min_requests),
-    CI("attribution", max_routes, 1, 2000, 100, attrib.max_routes),
-};
-#define NINTS (sizeof config_ints / sizeof config_ints[0])
+static int check_http_url(const char *url, const char *path, struct config_err *err);
+static int check_token(const char *s, const char *path, struct config_err *err);
+static int check_header_name(const char *s, const char *path, struct config_err *err);
+static void memory_url_missing(const struct config *c, const char *path, struct config_err *err);
 
-static const char *const top_keys[] = {
-    "listen", "upstream", "admin", "admin_token", "routes", "timeouts",
-    "limits", "access_log", "log_file", "log_level", "memory", "attribution", "fallback",
-    "guard", "event_log", NULL
+/* Defaults of designed rows (conf/README.md says why these numbers):
+ * - 20 to 100 completed requests a row: small enough that a route's share
+ *   differs from row to row, large enough that a floor reading (a forced
+ *   GC's cost) buys tens of requests; varied so a per-row constant is not
+ *   confused with the sum of the route columns;
+ * - a request waits at most 500 ms for its route's row, then goes anyway;
+ * - quiesce 100 ms: the requests in flight at the end of a row finish
+ *   before the floor is read (an SSR render takes a few to tens of ms);
+ * - forced GC may take up to half the upstream's time while routes are
+ *   unknown or suspect (a tenth of that once settled): staging only. */
+#define ROWS_MIN_DEFAULT  20
+#define ROWS_MAX_DEFAULT  100
+#define ROWS_HOLD_MS      500
+#define ROWS_QUIESCE_MS   100
+#define ROWS_MAX_GC_DUTY  0.5
+
+static const char *const memsrc_names[] = { "proc", "cgroup", "http", "prometheus", "header", NULL };
+static const char *const level_names[] = { "debug", "info", "warn", "error", NULL };
+static const char *const metric_names[] = { "heap_used", "rss", "external", NULL };
+static const char *const restore_names[] = { "manual", "on_recovery", NULL };
+static const char *const whformat_names[] = { "json", "alertmanager", NULL };
+
+#define OFF(f) offsetof(struct config, f)
+#define SRC(kind) (1u << (kind))
+#define PROC SRC(MEMSRC_PROC)
+#define CGRP SRC(MEMSRC_CGROUP)
+#define HTTP SRC(MEMSRC_HTTP)
+#define PROM SRC(MEMSRC_PROMETHEUS)
+#define HEAD SRC(MEMSRC_HEADER)
+#define SEC(p, h, ...)  { .path = p, .type = K_SECTION, .hint = h, __VA_ARGS__ }
+#define CUST(p)         { .path = p, .type = K_CUSTOM }
+#define BOOL(p, d, f, ...) { .path = p, .type = K_BOOL, .def = d, .off = OFF(f), __VA_ARGS__ }
+#define INT(p, lo, hi, d, f, ...) \
+    { .path = p, .type = K_INT, .min = lo, .max = hi, .def = d, .off = OFF(f), __VA_ARGS__ }
+#define I64(p, lo, hi, d, f, ...) \
+    { .path = p, .type = K_INT64, .min = lo, .max = hi, .def = d, .off = OFF(f), __VA_ARGS__ }
+#define FRAC(p, d, eg, f, ...) \
+    { .path = p, .type = K_FRACTION, .fdef = d, .hint = eg, .off = OFF(f), __VA_ARGS__ }
+#define STR(p, d, f, ...) { .path = p, .type = K_STR, .sdef = d, .off = OFF(f), __VA_ARGS__ }
+#define STRN(p, f, ...) { .path = p, .type = K_STR_NULL, .off = OFF(f), __VA_ARGS__ }
+#define URL(p, f, ...)  STR(p, NULL, f, .check = check_http_url, __VA_ARGS__)
+#define ENUM(p, nm, b, d, f, ...) \
+    { .path = p, .type = K_ENUM, .names = nm, .base = b, .def = d, .off = OFF(f), __VA_ARGS__ }
+#define ADDR(p, d, f, ...) { .path = p, .type = K_ADDR, .sdef = d, .off = OFF(f), __VA_ARGS__ }
+
+static const struct ckey ckeys[] = {
+    ADDR("listen", NULL, listen, .flags = KF_REQUIRED, .hint = "missing (e.g. \"127.0.0.1:8080\")"),
+    { .path = "upstream", .type = K_UPSTREAM, .flags = KF_REQUIRED,
+      .hint = "missing (e.g. \"http://127.0.0.1:3000\")" },
+    ADDR("admin", "127.0.0.1:9091", admin),
+    STRN("admin_token", admin_token, .check = check_token),
+
+    CUST("routes"),
+    CUST("routes[].name"),
+    CUST("routes[].match"),
+    CUST("routes[].mode"),
+    CUST("routes[].never_csr"),
+    CUST("routes[].fallback"),
+
+    SEC("timeouts", NULL),
+    INT("timeouts.connect_ms", 1, 3600000, 2000, timeouts.connect_ms),
+    INT("timeouts.response_ms", 1, 86400000, 30000, timeouts.response_ms),
+    INT("timeouts.client_idle_ms", 1, 86400000, 60000, timeouts.client_idle_ms),
+    INT("timeouts.header_ms", 1, 3600000, 10000, timeouts.header_ms),
+    INT("timeouts.upstream_idle_ms", 1, 86400000, 4000, timeouts.upstream_idle_ms),
+    INT("timeouts.drain_ms", 0, 3600000, 10000, timeouts.drain_ms),
+
+    SEC("limits", NULL),
+    INT("limits.max_header_bytes", 1024, 16777216, 65536, limits.max_header_bytes),
+    INT("limits.max_headers", 1, 10000, 100, limits.max_headers),
+    INT("limits.max_request_line", 64, 16777216, 8192, limits.max_request_line),
+    I64("limits.max_body_bytes", 0, INT64_C(1) << 50, 10485760, limits.max_body_bytes),
+    INT("limits.max_connections", 1, 1000000, 10000, limits.max_connections),
+    INT("limits.upstream_idle", 0, 1000000, 512, limits.upstream_idle),
+
+    STRN("access_log", access_log),
+    STRN("log_file", log_file),
+    ENUM("log_level", level_names, LOG_DEBUG, LOG_INFO, log_level),
+
+    SEC("memory", "expected an object like {\"source\": \"http\", \"url\": ...}"),
+    ENUM("memory.source", memsrc_names, MEMSRC_PROC, 0, memory.source, .flags = KF_REQUIRED,
+         .hint = "missing: one of \"proc\", \"cgroup\", \"http\", \"prometheus\", \"header\""),
+    INT("memory.interval_ms", 10, 3600000, 1000, memory.interval_ms),
+    INT("memory.timeout_ms", 1, 600000, 2000, memory.timeout_ms),   /* memory_rules: derived */
+    INT("memory.floor_window_ms", 100, 3600000, 30000, memory.floor_window_ms),
+    I64("memory.limit_bytes", 0, INT64_C(1) << 50, 0, memory.limit_bytes),
+    I64("memory.pid", 1, 0x7fffffff, 0, memory.pid, .src = PROC),
+    STR("memory.pidfile", NULL, memory.pidfile, .src = PROC),
+    STR("memory.process", NULL, memory.process, .src = PROC),
+    BOOL("memory.children", 0, memory.children, .src = PROC),
+    STR("memory.path", NULL, memory.path, .src = CGRP, .flags = KF_REQUIRED,
+        .hint = "missing: a cgroup directory, e.g. \"/sys/fs/cgroup/ssr\""),
+    URL("memory.url", memory.url, .src = HTTP | PROM, .flags = KF_REQUIRED, .missing = memory_url_missing),
+    URL("memory.gc_url", memory.gc_url, .src = HTTP),
+    INT("memory.gc_interval_ms", 10, 86400000, 1000, memory.gc_interval_ms, .src = HTTP,
+        .flags = KF_DEFAULT_ALL),
+    FRAC("memory.max_gc_duty", 0.05, "0.05", memory.max_gc_duty, .src = HTTP, .flags = KF_DEFAULT_ALL),
+    INT("memory.quiesce_ms", 0, 10000, 0, memory.quiesce_ms, .src = HTTP),
+    SEC("memory.rows", "expected an object like {\"design\": true, \"min_requests\": 20}", .src = HTTP),
+    BOOL("memory.rows.design", 0, memory.design),
+    INT("memory.rows.min_requests", 1, 100000, ROWS_MIN_DEFAULT, memory.row_min),
+    INT("memory.rows.max_requests", 1, 100000, ROWS_MAX_DEFAULT, memory.row_max),
+    INT("memory.rows.hold_ms", 0, 60000, ROWS_HOLD_MS, memory.hold_ms),
+    BOOL("memory.rows.overflow", 1, memory.row_overflow),
+    SEC("memory.metrics", "expected an object of metric names", .src = PROM, .flags = KF_NO_GOT),
+    STR("memory.metrics.rss", "process_resident_memory_bytes", memory.m_rss),
+    STR("memory.metrics.heap_used", "nodejs_heap_size_used_bytes", memory.m_heap_used),
+    STR("memory.metrics.heap_total", "nodejs_heap_size_total_bytes", memory.m_heap_total),
+    STR("memory.metrics.external", "nodejs_external_memory_bytes", memory.m_external),
+    STR("memory.metrics.heap_limit", NULL, memory.m_heap_limit),
+    STR("memory.worker_label", NULL, memory.worker_label, .src = PROM),
+    STR("memory.header", "X-Leakproxy-Memory", memory.header, .src = HEAD,
+        .check = check_header_name),
+    BOOL("memory.strip", 1, memory.strip, .src = HEAD, .flags = KF_DEFAULT_ALL),
+
+    SEC("attribution", NULL),
+    INT("attribution.interval_ms", 100, 3600000, 2000, attrib.interval_ms),
+    INT("attribution.window_rows", 16, SERIES_ROWS, 600, attrib.window_rows),
+    I64("attribution.min_leak_bytes", 1, INT64_C(1) << 40, 4096, attrib.min_leak_bytes),
+    INT("attribution.confirm_requests", 1, 100000000, 200, attrib.confirm_requests),
+    INT("attribution.min_requests", 1, 100000000, 30, attrib.min_requests),
+    INT("attribution.max_routes", 1, 2000, 100, attrib.max_routes),
+    BOOL("attribution.auto_probe", 0, attrib.auto_probe),
+
+    CUST("fallback"),
+    CUST("fallback.file"),
+    CUST("fallback.header"),
+    CUST("fallback.upstream"),
+
+    SEC("guard", "expected an object like {\"high_bytes\": 1200000000, \"action\": \"leaking\"}"),
+    ENUM("guard.metric", metric_names, 0, 0, guard.metric),
+    I64("guard.high_bytes", 1, INT64_C(1) << 50, 0, guard.high_bytes),
+    I64("guard.low_bytes", 1, INT64_C(1) << 50, 0, guard.low_bytes),     /* guard_rules: derived */
+    FRAC("guard.high_fraction", 0, "0.8", guard.high_fraction),
+    FRAC("guard.low_fraction", 0, "0.8", guard.low_fraction),            /* guard_rules: derived */
+    INT("guard.min_minutes_to_oom", 1, 100000, 0, guard.min_minutes_to_oom),
+    CUST("guard.action"),
+    INT("guard.hold_seconds", 0, 86400 * 7, 300, guard.hold_seconds),
+    INT("guard.max_switches_per_hour", 1, GUARD_MAX_PER_HOUR, 6, guard.max_switches_per_hour),
+    ENUM("guard.restore", restore_names, 0, 0, guard.restore_on_recovery),
+    BOOL("guard.dry_run", 0, guard.dry_run),
+    URL("guard.webhook", guard.webhook),
+    ENUM("guard.webhook_format", whformat_names, 0, 0, guard.webhook_alertmanager),
+    INT("guard.watch_ms", 500, 600000, 0, guard.watch_ms),   /* 0: from memory.interval_ms (guard.c) */
+
+    STRN("event_log", event_log),
 };
-static const char *const route_keys[] = { "name", "match", "mode", "never_csr", "fallback", NULL };
+#define NKEYS (sizeof ckeys / sizeof ckeys[0])
+
+unsigned config_key_count(void)
+{
+    return (unsigned)NKEYS;
+}
+
+const char *config_key_at(unsigned i)
+{
+    return i < NKEYS ? ckeys[i].path : NULL;
+}
+
+static const struct ckey *key_find(const char *path)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(ckeys[i].path, path) == 0)
+            return &ckeys[i];
+    return NULL;
+}
+
+static const char *key_leaf(const struct ckey *k)
+{
+    const char *dot = strrchr(k->path, '.');
+    return dot ? dot + 1 : k->path;
+}
+
+/* 1 if <k> is a key of the object at <parent> ("" for the top). */
+static int key_in(const struct ckey *k, const char *parent)
+{
+    size_t n = strlen(parent);
+    if (n == 0)
+        return strchr(k->path, '.') == NULL;
+    return strncmp(k->path, parent, n) == 0 && k->path[n] == '.' && !strchr(k->path + n + 1, '.');
+}
+
+static int key_takes(const struct ckey *k, unsigned src)
+{
+    return k->src == 0 || src == 0 || (k->src & src);
+}
 
 static size_t edit_distance(const char *a, const char *b)
 {
@@ -318,8 +499,35 @@ static size_t edit_distance(const char *a, const char *b)
     return d[lb];
 }
 
-/* Fails on the first key of <obj> not in <allowed>, suggesting the nearest. */
-static int check_keys(json_t *obj, const char *const *allowed, const char *base,
+/* The keys the table allows in the object at <parent> for memory source
+ * mask <src>, in row order (the order decides between equally near
+ * suggestions). */
+static const char *nearest_key(const char *key, const char *parent, unsigned src, int *known)
+{
+    const char *best = NULL;
+    size_t bestd = 3;
+
+    *known = 0;
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct ckey *k = &ckeys[i];
+        if (!key_in(k, parent) || !key_takes(k, src))
+            continue;
+        if (strcmp(key_leaf(k), key) == 0) {
+            *known = 1;
+            return NULL;
+        }
+        size_t d = edit_distance(key, key_leaf(k));
+        if (d < bestd) {
+            bestd = d;
+            best = key_leaf(k);
+        }
+    }
+    return best;
+}
+
+/* Fails on the first key of <obj> that the table does not allow at
+ * <parent> (written <base> in messages), suggesting the nearest. */
+static int check_keys(json_t *obj, const char *parent, const char *base, unsigned src,
                       struct config_err *err)
 {
     const char *key;
@@ -327,21 +535,9 @@ static int check_keys(json_t *obj, const char *const *allowed, const char *base,
     char path[CONFIG_PATH_MAX];
 
     json_object_foreach(obj, key, v) {
-        const char *best = NULL;
-        size_t bestd = 3;
-        int ok = 0;
-        for (const char *const *k = allowed; *k; k++) {
-            if (strcmp(*k, key) == 0) {
-                ok = 1;
-                break;
-            }
-            size_t d = edit_distance(key, *k);
-            if (d < bestd) {
-                bestd = d;
-                best = *k;
-            }
-        }
-        if (ok)
+        int known;
+        const char *best = nearest_key(key, parent, src, &known);
+        if (known)
             continue;
         snprintf(path, sizeof path, "%s%s%s", base, *base ? "." : "", key);
         if (best)
@@ -366,13 +562,12 @@ static const char *json_type_name(const json_t *v)
     }
 }
 
-/* Optional string; <out> is strdup'ed (NULL if absent or null and allowed). */
-static int get_string(json_t *obj, const char *key, const char *path, int allow_null,
-                      char **out, struct config_err *err)
+/* <v> as a string; <out> is strdup'ed (NULL for null when allowed). */
+static int string_value(json_t *v, const char *path, int allow_null, char **out,
+                        struct config_err *err)
 {
-    json_t *v = json_object_get(obj, key);
     *out = NULL;
-    if (v == NULL || (allow_null && json_is_null(v)))
+    if (allow_null && json_is_null(v))
         return 0;
     if (!json_is_string(v)) {
         config_err_set(err, path, "expected a string%s, got %s",
@@ -430,38 +625,6 @@ static int parse_upstream(const char *url, struct config *c, struct config_err *
     return 0;
 }
 
-/* ---- "memory" ----------------------------------------------------------- */
-
-static int get_int(json_t *obj, const char *key, const char *base, int64_t min, int64_t max,
-                   int64_t *out, struct config_err *err)
-{
-    char path[CONFIG_PATH_MAX];
-    json_t *v = json_object_get(obj, key);
-    if (v == NULL)
-        return 0;
-    snprintf(path, sizeof path, "%s.%s", base, key);
-    if (!json_is_integer(v)) {
-        config_err_set(err, path, "expected an integer, got %s", json_type_name(v));
-        return -1;
-    }
-    json_int_t n = json_integer_value(v);
-    if (n < min || n > max) {
-        config_err_set(err, path, "%lld is out of range [%lld, %lld]", (long long)n,
-                       (long long)min, (long long)max);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
-static int get_str(json_t *obj, const char *key, const char *base, char **out,
-                   struct config_err *err)
-{
-    char path[CONFIG_PATH_MAX];
-    snprintf(path, sizeof path, "%s.%s", base, key);
-    return get_string(obj, key, path, 0, out, err);
-}
-
 static int check_http_url(const char *url, const char *path, struct config_err *err)
 {
     if (strncmp(url, "http://", 7) != 0 || url[7] == '\0' || url[7] == '/') {
@@ -471,383 +634,364 @@ static int check_http_url(const char *url, const char *path, struct config_err *
     return 0;
 }
 
-/* Defaults of designed rows (conf/README.md says why these numbers):
- * - 20 to 100 completed requests a row: small enough that a route's share
- *   differs from row to row, large enough that a floor reading (a forced
- *   GC's cost) buys tens of requests; varied so a per-row constant is not
- *   confused with the sum of the route columns;
- * - a request waits at most 500 ms for its route's row, then goes anyway;
- * - quiesce 100 ms: the requests in flight at the end of a row finish
- *   before the floor is read (an SSR render takes a few to tens of ms);
- * - forced GC may take up to half the upstream's time while routes are
- *   unknown or suspect (a tenth of that once settled): staging only. */
-#define ROWS_MIN_DEFAULT  20
-#define ROWS_MAX_DEFAULT  100
-#define ROWS_HOLD_MS      500
-#define ROWS_QUIESCE_MS   100
-#define ROWS_MAX_GC_DUTY  0.5
-
-static int get_bool(json_t *o, const char *key, const char *base, int *out, struct config_err *err);
-
-/* memory.rows: {"design": bool, "min_requests", "max_requests", "hold_ms", "overflow": bool} */
-static int parse_rows(json_t *m, struct config_memory *mc, struct config_err *err)
+static int check_token(const char *s, const char *path, struct config_err *err)
 {
-    static const char *const keys[] = { "design", "min_requests", "max_requests", "hold_ms", "overflow", NULL };
-    json_t *r = json_object_get(m, "rows");
-    int64_t v;
-
-    mc->design = mc->gc_url != NULL;
-    mc->row_min = ROWS_MIN_DEFAULT;
-    mc->row_max = ROWS_MAX_DEFAULT;
-    mc->hold_ms = ROWS_HOLD_MS;
-    mc->row_overflow = 1;
-    if (r == NULL)
-        return 0;
-    if (!json_is_object(r)) {
-        config_err_set(err, "memory.rows", "expected an object like {\"design\": true, \"min_requests\": 20}, got %s",
-                       json_type_name(r));
+    if (strlen(s) < 16) {
+        config_err_set(err, path, "too short: use at least 16 characters");
         return -1;
     }
-    if (check_keys(r, keys, "memory.rows", err) < 0 || get_bool(r, "design", "memory.rows", &mc->design, err) < 0)
-        return -1;
-    if (mc->design && !mc->gc_url) {
-        config_err_set(err, "memory.rows.design", "needs \"gc_url\": a designed row ends with a forced-GC reading");
-        return -1;
-    }
-    v = mc->row_min;
-    if (get_int(r, "min_requests", "memory.rows", 1, 100000, &v, err) < 0)
-        return -1;
-    mc->row_min = (int)v;
-    v = mc->row_max > mc->row_min ? mc->row_max : mc->row_min;
-    if (get_int(r, "max_requests", "memory.rows", 1, 100000, &v, err) < 0)
-        return -1;
-    mc->row_max = (int)v;
-    if (mc->row_max < mc->row_min) {
-        config_err_set(err, "memory.rows.max_requests", "%d is below min_requests (%d)", mc->row_max, mc->row_min);
-        return -1;
-    }
-    v = mc->hold_ms;
-    if (get_int(r, "hold_ms", "memory.rows", 0, 60000, &v, err) < 0)
-        return -1;
-    mc->hold_ms = (int)v;
-    if (get_bool(r, "overflow", "memory.rows", &mc->row_overflow, err) < 0)
-        return -1;
     return 0;
 }
 
-static int parse_memory(json_t *m, struct config_memory *mc, struct config_err *err)
+static int check_header_name(const char *s, const char *path, struct config_err *err)
 {
-    static const char *const names[] = { "proc", "cgroup", "http", "prometheus", "header", NULL };
-    static const char *const common[] = { "source", "interval_ms", "timeout_ms", "floor_window_ms",
-                                          "limit_bytes" };
-    static const char *const extra[][10] = {
-        { "pid", "pidfile", "process", "children", NULL },
-        { "path", NULL },
-        { "url", "gc_url", "gc_interval_ms", "max_gc_duty", "quiesce_ms", "rows", NULL },
-        { "url", "metrics", "worker_label", NULL },
-        { "header", "strip", NULL },
-    };
-    const char *allowed[20];
-    char *src = NULL;
-    int64_t v;
+    for (const char *c = s; *c; c++)
+        if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '_')) {
+            config_err_set(err, path, "'%s' is not a header name", s);
+            return -1;
+        }
+    return 0;
+}
 
-    if (!json_is_object(m)) {
-        config_err_set(err, "memory", "expected an object like {\"source\": \"http\", \"url\": ...}, got %s",
-                       json_type_name(m));
-        return -1;
-    }
-    if (json_object_get(m, "source") == NULL) {
-        config_err_set(err, "memory.source", "missing: one of \"proc\", \"cgroup\", \"http\", "
-                       "\"prometheus\", \"header\"");
-        return -1;
-    }
-    if (get_str(m, "source", "memory", &src, err) < 0)
-        return -1;
-    int k;
-    for (k = 0; names[k]; k++)
-        if (strcmp(names[k], src) == 0)
-            break;
-    if (names[k] == NULL) {
-        config_err_set(err, "memory.source", "'%s': expected \"proc\", \"cgroup\", \"http\", "
-                       "\"prometheus\" or \"header\"", src);
-        free(src);
-        return -1;
-    }
-    free(src);
-    mc->source = (enum memsrc_kind)(k + 1);
-    size_t na = 0;
-    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
-        allowed[na++] = common[i];
-    for (size_t i = 0; extra[k][i]; i++)
-        allowed[na++] = extra[k][i];
-    allowed[na] = NULL;
-    if (check_keys(m, allowed, "memory", err) < 0) {
-        /* say when the key belongs to another source */
-        const char *key;
-        json_t *x;
-        json_object_foreach(m, key, x) {
-            for (int o = 0; names[o]; o++)
-                for (size_t i = 0; extra[o][i]; i++)
-                    if (o != k && strcmp(extra[o][i], key) == 0) {
-                        snprintf(err->text, sizeof err->text,
-                                 "not a key of the \"%s\" source (it belongs to \"%s\")", names[k], names[o]);
-                        return -1;
-                    }
-        }
-        return -1;
-    }
-    mc->interval_ms = 1000;
-    mc->timeout_ms = 2000;
-    mc->floor_window_ms = 30000;
-    mc->gc_interval_ms = 1000;
-    mc->max_gc_duty = 0.05;
-    mc->strip = 1;
-    v = mc->interval_ms;
-    if (get_int(m, "interval_ms", "memory", 10, 3600000, &v, err) < 0)
-        return -1;
-    mc->interval_ms = (int)v;
-    v = mc->interval_ms * 2 < 2000 ? mc->interval_ms * 2 : 2000;
-    if (get_int(m, "timeout_ms", "memory", 1, 600000, &v, err) < 0)
-        return -1;
-    mc->timeout_ms = (int)v;
-    v = mc->floor_window_ms;
-    if (get_int(m, "floor_window_ms", "memory", 100, 3600000, &v, err) < 0)
-        return -1;
-    mc->floor_window_ms = (int)v;
-    if (get_int(m, "limit_bytes", "memory", 0, INT64_C(1) << 50, &mc->limit_bytes, err) < 0)
-        return -1;
+/* ---- generic parsing: one row ----------------------------------------- */
 
-    switch (mc->source) {
-    case MEMSRC_PROC: {
-        int given = 0;
-        if (get_int(m, "pid", "memory", 1, 0x7fffffff, &mc->pid, err) < 0 ||
-            get_str(m, "pidfile", "memory", &mc->pidfile, err) < 0 ||
-            get_str(m, "process", "memory", &mc->process, err) < 0)
-            return -1;
-        given = (mc->pid != 0) + (mc->pidfile != NULL) + (mc->process != NULL);
-        if (given != 1) {
-            config_err_set(err, "memory", "the proc source needs exactly one of \"pid\", \"pidfile\", \"process\"");
-            return -1;
-        }
-        json_t *c = json_object_get(m, "children");
-        if (c && !json_is_boolean(c)) {
-            config_err_set(err, "memory.children", "expected true or false, got %s", json_type_name(c));
-            return -1;
-        }
-        mc->children = json_is_true(c);
-        break;
+static int int_value(json_t *v, const struct ckey *k, const char *path, void *field,
+                     struct config_err *err)
+{
+    if (!json_is_integer(v)) {
+        config_err_set(err, path, "expected an integer, got %s", json_type_name(v));
+        return -1;
     }
-    case MEMSRC_CGROUP:
-        if (json_object_get(m, "path") == NULL) {
-            config_err_set(err, "memory.path", "missing: a cgroup directory, e.g. \"/sys/fs/cgroup/ssr\"");
-            return -1;
-        }
-        if (get_str(m, "path", "memory", &mc->path, err) < 0)
-            return -1;
-        break;
-    case MEMSRC_HTTP:
-    case MEMSRC_PROMETHEUS:
-        if (json_object_get(m, "url") == NULL) {
-            config_err_set(err, "memory.url", "missing (e.g. \"http://127.0.0.1:3000/%s\")",
-                           mc->source == MEMSRC_HTTP ? "__mem" : "metrics");
-            return -1;
-        }
-        if (get_str(m, "url", "memory", &mc->url, err) < 0 ||
-            check_http_url(mc->url, "memory.url", err) < 0)
-            return -1;
-        if (mc->source == MEMSRC_HTTP) {
-            if (get_str(m, "gc_url", "memory", &mc->gc_url, err) < 0 ||
-                (mc->gc_url && check_http_url(mc->gc_url, "memory.gc_url", err) < 0))
-                return -1;
-            v = mc->gc_interval_ms;
-            if (get_int(m, "gc_interval_ms", "memory", 10, 86400000, &v, err) < 0)
-                return -1;
-            mc->gc_interval_ms = (int)v;
-            if (parse_rows(m, mc, err) < 0)
-                return -1;
-            /* designed rows read a floor per row: they need the in-flight
-             * requests done (quiesce) and a budget that allows a floor per
-             * row; both defaults follow (an explicit value wins) */
-            v = mc->design ? ROWS_QUIESCE_MS : 0;
-            if (get_int(m, "quiesce_ms", "memory", 0, 10000, &v, err) < 0)
-                return -1;
-            mc->quiesce_ms = (int)v;
-            if (mc->quiesce_ms && !mc->gc_url) {
-                config_err_set(err, "memory.quiesce_ms", "only works with \"gc_url\" (it holds requests for a forced GC)");
-                return -1;
-            }
-            if (mc->design)
-                mc->max_gc_duty = ROWS_MAX_GC_DUTY;
-            json_t *d = json_object_get(m, "max_gc_duty");
-            if (d) {
-                if (!json_is_number(d) || json_number_value(d) <= 0 || json_number_value(d) > 1) {
-                    config_err_set(err, "memory.max_gc_duty", "expected a number in (0, 1], e.g. 0.05");
-                    return -1;
-                }
-                mc->max_gc_duty = json_number_value(d);
-            }
-        } else {
-            json_t *mm = json_object_get(m, "metrics");
-            static const char *const mkeys[] = { "rss", "heap_used", "heap_total", "external",
-                                                 "heap_limit", NULL };
-            if (mm) {
-                if (!json_is_object(mm)) {
-                    config_err_set(err, "memory.metrics", "expected an object of metric names");
-                    return -1;
-                }
-                if (check_keys(mm, mkeys, "memory.metrics", err) < 0)
-                    return -1;
-            }
-            char **dst[] = { &mc->m_rss, &mc->m_heap_used, &mc->m_heap_total, &mc->m_external,
-                             &mc->m_heap_limit };
-            const char *defs[] = { "process_resident_memory_bytes", "nodejs_heap_size_used_bytes",
-                                   "nodejs_heap_size_total_bytes", "nodejs_external_memory_bytes",
-                                   NULL };
-            for (int i = 0; i < 5; i++) {
-                if (mm && json_object_get(mm, mkeys[i])) {
-                    if (get_str(mm, mkeys[i], "memory.metrics", dst[i], err) < 0)
-                        return -1;
-                } else if (i < 4 && (*dst[i] = strdup(defs[i])) == NULL) {
-                    config_err_set(err, "memory", "out of memory");
-                    return -1;
-                }
-            }
-            if (get_str(m, "worker_label", "memory", &mc->worker_label, err) < 0)
-                return -1;
-        }
-        break;
-    case MEMSRC_HEADER: {
-        if (get_str(m, "header", "memory", &mc->header, err) < 0)
-            return -1;
-        if (mc->header == NULL && (mc->header = strdup("X-Leakproxy-Memory")) == NULL) {
-            config_err_set(err, "memory", "out of memory");
-            return -1;
-        }
-        for (const char *c = mc->header; *c; c++)
-            if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '_')) {
-                config_err_set(err, "memory.header", "'%s' is not a header name", mc->header);
-                return -1;
-            }
-        json_t *st = json_object_get(m, "strip");
-        if (st && !json_is_boolean(st)) {
-            config_err_set(err, "memory.strip", "expected true or false, got %s", json_type_name(st));
-            return -1;
-        }
-        if (st)
-            mc->strip = json_is_true(st);
-        break;
+    json_int_t n = json_integer_value(v);
+    if (n < k->min || n > k->max) {
+        config_err_set(err, path, "%lld is out of range [%lld, %lld]", (long long)n,
+                       (long long)k->min, (long long)k->max);
+        return -1;
     }
+    if (k->type == K_INT64)
+        *(int64_t *)field = n;
+    else
+        *(int *)field = (int)n;
+    return 0;
+}
+
+static int enum_value(json_t *v, const struct ckey *k, const char *path, int *field,
+                      struct config_err *err)
+{
+    char *s, list[160] = "";
+    size_t n = 0;
+
+    if (string_value(v, path, 0, &s, err) < 0)
+        return -1;
+    for (int i = 0; k->names[i]; i++)
+        if (strcmp(k->names[i], s) == 0) {
+            *field = k->base + i;
+            free(s);
+            return 0;
+        }
+    for (int i = 0; k->names[i] && n < sizeof list; i++)
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s\"%s\"",
+                              i == 0 ? "" : k->names[i + 1] ? ", " : " or ", k->names[i]);
+    config_err_set(err, path, "'%s': expected %s", s, list);
+    free(s);
+    return -1;
+}
+
+/* K_STR, K_STR_NULL, K_ADDR, K_UPSTREAM: a string, then what it names. */
+static int text_value(json_t *v, const struct ckey *k, const char *path, struct config *c,
+                      struct config_err *err)
+{
+    void *field = (char *)c + k->off;
+    const char *why;
+    char *s;
+
+    if (string_value(v, path, k->type == K_STR_NULL, &s, err) < 0)
+        return -1;
+    if (k->type == K_STR || k->type == K_STR_NULL) {
+        *(char **)field = s;
+        return s && k->check ? k->check(s, path, err) : 0;
+    }
+    int rc = 0;
+    if (k->type == K_UPSTREAM) {
+        rc = parse_upstream(s, c, err);
+    } else if (config_parse_addr(s, field, &why) < 0) {
+        config_err_set(err, path, "'%s': %s", s, why);
+        rc = -1;
+    }
+    free(s);
+    return rc;
+}
+
+static int row_value(json_t *v, const struct ckey *k, const char *path, struct config *c,
+                     struct config_err *err)
+{
+    void *field = (char *)c + k->off;
+
+    switch (k->type) {
+    case K_BOOL:
+        if (!json_is_boolean(v)) {
+            config_err_set(err, path, "expected true or false, got %s", json_type_name(v));
+            return -1;
+        }
+        *(int *)field = json_is_true(v);
+        return 0;
+    case K_INT:
+    case K_INT64:
+        return int_value(v, k, path, field, err);
+    case K_FRACTION:
+        if (!json_is_number(v) || json_number_value(v) <= 0 || json_number_value(v) > 1) {
+            config_err_set(err, path, "expected a number in (0, 1], e.g. %s", k->hint);
+            return -1;
+        }
+        *(double *)field = json_number_value(v);
+        return 0;
+    case K_ENUM:
+        return enum_value(v, k, path, field, err);
+    default:
+        return text_value(v, k, path, c, err);
+    }
+}
+
+static int row_default(const struct ckey *k, const char *base, struct config *c,
+                       struct config_err *err)
+{
+    void *field = (char *)c + k->off;
+    const char *why;
+
+    switch (k->type) {
+    case K_BOOL: case K_INT: case K_ENUM:
+        *(int *)field = (int)k->def;
+        break;
+    case K_INT64:
+        *(int64_t *)field = k->def;
+        break;
+    case K_FRACTION:
+        *(double *)field = k->fdef;
+        break;
+    case K_STR:
+        if (k->sdef && (*(char **)field = strdup(k->sdef)) == NULL) {
+            config_err_set(err, base, "out of memory");
+            return -1;
+        }
+        break;
+    case K_ADDR:
+        if (k->sdef)
+            (void)config_parse_addr(k->sdef, field, &why);   /* a literal that parses */
+        break;
     default:
         break;
     }
     return 0;
 }
 
+static int parse_section(json_t *obj, const char *parent, const char *base, unsigned src,
+                         struct config *c, struct config_err *err);
+
+/* An object row: its type, its keys, then its rows (defaults when absent). */
+static int parse_object(json_t *v, const struct ckey *k, const char *path, unsigned src,
+                        struct config *c, struct config_err *err)
+{
+    if (v && !json_is_object(v)) {
+        const char *hint = k->hint ? k->hint : "expected an object";
+        if (k->flags & KF_NO_GOT)
+            config_err_set(err, path, "%s", hint);
+        else
+            config_err_set(err, path, "%s, got %s", hint, json_type_name(v));
+        return -1;
+    }
+    if (v && check_keys(v, k->path, path, src, err) < 0)
+        return -1;
+    return parse_section(v, k->path, path, src, c, err);
+}
+
+/* The row <k> of the object <obj> (NULL: absent) written at <base>. */
+static int parse_row(json_t *obj, const struct ckey *k, const char *base, unsigned src,
+                     struct config *c, struct config_err *err)
+{
+    char path[CONFIG_PATH_MAX];
+    json_t *v = obj ? json_object_get(obj, key_leaf(k)) : NULL;
+
+    snprintf(path, sizeof path, "%s%s%s", base, *base ? "." : "", key_leaf(k));
+    if (k->type == K_SECTION)
+        return parse_object(v, k, path, src, c, err);
+    if (k->type == K_CUSTOM)
+        return 0;
+    if (v != NULL)
+        return row_value(v, k, path, c, err);
+    if (k->flags & KF_REQUIRED) {
+        if (k->missing)
+            k->missing(c, path, err);
+        else
+            config_err_set(err, path, "%s", k->hint);
+        return -1;
+    }
+    return row_default(k, base, c, err);
+}
+
+/* Every row of the object at <parent> that memory source mask <src> takes,
+ * in table order. */
+static int parse_section(json_t *obj, const char *parent, const char *base, unsigned src,
+                         struct config *c, struct config_err *err)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct ckey *k = &ckeys[i];
+        if (!key_in(k, parent))
+            continue;
+        if (!key_takes(k, src)) {
+            if ((k->flags & KF_DEFAULT_ALL) && row_default(k, base, c, err) < 0)
+                return -1;
+            continue;
+        }
+        if (parse_row(obj, k, base, src, c, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A top-level row by name. */
+static int parse_top(json_t *root, const char *name, struct config *c, struct config_err *err)
+{
+    return parse_row(root, key_find(name), "", 0, c, err);
+}
+
+/* ---- "memory" ----------------------------------------------------------- */
+
+static void memory_url_missing(const struct config *c, const char *path, struct config_err *err)
+{
+    config_err_set(err, path, "missing (e.g. \"http://127.0.0.1:3000/%s\")",
+                   c->memory.source == MEMSRC_HTTP ? "__mem" : "metrics");
+}
+
+/* After "unknown key": say when a key of <m> belongs to another source
+ * (the first such key of the object, in another source's order). */
+static void memory_other_source(json_t *m, enum memsrc_kind kind, struct config_err *err)
+{
+    const char *key;
+    json_t *x;
+
+    json_object_foreach(m, key, x) {
+        for (size_t i = 0; i < NKEYS; i++) {
+            const struct ckey *k = &ckeys[i];
+            unsigned other = k->src & ~SRC(kind);
+            if (!key_in(k, "memory") || other == 0 || strcmp(key_leaf(k), key) != 0)
+                continue;
+            int o = __builtin_ctz(other);
+            snprintf(err->text, sizeof err->text, "not a key of the \"%s\" source (it belongs to \"%s\")",
+                     memsrc_names[kind - MEMSRC_PROC], memsrc_names[o - MEMSRC_PROC]);
+            return;
+        }
+    }
+}
+
+/* Designed rows and forced GCs (http source): the defaults that follow
+ * other keys, and what needs "gc_url". */
+static int memory_gc_rules(json_t *m, struct config_memory *mc, struct config_err *err)
+{
+    json_t *rows = json_object_get(m, "rows");
+
+    if (json_object_get(rows, "design") == NULL)
+        mc->design = mc->gc_url != NULL;
+    if (mc->design && !mc->gc_url) {
+        config_err_set(err, "memory.rows.design", "needs \"gc_url\": a designed row ends with a forced-GC reading");
+        return -1;
+    }
+    if (json_object_get(rows, "max_requests") == NULL && mc->row_max < mc->row_min)
+        mc->row_max = mc->row_min;
+    if (mc->row_max < mc->row_min) {
+        config_err_set(err, "memory.rows.max_requests", "%d is below min_requests (%d)", mc->row_max, mc->row_min);
+        return -1;
+    }
+    /* designed rows read a floor per row: they need the in-flight requests
+     * done (quiesce) and a budget that allows a floor per row; both
+     * defaults follow (an explicit value wins) */
+    if (json_object_get(m, "quiesce_ms") == NULL)
+        mc->quiesce_ms = mc->design ? ROWS_QUIESCE_MS : 0;
+    if (mc->quiesce_ms && !mc->gc_url) {
+        config_err_set(err, "memory.quiesce_ms", "only works with \"gc_url\" (it holds requests for a forced GC)");
+        return -1;
+    }
+    if (mc->design && json_object_get(m, "max_gc_duty") == NULL)
+        mc->max_gc_duty = ROWS_MAX_GC_DUTY;
+    return 0;
+}
+
+static int memory_rules(json_t *m, struct config_memory *mc, struct config_err *err)
+{
+    if (json_object_get(m, "timeout_ms") == NULL)
+        mc->timeout_ms = mc->interval_ms * 2 < 2000 ? mc->interval_ms * 2 : 2000;
+    switch (mc->source) {
+    case MEMSRC_PROC:
+        if ((mc->pid != 0) + (mc->pidfile != NULL) + (mc->process != NULL) != 1) {
+            config_err_set(err, "memory", "the proc source needs exactly one of \"pid\", \"pidfile\", \"process\"");
+            return -1;
+        }
+        return 0;
+    case MEMSRC_HTTP:
+        return memory_gc_rules(m, mc, err);
+    default:
+        return 0;
+    }
+}
+
+static int parse_memory(json_t *m, struct config *c, struct config_err *err)
+{
+    const struct ckey *sec = key_find("memory");
+
+    if (!json_is_object(m))
+        return parse_object(m, sec, "memory", 0, c, err);
+    if (parse_row(m, key_find("memory.source"), "memory", 0, c, err) < 0)
+        return -1;
+    unsigned src = SRC(c->memory.source);
+    if (check_keys(m, "memory", "memory", src, err) < 0) {
+        memory_other_source(m, c->memory.source, err);
+        return -1;
+    }
+    if (parse_section(m, "memory", "memory", src, c, err) < 0)
+        return -1;
+    return memory_rules(m, &c->memory, err);
+}
+
+/* A client must not reach the memory endpoint through the proxy: its
+ * forced GC would be a stop-the-world pause anyone could trigger. */
+static void reserve_memory_paths(struct config *c)
+{
+    const char *murls[2] = { c->memory.source == MEMSRC_HTTP || c->memory.source == MEMSRC_PROMETHEUS
+                                 ? c->memory.url : NULL, c->memory.gc_url };
+    for (int k = 0; k < 2; k++) {
+        if (murls[k] == NULL || strncmp(murls[k], "http://", 7) != 0)
+            continue;
+        const char *path = strchr(murls[k] + 7, '/');
+        if (path == NULL || strcmp(path, "/") == 0)
+            continue;
+        c->reserved_paths[k] = strndup(path, strcspn(path, "?"));
+    }
+}
+
 /* ---- guard -------------------------------------------------------------- */
 
-static int get_fraction(json_t *o, const char *key, double *out, struct config_err *err)
+static int guard_thresholds(struct config_guard *gc, enum memsrc_kind source, struct config_err *err)
 {
-    json_t *d = json_object_get(o, key);
-    char path[CONFIG_PATH_MAX];
-
-    if (d == NULL)
-        return 0;
-    snprintf(path, sizeof path, "guard.%s", key);
-    if (!json_is_number(d) || json_number_value(d) <= 0 || json_number_value(d) > 1) {
-        config_err_set(err, path, "expected a number in (0, 1], e.g. 0.8");
-        return -1;
-    }
-    *out = json_number_value(d);
-    return 0;
-}
-
-static int get_bool(json_t *o, const char *key, const char *base, int *out, struct config_err *err)
-{
-    json_t *b = json_object_get(o, key);
-    char path[CONFIG_PATH_MAX];
-
-    if (b == NULL)
-        return 0;
-    if (!json_is_boolean(b)) {
-        snprintf(path, sizeof path, "%s.%s", base, key);
-        config_err_set(err, path, "expected true or false, got %s", json_type_name(b));
-        return -1;
-    }
-    *out = json_is_true(b);
-    return 0;
-}
-
-/* Needs the routes (a list names them) and the memory source. */
-static int parse_guard(json_t *g, struct config *c, struct config_err *err)
-{
-    static const char *const keys[] = {
-        "metric", "high_bytes", "low_bytes", "high_fraction", "low_fraction", "min_minutes_to_oom",
-        "action", "hold_seconds", "max_switches_per_hour", "restore", "dry_run", "webhook",
-        "webhook_format", "watch_ms", NULL
-    };
-    struct config_guard *gc = &c->guard;
-    char *s = NULL;
-    int64_t v;
-    int rc = -1;
-
-    if (!json_is_object(g)) {
-        config_err_set(err, "guard", "expected an object like {\"high_bytes\": 1200000000, "
-                       "\"action\": \"leaking\"}, got %s", json_type_name(g));
-        return -1;
-    }
-    if (check_keys(g, keys, "guard", err) < 0)
-        return -1;
-    if (c->memory.source == MEMSRC_NONE) {
-        config_err_set(err, "guard", "needs a \"memory\" source to watch");
-        return -1;
-    }
-    gc->enabled = 1;
-    gc->hold_seconds = 300;
-    gc->max_switches_per_hour = 6;
-    if (get_str(g, "metric", "guard", &s, err) < 0)
-        return -1;
-    gc->metric = 0;                   /* ATTRIB_HEAP */
-    if (s) {
-        static const char *const m[] = { "heap_used", "rss", "external" };
-        for (gc->metric = 0; gc->metric < 3 && strcmp(m[gc->metric], s) != 0; gc->metric++)
-            ;
-        if (gc->metric == 3) {
-            config_err_set(err, "guard.metric", "'%s': expected \"heap_used\", \"rss\" or \"external\"", s);
-            goto out;
-        }
-        free(s);
-        s = NULL;
-    }
-    if (gc->metric != 1 && (c->memory.source == MEMSRC_PROC || c->memory.source == MEMSRC_CGROUP)) {
+    if (gc->metric != 1 && (source == MEMSRC_PROC || source == MEMSRC_CGROUP)) {
         config_err_set(err, "guard.metric", "the %s source reports RSS only: use \"rss\"",
-                       c->memory.source == MEMSRC_PROC ? "proc" : "cgroup");
-        goto out;
+                       source == MEMSRC_PROC ? "proc" : "cgroup");
+        return -1;
     }
-    if (get_int(g, "high_bytes", "guard", 1, INT64_C(1) << 50, &gc->high_bytes, err) < 0 ||
-        get_int(g, "low_bytes", "guard", 1, INT64_C(1) << 50, &gc->low_bytes, err) < 0 ||
-        get_fraction(g, "high_fraction", &gc->high_fraction, err) < 0 ||
-        get_fraction(g, "low_fraction", &gc->low_fraction, err) < 0)
-        goto out;
-    v = 0;
-    if (get_int(g, "min_minutes_to_oom", "guard", 1, 100000, &v, err) < 0)
-        goto out;
-    gc->min_minutes_to_oom = (int)v;
     if (gc->high_bytes && gc->high_fraction) {
         config_err_set(err, "guard.high_fraction", "set \"high_bytes\" or \"high_fraction\", not both");
-        goto out;
+        return -1;
     }
     if (!gc->high_bytes && !gc->high_fraction && !gc->min_minutes_to_oom) {
         config_err_set(err, "guard", "needs a trigger: \"high_bytes\", \"high_fraction\" "
                        "or \"min_minutes_to_oom\"");
-        goto out;
+        return -1;
     }
     if (gc->low_bytes && !gc->high_bytes) {
         config_err_set(err, "guard.low_bytes", "goes with \"high_bytes\"");
-        goto out;
+        return -1;
     }
     if (gc->low_fraction && !gc->high_fraction) {
         config_err_set(err, "guard.low_fraction", "goes with \"high_fraction\"");
-        goto out;
+        return -1;
     }
     if (gc->high_bytes && !gc->low_bytes)
         gc->low_bytes = gc->high_bytes / 4 * 3;      /* documented default: 75 % of high */
@@ -857,94 +1001,92 @@ static int parse_guard(json_t *g, struct config *c, struct config_err *err)
         (gc->high_fraction && gc->low_fraction >= gc->high_fraction)) {
         config_err_set(err, gc->high_bytes ? "guard.low_bytes" : "guard.low_fraction",
                        "must be below the high threshold (the gap is the hysteresis)");
-        goto out;
+        return -1;
     }
+    return 0;
+}
 
-    json_t *a = json_object_get(g, "action");
-    unsigned nid = route_count(c->routes);
+/* guard.action as a list of route names. */
+static int guard_list(json_t *a, struct config *c, struct config_err *err)
+{
+    struct config_guard *gc = &c->guard;
+    size_t i;
+    json_t *e;
+
+    gc->action = GUARD_LIST;
+    if ((gc->listed = calloc(route_count(c->routes), 1)) == NULL) {
+        config_err_set(err, "guard", "out of memory");
+        return -1;
+    }
+    json_array_foreach(a, i, e) {
+        char path[CONFIG_PATH_MAX];
+        snprintf(path, sizeof path, "guard.action[%zu]", i);
+        int id = json_is_string(e) ? route_find(c->routes, json_string_value(e)) : -1;
+        if (!json_is_string(e)) {
+            config_err_set(err, path, "expected a route name, got %s", json_type_name(e));
+            return -1;
+        }
+        if (id <= 0) {
+            config_err_set(err, path, "no route named '%s'", json_string_value(e));
+            return -1;
+        }
+        if (c->route_never_csr[id]) {
+            config_err_set(err, path, "route '%s' is \"never_csr\": the guard cannot switch it",
+                           json_string_value(e));
+            return -1;
+        }
+        gc->listed[id] = 1;
+    }
+    return 0;
+}
+
+static int guard_action(json_t *a, struct config *c, struct config_err *err)
+{
+    struct config_guard *gc = &c->guard;
+
     if (a == NULL || (json_is_string(a) && strcmp(json_string_value(a), "leaking") == 0)) {
         gc->action = GUARD_LEAKING;
     } else if (json_is_string(a) && strcmp(json_string_value(a), "all") == 0) {
         gc->action = GUARD_ALL;
     } else if (json_is_array(a) && json_array_size(a) > 0) {
-        gc->action = GUARD_LIST;
-        if ((gc->listed = calloc(nid, 1)) == NULL) {
-            config_err_set(err, "guard", "out of memory");
-            goto out;
-        }
-        size_t i;
-        json_t *e;
-        json_array_foreach(a, i, e) {
-            char path[CONFIG_PATH_MAX];
-            snprintf(path, sizeof path, "guard.action[%zu]", i);
-            int id = json_is_string(e) ? route_find(c->routes, json_string_value(e)) : -1;
-            if (!json_is_string(e)) {
-                config_err_set(err, path, "expected a route name, got %s", json_type_name(e));
-                goto out;
-            }
-            if (id <= 0) {
-                config_err_set(err, path, "no route named '%s'", json_string_value(e));
-                goto out;
-            }
-            if (c->route_never_csr[id]) {
-                config_err_set(err, path, "route '%s' is \"never_csr\": the guard cannot switch it",
-                               json_string_value(e));
-                goto out;
-            }
-            gc->listed[id] = 1;
-        }
+        if (guard_list(a, c, err) < 0)
+            return -1;
     } else {
         config_err_set(err, "guard.action", "expected \"leaking\", \"all\" or a list of route names");
-        goto out;
+        return -1;
     }
-    if (c->fallback.kind == FB_NONE) {
-        for (unsigned id = 1; id < nid; id++) {
-            if (c->route_fb[id].kind != FB_NONE || c->route_never_csr[id] ||
-                (gc->action == GUARD_LIST && !gc->listed[id]))
-                continue;
-            config_err_set(err, "guard", "route '%s' has no fallback to serve when the guard switches "
-                           "it off: set \"fallback\" at the top or on the route",
-                           route_name(c->routes, id));
-            goto out;
-        }
+    if (c->fallback.kind != FB_NONE)
+        return 0;
+    for (unsigned id = 1; id < route_count(c->routes); id++) {
+        if (c->route_fb[id].kind != FB_NONE || c->route_never_csr[id] ||
+            (gc->action == GUARD_LIST && !gc->listed[id]))
+            continue;
+        config_err_set(err, "guard", "route '%s' has no fallback to serve when the guard switches "
+                       "it off: set \"fallback\" at the top or on the route",
+                       route_name(c->routes, id));
+        return -1;
     }
-    v = gc->hold_seconds;
-    if (get_int(g, "hold_seconds", "guard", 0, 86400 * 7, &v, err) < 0)
-        goto out;
-    gc->hold_seconds = (int)v;
-    v = gc->max_switches_per_hour;
-    if (get_int(g, "max_switches_per_hour", "guard", 1, GUARD_MAX_PER_HOUR, &v, err) < 0)
-        goto out;
-    gc->max_switches_per_hour = (int)v;
-    v = 0;                            /* 0: from memory.interval_ms (guard.c) */
-    if (get_int(g, "watch_ms", "guard", 500, 600000, &v, err) < 0)
-        goto out;
-    gc->watch_ms = (int)v;
-    if (get_str(g, "restore", "guard", &s, err) < 0)
-        goto out;
-    if (s && strcmp(s, "on_recovery") == 0)
-        gc->restore_on_recovery = 1;
-    else if (s && strcmp(s, "manual") != 0) {
-        config_err_set(err, "guard.restore", "'%s': expected \"manual\" or \"on_recovery\"", s);
-        goto out;
+    return 0;
+}
+
+/* Needs the routes (a list names them) and the memory source. */
+static int parse_guard(json_t *g, struct config *c, struct config_err *err)
+{
+    const struct ckey *sec = key_find("guard");
+
+    if (!json_is_object(g))
+        return parse_object(g, sec, "guard", 0, c, err);
+    if (check_keys(g, "guard", "guard", 0, err) < 0)
+        return -1;
+    if (c->memory.source == MEMSRC_NONE) {
+        config_err_set(err, "guard", "needs a \"memory\" source to watch");
+        return -1;
     }
-    free(s);
-    s = NULL;
-    if (get_bool(g, "dry_run", "guard", &gc->dry_run, err) < 0 ||
-        get_str(g, "webhook", "guard", &gc->webhook, err) < 0 ||
-        (gc->webhook && check_http_url(gc->webhook, "guard.webhook", err) < 0) ||
-        get_str(g, "webhook_format", "guard", &s, err) < 0)
-        goto out;
-    if (s && strcmp(s, "alertmanager") == 0)
-        gc->webhook_alertmanager = 1;
-    else if (s && strcmp(s, "json") != 0) {
-        config_err_set(err, "guard.webhook_format", "'%s': expected \"json\" or \"alertmanager\"", s);
-        goto out;
-    }
-    rc = 0;
-out:
-    free(s);
-    return rc;
+    c->guard.enabled = 1;
+    if (parse_section(g, "guard", "guard", 0, c, err) < 0 ||
+        guard_thresholds(&c->guard, c->memory.source, err) < 0)
+        return -1;
+    return guard_action(json_object_get(g, "action"), c, err);
 }
 
 /* ---- fallbacks ---------------------------------------------------------- */
@@ -961,11 +1103,92 @@ static const char *content_type_of(const char *path)
     return "text/html; charset=utf-8";
 }
 
+/* {"header": "Name: value"}: the header the upstream gets instead of SSR;
+ * inbound copies of it are stripped (ctl_headers). */
+static int parse_fb_header(const char *sv, const char *path, struct config *c,
+                           struct config_fallback *fb, struct config_err *err)
+{
+    const char *colon = strchr(sv, ':');
+    fb->kind = FB_HEADER;
+    if (colon == NULL || colon == sv) {
+        config_err_set(err, path, "'%s': expected \"Name: value\", e.g. \"X-SSR-Off: 1\"", sv);
+        return -1;
+    }
+    for (const char *q = sv; q < colon; q++)
+        if (!(isalnum((unsigned char)*q) || *q == '-' || *q == '_')) {
+            config_err_set(err, path, "'%s': the header name may contain letters, digits, '-' and '_'", sv);
+            return -1;
+        }
+    if (http1_header_kind(sv, (size_t)(colon - sv)) != 0) {
+        /* the proxy strips inbound copies of this header and writes its
+         * own: a framing or hop-by-hop name would desync or drop what
+         * the upstream needs */
+        config_err_set(err, path, "'%s': %.*s is framing, routing or hop-by-hop: the proxy writes or drops "
+                       "it itself; use another name", sv, (int)(colon - sv), sv);
+        return -1;
+    }
+    const char *val = colon + 1;
+    while (*val == ' ')
+        val++;
+    for (const char *q = val; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f) {
+            config_err_set(err, path, "'%s': control characters in the value", sv);
+            return -1;
+        }
+    fb->hname = strndup(sv, (size_t)(colon - sv));
+    fb->hvalue = strdup(val);
+    if (!fb->hname || !fb->hvalue) {
+        config_err_set(err, path, "out of memory");
+        return -1;
+    }
+    unsigned i;
+    for (i = 0; i < c->nctl_headers; i++)
+        if (strcasecmp(c->ctl_headers[i], fb->hname) == 0)
+            return 0;
+    if (c->nctl_headers == CONFIG_TARGETS_MAX) {
+        config_err_set(err, path, "too many different fallback headers (at most %d)", CONFIG_TARGETS_MAX);
+        return -1;
+    }
+    if ((c->ctl_headers[c->nctl_headers++] = strdup(fb->hname)) == NULL) {
+        config_err_set(err, path, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* {"upstream": "http://host:port"}: another server, one of c->targets. */
+static int parse_fb_upstream(const char *sv, const char *path, struct config *c,
+                             struct config_fallback *fb, struct config_err *err)
+{
+    struct config tmp;
+    unsigned i;
+
+    memset(&tmp, 0, sizeof tmp);
+    fb->kind = FB_UPSTREAM;
+    if (parse_upstream(sv, &tmp, err) < 0) {
+        snprintf(err->path, sizeof err->path, "%.*s", (int)sizeof err->path - 1, path);
+        return -1;
+    }
+    for (i = 0; i < c->ntargets; i++)
+        if (strcmp(c->targets[i].text, tmp.upstream.text) == 0)
+            break;
+    if (i == c->ntargets) {
+        if (c->ntargets == CONFIG_TARGETS_MAX) {
+            config_err_set(err, path, "too many different fallback upstreams (at most %d)", CONFIG_TARGETS_MAX - 1);
+            return -1;
+        }
+        c->targets[i] = tmp.upstream;
+        snprintf(c->target_host[i], sizeof c->target_host[i], "%s", tmp.upstream_host);
+        c->ntargets++;
+    }
+    fb->target = i;
+    return 0;
+}
+
 /* Parses one fallback object at <kpath> into <fb>. */
 static int parse_fallback(json_t *o, const char *kpath, struct config *c, struct config_fallback *fb,
                           struct config_err *err)
 {
-    static const char *const keys[] = { "file", "header", "upstream", NULL };
     char path[CONFIG_PATH_MAX + 16];
 
     if (!json_is_object(o) || json_object_size(o) != 1) {
@@ -973,7 +1196,7 @@ static int parse_fallback(json_t *o, const char *kpath, struct config *c, struct
                        "{\"upstream\": \"http://127.0.0.1:5173\"}");
         return -1;
     }
-    if (check_keys(o, keys, kpath, err) < 0)
+    if (check_keys(o, "fallback", kpath, 0, err) < 0)
         return -1;
     const char *key = json_object_iter_key(json_object_iter(o));
     json_t *v = json_object_get(o, key);
@@ -998,81 +1221,14 @@ static int parse_fallback(json_t *o, const char *kpath, struct config *c, struct
             return -1;
         }
         fb->content_type = content_type_of(sv);
-    } else if (strcmp(key, "header") == 0) {
-        const char *colon = strchr(sv, ':');
-        fb->kind = FB_HEADER;
-        if (colon == NULL || colon == sv) {
-            config_err_set(err, path, "'%s': expected \"Name: value\", e.g. \"X-SSR-Off: 1\"", sv);
-            return -1;
-        }
-        for (const char *q = sv; q < colon; q++)
-            if (!(isalnum((unsigned char)*q) || *q == '-' || *q == '_')) {
-                config_err_set(err, path, "'%s': the header name may contain letters, digits, '-' and '_'", sv);
-                return -1;
-            }
-        if (http1_header_kind(sv, (size_t)(colon - sv)) != 0) {
-            /* the proxy strips inbound copies of this header and writes its
-             * own: a framing or hop-by-hop name would desync or drop what
-             * the upstream needs */
-            config_err_set(err, path, "'%s': %.*s is framing, routing or hop-by-hop: the proxy writes or drops "
-                           "it itself; use another name", sv, (int)(colon - sv), sv);
-            return -1;
-        }
-        const char *val = colon + 1;
-        while (*val == ' ')
-            val++;
-        for (const char *q = val; *q; q++)
-            if ((unsigned char)*q < 0x20 || *q == 0x7f) {
-                config_err_set(err, path, "'%s': control characters in the value", sv);
-                return -1;
-            }
-        fb->hname = strndup(sv, (size_t)(colon - sv));
-        fb->hvalue = strdup(val);
-        if (!fb->hname || !fb->hvalue) {
-            config_err_set(err, path, "out of memory");
-            return -1;
-        }
-        unsigned i;
-        for (i = 0; i < c->nctl_headers; i++)
-            if (strcasecmp(c->ctl_headers[i], fb->hname) == 0)
-                break;
-        if (i == c->nctl_headers) {
-            if (c->nctl_headers == CONFIG_TARGETS_MAX) {
-                config_err_set(err, path, "too many different fallback headers (at most %d)", CONFIG_TARGETS_MAX);
-                return -1;
-            }
-            if ((c->ctl_headers[c->nctl_headers++] = strdup(fb->hname)) == NULL) {
-                config_err_set(err, path, "out of memory");
-                return -1;
-            }
-        }
-    } else {
-        struct config tmp;
-        memset(&tmp, 0, sizeof tmp);
-        fb->kind = FB_UPSTREAM;
-        if (parse_upstream(sv, &tmp, err) < 0) {
-            snprintf(err->path, sizeof err->path, "%.*s", (int)sizeof err->path - 1, path);
-            return -1;
-        }
-        unsigned i;
-        for (i = 0; i < c->ntargets; i++)
-            if (strcmp(c->targets[i].text, tmp.upstream.text) == 0)
-                break;
-        if (i == c->ntargets) {
-            if (c->ntargets == CONFIG_TARGETS_MAX) {
-                config_err_set(err, path, "too many different fallback upstreams (at most %d)", CONFIG_TARGETS_MAX - 1);
-                return -1;
-            }
-            c->targets[i] = tmp.upstream;
-            snprintf(c->target_host[i], sizeof c->target_host[i], "%s", tmp.upstream_host);
-            c->ntargets++;
-        }
-        fb->target = i;
+        return 0;
     }
-    return 0;
+    if (strcmp(key, "header") == 0)
+        return parse_fb_header(sv, path, c, fb, err);
+    return parse_fb_upstream(sv, path, c, fb, err);
 }
 
-static void fallback_free(struct config_fallback *fb)
+static void free_fallback(struct config_fallback *fb)
 {
     free(fb->path);
     fallback_blob_unref(fb->blob);
@@ -1082,142 +1238,14 @@ static void fallback_free(struct config_fallback *fb)
     memset(fb, 0, sizeof *fb);
 }
 
-static int config_build(json_t *root, struct config *c, struct config_err *err)
+/* ---- routes ------------------------------------------------------------- */
+
+/* Each route's "name" and "match", for route_table_new(). */
+static int route_patterns(json_t *routes, size_t nr, const char **names, const char **pats,
+                          struct config_err *err)
 {
-    char *s = NULL;
-    const char *why;
-    int rc = -1;
+    static const char *const req[] = { "name", "match" };
 
-    if (!json_is_object(root)) {
-        config_err_set(err, "", "expected a JSON object at the top");
-        return -1;
-    }
-    if (check_keys(root, top_keys, "", err) < 0)
-        return -1;
-
-    /* listen, upstream: required */
-    if (json_object_get(root, "listen") == NULL) {
-        config_err_set(err, "listen", "missing (e.g. \"127.0.0.1:8080\")");
-        return -1;
-    }
-    if (get_string(root, "listen", "listen", 0, &s, err) < 0)
-        return -1;
-    if (config_parse_addr(s, &c->listen, &why) < 0) {
-        config_err_set(err, "listen", "'%s': %s", s, why);
-        goto out;
-    }
-    free(s);
-    s = NULL;
-    if (json_object_get(root, "upstream") == NULL) {
-        config_err_set(err, "upstream", "missing (e.g. \"http://127.0.0.1:3000\")");
-        return -1;
-    }
-    if (get_string(root, "upstream", "upstream", 0, &s, err) < 0 || parse_upstream(s, c, err) < 0)
-        goto out;
-    free(s);
-    s = NULL;
-
-    if (get_string(root, "admin", "admin", 0, &s, err) < 0)
-        goto out;
-    if (config_parse_addr(s ? s : "127.0.0.1:9091", &c->admin, &why) < 0) {
-        config_err_set(err, "admin", "'%s': %s", s, why);
-        goto out;
-    }
-    free(s);
-    s = NULL;
-    if (get_string(root, "admin_token", "admin_token", 1, &c->admin_token, err) < 0)
-        goto out;
-    if (c->admin_token && strlen(c->admin_token) < 16) {
-        config_err_set(err, "admin_token", "too short: use at least 16 characters");
-        goto out;
-    }
-    if (!config_addr_is_loopback(&c->admin) && c->admin_token == NULL) {
-        config_err_set(err, "admin", "'%s' is not a loopback address: set \"admin_token\" "
-                       "(admin requests then need \"Authorization: Bearer <token>\")", c->admin.text);
-        goto out;
-    }
-
-    /* timeouts, limits */
-    for (size_t i = 0; i < NINTS; i++) {
-        const struct config_int *ci = &config_ints[i];
-        char *field = (char *)c + ci->off;
-        if (ci->is64)
-            *(int64_t *)field = ci->def;
-        else
-            *(int *)field = (int)ci->def;
-    }
-    static const char *const sections[] = { "timeouts", "limits", "attribution" };
-    for (int sec = 0; sec < 3; sec++) {
-        json_t *obj = json_object_get(root, sections[sec]);
-        const char *allowed[32];
-        size_t na = 0;
-        if (obj == NULL)
-            continue;
-        if (!json_is_object(obj)) {
-            config_err_set(err, sections[sec], "expected an object, got %s", json_type_name(obj));
-            goto out;
-        }
-        for (size_t i = 0; i < NINTS; i++)
-            if (strcmp(config_ints[i].section, sections[sec]) == 0)
-                allowed[na++] = config_ints[i].name;
-        if (strcmp(sections[sec], "attribution") == 0)
-            allowed[na++] = "auto_probe";
-        allowed[na] = NULL;
-        if (check_keys(obj, allowed, sections[sec], err) < 0)
-            goto out;
-        if (strcmp(sections[sec], "attribution") == 0 &&
-            get_bool(obj, "auto_probe", "attribution", &c->attrib.auto_probe, err) < 0)
-            goto out;
-        for (size_t i = 0; i < NINTS; i++) {
-            const struct config_int *ci = &config_ints[i];
-            char path[CONFIG_PATH_MAX];
-            json_t *v;
-            if (strcmp(ci->section, sections[sec]) != 0 ||
-                (v = json_object_get(obj, ci->name)) == NULL)
-                continue;
-            snprintf(path, sizeof path, "%s.%s", ci->section, ci->name);
-            if (!json_is_integer(v)) {
-                config_err_set(err, path, "expected an integer, got %s", json_type_name(v));
-                goto out;
-            }
-            json_int_t n = json_integer_value(v);
-            if (n < ci->min || n > ci->max) {
-                config_err_set(err, path, "%lld is out of range [%lld, %lld]", (long long)n,
-                               (long long)ci->min, (long long)ci->max);
-                goto out;
-            }
-            char *field = (char *)c + ci->off;
-            if (ci->is64)
-                *(int64_t *)field = n;
-            else
-                *(int *)field = (int)n;
-        }
-    }
-    json_t *lims = json_object_get(root, "limits");
-    if (c->limits.max_request_line > c->limits.max_header_bytes &&
-        !(lims && json_object_get(lims, "max_request_line")))
-        c->limits.max_request_line = c->limits.max_header_bytes;   /* default follows */
-    if (c->limits.max_request_line > c->limits.max_header_bytes) {
-        config_err_set(err, "limits.max_request_line", "must not exceed limits.max_header_bytes (%d)",
-                       c->limits.max_header_bytes);
-        goto out;
-    }
-
-    /* routes */
-    json_t *routes = json_object_get(root, "routes");
-    const char **names = NULL, **pats = NULL;
-    size_t nr = 0;
-    if (routes && !json_is_array(routes)) {
-        config_err_set(err, "routes", "expected an array, got %s", json_type_name(routes));
-        goto out;
-    }
-    nr = routes ? json_array_size(routes) : 0;
-    names = calloc(nr + 1, sizeof *names);
-    pats = calloc(nr + 1, sizeof *pats);
-    if (!names || !pats) {
-        config_err_set(err, "routes", "out of memory");
-        goto routes_out;
-    }
     for (size_t i = 0; i < nr; i++) {
         json_t *r = json_array_get(routes, i), *v;
         char path[CONFIG_PATH_MAX + 16], base[CONFIG_PATH_MAX - 16];
@@ -1225,129 +1253,187 @@ static int config_build(json_t *root, struct config *c, struct config_err *err)
         if (!json_is_object(r)) {
             config_err_set(err, base, "expected an object like {\"name\": \"home\", \"match\": \"/\"}, got %s",
                            json_type_name(r));
-            goto routes_out;
+            return -1;
         }
-        if (check_keys(r, route_keys, base, err) < 0)
-            goto routes_out;
-        static const char *const req[] = { "name", "match" };
+        if (check_keys(r, "routes[]", base, 0, err) < 0)
+            return -1;
         for (int k = 0; k < 2; k++) {
             snprintf(path, sizeof path, "%s.%s", base, req[k]);
             if ((v = json_object_get(r, req[k])) == NULL) {
                 config_err_set(err, path, "missing");
-                goto routes_out;
+                return -1;
             }
             if (!json_is_string(v)) {
                 config_err_set(err, path, "expected a string, got %s", json_type_name(v));
-                goto routes_out;
+                return -1;
             }
             if (json_string_length(v) != strlen(json_string_value(v))) {
                 config_err_set(err, path, "must not contain NUL characters");
-                goto routes_out;
+                return -1;
             }
         }
         names[i] = json_string_value(json_object_get(r, "name"));
         pats[i] = json_string_value(json_object_get(r, "match"));
     }
-    c->routes = route_table_new(names, pats, (unsigned)nr, err);
-    if (c->routes) {
-        c->targets[0] = c->upstream;
-        snprintf(c->target_host[0], sizeof c->target_host[0], "%s", c->upstream_host);
-        c->ntargets = 1;
-        c->route_fb = calloc(nr + 1, sizeof *c->route_fb);
-        c->nroute_fb = (unsigned)nr + 1;
-        c->route_csr = calloc(nr + 1, 1);
-        c->route_never_csr = calloc(nr + 1, 1);
-        if (!c->route_fb || !c->route_csr || !c->route_never_csr) {
-            config_err_set(err, "routes", "out of memory");
-            goto routes_fail;
+    return 0;
+}
+
+/* Route <i> (id i + 1): "mode", "never_csr", "fallback". */
+static int route_options(json_t *r, size_t i, struct config *c, struct config_err *err)
+{
+    char path[CONFIG_PATH_MAX + 16], base[CONFIG_PATH_MAX - 16];
+    json_t *v;
+
+    snprintf(base, sizeof base, "routes[%zu]", i);
+    if ((v = json_object_get(r, "mode")) != NULL) {
+        snprintf(path, sizeof path, "%s.mode", base);
+        if (!json_is_string(v) || (strcmp(json_string_value(v), "ssr") != 0 &&
+                                   strcmp(json_string_value(v), "csr") != 0)) {
+            config_err_set(err, path, "expected \"ssr\" or \"csr\"");
+            return -1;
         }
-        for (size_t i = 0; i < nr; i++) {
-            json_t *r = json_array_get(routes, i), *v;
-            char path[CONFIG_PATH_MAX + 16], base[CONFIG_PATH_MAX - 16];
-            snprintf(base, sizeof base, "routes[%zu]", i);
-            if ((v = json_object_get(r, "mode")) != NULL) {
-                snprintf(path, sizeof path, "%s.mode", base);
-                if (!json_is_string(v) || (strcmp(json_string_value(v), "ssr") != 0 &&
-                                           strcmp(json_string_value(v), "csr") != 0)) {
-                    config_err_set(err, path, "expected \"ssr\" or \"csr\"");
-                    goto routes_fail;
-                }
-                c->route_csr[i + 1] = strcmp(json_string_value(v), "csr") == 0;
-            }
-            if ((v = json_object_get(r, "never_csr")) != NULL) {
-                snprintf(path, sizeof path, "%s.never_csr", base);
-                if (!json_is_boolean(v)) {
-                    config_err_set(err, path, "expected true or false, got %s", json_type_name(v));
-                    goto routes_fail;
-                }
-                c->route_never_csr[i + 1] = json_is_true(v);
-            }
-            if (c->route_csr[i + 1] && c->route_never_csr[i + 1]) {
-                snprintf(path, sizeof path, "%s.mode", base);
-                config_err_set(err, path, "\"csr\" contradicts \"never_csr\": true");
-                goto routes_fail;
-            }
-            if ((v = json_object_get(r, "fallback")) != NULL) {
-                snprintf(path, sizeof path, "%s.fallback", base);
-                if (parse_fallback(v, path, c, &c->route_fb[i + 1], err) < 0)
-                    goto routes_fail;
-            }
+        c->route_csr[i + 1] = strcmp(json_string_value(v), "csr") == 0;
+    }
+    if ((v = json_object_get(r, "never_csr")) != NULL) {
+        snprintf(path, sizeof path, "%s.never_csr", base);
+        if (!json_is_boolean(v)) {
+            config_err_set(err, path, "expected true or false, got %s", json_type_name(v));
+            return -1;
+        }
+        c->route_never_csr[i + 1] = json_is_true(v);
+    }
+    if (c->route_csr[i + 1] && c->route_never_csr[i + 1]) {
+        snprintf(path, sizeof path, "%s.mode", base);
+        config_err_set(err, path, "\"csr\" contradicts \"never_csr\": true");
+        return -1;
+    }
+    if ((v = json_object_get(r, "fallback")) != NULL) {
+        snprintf(path, sizeof path, "%s.fallback", base);
+        if (parse_fallback(v, path, c, &c->route_fb[i + 1], err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The per-route arrays and options, once the route table exists. */
+static int route_settings(json_t *routes, size_t nr, struct config *c, struct config_err *err)
+{
+    c->targets[0] = c->upstream;
+    snprintf(c->target_host[0], sizeof c->target_host[0], "%s", c->upstream_host);
+    c->ntargets = 1;
+    c->route_fb = calloc(nr + 1, sizeof *c->route_fb);
+    c->nroute_fb = (unsigned)nr + 1;
+    c->route_csr = calloc(nr + 1, 1);
+    c->route_never_csr = calloc(nr + 1, 1);
+    if (!c->route_fb || !c->route_csr || !c->route_never_csr) {
+        config_err_set(err, "routes", "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < nr; i++)
+        if (route_options(json_array_get(routes, i), i, c, err) < 0)
+            return -1;
+    return 0;
+}
+
+static int parse_routes(json_t *routes, struct config *c, struct config_err *err)
+{
+    const char **names = NULL, **pats = NULL;
+    int rc = -1;
+
+    if (routes && !json_is_array(routes)) {
+        config_err_set(err, "routes", "expected an array, got %s", json_type_name(routes));
+        return -1;
+    }
+    size_t nr = routes ? json_array_size(routes) : 0;
+    names = calloc(nr + 1, sizeof *names);
+    pats = calloc(nr + 1, sizeof *pats);
+    if (!names || !pats)
+        config_err_set(err, "routes", "out of memory");
+    else if (route_patterns(routes, nr, names, pats, err) == 0 &&
+             (c->routes = route_table_new(names, pats, (unsigned)nr, err)) != NULL) {
+        rc = route_settings(routes, nr, c, err);
+        if (rc < 0) {
+            route_table_free(c->routes);
+            c->routes = NULL;
         }
     }
-    if (0) {
-routes_fail:
-        route_table_free(c->routes);
-        c->routes = NULL;
-    }
-routes_out:
     free(names);
     free(pats);
-    if (c->routes == NULL)
-        goto out;
+    return rc;
+}
 
-    if (get_string(root, "access_log", "access_log", 1, &c->access_log, err) < 0 ||
-        get_string(root, "log_file", "log_file", 1, &c->log_file, err) < 0 ||
-        get_string(root, "log_level", "log_level", 0, &s, err) < 0)
-        goto out;
-    c->log_level = LOG_INFO;
-    if (s && (c->log_level = log_level_parse(s)) < 0) {
-        config_err_set(err, "log_level", "'%s': expected \"debug\", \"info\", \"warn\" or \"error\"", s);
-        goto out;
-    }
-    json_t *mem = json_object_get(root, "memory");
-    if (mem && parse_memory(mem, &c->memory, err) < 0)
-        goto out;
-    /* a client must not reach the memory endpoint through the proxy: its
-     * forced GC would be a stop-the-world pause anyone could trigger */
-    const char *murls[2] = { c->memory.source == MEMSRC_HTTP || c->memory.source == MEMSRC_PROMETHEUS
-                                 ? c->memory.url : NULL, c->memory.gc_url };
-    for (int k = 0; k < 2; k++) {
-        if (murls[k] == NULL || strncmp(murls[k], "http://", 7) != 0)
-            continue;
-        const char *path = strchr(murls[k] + 7, '/');
-        if (path == NULL || strcmp(path, "/") == 0)
-            continue;
-        c->reserved_paths[k] = strndup(path, strcspn(path, "?"));
-    }
-    json_t *gfb = json_object_get(root, "fallback");
-    if (gfb && parse_fallback(gfb, "fallback", c, &c->fallback, err) < 0)
-        goto out;
+/* A route that starts in "csr" needs something to serve. */
+static int check_csr_fallbacks(const struct config *c, struct config_err *err)
+{
     for (unsigned id = 1; id < route_count(c->routes); id++)
         if (c->route_csr[id] && c->route_fb[id].kind == FB_NONE && c->fallback.kind == FB_NONE) {
             char path[CONFIG_PATH_MAX];
             snprintf(path, sizeof path, "routes[%u].mode", id - 1);
             config_err_set(err, path, "\"csr\" needs a fallback: set \"fallback\" at the top or on the route");
-            goto out;
+            return -1;
         }
+    return 0;
+}
+
+/* ---- the whole file ----------------------------------------------------- */
+
+/* listen, upstream, admin, admin_token: a public admin address needs a token. */
+static int parse_addresses(json_t *root, struct config *c, struct config_err *err)
+{
+    if (parse_top(root, "listen", c, err) < 0 || parse_top(root, "upstream", c, err) < 0 ||
+        parse_top(root, "admin", c, err) < 0 || parse_top(root, "admin_token", c, err) < 0)
+        return -1;
+    if (!config_addr_is_loopback(&c->admin) && c->admin_token == NULL) {
+        config_err_set(err, "admin", "'%s' is not a loopback address: set \"admin_token\" "
+                       "(admin requests then need \"Authorization: Bearer <token>\")", c->admin.text);
+        return -1;
+    }
+    return 0;
+}
+
+/* timeouts, limits, attribution: max_request_line defaults to at most
+ * max_header_bytes and may not exceed it. */
+static int parse_tuning(json_t *root, struct config *c, struct config_err *err)
+{
+    if (parse_top(root, "timeouts", c, err) < 0 || parse_top(root, "limits", c, err) < 0 ||
+        parse_top(root, "attribution", c, err) < 0)
+        return -1;
+    json_t *lims = json_object_get(root, "limits");
+    if (c->limits.max_request_line > c->limits.max_header_bytes &&
+        !(lims && json_object_get(lims, "max_request_line")))
+        c->limits.max_request_line = c->limits.max_header_bytes;   /* default follows */
+    if (c->limits.max_request_line > c->limits.max_header_bytes) {
+        config_err_set(err, "limits.max_request_line", "must not exceed limits.max_header_bytes (%d)",
+                       c->limits.max_header_bytes);
+        return -1;
+    }
+    return 0;
+}
+
+static int config_build(json_t *root, struct config *c, struct config_err *err)
+{
+    if (!json_is_object(root)) {
+        config_err_set(err, "", "expected a JSON object at the top");
+        return -1;
+    }
+    if (check_keys(root, "", "", 0, err) < 0 || parse_addresses(root, c, err) < 0 ||
+        parse_tuning(root, c, err) < 0 || parse_routes(json_object_get(root, "routes"), c, err) < 0)
+        return -1;
+    if (parse_top(root, "access_log", c, err) < 0 || parse_top(root, "log_file", c, err) < 0 ||
+        parse_top(root, "log_level", c, err) < 0)
+        return -1;
+    json_t *mem = json_object_get(root, "memory");
+    if (mem && parse_memory(mem, c, err) < 0)
+        return -1;
+    reserve_memory_paths(c);
+    json_t *gfb = json_object_get(root, "fallback");
+    if ((gfb && parse_fallback(gfb, "fallback", c, &c->fallback, err) < 0) ||
+        check_csr_fallbacks(c, err) < 0)
+        return -1;
     json_t *guard = json_object_get(root, "guard");
     if (guard && parse_guard(guard, c, err) < 0)
-        goto out;
-    if (get_string(root, "event_log", "event_log", 1, &c->event_log, err) < 0)
-        goto out;
-    rc = 0;
-out:
-    free(s);
-    return rc;
+        return -1;
+    return parse_top(root, "event_log", c, err);
 }
 
 struct config *config_parse(const char *text, size_t len, const char *name,
@@ -1431,49 +1517,21 @@ void config_free(struct config *c)
 {
     if (c == NULL)
         return;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (ckeys[i].type == K_STR || ckeys[i].type == K_STR_NULL)
+            free(*(char **)((char *)c + ckeys[i].off));
     for (unsigned id = 0; c->route_fb && id < c->nroute_fb; id++)
-        fallback_free(&c->route_fb[id]);
+        free_fallback(&c->route_fb[id]);
     free(c->reserved_paths[0]);
     free(c->reserved_paths[1]);
     free(c->route_fb);
     free(c->route_csr);
     free(c->route_never_csr);
-    fallback_free(&c->fallback);
+    free_fallback(&c->fallback);
     for (unsigned i = 0; i < c->nctl_headers; i++)
         free(c->ctl_headers[i]);
     route_table_free(c->routes);
-    struct config_memory *m = &c->memory;
-    free(m->url);
-    free(m->gc_url);
-    free(m->pidfile);
-    free(m->process);
-    free(m->path);
-    free(m->header);
-    free(m->m_rss);
-    free(m->m_heap_used);
-    free(m->m_heap_total);
-    free(m->m_external);
-    free(m->m_heap_limit);
-    free(m->worker_label);
     free(c->guard.listed);
-    free(c->guard.webhook);
-    free(c->event_log);
-    free(c->admin_token);
-    free(c->access_log);
-    free(c->log_file);
     free(c->file);
     free(c);
-}
-
-void config_err_format(const char *file, const struct config_err *err,
-                       char *buf, size_t len)
-{
-    char where[32] = "";
-
-    if (err->line > 0 && err->column > 0)
-        snprintf(where, sizeof where, ":%d:%d", err->line, err->column);
-    else if (err->line > 0)
-        snprintf(where, sizeof where, ":%d", err->line);
-    snprintf(buf, len, "%s%s: %s%s%s", file, where, err->path,
-             err->path[0] ? ": " : "", err->text);
 }

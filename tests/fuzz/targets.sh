@@ -21,7 +21,7 @@ fi
 fuzz_srcs() {
   case "$1" in
     fuzz_http1_request|fuzz_http1_response|fuzz_chunked) echo "src/http1.c" ;;
-    fuzz_config|fuzz_route) echo "src/config.c src/route.c src/log.c src/http1.c" ;;   # route.c needs config_err_set(), config.c http1_header_kind()
+    fuzz_config|fuzz_route) echo "src/config.c src/config_err.c src/fallback.c src/route.c src/log.c src/http1.c" ;;   # route.c needs config_err_set(), config.c http1_header_kind() and fallback_blob_read()
     fuzz_memparse) echo "src/memparse.c src/utf8.c" ;;
     fuzz_http1_pooled) echo "src/http1.c" ;;
     fuzz_llhttp_diff) echo "src/http1.c $LLHTTP_SRC/llhttp.c $LLHTTP_SRC/api.c $LLHTTP_SRC/http.c" ;;

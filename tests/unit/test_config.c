@@ -156,6 +156,179 @@ static void test_missing_file(void **state)
     assert_string_equal(buf, "x.json: cannot open: No such file or directory");
 }
 
+/* ---- conf/README.md documents every key, and only keys ------------------ */
+
+#define README "conf/README.md"
+#define DOC_MAX 256
+
+struct doc {
+    char *text;
+    char *keys[DOC_MAX];              /* rows of the key tables, as paths */
+    size_t nkeys;
+};
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long len;
+
+    if (f == NULL)
+        fail_msg("%s: cannot open (the unit tests run from the repository root)", path);
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    rewind(f);
+    buf = malloc((size_t)len + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+    buf[len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* The first `quoted` word of <line> into <out> ("" if none). */
+static void first_code(const char *line, char *out, size_t len)
+{
+    size_t n = strcspn(line, "\n");
+    const char *a = memchr(line, '`', n);
+    const char *b = a ? memchr(a + 1, '`', n - (size_t)(a + 1 - line)) : NULL;
+    out[0] = '\0';
+    if (a && b && (size_t)(b - a) <= len)
+        snprintf(out, len, "%.*s", (int)(b - a - 1), a + 1);
+}
+
+/* Collects the rows of every key table: a table whose header is
+ * "| key |" (keys of the section's heading) or "| `x` key |" (keys of x
+ * within that section). */
+static void doc_load(struct doc *d)
+{
+    char section[64] = "", prefix[128], word[64];
+    int in_table = 0;
+
+    memset(d, 0, sizeof *d);
+    d->text = slurp(README);
+    for (char *line = d->text; line && *line; ) {
+        char *nl = strchr(line, '\n');
+        const char *t = line;
+        while (*t == ' ')
+            t++;
+        if (strncmp(line, "## ", 3) == 0) {
+            first_code(line, section, sizeof section);
+            in_table = 0;
+        } else if (*t != '|') {
+            in_table = 0;
+        } else if (strncmp(t, "| key |", 7) == 0) {
+            snprintf(prefix, sizeof prefix, "%s", section);
+            in_table = 1;
+        } else if (strncmp(t, "| `", 3) == 0 && strstr(t, "` key |") != NULL &&
+                   strstr(t, "` key |") < (nl ? nl : t + strlen(t))) {
+            first_code(t, word, sizeof word);
+            snprintf(prefix, sizeof prefix, "%s%s%s", section, section[0] ? "." : "", word);
+            in_table = 1;
+        } else if (in_table && strncmp(t, "| `", 3) == 0) {
+            char path[192];
+            first_code(t, word, sizeof word);
+            snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", word);
+            assert_true(d->nkeys < DOC_MAX);
+            d->keys[d->nkeys++] = strdup(path);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+}
+
+static int doc_has_row(const struct doc *d, const char *path)
+{
+    for (size_t i = 0; i < d->nkeys; i++)
+        if (strcmp(d->keys[i], path) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 if some table documents keys of the object at <parent>. */
+static int doc_has_table(const struct doc *d, const char *parent)
+{
+    size_t n = strlen(parent);
+    for (size_t i = 0; i < d->nkeys; i++) {
+        const char *k = d->keys[i];
+        if (n == 0 ? strchr(k, '.') == NULL
+                   : strncmp(k, parent, n) == 0 && k[n] == '.' && !strchr(k + n + 1, '.'))
+            return 1;
+    }
+    return 0;
+}
+
+/* The text of the section "## `name` ..." (up to the next "## "), or NULL. */
+static char *doc_section(const struct doc *d, const char *name)
+{
+    char head[96];
+    snprintf(head, sizeof head, "\n## `%s`", name);
+    const char *s = strstr(d->text, head);
+    if (s == NULL)
+        return NULL;
+    const char *e = strstr(s + 1, "\n## ");
+    return strndup(s, e ? (size_t)(e - s) : strlen(s));
+}
+
+/* A key of an object without a key table is named in its section's prose,
+ * as `leaf` or "leaf". */
+static int doc_mentions(const struct doc *d, const char *path)
+{
+    char top[64], a[80], b[80];
+    const char *leaf = strrchr(path, '.');
+    leaf = leaf ? leaf + 1 : path;
+    snprintf(top, sizeof top, "%.*s", (int)strcspn(path, ".["), path);
+    char *sec = doc_section(d, top);
+    if (sec == NULL)
+        return 0;
+    snprintf(a, sizeof a, "`%s`", leaf);
+    snprintf(b, sizeof b, "\"%s\"", leaf);
+    int found = strstr(sec, a) != NULL || strstr(sec, b) != NULL;
+    free(sec);
+    return found;
+}
+
+static void test_readme_documents_every_key(void **state)
+{
+    (void)state;
+    struct doc d;
+    int bad = 0;
+
+    doc_load(&d);
+    assert_true(d.nkeys >= 40);
+    for (size_t i = 0; i < d.nkeys; i++) {
+        unsigned k;
+        for (k = 0; k < config_key_count(); k++)
+            if (strcmp(config_key_at(k), d.keys[i]) == 0)
+                break;
+        if (k == config_key_count()) {
+            print_error(README ": documents \"%s\", which is not a config key\n", d.keys[i]);
+            bad++;
+        }
+    }
+    for (unsigned k = 0; k < config_key_count(); k++) {
+        const char *path = config_key_at(k), *dot = strrchr(path, '.');
+        char parent[128];
+        snprintf(parent, sizeof parent, "%.*s", dot ? (int)(dot - path) : 0, path);
+        int ok;
+        if (doc_has_table(&d, parent)) {
+            /* a top-level section may have its own heading instead of a row */
+            char *sec = dot || doc_has_row(&d, path) ? NULL : doc_section(&d, path);
+            ok = doc_has_row(&d, path) || sec != NULL;
+            free(sec);
+        } else {
+            ok = doc_mentions(&d, path);
+        }
+        if (!ok) {
+            print_error(README ": does not document the key \"%s\"\n", path);
+            bad++;
+        }
+    }
+    for (size_t i = 0; i < d.nkeys; i++)
+        free(d.keys[i]);
+    free(d.text);
+    assert_int_equal(bad, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_guard_defaults),
         cmocka_unit_test(test_public_admin_with_token),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_readme_documents_every_key),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
