@@ -176,6 +176,17 @@ enum attrib_next {
     NEXT_TRAFFIC                      /* the route needs requests first */
 };
 extern const char *const attrib_next_names[6];
+/* The admin API's views. attrib_route_json adds route <slot>'s fields
+ * (estimate per metric, verdict, verdict_metric, reason, next_step,
+ * first_request_bytes, latency_trend) to the object <j>; <captured> is how
+ * many of its requests the probe holds (probe_captured), which decides the
+ * next step. attrib_engine_json: each metric's fit, the engine's cost and the
+ * projection to the memory limit (a new reference; an empty object before the
+ * engine runs). */
+struct json_t;
+void attrib_route_json(const struct app *app, unsigned slot, unsigned captured, struct json_t *j);
+struct json_t *attrib_engine_json(const struct app *app);
+
 enum attrib_next attrib_next_step(const struct app *app, unsigned slot, unsigned captured,
                                   char *how, size_t len);
 

@@ -25,6 +25,7 @@
 #include "stats.h"
 
 #include <event2/event.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1187,4 +1188,96 @@ const struct attrib_route *attrib_route_get(const struct app *app, unsigned slot
     if (at == NULL || slot >= at->nr || at->evaluations == 0)
         return NULL;
     return &at->r[slot];
+}
+
+/* ---- JSON views (the admin API's, see attrib.h) ----------------------------- */
+
+static json_t *est_json(const struct attrib_est *e)
+{
+    if (!e->ok)
+        return json_null();
+    json_t *j = json_pack("{s:f,s:f,s:f,s:I,s:s}",
+                          "bytes_per_request", round(e->beta), "low", round(e->low),
+                          "high", round(e->high), "requests", (json_int_t)e->n,
+                          "verdict", attrib_verdict_names[e->verdict]);
+    if (e->recent_ok)
+        json_object_set_new(j, "recent", json_pack("{s:f,s:f,s:f}", "bytes_per_request", round(e->recent),
+                                                   "low", round(e->recent_low), "high", round(e->recent_high)));
+    /* what the leak test saw: its 99 % lower end and degrees of freedom */
+    if (isfinite(e->test_low))
+        json_object_set_new(j, "leak_test", json_pack("{s:f,s:f}", "low99", round(e->test_low),
+                                                      "df", round(e->test_df * 10) / 10));
+    return j;
+}
+
+/* What would settle the route: null when its verdict is settled. */
+static json_t *next_step_json(const struct app *app, unsigned slot, unsigned captured)
+{
+    char how[400];
+    enum attrib_next n = attrib_next_step(app, slot, captured, how, sizeof how);
+    if (n == NEXT_NONE)
+        return json_null();
+    return json_pack("{s:s,s:s}", "experiment", attrib_next_names[n], "how", how);
+}
+
+void attrib_route_json(const struct app *app, unsigned slot, unsigned captured, json_t *j)
+{
+    const struct attrib_route *ar = attrib_route_get(app, slot);
+    json_object_set_new(j, "next_step", next_step_json(app, slot, captured));
+    if (ar == NULL) {
+        json_object_set_new(j, "estimate", json_object());
+        json_object_set_new(j, "verdict", json_string("unknown"));
+        json_object_set_new(j, "reason", json_string(app->cfg->memory.source == MEMSRC_NONE
+            ? "no memory source configured (\"memory\" in the config)" : "no evaluation yet"));
+        json_object_set_new(j, "first_request_bytes", json_null());
+        json_object_set_new(j, "latency_trend", json_null());
+        return;
+    }
+    json_t *est = json_object();
+    for (int m = 0; m < ATTRIB_NMETRIC; m++)
+        if (ar->est[m].ok)
+            json_object_set_new(est, attrib_metric_names[m], est_json(&ar->est[m]));
+    json_object_set_new(j, "estimate", est);
+    json_object_set_new(j, "verdict", json_string(attrib_verdict_names[ar->verdict]));
+    json_object_set_new(j, "verdict_metric", ar->metric[0] ? json_string(ar->metric) : json_null());
+    json_object_set_new(j, "reason", json_string(ar->reason));
+    json_object_set_new(j, "first_request_bytes",
+                        ar->has_first ? json_real(round(ar->first_request_bytes)) : json_null());
+    json_object_set_new(j, "latency_trend", ar->trend_ok
+        ? json_pack("{s:f,s:f,s:f,s:s}", "ms_per_mb", ar->trend, "low", ar->trend_low,
+                    "high", ar->trend_high, "rises_with_memory",
+                    ar->trend_low > 0 ? "yes" : ar->trend_high < 0 ? "no" : "unclear")
+        : json_null());
+}
+
+json_t *attrib_engine_json(const struct app *app)
+{
+    const struct attrib *at = app->attrib;
+    json_t *engine = json_object();
+    if (at == NULL)
+        return engine;
+    json_t *fits = json_object();
+    for (int m = 0; m < ATTRIB_NMETRIC; m++) {
+        const struct attrib_fit_info *fi = &at->info[m];
+        json_object_set_new(fits, attrib_metric_names[m],
+            json_pack("{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:i,s:b}", "rows", (int)fi->n, "parameters", (int)fi->p,
+                      "df", fi->df, "residual_sd_bytes", fi->resid_sd, "lag1_autocorrelation", fi->rho,
+                      "residual_excess_kurtosis", fi->kurtosis,
+                      "drift_bytes_per_s", fi->drift, "outliers", (int)fi->outliers,
+                      "drift_dropped", fi->drift_dropped));
+    }
+    json_object_set_new(engine, "fits", fits);
+    json_object_set_new(engine, "evaluations", json_integer((json_int_t)at->evaluations));
+    json_object_set_new(engine, "last_cost_ms", json_real((double)at->last_cost_us / 1000.0));
+    json_object_set_new(engine, "max_cost_ms", json_real((double)at->max_cost_us / 1000.0));
+    json_object_set_new(engine, "window_rows", json_integer(at->window_rows_used));
+    if (at->proj_ok)
+        json_object_set_new(engine, "projection", json_pack("{s:s,s:f,s:f,s:o,s:o,s:s}",
+            "metric", at->proj_metric, "growth_bytes_per_s", at->growth_bytes_per_s,
+            "current_bytes", at->current_bytes,
+            "limit_bytes", at->limit_bytes > 0 ? json_real(at->limit_bytes) : json_null(),
+            "minutes_to_limit", at->minutes_to_limit >= 0 && at->limit_bytes > 0
+                                    ? json_real(at->minutes_to_limit) : json_null(),
+            "limit_source", at->limit_bytes > 0 ? at->limit_source : "unknown"));
+    return engine;
 }
