@@ -87,12 +87,6 @@ struct attrib_fit_info {
 int attrib_fit(const struct attrib_problem *pr, double min_requests,
                struct attrib_coef *out, struct attrib_fit_info *info);
 
-/* fit_t975() and fit_t_quantile() under their former names (bisect.c and
- * probe.c call these): two-sided 95 % Student t quantile for <df> degrees
- * of freedom; the <q> quantile (0.5 < q < 1) of Student's t with real
- * <df> > 0. */
-double attrib_t975(int df);
-double attrib_t_quantile(double q, double df);
 
 /* ---- the engine ----------------------------------------------------------- */
 

@@ -36,17 +36,6 @@ const char *const attrib_verdict_names[5] = { "unknown", "clean", "warming", "su
 
 /* ---- the fit ---------------------------------------------------------------- */
 
-/* Kept for bisect.c and probe.c: the quantiles live in fit.c. */
-double attrib_t975(int df)
-{
-    return fit_t975(df);
-}
-
-double attrib_t_quantile(double q, double df)
-{
-    return fit_t_quantile(q, df);
-}
-
 /* Small-sample degrees of freedom are worth their O(rows x nnz^2 + p^3)
  * only for coefficients that may be named leaks: those whose 99 % lower end
  * on the normal approximation (Phi^-1(0.995), two-sided 99 %) clears the
@@ -665,7 +654,7 @@ void attrib_metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
      * small-sample (Bell-McCaffrey) degrees of freedom: with few memory
      * intervals, or a route whose requests sit in a few of them, HC3 errors
      * are optimistic and the t quantile has to make up for it. */
-    double low99 = full->beta - attrib_t_quantile(0.995, full->df_small) * full->se;
+    double low99 = full->beta - fit_t_quantile(0.995, full->df_small) * full->se;
     e->test_low = low99;
     e->test_df = full->df_small;
     /* the newest rows must prove growth above the threshold on their own,
@@ -677,7 +666,7 @@ void attrib_metric_verdict(struct attrib_est *e, const struct attrib_coef *full,
      * 200-entry cache, named on a 95 % newest-half test at ~290 of its
      * requests in 2 of 10 seeds at full speed); a leak keeps its rate in
      * the newest rows */
-    double recent_low99 = e->recent_ok ? recent->beta - attrib_t_quantile(0.995, recent->df_small) * recent->se : 0;
+    double recent_low99 = e->recent_ok ? recent->beta - fit_t_quantile(0.995, recent->df_small) * recent->se : 0;
     int candidate = e->recent_ok && low99 > thr && recent->beta > thr && recent_low99 > thr;
     if (candidate) {
         if (rows_now != e->streak_rows)
@@ -765,7 +754,7 @@ static void latency_trend(struct attrib_route *ar, const struct stats_route *rs,
         sse += r * r;
     }
     int df = (int)ar->lat_n - 2;
-    double se = sqrt(sse / df / sxx), tq = attrib_t975(df);
+    double se = sqrt(sse / df / sxx), tq = fit_t975(df);
     ar->trend_ok = 1;
     ar->trend = slope;
     ar->trend_low = slope - tq * se;

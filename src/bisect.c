@@ -56,6 +56,7 @@
  * it finishes, is aborted, or the proxy stops. */
 #include "bisect.h"
 #include "events.h"
+#include "fit.h"
 #include "app.h"
 #include "attrib.h"
 #include "log.h"
@@ -236,7 +237,7 @@ enum bisect_call bisect_decide(const struct bisect_est *base, const struct bisec
     double trate = test->rate * scale, tse = test->se * scale;
     c.contrib = base->rate - trate;
     c.df = test->df < base->df ? test->df : base->df;
-    double t = attrib_t975(c.df);
+    double t = fit_t975(c.df);
     double h = t * sqrt(base->se * base->se + tse * tse);
     c.low = c.contrib - h;
     c.high = c.contrib + h;
@@ -248,7 +249,7 @@ enum bisect_call bisect_decide(const struct bisect_est *base, const struct bisec
     if (call == BISECT_UNSURE) {
         /* a round twice as long halves the test's variance (and about
          * doubles its df); the baseline's stays */
-        double h2 = attrib_t975(2 * c.df < base->df ? 2 * c.df : base->df) *
+        double h2 = fit_t975(2 * c.df < base->df ? 2 * c.df : base->df) *
                     sqrt(base->se * base->se + tse * tse / 2);
         c.resolvable = c.contrib - h2 > 0 || c.contrib + h2 < threshold;
     }

@@ -33,6 +33,7 @@
  * for id 1, 3, 5, not for 2, 4, 6". */
 #include "probe.h"
 #include "events.h"
+#include "fit.h"
 #include "app.h"
 #include "attrib.h"
 #include "config.h"
@@ -247,7 +248,7 @@ static void group_result(struct probe_run *pr, struct probe_group *g)
     mean /= k;
     for (unsigned i = 1; i < g->nblocks; i++)
         ss += (g->per_req[i] - mean) * (g->per_req[i] - mean);
-    double se = sqrt(ss / (k - 1) / k), tq = attrib_t975((int)k - 1);
+    double se = sqrt(ss / (k - 1) / k), tq = fit_t975((int)k - 1);
     g->est = mean;
     g->low = mean - tq * se;
     g->high = mean + tq * se;

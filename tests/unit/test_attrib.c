@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "attrib.h"
+#include "fit.h"
 #include "config.h"
 #include "series.h"
 
@@ -296,14 +297,14 @@ static void test_t_quantile_any_df(void **state)
 {
     (void)state;
     /* reference values (R's qt(q, df); df 2.5 by numerical integration) */
-    assert_true(fabs(attrib_t_quantile(0.975, 1) - 12.7062) < 1e-3);
-    assert_true(fabs(attrib_t_quantile(0.975, 5) - 2.57058) < 1e-4);
-    assert_true(fabs(attrib_t_quantile(0.995, 10) - 3.16927) < 1e-4);
-    assert_true(fabs(attrib_t_quantile(0.995, 2.5) - 7.16373) < 1e-3);
-    assert_true(fabs(attrib_t_quantile(0.995, 1e6) - 2.57583) < 1e-3);
-    assert_true(isinf(attrib_t_quantile(0.995, 0)));
+    assert_true(fabs(fit_t_quantile(0.975, 1) - 12.7062) < 1e-3);
+    assert_true(fabs(fit_t_quantile(0.975, 5) - 2.57058) < 1e-4);
+    assert_true(fabs(fit_t_quantile(0.995, 10) - 3.16927) < 1e-4);
+    assert_true(fabs(fit_t_quantile(0.995, 2.5) - 7.16373) < 1e-3);
+    assert_true(fabs(fit_t_quantile(0.995, 1e6) - 2.57583) < 1e-3);
+    assert_true(isinf(fit_t_quantile(0.995, 0)));
     for (int df = 1; df <= 40; df++)
-        assert_true(fabs(attrib_t_quantile(0.975, df) - attrib_t975(df)) < 2e-3);
+        assert_true(fabs(fit_t_quantile(0.975, df) - fit_t975(df)) < 2e-3);
 }
 
 /* Few memory intervals for the number of routes, a rare route in a few of
@@ -336,12 +337,12 @@ static void test_small_samples_keep_the_leak_test_honest(void **state)
         struct attrib_fit_info fi;
         if (attrib_fit(&pr, 1, c, &fi) < 0 || !c[0].ok)
             continue;
-        double low = c[0].beta - attrib_t_quantile(0.995, c[0].df_small) * c[0].se;
-        double low_resid = c[0].beta - attrib_t_quantile(0.995, c[0].df) * c[0].se;
+        double low = c[0].beta - fit_t_quantile(0.995, c[0].df_small) * c[0].se;
+        double low_resid = c[0].beta - fit_t_quantile(0.995, c[0].df) * c[0].se;
         fires += low > thr;
         fires_resid += low_resid > thr;
         small += c[0].df_small < c[0].df;
-        found += c[1].ok && c[1].beta - attrib_t_quantile(0.995, c[1].df_small) * c[1].se > thr;
+        found += c[1].ok && c[1].beta - fit_t_quantile(0.995, c[1].df_small) * c[1].se > thr;
     }
     print_message("false leak at the threshold: %.4f with Bell-McCaffrey df, %.4f with residual df; "
                   "df smaller in %d of %d fits; 120 KB/request leak found in %d\n",
@@ -447,7 +448,7 @@ static void test_a_pause_in_the_load_keeps_a_named_leak(void **state)
      * 99 % test fails, the published interval still clears the threshold */
     struct attrib_coef doubt = full[0];
     doubt.df_small = 1.2;
-    assert_true(doubt.beta - attrib_t_quantile(0.995, doubt.df_small) * doubt.se < 4096);
+    assert_true(doubt.beta - fit_t_quantile(0.995, doubt.df_small) * doubt.se < 4096);
     attrib_metric_verdict(&e, &doubt, NULL, &ac, ++rows_seq, NULL, 0);
     assert_int_equal(e.verdict, V_LEAKING);
     /* the same doubt never names a leak that was not named */
@@ -473,11 +474,11 @@ static void test_a_pause_in_the_load_keeps_a_named_leak(void **state)
 static void test_t_quantiles(void **state)
 {
     (void)state;
-    assert_true(fabs(attrib_t975(1) - 12.706) < 1e-3);
-    assert_true(fabs(attrib_t975(10) - 2.228) < 1e-3);
-    assert_true(fabs(attrib_t975(60) - 2.000) < 2e-3);
-    assert_true(fabs(attrib_t975(1000) - 1.962) < 2e-3);
-    assert_true(isinf(attrib_t975(0)));
+    assert_true(fabs(fit_t975(1) - 12.706) < 1e-3);
+    assert_true(fabs(fit_t975(10) - 2.228) < 1e-3);
+    assert_true(fabs(fit_t975(60) - 2.000) < 2e-3);
+    assert_true(fabs(fit_t975(1000) - 1.962) < 2e-3);
+    assert_true(isinf(fit_t975(0)));
 }
 
 /* Designed rows and a floor reading that lags: each reading still holds
