@@ -51,7 +51,7 @@ const f1 = (x) => (x === undefined || x === null || Number.isNaN(x) ? '-' : x.to
 const kbs = (b) => (typeof b === 'number' ? f1(b / KB) : '-');
 const hhmmss = (ms) => new Date(ms).toISOString().slice(11, 19);
 
-// t quantile (two-sided 95 %), as src/attrib.c attrib_t975
+// t quantile (two-sided 95 %), as src/fit.c fit_t975
 function t975(df) {
   const t = [0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
     2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042];

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "attrib.h"
+#include "fit.h"
 #include "bisect.h"
 
 /* heap_used of a leaking app read every 0.1 s: growth <rate> bytes/s plus
@@ -49,7 +50,7 @@ static void test_trough_slope_finds_fast_growth_the_raw_samples_blur(void **stat
     assert_int_equal(bisect_slope(tt, ty, k, &e), 0);
     assert_true(fabs(e.rate - 27e6) < 3e6);
     assert_true(e.df >= 1 && e.n == 8);
-    assert_true(e.rate - attrib_t975(e.df) * e.se > 20e6);   /* clearly above zero */
+    assert_true(e.rate - fit_t975(e.df) * e.se > 20e6);   /* clearly above zero */
 }
 
 static void test_slope_needs_four_points_and_spread(void **state)
