@@ -33,6 +33,7 @@ test_pkgs=(
   "libcmocka-dev:pc:cmocka" "clang:clang" "libclang-rt-14-dev:asan"
   "prometheus:promtool" "chromium:chromium" "python3-yaml:pyyaml" "systemd:systemd-analyze"
   "ca-certificates:file:/etc/ssl/certs/ca-certificates.crt"
+  "node-llhttp:file:/usr/share/llhttp/llhttp.c"   # the differential fuzz target's llhttp sources
 )
 case $what in
   build) want=("${build_pkgs[@]}") ;;
