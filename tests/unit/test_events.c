@@ -1,9 +1,12 @@
 /* test_events.c -- the decision log: ids in order, newest first, a fixed
  * ring that forgets the oldest, route lists bounded, counts per type, and
- * the JSON shape the API, the event log and the webhook share. */
+ * the JSON shape the API, the event log and the webhook share; subscribers
+ * (how the webhook hears events without the log knowing it) hear every
+ * committed event, in order, until they unsubscribe. */
 #include "cm.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,11 +84,52 @@ static void test_routes_bounded_and_json(void **state)
     json_decref(j);
 }
 
+struct heard { unsigned n; uint64_t last_id; char last_reason[32]; };
+
+static void hear(void *ctx, const struct event_rec *ev)
+{
+    struct heard *h = ctx;
+    h->n++;
+    h->last_id = ev->id;
+    snprintf(h->last_reason, sizeof h->last_reason, "%.31s", ev->reason);
+}
+
+static void test_subscribers_hear_committed_events(void **state)
+{
+    (void)state;
+    struct heard a = { 0 }, b = { 0 };
+    memset(&app, 0, sizeof app);
+    events_init(&app.events);
+    assert_int_equal(events_subscribe(&app.events, hear, &a), 0);
+    assert_int_equal(events_subscribe(&app.events, hear, &b), 0);
+    struct event_rec *ev = events_begin(&app, EVT_TRIP, "guard");
+    snprintf(ev->reason, sizeof ev->reason, "begun, not committed");
+    assert_int_equal(a.n, 0);                /* nothing is heard before the commit */
+    events_commit(&app, ev);
+    add(EVT_SWITCH, "second");
+    assert_int_equal(a.n, 2);
+    assert_int_equal(b.n, 2);
+    assert_int_equal(a.last_id, 2);
+    assert_string_equal(b.last_reason, "second");
+    events_unsubscribe(&app.events, hear, &a);
+    events_unsubscribe(&app.events, hear, &a);   /* twice: a no-op */
+    add(EVT_RESTORE, "third");
+    assert_int_equal(a.n, 2);
+    assert_int_equal(b.n, 3);
+    /* bounded: a fixed table, a clear refusal when it is full */
+    struct heard more[EVENTS_SUBSCRIBERS_MAX];
+    unsigned added = 0;
+    for (unsigned i = 0; i < EVENTS_SUBSCRIBERS_MAX; i++)
+        added += events_subscribe(&app.events, hear, &more[i]) == 0;
+    assert_int_equal(added, EVENTS_SUBSCRIBERS_MAX - 1);   /* b holds one slot */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ring_newest_first_and_bounded),
         cmocka_unit_test(test_routes_bounded_and_json),
+        cmocka_unit_test(test_subscribers_hear_committed_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
