@@ -438,6 +438,27 @@ test('faults: client aborts mid-response (large body) -> proxy keeps serving', a
 
 // --- an upstream that restarts under load --------------------------------------
 
+// A free port below the kernel's ephemeral range. An upstream that is killed
+// and restarted on its port leaves the port free while it is down; every
+// other server of the suite binds port 0, and the kernel could give one of
+// them that port, which would then answer in the dead upstream's place (seen
+// once: 404s from another test's server while "the upstream was down").
+// Ports outside the ephemeral range are never handed out for port 0.
+async function quietPort() {
+  const lo = +fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0];
+  const from = 10000, to = lo > from + 1000 ? lo : 30000;
+  for (let i = 0; i < 100; i++) {
+    const port = from + Math.floor(Math.random() * (to - from));
+    const free = await new Promise((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port in ${from}-${to}`);
+}
+
 // A real upstream process (node:http, like an SSR server) on <port> (0: any).
 async function startNodeUpstream(ctx, port = 0) {
   const src = `
@@ -459,7 +480,7 @@ async function startNodeUpstream(ctx, port = 0) {
 }
 
 test('faults: upstream killed and restarted under load -> every request 200 or 502, none hangs or is cut; counters match', async (ctx) => {
-  let up = await startNodeUpstream(ctx);
+  let up = await startNodeUpstream(ctx, await quietPort());
   const port = up.port;
   const shell = path.join(ctx.tmp(), 'shell.html');
   fs.writeFileSync(shell, '<!doctype html><div id=app></div>');
