@@ -13,20 +13,7 @@
 #include "config.h"
 #include "series.h"
 
-/* deterministic PRNG and normal deviates */
-static uint64_t rng = 88172645463325252ull;
-static double unif(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
-static double gauss(void)
-{
-    double u = unif() + 1e-12, v = unif();
-    return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
-}
+#include "rng.h"
 static double poisson(double lam)
 {
     double l = exp(-lam), p = 1;
