@@ -1147,3 +1147,13 @@ export async function reloadWith(p, cfg, timeout = 3000) {
     { timeout, interval: 30, what: 'the SIGHUP reload to be counted in /api/status', describe: () => JSON.stringify(now) });
   if (now.failed > before.failed) throw new Error(`reload failed: ${p.stderrTail(3)}`);
 }
+
+// A raw TCP server the test fully controls: onConn(socket) per connection;
+// its sockets are destroyed and it closes when the test ends.
+export async function rawServer(ctx, onConn) {
+  const socks = new Set();
+  const s = net.createServer((sock) => { socks.add(sock); sock.on('close', () => socks.delete(sock)); sock.on('error', () => {}); onConn(sock); });
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  ctx.defer(() => new Promise((r) => { for (const x of socks) x.destroy(); s.close(() => r()); setTimeout(r, 500).unref(); }));
+  return s.address().port;
+}

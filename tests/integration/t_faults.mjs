@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import {
   test, note, sleep, hdr, deadPort, Client, rawRequest, request, get, getJson, baseConfig, parseMetrics,
   metric, skip, check, eq, prng, randomBytes, routeStats, assertStillServes,
+  rawServer,
 } from './lib.mjs';
 
 // Upstream that misbehaves on /fault/* (per <faults>) and answers normally otherwise.
@@ -28,15 +29,6 @@ async function timedGet(port, target) {
   const r = await get(port, target);
   eq(r.status, 200, `status of ${target}`);
   return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-
-// A raw TCP server the test fully controls: onConn(socket) per connection.
-async function rawServer(ctx, onConn) {
-  const socks = new Set();
-  const s = net.createServer((sock) => { socks.add(sock); sock.on('close', () => socks.delete(sock)); sock.on('error', () => {}); onConn(sock); });
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  ctx.defer(() => new Promise((r) => { for (const x of socks) x.destroy(); s.close(() => r()); setTimeout(r, 500).unref(); }));
-  return s.address().port;
 }
 
 // The route's errors object, once its inflight count is back to 0.

@@ -12,6 +12,7 @@ import path from 'node:path';
 import {
   test, note, sleep, hdr, request, get, getJson, memEnv, check, eq, pollUntil, startHttp, adminCall,
   startFakeMemory,
+  rawServer,
 } from './lib.mjs';
 
 const MB = 1024 * 1024;
@@ -22,15 +23,6 @@ const sendBody = (res, status, body, type = 'application/json') => {
 };
 const memJson = (pid, heapUsed = 20 * MB, extra = {}) =>
   JSON.stringify({ pid, rss: 80 * MB, heapTotal: heapUsed + 8 * MB, heapUsed, external: 2 * MB, arrayBuffers: 100000, ...extra });
-
-// A raw TCP server the test fully controls: onConn(socket) per connection.
-async function rawServer(ctx, onConn) {
-  const socks = new Set();
-  const s = net.createServer((sock) => { socks.add(sock); sock.on('close', () => socks.delete(sock)); sock.on('error', () => {}); onConn(sock); });
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  ctx.defer(() => new Promise((r) => { for (const x of socks) x.destroy(); s.close(() => r()); setTimeout(r, 500).unref(); }));
-  return s.address().port;
-}
 
 function proxyConfig(upPort, memory, extra = {}) {
   return { listen: '127.0.0.1:0', upstream: `http://127.0.0.1:${upPort}`, admin: '127.0.0.1:0', access_log: null,
